@@ -1,0 +1,41 @@
+# Formulary. `make run` and `make test` do everything on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export FLASK_APP := wsgi
+
+.PHONY: run test install install-test migrate demo serve bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt requirements.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-test.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+migrate: install
+	$(PY) -m flask --app wsgi db upgrade
+
+demo: migrate
+	$(PY) -m flask --app wsgi demo-data --if-empty
+
+serve:
+	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
+
+run: demo serve
+
+test: install-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance/*.db

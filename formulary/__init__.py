@@ -1,0 +1,120 @@
+"""Formulary: stock room, formulary and compounding log of a mesotherapy clinic."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+
+from flask import Flask
+from markupsafe import Markup
+
+from config import CONFIGS, ProductionConfig
+
+#: The areas of the application, each a package with a ``views.py`` defining ``bp``.
+AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
+
+
+def create_app(config: str | type | None = None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_relative_config=True)
+    _load_config(app, config)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _register_cli(app)
+    return app
+
+
+def _load_config(app: Flask, config) -> None:
+    if config is None:
+        config = os.environ.get("FORMULARY_CONFIG") or ("production" if os.environ.get("FLASK_ENV") == "production" else "development")
+    cls = CONFIGS[config] if isinstance(config, str) else config
+    if issubclass(cls, ProductionConfig):
+        cls.check()
+    app.config.from_object(cls)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
+
+
+def _init_extensions(app: Flask) -> None:
+    from formulary import db as dbmod
+    from formulary import transaction
+    from formulary.audit import services as audit_services
+    from formulary.extensions import bootstrap, csrf, db, login_manager, migrate
+
+    from formulary.models import load_all
+
+    load_all()
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to open this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    with app.app_context():
+        for engine in db.engines.values():
+            dbmod.configure_engine(engine, app.config["SQLITE_BUSY_TIMEOUT"])
+    from flask_sqlalchemy.session import Session
+
+    audit_services.install(Session)
+    transaction.install(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from formulary import api
+    from formulary.extensions import csrf
+
+    for area in AREAS:
+        name = f"formulary.{area}.views"
+        if importlib.util.find_spec(name) is not None:
+            app.register_blueprint(importlib.import_module(name).bp)
+    api.load_routes()
+    csrf.exempt(api.bp)  # the API authenticates by bearer token only, never by cookie
+    app.register_blueprint(api.bp)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from formulary.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from formulary import clock
+    from formulary.auth.permissions import ROLE_LABELS
+    from formulary.nav import menu_for_current_user
+
+    @app.context_processor
+    def _helpers():
+        return {"nav_menu": menu_for_current_user, "role_label": lambda r: ROLE_LABELS.get(r, r),
+                "now": clock.now}
+
+    @app.template_filter("local_dt")
+    def _local_dt(value):
+        return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M")
+
+    @app.template_filter("qty")
+    def _qty(value, places: int = 4):
+        from formulary.domain.units import format_quantity
+
+        return "" if value is None else format_quantity(value, places)
+
+    @app.template_filter("money")
+    def _money(value):
+        return "" if value is None else f"{value:,.2f}"
+
+    @app.template_filter("nl2br")
+    def _nl2br(value):
+        return Markup("<br>").join((value or "").splitlines())
+
+
+def _register_cli(app: Flask) -> None:
+    from formulary.cli import register_cli
+
+    register_cli(app)

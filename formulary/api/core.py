@@ -1,0 +1,305 @@
+"""The API's frame: route declaration, bearer authentication, JSON in and out, paging,
+and the OpenAPI document built from the declarations.
+
+The API authenticates only from the ``Authorization`` header, never from the session
+cookie, so that a page on another site cannot ride a logged-in user's cookie into this
+CSRF-exempt blueprint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import func, select
+
+from formulary.api import schema as S
+from formulary.auth.services import user_for_token
+from formulary.domain.errors import DomainError, Forbidden, MalformedRequest, ValidationError
+from formulary.extensions import db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    status = 401
+
+
+@dataclass
+class RouteDoc:
+    rule: str
+    methods: tuple[str, ...]
+    endpoint: str
+    summary: str
+    tag: str
+    permission: str | None
+    auth: bool
+    body: dict | None = None
+    body_content: str = "application/json"
+    query: tuple = ()
+    responses: dict = field(default_factory=dict)
+    description: str = ""
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def current_api_user():
+    return g.api_user
+
+
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send 'Authorization: Bearer TOKEN' (POST /api/v1/tokens gives one).")
+    user = user_for_token(db.session, token.strip())
+    if user is None:
+        raise Unauthorized("This token is unknown, expired or revoked.")
+    return user
+
+
+def api_route(rule: str, methods=("GET",), *, summary: str, tag: str,
+              permission: str | None = None, auth: bool = True, body: dict | None = None,
+              body_content: str = "application/json", query=(), responses: dict | None = None,
+              description: str = "") -> Callable:
+    """Declare an API route: registers the URL rule, the auth and role check, and its
+    entry in the OpenAPI document.
+
+    ``query`` is a sequence of ``(name, schema, description)``; ``responses`` maps a
+    success status to a schema (or ``None`` for a body-less answer, or a content-type
+    string for a file).
+    """
+    methods = tuple(m.upper() for m in methods)
+
+    def decorate(fn):
+        @wraps(fn)
+        def view(**kwargs):
+            if auth:
+                user = _authenticate()
+                g.api_user = user
+                if permission is not None and not user.may(permission):
+                    raise Forbidden("Your role may not do this.")
+            return fn(**kwargs)
+
+        view.api_permission = permission  # read by the role-matrix test
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=list(methods))
+        ROUTES.append(RouteDoc(rule=rule, methods=methods, endpoint=fn.__name__, summary=summary,
+                               tag=tag, permission=permission, auth=auth, body=body,
+                               body_content=body_content, query=tuple(query),
+                               responses=dict(responses or {200: None}), description=description))
+        return view
+
+    return decorate
+
+
+# --- JSON in --------------------------------------------------------------------------
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number")
+
+
+def json_body() -> dict:
+    """The request's JSON object; numbers are read as Decimal (never float)."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise MalformedRequest("The request needs a JSON object body.")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedRequest(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    return data
+
+
+def only_fields(data: dict, allowed) -> dict:
+    """Refuse fields the route does not know, so a typo is not silently ignored."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
+                              fields={k: ["Unknown field."] for k in unknown})
+    return data
+
+
+def want_type(data: dict, name: str, types, label: str, *, required: bool = False,
+              allow_none: bool = True):
+    """Fetch ``data[name]`` and check its JSON type (bool is not an int)."""
+    if name not in data:
+        if required:
+            raise ValidationError("This field is required.", field=name)
+        return None
+    value = data[name]
+    if value is None:
+        if allow_none and not required:
+            return None
+        raise ValidationError("This field is required.", field=name)
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ValidationError(f"Must be {label}.", field=name)
+    if not isinstance(value, types):
+        raise ValidationError(f"Must be {label}.", field=name)
+    return value
+
+
+# --- query arguments ------------------------------------------------------------------
+
+def arg_int(name: str, default: int | None = None, *, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"-?\d{1,12}", raw.strip()):
+        raise ValidationError(f"'{name}' must be a whole number.", field=name)
+    value = int(raw)
+    if minimum is not None and value < minimum:
+        raise ValidationError(f"'{name}' must be at least {minimum}.", field=name)
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"'{name}' must be at most {maximum}.", field=name)
+    return value
+
+
+def arg_date(name: str, default: date | None = None) -> date | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    return parse_date(raw, name)
+
+
+def parse_date(raw, name: str) -> date:
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+        raise ValidationError("Use a date written YYYY-MM-DD.", field=name)
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationError(f"{raw} is not a date that exists.", field=name) from None
+
+
+def arg_bool(name: str) -> bool:
+    return request.args.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+PAGE_QUERY = (
+    ("page", S.integer(minimum=1), "page number, from 1"),
+    ("per_page", S.integer(minimum=1), "items per page (default 50, at most 500)"),
+)
+
+
+def paginate(stmt, serialize: Callable[[Any], dict], *, default_per_page: int = 50,
+             scalars: bool = True) -> dict:
+    """Run a select with ``?page=&per_page=`` and answer ``{items, total, page, per_page}``."""
+    page = arg_int("page", 1, minimum=1)
+    per_page = arg_int("per_page", default_per_page, minimum=1,
+                       maximum=current_app.config["API_MAX_PER_PAGE"])
+    total = db.session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())
+    ).scalar_one()
+    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    rows = result.scalars().all() if scalars else result.all()
+    return {"items": [serialize(r) for r in rows], "total": total, "page": page,
+            "per_page": per_page}
+
+
+# --- JSON out -------------------------------------------------------------------------
+
+def dec(value: Decimal | None) -> str | None:
+    from formulary.domain.units import to_api
+
+    return None if value is None else to_api(value)
+
+
+def iso(value: datetime | date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def created(body: dict):
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+# --- the OpenAPI document -------------------------------------------------------------
+
+def _openapi_path(rule: str) -> tuple[str, list[dict]]:
+    params = []
+
+    def repl(match):
+        converter, name = match.group(1), match.group(2)
+        schema = {"type": "integer"} if converter == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, rule)
+    return path, params
+
+
+def build_openapi() -> dict:
+    paths: dict[str, dict] = {}
+    for doc in ROUTES:
+        path, path_params = _openapi_path(doc.rule)
+        for method in doc.methods:
+            op: dict[str, Any] = {
+                "operationId": f"{doc.endpoint}_{method.lower()}" if len(doc.methods) > 1 else doc.endpoint,
+                "summary": doc.summary,
+                "tags": [doc.tag],
+                "parameters": list(path_params) + [
+                    {"name": n, "in": "query", "required": False, "schema": s, "description": d}
+                    for n, s, d in doc.query
+                ],
+                "responses": {},
+            }
+            if doc.description:
+                op["description"] = doc.description
+            if doc.permission:
+                op["x-permission"] = doc.permission
+            if not doc.auth:
+                op["security"] = []
+            if doc.body is not None:
+                op["requestBody"] = {"required": True,
+                                     "content": {doc.body_content: {"schema": doc.body}}}
+            for status, schema in doc.responses.items():
+                if schema is None:
+                    op["responses"][str(status)] = {"description": "done"}
+                elif isinstance(schema, str):
+                    op["responses"][str(status)] = {
+                        "description": "a file",
+                        "content": {schema: {"schema": {"type": "string", "format": "binary"}}}}
+                else:
+                    op["responses"][str(status)] = {
+                        "description": "ok", "content": {"application/json": {"schema": schema}}}
+            errors = {"400", "422"} if (doc.body is not None or doc.query) else set()
+            if doc.auth:
+                errors |= {"401", "403"}
+            if path_params:
+                errors.add("404")
+            if method in ("POST", "PUT", "PATCH", "DELETE"):
+                errors |= {"400", "409", "422"}
+            for status in sorted(errors):
+                op["responses"][status] = {"description": "error",
+                                           "content": {"application/json": {"schema": S.ERROR}}}
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Formulary API", "version": "1",
+                 "description": "Stock room, formulary and compounding log of a mesotherapy clinic."},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(S.COMPONENTS.items())),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(build_openapi())

@@ -1,0 +1,44 @@
+"""Roles and what each may do: the matrix of SPEC §2, written once.
+
+Views and API routes name a permission; menus show what the user's role holds.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "manager", "pharmacist", "practitioner")
+ROLE_LABELS = {
+    "admin": "Administrator",
+    "manager": "Manager",
+    "pharmacist": "Pharmacist",
+    "practitioner": "Practitioner",
+}
+
+VIEW = "view"                    # stock, cocktails, batches
+INVENTORY = "inventory"          # ingredients, receive stock, adjust, quarantine, recall
+COCKTAILS_EDIT = "cocktails.edit"
+COCKTAILS_APPROVE = "cocktails.approve"
+BATCHES = "batches"              # prepare, verify, discard
+PATIENTS = "patients"            # patients, allergies, conditions: view and edit
+SAFETY = "safety"                # safety screen of a patient
+REPORTS = "reports"              # exports and reports
+AUDIT = "audit"                  # read and export the audit log
+ADMIN = "admin"                  # users, allergen groups, cross-reactivity
+
+PERMISSIONS = (VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES, PATIENTS,
+               SAFETY, REPORTS, AUDIT, ADMIN)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMISSIONS),
+    "manager": frozenset({VIEW, REPORTS, AUDIT}),
+    "pharmacist": frozenset({VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES,
+                             PATIENTS, SAFETY, REPORTS}),
+    "practitioner": frozenset({VIEW, PATIENTS, SAFETY}),
+}
+
+
+def role_may(role: str | None, permission: str) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role or "", frozenset())
+
+
+def roles_with(permission: str) -> tuple[str, ...]:
+    return tuple(r for r in ROLES if role_may(r, permission))

@@ -1,0 +1,213 @@
+"""User accounts, logins and API tokens: one function per action, actor passed in."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from formulary.audit.services import record
+from formulary.auth.models import ApiToken, User
+from formulary.auth.permissions import ROLES
+from formulary.db import utcnow
+from formulary.domain.errors import Duplicate, Forbidden, NotFound, ValidationError
+
+MIN_PASSWORD = 10
+# A hash to check against when the user does not exist, so that an unknown username
+# takes as long as a wrong password (no user enumeration by timing).
+_DUMMY = User(username="-", role="practitioner")
+_DUMMY.set_password(secrets.token_urlsafe(16))
+
+
+class LoginRefused(ValidationError):
+    code = "unauthorized"
+    status = 401
+
+
+def _clean_username(username) -> str:
+    if not isinstance(username, str) or not username.strip():
+        raise ValidationError("Username is required.", field="username")
+    name = username.strip().lower()
+    if len(name) > 80 or not all(c.isalnum() or c in "._-" for c in name):
+        raise ValidationError("Use letters, digits, '.', '_' or '-' (at most 80).", field="username")
+    return name
+
+
+def _check_role(role) -> str:
+    if role not in ROLES:
+        raise ValidationError(f"Role must be one of: {', '.join(ROLES)}.", field="role")
+    return role
+
+
+def _check_password(password) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ValidationError(f"Password must have at least {MIN_PASSWORD} characters.",
+                              field="password")
+    if len(password) > 200:
+        raise ValidationError("Password is too long (at most 200 characters).", field="password")
+    return password
+
+
+def user_snapshot(user: User) -> dict:
+    return {"username": user.username, "full_name": user.full_name, "role": user.role,
+            "active": user.active}
+
+
+def get_user(session: Session, user_id) -> User:
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.execute(
+        select(User).where(User.username == username.strip().lower())
+    ).scalar_one_or_none()
+
+
+def create_user(session: Session, actor, *, username, password, role, full_name="") -> User:
+    errors: dict[str, list[str]] = {}
+    name = role_ = None
+    for field, check, value in (("username", _clean_username, username),
+                                ("role", _check_role, role),
+                                ("password", _check_password, password)):
+        try:
+            result = check(value)
+        except ValidationError as exc:
+            for k, msgs in exc.fields.items():
+                errors.setdefault(k, []).extend(msgs)
+            continue
+        if field == "username":
+            name = result
+        elif field == "role":
+            role_ = result
+    if full_name is not None and not isinstance(full_name, str):
+        errors.setdefault("full_name", []).append("Full name must be text.")
+    if errors:
+        raise ValidationError("The user could not be created.", fields=errors)
+    if session.execute(select(func.count()).select_from(User).where(User.username == name)).scalar():
+        raise Duplicate(f"The username '{name}' is already taken.", field="username")
+    user = User(username=name, role=role_, full_name=(full_name or "").strip()[:120], active=True,
+                failed_logins=0, session_version=1)
+    user.set_password(password)
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", "user", user.id, summary=f"Created user {name} ({role_})",
+           after=user_snapshot(user))
+    return user
+
+
+def update_user(session: Session, actor, user: User, *, role=None, active=None, full_name=None,
+                reason: str | None = None) -> User:
+    before = user_snapshot(user)
+    if role is not None:
+        user.role = _check_role(role)
+    if full_name is not None:
+        user.full_name = str(full_name).strip()[:120]
+    if active is not None:
+        if not isinstance(active, bool):
+            raise ValidationError("Active must be true or false.", field="active")
+        if getattr(actor, "id", None) == user.id and not active:
+            raise ValidationError("You cannot deactivate your own account.", field="active")
+        if not active and user.active:
+            user.session_version += 1  # end the user's open sessions
+            for token in user.tokens:
+                if token.revoked_at is None:
+                    token.revoked_at = utcnow()
+        user.active = active
+    if getattr(actor, "id", None) == user.id and role is not None and role != before["role"]:
+        raise ValidationError("You cannot change your own role.", field="role")
+    after = user_snapshot(user)
+    if after != before:
+        session.flush()
+        record(session, actor, "user.update", "user", user.id,
+               summary=f"Changed user {user.username}", before=before, after=after, reason=reason)
+    return user
+
+
+def reset_password(session: Session, actor, user: User, password) -> None:
+    _check_password(password)
+    user.set_password(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    record(session, actor, "user.reset_password", "user", user.id,
+           summary=f"Reset the password of {user.username}")
+
+
+def authenticate(session: Session, username, password, *, max_failures: int,
+                 lock_minutes: int, now: datetime | None = None) -> User:
+    """Check a login. Repeated failures lock the account for a while.
+
+    An unknown user, a wrong password and an inactive account give the same message
+    and (through a dummy hash check) the same time. A locked account says so, since
+    the user must know to wait or ask an admin.
+    """
+    now = now or utcnow()
+    refused = LoginRefused("Wrong username or password.")
+    if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
+        _DUMMY.check_password("x")
+        raise refused
+    user = find_user(session, username)
+    if user is None:
+        _DUMMY.check_password(password)
+        raise refused
+    if user.locked_until is not None and user.locked_until > now:
+        _DUMMY.check_password(password)
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(f"Too many failed logins: this account is locked for {minutes} more "
+                           f"minute(s). An administrator can unlock it by resetting the password.")
+    if not user.check_password(password) or not user.active:
+        if user.active:
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= max_failures:
+                user.locked_until = now + timedelta(minutes=lock_minutes)
+                user.failed_logins = 0
+                record(session, user, "user.locked", "user", user.id,
+                       summary=f"Locked {user.username} after {max_failures} failed logins")
+        session.flush()
+        raise refused
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.flush()
+    return user
+
+
+def create_token(session: Session, user: User, *, days: int, label: str = "") -> tuple[str, ApiToken]:
+    """Return the token (shown once) and its stored record (only the hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user=user, token_hash=ApiToken.digest(token), label=label[:120],
+                   expires_at=utcnow() + timedelta(days=days))
+    session.add(row)
+    session.flush()
+    record(session, user, "token.create", "api_token", row.id, summary=f"API token for {user.username}")
+    return token, row
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    now = now or utcnow()
+    if not token or len(token) > 200:
+        return None
+    digest = ApiToken.digest(token)
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    if row.revoked_at is not None or row.expires_at <= now or not row.user.active:
+        return None
+    return row.user
+
+
+def revoke_token(session: Session, actor, token: ApiToken) -> None:
+    if token.user_id != getattr(actor, "id", None) and not actor.may("admin"):
+        raise Forbidden("You may revoke only your own tokens.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+        record(session, actor, "token.revoke", "api_token", token.id,
+               summary=f"Revoked an API token of {token.user.username}")

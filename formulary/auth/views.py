@@ -1,0 +1,143 @@
+"""Login, logout and the administration of users."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from formulary.auth import services
+from formulary.auth.access import public, require
+from formulary.auth.forms import LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from formulary.auth.models import User
+from formulary.auth.permissions import ADMIN
+from formulary.domain.errors import DomainError, NotFound
+from formulary.errors import form_errors
+from formulary.extensions import db, login_manager
+from formulary.transaction import keep_changes_on_error
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("main.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        cfg = current_app.config
+        try:
+            user = services.authenticate(db.session, form.username.data, form.password.data,
+                                         max_failures=cfg["LOGIN_MAX_FAILURES"],
+                                         lock_minutes=cfg["LOGIN_LOCK_MINUTES"])
+        except services.LoginRefused as exc:
+            keep_changes_on_error()  # the failed-login count must survive the 401
+            flash(exc.message, "danger")
+            status = 401
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@public
+def logout():
+    # A POST carrying the CSRF token of the menu's form (checked by CSRFProtect), so a
+    # link on another site cannot log the user out.
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/users")
+@require(ADMIN)
+def users():
+    rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
+    return render_template("auth/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require(ADMIN)
+def user_new():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(db.session, current_user, username=form.username.data,
+                                        password=form.password.data, role=form.role.data,
+                                        full_name=form.full_name.data or "")
+        except DomainError as exc:
+            form_errors(form, exc)
+        else:
+            flash(f"User {user.username} created.", "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=None), 422 if form.errors else 200
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require(ADMIN)
+def user_edit(user_id: int):
+    user = _user_or_404(user_id)
+    form = UserEditForm(obj=user)
+    reset = PasswordResetForm(prefix="reset")
+    if form.submit.data and form.validate_on_submit():
+        try:
+            services.update_user(db.session, current_user, user, role=form.role.data,
+                                 active=bool(form.active.data), full_name=form.full_name.data or "",
+                                 reason=form.reason.data or None)
+        except DomainError as exc:
+            form_errors(form, exc)
+        else:
+            flash(f"User {user.username} saved.", "success")
+            return redirect(url_for("auth.users"))
+    status = 422 if form.errors else 200
+    return render_template("auth/user_form.html", form=form, user=user, reset=reset), status
+
+
+@bp.post("/users/<int:user_id>/password")
+@require(ADMIN)
+def user_reset_password(user_id: int):
+    user = _user_or_404(user_id)
+    reset = PasswordResetForm(prefix="reset")
+    if reset.validate_on_submit():
+        try:
+            services.reset_password(db.session, current_user, user, reset.password.data)
+        except DomainError as exc:
+            form_errors(None, exc)
+            return redirect(url_for("auth.user_edit", user_id=user.id))
+        flash(f"Password of {user.username} reset; the account is unlocked.", "success")
+        return redirect(url_for("auth.users"))
+    flash("Give a new password.", "danger")
+    return redirect(url_for("auth.user_edit", user_id=user.id))

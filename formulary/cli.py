@@ -1,0 +1,95 @@
+"""Shell commands: ``flask --app wsgi create-user | demo-data | audit verify``.
+
+Each command is one transaction: it commits once at the end, or not at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from formulary.auth import services as auth_services
+from formulary.auth.models import User
+from formulary.auth.permissions import ROLES
+from formulary.domain.errors import DomainError
+from formulary.extensions import db
+
+#: Areas that contribute demo data, in the order they depend on each other. Each has a
+#: module ``formulary/<area>/demo.py`` with ``load(session, ctx: dict)``.
+DEMO_AREAS = ("auth", "inventory", "cocktails", "patients", "compounding")
+DEMO_ADMIN = ("admin", "formulary-admin")
+
+
+def load_demo(session) -> dict:
+    ctx: dict = {}
+    for area in DEMO_AREAS:
+        name = f"formulary.{area}.demo"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).load(session, ctx)
+            session.flush()
+    return ctx
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(ROLES), required=True)
+    @click.option("--password", help="prompted for when not given")
+    @click.option("--full-name", default="")
+    def create_user(username, role, password, full_name):
+        """Create a user (the shell's actor is recorded as 'cli')."""
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = auth_services.create_user(db.session, "cli", username=username,
+                                             password=password, role=role, full_name=full_name)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
+            raise click.ClickException(f"{exc.message} {details}".strip()) from None
+        click.echo(f"Created {user.role} {user.username}.")
+
+    @app.cli.command("demo-data")
+    @click.option("--if-empty", is_flag=True, help="do nothing when the database has users")
+    def demo_data(if_empty):
+        """Load a realistic demo clinic (ingredients, lots, cocktails, patients, batches)."""
+        has_users = db.session.execute(select(func.count()).select_from(User)).scalar_one()
+        if has_users:
+            if if_empty:
+                click.echo("Demo data: the database already has data; left as it is.")
+                return
+            raise click.ClickException("The database already has data; demo data goes into an empty one.")
+        try:
+            load_demo(db.session)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        click.echo("Demo data loaded.")
+        click.echo(f"Log in at http://127.0.0.1:5000 as '{DEMO_ADMIN[0]}' with password "
+                   f"'{DEMO_ADMIN[1]}' (demo users pharmacist, practitioner, manager: same password).")
+
+    @app.cli.group("audit")
+    def audit_group():
+        """The audit log."""
+
+    @audit_group.command("verify")
+    def audit_verify():
+        """Recompute the hash chain; exit 1 if any entry was changed or removed."""
+        from formulary.audit.models import AuditEntry
+        from formulary.audit.services import verify_chain
+
+        count = db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        problems = verify_chain(db.session)
+        if problems:
+            for p in problems:
+                click.echo(f"entry {p.seq} (id {p.entry_id}): {p.problem}", err=True)
+            click.echo(f"Audit log: {len(problems)} problem(s) in {count} entries.", err=True)
+            sys.exit(1)
+        click.echo(f"Audit log verified: {count} entries, chain intact.")

@@ -1,0 +1,97 @@
+"""Cocktails and their versions (SPEC §5).
+
+A cocktail has versions; version 1 starts as a draft. Approving a draft makes it the
+active version (the previous active one becomes ``superseded``). An approved version
+never changes: its components are frozen. Batches name the exact version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formulary.db import Quantity, UTCDateTime, utcnow
+from formulary.extensions import db
+
+AREAS = ("scalp", "face", "neck", "body", "hands")
+COCKTAIL_STATUSES = ("draft", "active", "retired")
+VERSION_STATUSES = ("draft", "active", "superseded", "retired")
+
+
+class Cocktail(db.Model):
+    __tablename__ = "cocktail"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft','active','retired')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    name_key: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
+    active_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cocktail_version.id", use_alter=True, name="fk_cocktail_active_version"),
+        nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+
+    versions: Mapped[list["CocktailVersion"]] = relationship(
+        back_populates="cocktail", foreign_keys="CocktailVersion.cocktail_id",
+        order_by="CocktailVersion.number")
+    active_version: Mapped["CocktailVersion | None"] = relationship(
+        foreign_keys=[active_version_id], post_update=True)
+
+
+class CocktailVersion(db.Model):
+    __tablename__ = "cocktail_version"
+    __table_args__ = (
+        UniqueConstraint("cocktail_id", "number", name="uq_cocktail_version_number"),
+        CheckConstraint("status IN ('draft','active','superseded','retired')", name="status"),
+        CheckConstraint("area IN ('scalp','face','neck','body','hands')", name="area"),
+        CheckConstraint("storage IN ('room','fridge')", name="storage"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cocktail_id: Mapped[int] = mapped_column(ForeignKey("cocktail.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    area: Mapped[str] = mapped_column(String(10))
+    indication: Mapped[str] = mapped_column(String(200), default="")
+    storage: Mapped[str] = mapped_column(String(10), default="fridge")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+
+    cocktail: Mapped[Cocktail] = relationship(back_populates="versions", foreign_keys=[cocktail_id])
+    components: Mapped[list["Component"]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="Component.position")
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+
+
+class Component(db.Model):
+    """One ingredient of a version, with its amount per dose as the pharmacist gave it and
+    the stock quantity per dose it converts to (in the ingredient's stock unit)."""
+
+    __tablename__ = "component"
+    __table_args__ = (
+        UniqueConstraint("version_id", "ingredient_id", name="uq_component_version_ingredient"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("stock_quantity > 0", name="stock_quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("cocktail_version.id", ondelete="CASCADE"), index=True)
+    ingredient_id: Mapped[int] = mapped_column(ForeignKey("ingredient.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(8))
+    stock_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    stock_unit: Mapped[str] = mapped_column(String(8))
+
+    version: Mapped[CocktailVersion] = relationship(back_populates="components")
+    ingredient = relationship("Ingredient")

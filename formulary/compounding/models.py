@@ -1,0 +1,72 @@
+"""Batches: the compounding record (SPEC §7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formulary.db import Quantity, UTCDateTime, utcnow
+from formulary.extensions import db
+
+BATCH_STATUSES = ("prepared", "verified", "discarded")
+
+
+class Batch(db.Model):
+    __tablename__ = "batch"
+    __table_args__ = (
+        CheckConstraint("doses > 0", name="doses_positive"),
+        CheckConstraint("status IN ('prepared','verified','discarded')", name="status"),
+        CheckConstraint("verified_by_id IS NULL OR verified_by_id <> prepared_by_id", name="four_eyes"),
+        UniqueConstraint("prepared_by_id", "idempotency_key", name="uq_batch_idempotency"),
+        Index("ix_batch_prepared_at", "prepared_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_number: Mapped[str] = mapped_column(String(24), unique=True)
+    cocktail_id: Mapped[int] = mapped_column(ForeignKey("cocktail.id"), index=True)
+    cocktail_version_id: Mapped[int] = mapped_column(ForeignKey("cocktail_version.id"), index=True)
+    doses: Mapped[int] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), nullable=True, index=True)
+    prepared_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    prepared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beyond_use_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beyond_use_reason: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10), default="prepared")
+    safety_verdict: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    discard_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    lines: Mapped[list["BatchLine"]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", order_by="BatchLine.id")
+    cocktail = relationship("Cocktail")
+    version = relationship("CocktailVersion")
+    patient = relationship("Patient")
+    prepared_by = relationship("User", foreign_keys=[prepared_by_id])
+    verified_by = relationship("User", foreign_keys=[verified_by_id])
+    discarded_by = relationship("User", foreign_keys=[discarded_by_id])
+
+
+class BatchLine(db.Model):
+    """The quantity of one lot taken for a batch (in the ingredient's stock unit)."""
+
+    __tablename__ = "batch_line"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id", ondelete="CASCADE"), index=True)
+    ingredient_id: Mapped[int] = mapped_column(ForeignKey("ingredient.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(8))
+
+    batch: Mapped[Batch] = relationship(back_populates="lines")
+    lot = relationship("Lot")
+    ingredient = relationship("Ingredient")

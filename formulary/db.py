@@ -1,0 +1,81 @@
+"""Column types and the database's transaction discipline.
+
+- ``Quantity`` / ``Money``: ``Numeric`` columns read back as ``Decimal``. PostgreSQL stores
+  them exactly. SQLite has no decimal type and keeps them as 8-byte reals; values are
+  quantized back to the column's scale on read, which is exact for the magnitudes a clinic
+  handles (under 10^9 with 6 places). Arithmetic on stock is done in Python ``Decimal``
+  after locking the row, never in SQL, so no float sum can drift a balance.
+- ``UTCDateTime``: timezone-aware datetimes in code, naive UTC in the column (the same on
+  both databases). A naive datetime is refused rather than guessed.
+- SQLite: WAL, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for every
+  transaction that may write, so two writers queue instead of losing an update
+  (``SELECT ... FOR UPDATE`` compiles to nothing on SQLite). Read-only requests begin a
+  deferred transaction and run beside a writer. PostgreSQL uses row locks
+  (``with_for_update``) taken in a fixed order by the services.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Numeric, event
+from sqlalchemy.types import TypeDecorator
+
+Quantity = Numeric(20, 6, asdecimal=True)
+Money = Numeric(14, 4, asdecimal=True)
+
+#: Whether the transaction begun next may write (SQLite: BEGIN IMMEDIATE vs DEFERRED).
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def is_sqlite(engine_or_session) -> bool:
+    bind = getattr(engine_or_session, "bind", engine_or_session)
+    if hasattr(engine_or_session, "get_bind"):
+        bind = engine_or_session.get_bind()
+    return bind.dialect.name == "sqlite"
+
+
+def configure_engine(engine, busy_timeout: int) -> None:
+    """Install the SQLite pragmas and the begin hook on one engine (idempotent)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_formulary_configured", False):
+        return
+    engine._formulary_configured = True
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's begin event emit BEGIN itself (pysqlite's own is deferred only).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -1,0 +1,637 @@
+"""The safety screen of a patient against a cocktail (SPEC §6).
+
+A pure function over plain values: the patient's allergies, allergy status and
+conditions, the ingredients of one cocktail version (with their allergen groups and
+their own contraindications) and the table of allergen groups that cross-react. It
+never reads the database; a service loads those rows and calls :func:`screen`.
+
+Rules, by finding kind (``level`` in brackets). Only ``active`` allergies count;
+``inactive`` and ``refuted`` ones are ignored.
+
+- ``allergy`` (block): an allergy to an ingredient of the cocktail (same ingredient id).
+- ``allergen_group`` (block): an allergy to an allergen group that an ingredient of the
+  cocktail belongs to. Also an allergy to an ingredient *not* in the cocktail when an
+  ingredient of the cocktail shares one of its groups: the patient reacted to that
+  product, and each of its groups (the substance's class, each excipient) is a candidate
+  culprit. An allergy to lidocaine 2% preservative-free thus blocks lidocaine 2%
+  multi-dose through ``amide local anesthetic``. One finding per allergy and ingredient,
+  naming every shared group.
+- ``cross_reactivity`` (warn): an allergy to a group (or to an ingredient, through each
+  of its groups) that cross-reacts with a group of a cocktail ingredient. Only the
+  pairs in :class:`CrossReactivity` count: cross-reaction is symmetric but not
+  transitive, and groups that are not paired raise nothing (an ester local anaesthetic
+  allergy does not flag lidocaine, an amide). No warning is raised for an ingredient
+  group that already blocked that ingredient for the same allergy (and none at all on
+  an ingredient the allergy names directly). One finding per allergy, ingredient and
+  ingredient group.
+- ``uncoded_allergy``: a free-text allergy. It blocks each cocktail ingredient whose
+  name, or the name of one of whose groups, the text *names* (see
+  :func:`free_text_names`); otherwise it gives exactly one warning, "review by hand",
+  with no ingredient. Free text is never used for cross-reactivity: the warning already
+  asks for a person to look.
+- ``allergies_not_assessed`` (warn): allergy status ``unknown``. Recorded allergies are
+  screened whatever the status.
+- ``contraindication``: the general contraindications of mesotherapy apply to every
+  cocktail, with no ingredient: :data:`BLOCKING_CONDITIONS` block,
+  :data:`WARNING_CONDITIONS` warn. An ingredient's own contraindications block, with
+  that ingredient, in addition to the general finding; they block even for a condition
+  that is only a warning in general, since a pharmacist coded the ingredient as
+  contraindicated in it.
+
+Patient-level findings (not-assessed, general contraindications, a free-text allergy
+naming nothing) are raised even for a cocktail with no ingredients.
+
+Group names compare case-insensitively with runs of whitespace collapsed (after
+Unicode NFKC normalisation); messages show each group as spelled on the ingredient.
+
+Verdict: ``blocked`` if any finding blocks, ``caution`` if any warns, else ``safe``.
+Findings are sorted blocks first, then warnings; within a level, findings about the
+patient as a whole (no ingredient) first, then by ingredient name, then by kind and
+message. Exact duplicates are dropped (e.g. an ingredient listed twice).
+
+Malformed input (an unknown condition, severity or status; an allergy that names no
+target or two) is refused with ValueError when the value is built: a screen that
+silently skipped a misspelt ``"pregnancy"`` would be worse than no screen.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from operator import itemgetter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeVar
+
+__all__ = [
+    "ALLERGY_ASSESSMENTS", "ALLERGY_STATUSES", "BLOCKING_CONDITIONS", "CONDITIONS",
+    "CONDITION_LABELS", "KINDS", "LEVELS", "SEVERITIES", "VERDICTS", "WARNING_CONDITIONS",
+    "CrossReactivity", "Finding", "PatientScreen", "ScreenAllergy", "ScreenIngredient",
+    "ScreenPatient",
+    "ScreenResult", "free_text_names", "group_key", "rank_formulations", "screen",
+    "verdict_of",
+]
+
+CONDITIONS = (
+    "pregnant", "breastfeeding", "anticoagulant_therapy", "bleeding_disorder",
+    "active_skin_infection", "diabetes", "autoimmune_disease", "cancer",
+)
+BLOCKING_CONDITIONS = frozenset({
+    "pregnant", "breastfeeding", "anticoagulant_therapy", "bleeding_disorder",
+    "active_skin_infection",
+})
+WARNING_CONDITIONS = frozenset({"diabetes", "autoimmune_disease", "cancer"})
+
+# The condition as a noun, for sentences: "Pregnancy: ...", "... contraindicated in
+# pregnancy."
+CONDITION_LABELS: Mapping[str, str] = MappingProxyType({
+    "pregnant": "pregnancy",
+    "breastfeeding": "breastfeeding",
+    "anticoagulant_therapy": "anticoagulant therapy",
+    "bleeding_disorder": "bleeding disorder",
+    "active_skin_infection": "active skin infection",
+    "diabetes": "diabetes",
+    "autoimmune_disease": "autoimmune disease",
+    "cancer": "cancer",
+})
+
+SEVERITIES = ("mild", "moderate", "severe", "anaphylaxis")
+ALLERGY_STATUSES = ("active", "inactive", "refuted")
+ALLERGY_ASSESSMENTS = ("unknown", "none_known", "known")
+
+LEVELS = ("block", "warn")
+VERDICTS = ("safe", "caution", "blocked")
+# Also the order of kinds within one level and ingredient.
+KINDS = (
+    "contraindication", "allergies_not_assessed", "allergy", "allergen_group",
+    "uncoded_allergy", "cross_reactivity",
+)
+
+assert BLOCKING_CONDITIONS | WARNING_CONDITIONS == frozenset(CONDITIONS)
+assert not BLOCKING_CONDITIONS & WARNING_CONDITIONS
+assert set(CONDITION_LABELS) == set(CONDITIONS)
+
+
+# --------------------------------------------------------------------------- names
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+# Names and texts repeat across the cocktails of the formulation picker (one patient's
+# allergies against every active cocktail): their normal forms are computed once.
+_cache = lru_cache(maxsize=8192)
+
+
+@_cache
+def _clean(text: str) -> str:
+    """NFKC, trimmed, inner whitespace collapsed: how a name is shown."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+@_cache
+def group_key(name: str) -> str:
+    """The key two allergen group names compare by: case-insensitive, whitespace
+    collapsed (``" Benzyl   ALCOHOL "`` and ``"benzyl alcohol"`` are one group)."""
+    return _clean(name).casefold()
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+# Words that say how a product is packed or dosed, not what it is: free text made only
+# of these (and numbers) names nothing by being found inside a product's name, so
+# "multi-dose" does not name "Lidocaine 2% (multi-dose)".
+_GENERIC_WORDS = frozenset({
+    "multi", "single", "dose", "preservative", "free", "solution", "injection",
+    "injectable", "vial", "ampoule", "mg", "mcg", "ml", "iu", "u", "per", "with", "and",
+    "in", "of", "for", "to", "sodium", "chloride", "acid", "gel", "cream",
+})
+_MIN_TEXT_CHARS = 4
+
+
+def _singular(word: str) -> str:
+    # "parabens" -> "paraben", "sulfites" -> "sulfite"; not "glass", "pruritus", "psoriasis".
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@_cache
+def _normal_text(text: str) -> str:
+    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+
+
+@_cache
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_singular(w) for w in _normal_text(text).split())
+
+
+def _has_run(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+@_cache
+def free_text_names(text: str, name: str) -> bool:
+    """Whether a free-text allergy ``text`` names ``name`` (an ingredient or a group).
+
+    Both are normalised: NFKC, casefolded, every run of characters that is not a letter
+    or digit (spaces, ``%``, ``(``, ``)``, ``-``, ``/``, ``,`` ...) made one space, and
+    each word ending in a plain plural ``s`` read without it ("parabens" = "paraben").
+    Then the text names ``name`` when either
+
+    - every word of ``name`` appears in the text, whole and in a row ("benzyl alcohol
+      reaction" names the group ``benzyl alcohol``; "soy" names ``soy``), or
+    - the text, at least 4 characters long once normalised and holding a word that is
+      neither a number nor a packaging word (``multi``, ``dose``, ``preservative``,
+      ``free``, ``mg``, ``sodium`` ...), appears whole and in a row among the words of
+      ``name`` ("lidocaine" and "lidocaine 2%" name "Lidocaine 2% (multi-dose)").
+
+    Never part of a word: "Lido" names nothing, "pen" does not name "dexpanthenol",
+    "sulfa drugs" does not name ``sulfites``.
+    """
+    text_words, name_words = _words(text), _words(name)
+    if not text_words or not name_words:
+        return False
+    if _has_run(text_words, name_words):
+        return True
+    specific = any(not w.isdigit() and w not in _GENERIC_WORDS for w in text_words)
+    return (len(_normal_text(text)) >= _MIN_TEXT_CHARS and specific
+            and _has_run(name_words, text_words))
+
+
+# --------------------------------------------------------------------------- values
+
+def _frozen_names(value, what: str) -> frozenset[str]:
+    if isinstance(value, str):
+        raise ValueError(f"{what} must be a collection of names, not one string")
+    names = frozenset(value)
+    for name in names:
+        if not isinstance(name, str) or not _clean(name):
+            raise ValueError(f"{what} must be non-empty strings, got {name!r}")
+    return names
+
+
+def _known(value, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class ScreenIngredient:
+    """One ingredient of the cocktail: its allergen groups (the substance's class and
+    its excipients) and the conditions it is contraindicated in beyond the general
+    ones. Any iterable of names is accepted and stored as a frozenset."""
+
+    id: int
+    name: str
+    groups: frozenset[str] = frozenset()
+    contraindications: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _clean(self.name):
+            raise ValueError("an ingredient needs a name")
+        object.__setattr__(self, "groups", _frozen_names(self.groups, "groups"))
+        contra = _frozen_names(self.contraindications, "contraindications")
+        for condition in contra:
+            _known(condition, CONDITIONS, "condition")
+        object.__setattr__(self, "contraindications", contra)
+
+
+@dataclass(frozen=True)
+class ScreenAllergy:
+    """One recorded allergy. Exactly one target: an ingredient (``ingredient_id``, with
+    that ingredient's name and groups, which the screen uses when the ingredient is not
+    in the cocktail), an allergen ``group``, or a free-text ``substance``."""
+
+    id: int | None
+    status: str
+    severity: str
+    reaction: str | None
+    ingredient_id: int | None = None
+    ingredient_name: str | None = None
+    ingredient_groups: frozenset[str] = frozenset()
+    group: str | None = None
+    substance: str | None = None
+
+    def __post_init__(self):
+        _known(self.status, ALLERGY_STATUSES, "allergy status")
+        _known(self.severity, SEVERITIES, "severity")
+        for attr in ("group", "substance"):
+            value = getattr(self, attr)
+            if value is not None and (not isinstance(value, str) or not _clean(value)):
+                raise ValueError(f"an allergy's {attr} must be a non-empty string or None")
+        targets = [t for t in (self.ingredient_id, self.group, self.substance) if t is not None]
+        if len(targets) != 1:
+            raise ValueError("an allergy names exactly one of ingredient_id, group, substance")
+        groups = _frozen_names(self.ingredient_groups, "ingredient_groups")
+        if groups and self.ingredient_id is None:
+            raise ValueError("ingredient_groups belong to an allergy to an ingredient")
+        object.__setattr__(self, "ingredient_groups", groups)
+        if self.reaction is not None:
+            object.__setattr__(self, "reaction", _clean(self.reaction) or None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class ScreenPatient:
+    allergy_status: str
+    allergies: tuple[ScreenAllergy, ...] = ()
+    conditions: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        _known(self.allergy_status, ALLERGY_ASSESSMENTS, "allergy status")
+        object.__setattr__(self, "allergies", tuple(self.allergies))
+        for allergy in self.allergies:
+            if not isinstance(allergy, ScreenAllergy):
+                raise ValueError(f"not a ScreenAllergy: {allergy!r}")
+        conditions = _frozen_names(self.conditions, "conditions")
+        for condition in conditions:
+            _known(condition, CONDITIONS, "condition")
+        object.__setattr__(self, "conditions", conditions)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason behind a verdict. ``ingredient_id`` is None for a finding about the
+    patient as a whole; ``allergy_id`` names the allergy it comes from, if any."""
+
+    level: str
+    kind: str
+    ingredient_id: int | None
+    message: str
+    allergy_id: int | None = None
+
+    def __post_init__(self):
+        _known(self.level, LEVELS, "finding level")
+        _known(self.kind, KINDS, "finding kind")
+
+
+def verdict_of(findings: Iterable[Finding]) -> str:
+    """``blocked`` if any finding blocks, ``caution`` if any warns, else ``safe``."""
+    levels = {f.level for f in findings}
+    if "block" in levels:
+        return "blocked"
+    if "warn" in levels:
+        return "caution"
+    return "safe"
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    verdict: str
+    findings: tuple[Finding, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "findings", tuple(self.findings))
+        _known(self.verdict, VERDICTS, "verdict")
+        if self.verdict != verdict_of(self.findings):
+            raise ValueError(f"verdict {self.verdict!r} does not follow from the findings")
+
+    @property
+    def blocks(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == "block")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == "warn")
+
+
+class CrossReactivity:
+    """The allergen groups that cross-react, from pairs of group names.
+
+    Symmetric (``reacts(a, b) == reacts(b, a)``), not transitive, and names compare as
+    :func:`group_key` does. A group does not "cross-react" with itself: that is the same
+    group, which blocks. A pair of a group with itself is refused (ValueError).
+    """
+
+    __slots__ = ("_partners",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()):
+        partners: dict[str, set[str]] = {}
+        for pair in pairs:
+            a, b = pair
+            ka, kb = group_key(a), group_key(b)
+            if not ka or not kb:
+                raise ValueError("a cross-reacting pair needs two group names")
+            if ka == kb:
+                raise ValueError(f"a group cannot cross-react with itself: {a!r}")
+            partners.setdefault(ka, set()).add(kb)
+            partners.setdefault(kb, set()).add(ka)
+        self._partners = {k: frozenset(v) for k, v in partners.items()}
+
+    def reacts(self, a: str, b: str) -> bool:
+        return group_key(b) in self._partners.get(group_key(a), frozenset())
+
+    def partners(self, group: str) -> frozenset[str]:
+        """The keys (see :func:`group_key`) of the groups that cross-react with ``group``."""
+        return self._partners.get(group_key(group), frozenset())
+
+    def __len__(self) -> int:
+        """The number of pairs."""
+        return sum(len(v) for v in self._partners.values()) // 2
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CrossReactivity) and self._partners == other._partners
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        pairs = sorted({tuple(sorted((a, b))) for a, bs in self._partners.items() for b in bs})
+        return f"CrossReactivity({pairs!r})"
+
+
+# --------------------------------------------------------------------------- sentences
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _reaction(allergy: ScreenAllergy) -> str:
+    """"a severe reaction (urticaria)", "anaphylaxis", "a mild reaction"."""
+    said = "anaphylaxis" if allergy.severity == "anaphylaxis" else f"a {allergy.severity} reaction"
+    if allergy.reaction and allergy.reaction.casefold() != said.casefold():
+        said += f" ({allergy.reaction})"
+    return said
+
+
+def _allergen_product(allergy: ScreenAllergy) -> str:
+    if allergy.ingredient_name and _clean(allergy.ingredient_name):
+        return _clean(allergy.ingredient_name)
+    return f"ingredient #{allergy.ingredient_id}"
+
+
+@_cache
+def _shown_groups(groups: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(group key, the name as shown) per distinct group, by key; of two spellings of
+    one group, the first in sort order is shown."""
+    shown: dict[str, str] = {}
+    for name in sorted(groups, key=lambda g: (group_key(g), g)):
+        shown.setdefault(group_key(name), _clean(name))
+    return tuple(shown.items())
+
+
+# --------------------------------------------------------------------------- the screen
+
+# A finding with the ingredient it is about (None: the patient as a whole), for sorting.
+_Item = tuple[ScreenIngredient | None, Finding]
+_Keyed = tuple[tuple, Finding]
+
+_NOT_ASSESSED = Finding("warn", "allergies_not_assessed", None,
+                        "Allergies have not been assessed: ask the patient before treating.")
+
+
+def _general_contraindication(condition: str) -> Finding:
+    label = CONDITION_LABELS[condition].capitalize()
+    if condition in BLOCKING_CONDITIONS:
+        return Finding("block", "contraindication", None,
+                       f"{label}: mesotherapy is contraindicated.")
+    return Finding("warn", "contraindication", None, f"{label}: use mesotherapy with caution.")
+
+
+class _CodedAllergy:
+    """An active allergy to an ingredient or a group, with what every ingredient is
+    checked against worked out once."""
+
+    __slots__ = ("allergy", "reaction", "groups", "source", "relevant")
+
+    def __init__(self, allergy: ScreenAllergy, cross: CrossReactivity):
+        self.allergy = allergy
+        self.reaction = _reaction(allergy)
+        if allergy.group is not None:
+            self.groups = dict(_shown_groups(frozenset({allergy.group})))
+            self.source = ""  # the group is the allergen: nothing to add after its name
+        else:
+            self.groups = dict(_shown_groups(allergy.ingredient_groups))
+            self.source = f" in {_allergen_product(allergy)}"
+        # The group keys an ingredient must hold for this allergy to say anything of it
+        # (other than a direct allergy, which goes by ingredient id).
+        relevant = set(self.groups)
+        for key in self.groups:
+            relevant |= cross.partners(key)
+        self.relevant = frozenset(relevant)
+
+    def findings(self, ing: ScreenIngredient, cross: CrossReactivity) -> list[_Item]:
+        allergy, reaction = self.allergy, self.reaction
+        name = _clean(ing.name)
+        if allergy.ingredient_id is not None and allergy.ingredient_id == ing.id:
+            # Every group of the ingredient is the allergen: no cross warnings on it.
+            return [(ing, Finding("block", "allergy", ing.id,
+                                  f"The patient had {reaction} to {name}.", allergy.id))]
+        groups = _shown_groups(ing.groups)
+        if self.relevant.isdisjoint(key for key, _ in groups):
+            return []
+        out: list[_Item] = []
+        shared = [shown for key, shown in groups if key in self.groups]
+        if shared:
+            if allergy.group is not None:
+                message = f"{name} contains {_join(shared)}, to which the patient had {reaction}."
+            else:
+                message = (f"{name} contains {_join(shared)}, as does "
+                           f"{_allergen_product(allergy)}, to which the patient had {reaction}.")
+            out.append((ing, Finding("block", "allergen_group", ing.id, message, allergy.id)))
+        for key, shown in groups:
+            if key in self.groups:
+                continue  # this group already blocked the ingredient for this allergy
+            partners = cross.partners(key)
+            reacting = [a_shown for a_key, a_shown in self.groups.items() if a_key in partners]
+            if reacting:
+                out.append((ing, Finding(
+                    "warn", "cross_reactivity", ing.id,
+                    f"{name} contains {shown}, which can cross-react with {_join(reacting)}"
+                    f"{self.source}, to which the patient had {reaction}.", allergy.id)))
+        return out
+
+
+def _free_text_block(allergy: ScreenAllergy, ing: ScreenIngredient) -> Finding | None:
+    text, name = _clean(allergy.substance or ""), _clean(ing.name)
+    if free_text_names(text, ing.name):
+        message = (f"Free-text allergy '{text}' names {name}, an ingredient of this "
+                   f"cocktail; the patient had {_reaction(allergy)}.")
+    else:
+        named = [shown for _, shown in _shown_groups(ing.groups) if free_text_names(text, shown)]
+        if not named:
+            return None
+        message = (f"Free-text allergy '{text}' names {_join(named)}, which {name} "
+                   f"contains; the patient had {_reaction(allergy)}.")
+    return Finding("block", "uncoded_allergy", ing.id, message, allergy.id)
+
+
+def _free_text_review(allergy: ScreenAllergy) -> Finding:
+    return Finding("warn", "uncoded_allergy", None,
+                   f"Free-text allergy '{_clean(allergy.substance or '')}' does not match any "
+                   f"ingredient: review by hand. The patient had {_reaction(allergy)}.",
+                   allergy.id)
+
+
+def _keyed(item: _Item) -> _Keyed:
+    """The finding with its place in the list: blocks, then warnings; the patient as a
+    whole, then ingredients by name; then kind, message, allergy."""
+    ing, f = item
+    return (
+        (
+        LEVELS.index(f.level),
+        ing is not None,
+        _clean(ing.name).casefold() if ing else "",
+        _clean(ing.name) if ing else "",
+        ing.id if ing else 0,
+        KINDS.index(f.kind),
+        f.message,
+        (f.allergy_id is not None, f.allergy_id if f.allergy_id is not None else 0),
+        ),
+        f,
+    )
+
+
+class PatientScreen:
+    """One patient's screen, prepared once and applied to many cocktails.
+
+    ``PatientScreen(patient, cross)(ingredients)`` equals ``screen(patient,
+    ingredients, cross)``. The formulation picker builds one for the patient and calls
+    it for every cocktail: what an ingredient gives is worked out once and reused for
+    every cocktail that holds it. Not meant to be shared between threads or kept
+    beyond the request: it holds the patient's data as they were when it was built.
+    """
+
+    __slots__ = ("patient", "cross", "_general", "_coded", "_free", "_free_reviews",
+                 "_by_ingredient")
+
+    def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
+        if not isinstance(patient, ScreenPatient):
+            raise TypeError("patient must be a ScreenPatient")
+        if not isinstance(cross, CrossReactivity):
+            raise TypeError("cross must be a CrossReactivity")
+        self.patient, self.cross = patient, cross
+        general: list[_Item] = []
+        if patient.allergy_status == "unknown":
+            general.append((None, _NOT_ASSESSED))
+        general.extend((None, _general_contraindication(c))
+                       for c in CONDITIONS if c in patient.conditions)
+        active = [a for a in patient.allergies if a.is_active]
+        self._coded = tuple(_CodedAllergy(a, cross) for a in active if a.substance is None)
+        self._free = tuple(a for a in active if a.substance is not None)
+        self._general = tuple(_keyed(item) for item in general)
+        self._free_reviews = tuple(_keyed((None, _free_text_review(a))) for a in self._free)
+        self._by_ingredient: dict[ScreenIngredient,
+                                  tuple[tuple[_Keyed, ...], frozenset[int]]] = {}
+
+    def _of_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], frozenset[int]]:
+        """The findings about one ingredient, and which free-text allergies (by index)
+        named it."""
+        known = self._by_ingredient.get(ing)
+        if known is not None:
+            return known
+        items: list[_Item] = []
+        for condition in CONDITIONS:
+            if condition in self.patient.conditions and condition in ing.contraindications:
+                items.append((ing, Finding(
+                    "block", "contraindication", ing.id,
+                    f"{_clean(ing.name)} is contraindicated in {CONDITION_LABELS[condition]}.")))
+        for coded in self._coded:
+            items.extend(coded.findings(ing, self.cross))
+        named: set[int] = set()
+        for index, allergy in enumerate(self._free):
+            block = _free_text_block(allergy, ing)
+            if block is not None:
+                items.append((ing, block))
+                named.add(index)
+        known = (tuple(_keyed(item) for item in items), frozenset(named))
+        self._by_ingredient[ing] = known
+        return known
+
+    def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
+        ingredients = tuple(ingredients)
+        for ing in ingredients:
+            if not isinstance(ing, ScreenIngredient):
+                raise TypeError(f"not a ScreenIngredient: {ing!r}")
+        items = list(self._general)
+        named: set[int] = set()
+        for ing in ingredients:
+            ing_items, ing_named = self._of_ingredient(ing)
+            items.extend(ing_items)
+            named |= ing_named
+        items.extend(review for index, review in enumerate(self._free_reviews)
+                     if index not in named)
+        items.sort(key=itemgetter(0))
+        # dict keeps the first of equal findings, in sorted order: no exact duplicates.
+        findings = tuple(dict.fromkeys(finding for _, finding in items))
+        return ScreenResult(verdict_of(findings), findings)
+
+
+def screen(patient: ScreenPatient, ingredients: Iterable[ScreenIngredient],
+           cross: CrossReactivity) -> ScreenResult:
+    """Screen ``patient`` against a cocktail made of ``ingredients``.
+
+    ``cross`` is required on purpose: a caller that forgot the cross-reactivity table
+    would silently lose every cross-reactivity warning. Pass ``CrossReactivity()`` for
+    none. See the module docstring for the rules; :class:`PatientScreen` for many
+    cocktails at once.
+    """
+    return PatientScreen(patient, cross)(ingredients)
+
+
+# --------------------------------------------------------------------------- the picker
+
+K = TypeVar("K")
+_VERDICT_RANK = {"safe": 0, "caution": 1, "blocked": 2}
+
+
+def rank_formulations(results: Iterable[tuple[K, ScreenResult]], *,
+                      name: Callable[[K], str] | None = None) -> list[tuple[K, ScreenResult]]:
+    """Order ``(key, result)`` pairs for the formulation picker: safe first, then
+    caution, then blocked. Within a verdict, by ``name(key)`` (case-insensitive, then
+    exact) when ``name`` is given, else in the order given (the sort is stable)."""
+    def key(item: tuple[K, ScreenResult]):
+        rank = _VERDICT_RANK[item[1].verdict]
+        if name is None:
+            return (rank,)
+        shown = _clean(name(item[0]))
+        return (rank, shown.casefold(), shown)
+
+    return sorted(results, key=key)

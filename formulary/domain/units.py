@@ -1,0 +1,373 @@
+"""Quantities and units (SPEC §3): parsing what people type, exact conversions.
+
+Every quantity is a ``Decimal``; a float is refused at the door because it cannot
+hold 0.1 exactly, and a dose that drifts by a rounding error is a dose nobody
+can account for.
+
+Units, in their canonical spelling (the only spelling stored or returned):
+
+- mass ``mcg``, ``mg``, ``g`` (convert among themselves, exactly);
+- volume ``mL``;
+- ``IU`` (international units) and ``U`` (biological units): only to themselves;
+- ``each`` (a vial, an ampoule): only to itself.
+
+A solution stocked in mL may carry a :class:`Strength` (active substance per
+1 mL); a mass, IU or U amount then converts to mL through it, and back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import (
+    ROUND_CEILING,
+    Decimal,
+    Inexact,
+    localcontext,
+)
+from fractions import Fraction
+
+from formulary.domain.errors import ValidationError
+
+MASS: tuple[str, ...] = ("mcg", "mg", "g")
+VOLUME: tuple[str, ...] = ("mL",)
+IU = "IU"
+U = "U"
+EACH = "each"
+UNITS: tuple[str, ...] = (*MASS, *VOLUME, IU, U, EACH)
+
+#: Units a strength (amount per 1 mL) may be expressed in.
+ACTIVE_UNITS: tuple[str, ...] = (*MASS, IU, U)
+
+#: Decimal places stored for every entered quantity (the database's Numeric scale).
+SCALE = 4
+#: Decimal places kept for a computed quantity that does not terminate
+#: (1 mg of a 3 mg/mL solution); see :func:`convert`.
+COMPUTED_SCALE = 6
+#: Largest magnitude accepted for an entered quantity.
+MAX_MAGNITUDE = Decimal(10) ** 12
+
+# Working precision for computed quantities: far more digits than a product or
+# quotient of stored quantities needs, so an exact result is never rounded (and
+# one that does not fit is treated as inexact and rounded up, which is safe).
+_PRECISION = 60
+
+# Mass in micrograms per unit: integers, so mass conversion is exact.
+_MCG_PER: dict[str, int] = {"mcg": 1, "mg": 1_000, "g": 1_000_000}
+
+_SPELLINGS: dict[str, str] = {
+    # mass
+    "mcg": "mcg", "ug": "mcg", "\u00b5g": "mcg", "\u03bcg": "mcg",
+    "microgram": "mcg", "micrograms": "mcg",
+    "mg": "mg", "milligram": "mg", "milligrams": "mg",
+    "g": "g", "gram": "g", "grams": "g",
+    # volume; cc is how many syringes are still marked
+    "ml": "mL", "cc": "mL", "milliliter": "mL", "milliliters": "mL",
+    "millilitre": "mL", "millilitres": "mL",
+    # international units; "UI" is the French spelling, common on mesotherapy vials
+    "iu": "IU", "i.u.": "IU", "ui": "IU",
+    # biological units
+    "u": "U", "unit": "U", "units": "U",
+    # count
+    "each": "each", "ea": "each", "pc": "each", "pcs": "each",
+}
+
+_ALLOWED = ", ".join(UNITS)
+
+# ASCII digits only: Decimal() would also take "1_000", "٣" and "Infinity".
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+class UnitConversionError(ValidationError):
+    """An amount cannot be expressed in the unit asked for."""
+
+    def __init__(self, message: str, *, field: str | None = "unit", **kw):
+        super().__init__(message, field=field, **kw)
+
+
+# --------------------------------------------------------------------------- parsing
+
+def parse_unit(text: object, field: str = "unit") -> str:
+    """Return the canonical spelling of a unit typed by a person or sent by a client.
+
+    Case and surrounding spaces are ignored ("ML", " ml " -> "mL"; "ug", "µg" ->
+    "mcg"; "iu" -> "IU"; "u" -> "U"; "ea" -> "each"). Anything else raises
+    :class:`ValidationError` on ``field``, naming the allowed units.
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise ValidationError(f"Choose a unit: one of {_ALLOWED}.", field=field)
+    if not isinstance(text, str):
+        raise ValidationError(f"Unit must be one of {_ALLOWED}.", field=field)
+    unit = _SPELLINGS.get(text.strip().lower())
+    if unit is None:
+        raise ValidationError(
+            f"Unknown unit '{text.strip()}': use one of {_ALLOWED}.", field=field)
+    return unit
+
+
+def _label(field: str) -> str:
+    """"components.0.unit_cost" -> "Unit cost": the name a person sees on the form."""
+    last = field.rsplit(".", 1)[-1].replace("_", " ").strip() or "quantity"
+    return last[0].upper() + last[1:]
+
+
+def _canonical(d: Decimal) -> Decimal:
+    """The same value with no trailing fractional zeros and no positive exponent
+    (Decimal("2.50") -> 2.5, Decimal("1E+3") -> 1000, Decimal("-0") -> 0).
+
+    Built from the digit tuple, not with ``normalize()``, so no context
+    precision can round it.
+    """
+    sign, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    digits = list(digits)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    if exponent > 0:
+        digits.extend([0] * exponent)
+        exponent = 0
+    if not any(digits):
+        return Decimal(0)  # no "-0", no "0.000"
+    return Decimal((sign, tuple(digits), exponent))
+
+
+def _places(d: Decimal) -> int:
+    """Decimal places the value really needs (2.50 needs 1, 1E+3 needs 0)."""
+    _, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    if not any(digits):
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing_zeros))
+
+
+def parse_quantity(value: object, field: str = "quantity", *,
+                   allow_zero: bool = False, allow_negative: bool = False) -> Decimal:
+    """Read an entered quantity exactly, or raise :class:`ValidationError` on ``field``.
+
+    Accepted: ``int``, ``Decimal``, or ``str`` ("2.5", " 10 ", "1e3"; a point is
+    the only decimal separator, so "2,5" is refused rather than guessed).
+    Refused: ``bool``, ``float`` (send a string or an exact number), NaN and
+    infinities, empty input, anything that is not a number, more than
+    :data:`SCALE` decimal places (never silently rounded), a magnitude over
+    10^12, zero unless ``allow_zero``, a negative value unless
+    ``allow_negative``.
+
+    Returns the value with trailing fractional zeros stripped and no exponent:
+    ``Decimal("2.5")``, ``Decimal("1000")``.
+    """
+    label = _label(field)
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError(message, field=field)
+
+    if isinstance(value, bool):
+        # bool is an int subclass: True would silently become 1
+        raise refuse(f"{label} must be a number.")
+    if isinstance(value, float):
+        raise refuse(f"{label} must be sent as a string (\"2.5\") or an exact number, "
+                     "not a floating-point number.")
+    if value is None:
+        raise refuse(f"{label} is required.")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise refuse(f"{label} is required.")
+        if not _NUMBER.fullmatch(text):
+            if "," in text:
+                # 2,5 may be two and a half or (as 1,000) a thousands separator:
+                # guessing either way could be off by a factor of 1000
+                raise refuse(f"{label}: use a point for decimals and no thousands "
+                             "separator (2.5, not 2,5).")
+            raise refuse(f"{label} must be a number, like 2.5.")
+        number = Decimal(text)
+    else:
+        raise refuse(f"{label} must be a number.")
+
+    if not number.is_finite():
+        raise refuse(f"{label} must be a finite number.")
+    # Magnitude first: it is cheap, and it keeps "1e999999" away from the digit walk.
+    if number.copy_abs() > MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
+        raise refuse(f"{label} is too large: at most 1000000000000.")
+    if _places(number) > SCALE:
+        raise refuse(f"At most {SCALE} decimal places.")
+    number = _canonical(number)
+    if number == 0 and not allow_zero:
+        raise refuse(f"{label} must be positive." if not allow_negative
+                     else f"{label} must not be zero.")
+    if number < 0 and not allow_negative:
+        raise refuse(f"{label} must be positive." if not allow_zero
+                     else f"{label} must not be negative.")
+    return number
+
+
+# ---------------------------------------------------------------------- strength
+
+@dataclass(frozen=True)
+class Strength:
+    """Amount of active substance in 1 mL of a solution: ``Strength(Decimal("5"), "mg")``
+    is 5 mg/mL. ``unit`` is a mass unit, ``IU`` or ``U``; ``amount`` is positive."""
+
+    amount: Decimal
+    unit: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, (bool, float)) or not isinstance(self.amount, (int, Decimal)):
+            raise TypeError("Strength.amount must be a Decimal.")
+        if isinstance(self.amount, int):
+            object.__setattr__(self, "amount", Decimal(self.amount))
+        if not self.amount.is_finite() or self.amount <= 0:
+            raise ValidationError("Strength must be a positive amount per mL.",
+                                  field="strength")
+        if self.unit not in ACTIVE_UNITS:
+            raise ValidationError(
+                f"A strength is an amount per mL in {', '.join(ACTIVE_UNITS)}; "
+                f"'{self.unit}' per mL is not one.", field="strength")
+
+    def __str__(self) -> str:
+        return f"{format_quantity(self.amount)} {self.unit}/mL"
+
+
+# -------------------------------------------------------------------- conversion
+
+def _kind(unit: str) -> str:
+    if unit in MASS:
+        return "mass"
+    return unit  # "mL", "IU", "U", "each": each is its own kind
+
+
+def _as_decimal(amount: object) -> Decimal:
+    if isinstance(amount, (bool, float)) or not isinstance(amount, (int, Decimal)):
+        raise TypeError(f"Expected a Decimal amount, got {type(amount).__name__}.")
+    return Decimal(amount)
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in UNITS:
+        raise UnitConversionError(f"Unknown unit '{unit}': use one of {_ALLOWED}.")
+
+
+def _ratio(from_unit: str, to_unit: str) -> Fraction:
+    """Exact factor turning an amount in ``from_unit`` into ``to_unit`` (same kind)."""
+    if from_unit in MASS:
+        return Fraction(_MCG_PER[from_unit], _MCG_PER[to_unit])
+    return Fraction(1)
+
+
+def convert_exact(amount: Decimal, from_unit: str, to_unit: str,
+                  strength: Strength | None = None) -> Fraction:
+    """The exact value of :func:`convert`, as a ``Fraction`` (never rounded).
+
+    For comparisons that must not be disturbed by rounding (is a dose over a
+    maximum?). Raises :class:`UnitConversionError` exactly as :func:`convert`.
+    """
+    value = Fraction(_as_decimal(amount))
+    _check_unit(from_unit)
+    _check_unit(to_unit)
+    source, target = _kind(from_unit), _kind(to_unit)
+    if source == target:
+        return value * _ratio(from_unit, to_unit)
+
+    if {source, target} <= {"mass", IU, U, "mL"} and "mL" in (source, target):
+        active_unit = from_unit if target == "mL" else to_unit
+        if strength is None:
+            raise UnitConversionError(
+                f"{from_unit} cannot be converted to {to_unit}: "
+                "this ingredient has no strength per mL.")
+        if _kind(strength.unit) != _kind(active_unit):
+            raise UnitConversionError(
+                f"{from_unit} cannot be converted to {to_unit}: this ingredient's "
+                f"strength is in {strength.unit} per mL.")
+        per_ml = Fraction(strength.amount)
+        if target == "mL":
+            return value * _ratio(from_unit, strength.unit) / per_ml
+        return value * per_ml * _ratio(strength.unit, to_unit)
+
+    raise UnitConversionError(f"{from_unit} cannot be converted to {to_unit}.")
+
+
+def round_computed(value: Fraction) -> Decimal:
+    """A computed quantity as a Decimal: exact when it terminates, else rounded UP
+    (towards +infinity) to :data:`COMPUTED_SCALE` places.
+
+    Up, because a computed quantity is what a draw takes from stock: rounding
+    down would take more from the vial than the ledger records, and the stock
+    on the shelf would run out before the stock in the books.
+    """
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        # Rounding toward +inf here too, so the 60-digit quotient is never below
+        # the true value before it is rounded up to 6 places.
+        ctx.rounding = ROUND_CEILING
+        ctx.clear_flags()
+        quotient = Decimal(value.numerator) / Decimal(value.denominator)
+        if not ctx.flags[Inexact]:
+            return _canonical(quotient)
+        return _canonical(quotient.quantize(Decimal(1).scaleb(-COMPUTED_SCALE)))
+
+
+def round_half_up(value: Fraction | Decimal, places: int) -> Decimal:
+    """``value`` rounded half-up to ``places`` decimals, trailing zeros stripped.
+
+    For values shown or stored for information (a concentration), not for
+    quantities taken from stock (see :func:`round_computed`).
+    """
+    value = Fraction(value)
+    scaled = value * 10**places
+    # half-up on the magnitude, as people round: 0.5 -> 1, -0.5 -> -1
+    magnitude = (abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)
+    digits = -magnitude if scaled < 0 else magnitude
+    # from a string, so no context precision rounds the digits again
+    return _canonical(Decimal(f"{digits}E-{places}"))
+
+
+def convert(amount: Decimal, from_unit: str, to_unit: str,
+            strength: Strength | None = None) -> Decimal:
+    """Express ``amount`` of ``from_unit`` in ``to_unit``.
+
+    - mass to mass exactly (1 g = 1000 mg = 1,000,000 mcg); mL to mL; IU, U and
+      each only to themselves;
+    - a mass, IU or U amount to mL through ``strength`` when the strength is in
+      the same kind of unit (10 mg of 5 mg/mL = 2 mL; 1000 IU of 5000 IU/mL =
+      0.2 mL), and mL back to mass, IU or U likewise.
+
+    Anything else raises :class:`UnitConversionError` (field ``unit``) with a
+    sentence saying why. Units must be canonical (see :func:`parse_unit`).
+    A result that terminates is returned exactly; one that does not (1 mg of a
+    3 mg/mL solution) is rounded up to :data:`COMPUTED_SCALE` places, see
+    :func:`round_computed`. The result has no trailing fractional zeros.
+    """
+    return round_computed(convert_exact(amount, from_unit, to_unit, strength))
+
+
+# -------------------------------------------------------------------- formatting
+
+def format_quantity(d: Decimal, places: int = 4) -> str:
+    """A quantity for people: rounded half-up to at most ``places`` decimals,
+    trailing zeros stripped, never an exponent ("2.5", "0.0001", "1200")."""
+    d = _as_decimal(d)
+    if not d.is_finite():
+        raise ValueError(f"Cannot format {d}.")
+    return format(round_half_up(d, places), "f")
+
+
+def to_api(d: Decimal) -> str:
+    """The exact decimal string of a quantity for the API: no exponent, no
+    trailing zeros, nothing rounded ("2.5", "100")."""
+    d = _as_decimal(d)
+    if not d.is_finite():
+        raise ValueError(f"Cannot serialise {d}.")
+    return format(_canonical(d), "f")
+
+
+__all__ = [
+    "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE", "SCALE",
+    "U", "UNITS", "VOLUME", "Strength", "UnitConversionError", "convert",
+    "convert_exact", "format_quantity", "parse_quantity", "parse_unit",
+    "round_computed", "round_half_up", "to_api",
+]

@@ -1,0 +1,143 @@
+"""One mapping from errors to what a person or a program sees.
+
+- Domain errors (``formulary.domain.errors``) carry a code and an HTTP status.
+- Under ``/api/`` every error, including 404, 405 and malformed JSON, is the envelope
+  ``{"error": {"code", "message", "fields"}}``.
+- On pages, a domain error a view did not catch becomes an error page with its message;
+  views with a form catch it and call ``form_errors()`` to put messages on the fields.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, flash, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from formulary.domain.errors import DomainError
+from formulary.extensions import db
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large",
+              415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
+              503: "unavailable"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def envelope(code: str, message: str, status: int, fields: dict | None = None, **extra):
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    body["error"].update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="formulary"'
+    return response
+
+
+def domain_extra(exc: DomainError) -> dict:
+    """Details a program needs beyond the message (shortfalls, safety findings)."""
+    from formulary.domain.units import to_api  # local: units is a leaf module
+
+    extra = {}
+    shortfalls = getattr(exc, "shortfalls", None)
+    if shortfalls:
+        extra["shortfalls"] = [{"ingredient_id": k, "quantity": to_api(v)} for k, v in shortfalls.items()]
+    findings = getattr(exc, "findings", None)
+    if findings:
+        extra["findings"] = [{"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
+                              "message": f.message} for f in findings]
+    return extra
+
+
+def form_errors(form, exc: DomainError) -> None:
+    """Roll back what the refused action may have flushed, then put the error's messages
+    on the form's fields; the rest become a flash."""
+    db.session.rollback()
+    unplaced = []
+    for name, messages in exc.fields.items():
+        field = getattr(form, name.split(".")[0], None) if form is not None else None
+        if field is not None and hasattr(field, "errors"):
+            errors = list(field.errors or [])
+            errors.extend(messages)
+            field.errors = errors
+        else:
+            unplaced.extend(messages)
+    if not exc.fields or unplaced:
+        flash(exc.message if not unplaced else f"{exc.message} {' '.join(unplaced)}", "danger")
+
+
+UNAVAILABLE = "The database is busy or cannot be reached. Nothing was changed; try again in a moment."
+CONFLICT = "Someone changed the same record at the same time. Nothing was changed; try again."
+
+
+def _page_or_json(code: str, message: str, status: int):
+    if wants_json():
+        return envelope(code, message, status)
+    return current_app.make_response(
+        (render_template("errors/error.html", status=status, message=message), status))
+
+
+def unavailable_response():
+    response = _page_or_json("unavailable", UNAVAILABLE, 503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def conflict_response():
+    return _page_or_json("conflict", CONFLICT, 409)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        db.session.rollback()
+        if wants_json():
+            return envelope(exc.code, exc.message, exc.status, exc.fields, **domain_extra(exc))
+        return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        db.session.rollback()
+        if wants_json():
+            return envelope("csrf", exc.description, 400)
+        return render_template("errors/error.html", status=400,
+                               message="The form expired or was not sent from this application. "
+                                       "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        db.session.rollback()
+        status = exc.code or 500
+        if wants_json():
+            response = envelope(HTTP_CODES.get(status, "error"), exc.description or exc.name, status)
+            if status == 405 and getattr(exc, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response
+        return render_template("errors/error.html", status=status, message=exc.description), status
+
+    @app.errorhandler(OperationalError)
+    def _db_down(exc: OperationalError):
+        db.session.rollback()
+        log.warning("database unavailable: %s", exc)
+        return unavailable_response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        if isinstance(exc, DBAPIError):
+            log.exception("database error")
+        else:
+            log.exception("unexpected error")
+        if app.config.get("PROPAGATE_UNEXPECTED"):
+            raise exc
+        message = "Something went wrong on our side. Nothing was changed."
+        if wants_json():
+            return envelope("internal", message, 500)
+        return render_template("errors/error.html", status=500, message=message), 500

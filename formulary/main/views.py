@@ -1,0 +1,60 @@
+"""The dashboard. Each area may add a panel: a module ``formulary/<area>/dashboard.py``
+with ``panels(user) -> list[Markup]``; the dashboard shows them in the areas' order."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+
+from formulary.auth.access import public, require
+from formulary.auth.permissions import VIEW
+
+bp = Blueprint("main", __name__)
+
+PANEL_AREAS = ("inventory", "compounding", "reports")
+
+
+def _panels(user) -> list:
+    out = []
+    for area in PANEL_AREAS:
+        name = f"formulary.{area}.dashboard"
+        if importlib.util.find_spec(name) is not None:
+            out.extend(importlib.import_module(name).panels(user))
+    return out
+
+
+@bp.get("/")
+@public
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/dashboard")
+@require(VIEW)
+def dashboard():
+    return render_template("main/dashboard.html", panels=_panels(current_user))
+
+
+@bp.get("/health")
+@public
+def health():
+    """For a load balancer or a monitor: the app answers and the database is reachable."""
+    from sqlalchemy import text
+
+    from formulary.extensions import db
+
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+@bp.get("/baseline")
+@require(VIEW)
+def baseline():
+    """A page of this app that renders a template without touching the database beyond the
+    login: the reference the benchmarks compare real pages with."""
+    return render_template("main/baseline.html")

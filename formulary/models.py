@@ -1,0 +1,13 @@
+"""Imports every area's models, so that the metadata (and Alembic) sees all tables."""
+
+import importlib
+import importlib.util
+
+MODEL_AREAS = ("auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
+
+
+def load_all() -> None:
+    for area in MODEL_AREAS:
+        name = f"formulary.{area}.models"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

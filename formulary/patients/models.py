@@ -1,0 +1,74 @@
+"""Patients, their conditions and allergies (SPEC §6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from formulary.db import UTCDateTime, utcnow
+from formulary.extensions import db
+
+ALLERGY_STATUSES = ("unknown", "none_known", "known")   # the patient's assessment
+SEVERITIES = ("mild", "moderate", "severe", "anaphylaxis")
+ALLERGY_RECORD_STATUSES = ("active", "inactive", "refuted")
+
+
+class Patient(db.Model):
+    __tablename__ = "patient"
+    __table_args__ = (
+        CheckConstraint("allergy_status IN ('unknown','none_known','known')", name="allergy_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(40), unique=True)  # medical record number
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80), index=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
+    allergy_status: Mapped[str] = mapped_column(String(12), default="unknown")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    conditions: Mapped[list["PatientCondition"]] = relationship(
+        cascade="all, delete-orphan", order_by="PatientCondition.condition")
+    allergies: Mapped[list["Allergy"]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", order_by="Allergy.id")
+
+
+class PatientCondition(db.Model):
+    __tablename__ = "patient_condition"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class Allergy(db.Model):
+    """An allergy to an ingredient, to an allergen group, or free text matching neither."""
+
+    __tablename__ = "allergy"
+    __table_args__ = (
+        CheckConstraint("severity IN ('mild','moderate','severe','anaphylaxis')", name="severity"),
+        CheckConstraint("status IN ('active','inactive','refuted')", name="status"),
+        CheckConstraint(
+            "(CASE WHEN ingredient_id IS NULL THEN 0 ELSE 1 END) + "
+            "(CASE WHEN allergen_group_id IS NULL THEN 0 ELSE 1 END) + "
+            "(CASE WHEN substance IS NULL THEN 0 ELSE 1 END) = 1", name="exactly_one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    ingredient_id: Mapped[int | None] = mapped_column(ForeignKey("ingredient.id"), nullable=True)
+    allergen_group_id: Mapped[int | None] = mapped_column(ForeignKey("allergen_group.id"), nullable=True)
+    substance: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    severity: Mapped[str] = mapped_column(String(12))
+    reaction: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="allergies")
+    ingredient = relationship("Ingredient")
+    allergen_group = relationship("AllergenGroup")

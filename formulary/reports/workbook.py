@@ -1,0 +1,431 @@
+"""A streaming Excel workbook builder over plain rows (SPEC §8).
+
+A report hands :func:`write_workbook` a few :class:`Sheet` objects: a title, the
+:class:`Column` list, and the rows as any iterable (a generator over a query is the
+point: rows are written to disk as they come, so memory stays flat however long the
+log grows). No Flask and no SQLAlchemy here; a thin view sends the file.
+
+What every sheet gets:
+
+- a bold header row, frozen (``A2``), an auto filter over header and data, column
+  widths (the column's own, or a default for its kind), the header repeated on every
+  printed page;
+- cells typed by the column's kind (:data:`KINDS`): real Excel dates and numbers with
+  number formats, never numbers written as text;
+- a totals row when a column asks for one: "Total" in the first column and, under each
+  such column, ``=SUBTOTAL(9, <data range>)`` -- a sum that follows the filter, so a
+  manager who filters the stock to one category reads that category's value;
+- optional native bar charts over the sheet's own columns (:class:`ChartSpec`), whose
+  ranges are filled in once the last row is known.
+
+Text a person typed (``kind="text"``) is inert, whatever it starts with: it is written
+as an inline string whatever it looks like (``=HYPERLINK(..)``, ``+1``, ``-2``,
+``@SUM(..)``, ``#N/A``, ``00123``) and carries Excel's *quote prefix* so that editing the
+cell in Excel keeps it text. The quote prefix is on every text cell, not only on the
+dangerous ones: one shared style, and "00123" stays "00123" after an edit too.
+What cannot be stored as typed is made visible rather than dropped or guessed:
+
+- control characters that XML cannot carry (U+0000-U+0008, U+000B, U+000C,
+  U+000E-U+001F) become their visible Unicode "control pictures" (U+0007 -> U+2407),
+  one character for one; tab, line feed and carriage return are kept; the two
+  non-characters U+FFFE/U+FFFF and lone surrogates become U+FFFD;
+- a literal ``_xHHHH_`` (which Excel would decode into another character) is escaped as
+  ``_x005F_xHHHH_`` so Excel and LibreOffice show it exactly as typed; openpyxl does
+  not undo that escape for inline strings, so a program reading the file with
+  openpyxl sees ``_x005F_`` in front;
+- text over Excel's 32,767-character cell limit is cut and ends in
+  :data:`TRUNCATION_MARK`, so the sheet says it is incomplete.
+
+Time: a timezone-aware datetime is written in the clinic's local time (``tz``), as a
+naive Excel datetime. A naive datetime is refused, as it is by the database layer: its
+zone would be a guess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone, tzinfo
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+__all__ = [
+    "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS", "MONEY_FORMAT",
+    "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet", "inert_text", "write_workbook",
+]
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+#: Quantities: up to 4 decimals (the stored scale), at least one so "5" does not
+#: show as "5." as it does with "#,##0.####".
+DECIMAL_FORMAT = "#,##0.0###"
+MONEY_FORMAT = "#,##0.00"
+INT_FORMAT = "#,##0"
+
+_NUMBER_FORMATS = {
+    "date": DATE_FORMAT, "datetime": DATETIME_FORMAT, "decimal": DECIMAL_FORMAT,
+    "money": MONEY_FORMAT, "int": INT_FORMAT,
+}
+
+#: Column kinds. ``text``: typed by a person, always inert text. ``label``: our own
+#: fixed text (a status code, a unit). The others are typed values with a number format.
+KINDS = frozenset({"text", "label", "date", "datetime", "decimal", "money", "int"})
+_SUMMABLE = frozenset({"decimal", "money", "int"})
+
+_DEFAULT_WIDTHS = {
+    "text": 24.0, "label": 12.0, "date": 12.0, "datetime": 17.0,
+    "decimal": 12.0, "money": 12.0, "int": 9.0,
+}
+
+#: Excel's limit on the characters in one cell.
+MAX_CELL_CHARS = 32_767
+TRUNCATION_MARK = "\u2026 [truncated]"
+
+# What cannot go into the file as it is: XML-illegal control characters, the two
+# non-characters, lone surrogates; and a literal _xHHHH_ that Excel would decode.
+_UNSAFE_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]|_x[0-9A-Fa-f]{4}_")
+
+
+def _make_safe(match: re.Match[str]) -> str:
+    s = match.group()
+    if len(s) > 1:                      # _xHHHH_: escape its underscore, as Excel does
+        return "_x005F" + s
+    code = ord(s)
+    if code < 0x20:                     # a control character: its visible picture
+        return chr(0x2400 + code)
+    return "\ufffd"                     # U+FFFE, U+FFFF, a lone surrogate
+
+
+def inert_text(value: str) -> str:
+    """``value`` as it will be stored in a text cell (see the module docstring)."""
+    if _UNSAFE_TEXT.search(value) is not None:
+        value = _UNSAFE_TEXT.sub(_make_safe, value)
+    if len(value) > MAX_CELL_CHARS:
+        value = value[:MAX_CELL_CHARS - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet: its header, the kind of its values (:data:`KINDS`), its
+    width in Excel's character units (None: a default for the kind), and whether the
+    totals row sums it (``decimal``, ``money`` and ``int`` columns only)."""
+
+    header: str
+    kind: str = "text"
+    width: float | None = None
+    total: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Unknown column kind {self.kind!r}: one of {sorted(KINDS)}.")
+        if self.total and self.kind not in _SUMMABLE:
+            raise ValueError(f"Column {self.header!r}: a {self.kind} column cannot be totalled.")
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A native Excel bar chart over columns of the sheet that carries it.
+
+    ``categories_col`` and ``values_cols`` are 1-based column numbers of that sheet;
+    each values column is one series, named by its header. The ranges cover the data
+    rows (not the header, not the totals row); a sheet with no data rows gets no chart.
+    ``anchor`` is the cell of the chart's top-left corner; ``width``/``height`` in cm.
+    ``kind``: only ``"bar"``; ``horizontal`` bars read better with long names.
+    """
+
+    title: str
+    categories_col: int
+    values_cols: Sequence[int]
+    anchor: str = "H2"
+    kind: str = "bar"
+    horizontal: bool = False
+    x_title: str | None = None
+    y_title: str | None = None
+    width: float = 18.0
+    height: float = 9.0
+
+    def __post_init__(self) -> None:
+        if self.kind != "bar":
+            raise ValueError(f"Unknown chart kind {self.kind!r}: only 'bar'.")
+        if not self.values_cols:
+            raise ValueError("A chart needs at least one values column.")
+
+
+@dataclass
+class Sheet:
+    """A sheet to write: ``rows`` is any iterable (a generator is fine, and is consumed
+    once) of sequences holding one value per column, ``None`` for an empty cell."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Any]]
+    charts: Sequence[ChartSpec] = field(default_factory=tuple)
+
+
+def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
+                   tz: tzinfo = timezone.utc) -> None:
+    """Write ``sheets`` in order as an .xlsx workbook to the binary file ``out``.
+
+    Rows are streamed: each is converted and written as it is drawn from its sheet's
+    ``rows``. ``tz`` is the clinic's time zone, in which aware datetimes are written.
+    A value of the wrong type for its column (a string in a money column, a naive
+    datetime) raises ``TypeError``/``ValueError`` naming the sheet, row and column;
+    nothing is written to ``out`` then.
+    """
+    wb = Workbook(write_only=True)
+    wb.properties.creator = "Formulary"
+    written: list[Any] = []
+    titles: set[str] = set()
+    try:
+        for sheet in sheets:
+            if not 0 < len(sheet.title) <= 31:
+                raise ValueError(f"Sheet title {sheet.title!r}: Excel takes 1 to 31 characters.")
+            if sheet.title.casefold() in titles:
+                raise ValueError(f"Two sheets are named {sheet.title!r}.")
+            titles.add(sheet.title.casefold())
+            ws = wb.create_sheet(sheet.title)
+            written.append(ws)
+            _write_sheet(ws, sheet, tz)
+        if not written:
+            raise ValueError("A workbook needs at least one sheet.")
+        wb.save(out)
+    except BaseException:
+        _discard(written)
+        raise
+
+
+# ------------------------------------------------------------------------- internals
+
+_BOLD = Font(bold=True)
+
+
+def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
+    columns = list(sheet.columns)
+    if not columns:
+        raise ValueError(f"Sheet {sheet.title!r} has no columns.")
+    if columns[0].total:
+        raise ValueError(f"Sheet {sheet.title!r}: the first column holds the word "
+                         "'Total' and cannot be totalled.")
+    width = len(columns)
+    last_letter = get_column_letter(width)
+    for spec in sheet.charts:
+        for col in (spec.categories_col, *spec.values_cols):
+            if not 1 <= col <= width:
+                raise ValueError(f"Chart {spec.title!r}: sheet {sheet.title!r} has no "
+                                 f"column {col}.")
+
+    # Widths, freeze panes and print titles must be set before the first append: a
+    # write-only sheet writes them with its first row and silently drops later changes.
+    for idx, column in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(idx)].width = _width(column)
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+
+    ws.append([_header_cell(ws, column.header) for column in columns])
+
+    converters = [_converter(ws, column, tz) for column in columns]
+    row_number = 1
+    for row_number, values in enumerate(sheet.rows, 2):
+        try:
+            if len(values) != width:
+                raise ValueError(f"{len(values)} values for {width} columns")
+            cells = [convert(value) for convert, value in zip(converters, values)]
+        except (TypeError, ValueError) as exc:
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"Sheet {sheet.title!r}, row {row_number}: {exc}") from exc
+        ws.append(cells)
+    last_data_row = row_number
+
+    # Filters and drawings are written when the sheet is closed, at save: set them now.
+    ws.auto_filter.ref = f"A1:{last_letter}{max(last_data_row, 1)}"
+    if any(column.total for column in columns):
+        ws.append(_totals_row(ws, columns, last_data_row))
+    if last_data_row >= 2:
+        for spec in sheet.charts:
+            ws.add_chart(_chart(ws, spec, columns, last_data_row), spec.anchor)
+
+
+def _width(column: Column) -> float:
+    if column.width is not None:
+        return column.width
+    return max(_DEFAULT_WIDTHS[column.kind], min(len(column.header) + 3, 40))
+
+
+def _header_cell(ws: Any, header: str) -> Any:
+    cell = WriteOnlyCell(ws)
+    cell.font = _BOLD
+    cell.value = inert_text(header)
+    cell.data_type = "s"
+    return cell
+
+
+def _totals_row(ws: Any, columns: list[Column], last_data_row: int) -> list[Any]:
+    row: list[Any] = []
+    for idx, column in enumerate(columns, 1):
+        cell = WriteOnlyCell(ws)
+        cell.font = _BOLD
+        if idx == 1:
+            cell.value = "Total"
+        elif column.total:
+            cell.number_format = _NUMBER_FORMATS[column.kind]
+            if last_data_row >= 2:
+                letter = get_column_letter(idx)
+                cell.value = f"=SUBTOTAL(9,{letter}2:{letter}{last_data_row})"
+            else:
+                cell.value = 0
+        else:
+            cell = None
+        row.append(cell)
+    return row
+
+
+def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int) -> BarChart:
+    chart = BarChart()
+    chart.type = "bar" if spec.horizontal else "col"
+    chart.title = spec.title
+    chart.width, chart.height = spec.width, spec.height
+    for col in spec.values_cols:
+        # from row 1, so the series takes its name from the header
+        chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=last_data_row),
+                       titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=spec.categories_col, min_row=2,
+                                   max_row=last_data_row))
+    first = columns[spec.values_cols[0] - 1]
+    if first.kind in _NUMBER_FORMATS:
+        chart.y_axis.number_format = _NUMBER_FORMATS[first.kind]
+    chart.x_axis.title = spec.x_title
+    chart.y_axis.title = spec.y_title
+    # openpyxl 3.1 leaves the axes' <c:delete> unset, which recent Excel reads as
+    # "deleted": the chart would show bars without labels or scale.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    if len(spec.values_cols) == 1:
+        chart.legend = None
+    return chart
+
+
+def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
+    """The function turning one value of ``column`` into what ``ws.append`` takes.
+
+    Built once per column. A styled value goes out in a cell owned by the column and
+    reused for every row: a write-only sheet serialises each row inside ``append``,
+    so the cell is free again when the next row comes, and no cell or style object is
+    made per value. (Each such cell has a style, so openpyxl never borrows it as its
+    own scratch cell.)
+    """
+    header = column.header
+    kind = column.kind
+
+    if kind == "text":
+        cell = WriteOnlyCell(ws)
+        cell.quotePrefix = True
+
+        def text(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not str:
+                value = str(value)
+            if not value:
+                return None
+            cell.value = inert_text(value)
+            cell.data_type = "s"      # after the value: setting it infers "f" for "=..."
+            return cell
+        return text
+
+    if kind == "label":
+        guarded = _converter(ws, Column(header, "text"), tz)
+
+        def label(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not str:
+                value = str(getattr(value, "value", value))   # an Enum: its value
+            if value[:1] == "=" or _UNSAFE_TEXT.search(value) is not None:
+                return guarded(value)  # our own text should never need it; if it does
+            return value
+        return label
+
+    cell = WriteOnlyCell(ws)
+    cell.number_format = _NUMBER_FORMATS[kind]
+
+    if kind == "date":
+        def to_date(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not date:
+                if isinstance(value, datetime):
+                    value = _local(value, tz, header).date()
+                elif not isinstance(value, date):
+                    raise _wrong_type(header, "a date", value)
+            cell.value = value
+            return cell
+        return to_date
+
+    if kind == "datetime":
+        def to_datetime(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, datetime):
+                value = _local(value, tz, header)
+            elif isinstance(value, date):
+                value = datetime(value.year, value.month, value.day)
+            else:
+                raise _wrong_type(header, "a datetime", value)
+            cell.value = value
+            return cell
+        return to_datetime
+
+    # decimal, money, int. openpyxl takes Decimal as it is and writes it as a number
+    # ("%.16g"); an xlsx number is a double, so that is where any digit beyond the
+    # 15th is lost, not here.
+    def to_number(value: Any) -> Any:
+        if value is None:
+            return None
+        t = type(value)
+        if t is Decimal:
+            if not value.is_finite():
+                raise ValueError(f"column {header!r}: {value!r} is not a finite number")
+        elif t is not int:
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+                raise _wrong_type(header, "a number", value)
+            if not math.isfinite(value):
+                raise ValueError(f"column {header!r}: {value!r} is not a finite number")
+        cell.value = value
+        return cell
+    return to_number
+
+
+def _local(value: datetime, tz: tzinfo, header: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"column {header!r}: naive datetime {value!r}; "
+                         "give an aware datetime (UTC from the database)")
+    return value.astimezone(tz).replace(tzinfo=None)
+
+
+def _wrong_type(header: str, expected: str, value: Any) -> TypeError:
+    return TypeError(f"column {header!r} expects {expected}, got "
+                     f"{type(value).__name__} {value!r:.40}")
+
+
+def _discard(sheets: list[Any]) -> None:
+    """After a failure: close the sheets' streams and delete their temporary files
+    (openpyxl would otherwise keep them until the process exits)."""
+    for ws in sheets:
+        with contextlib.suppress(Exception):
+            if not ws.closed:
+                ws.close()
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()

@@ -1,0 +1,330 @@
+"""Fixtures shared by every test.
+
+Database tests run on SQLite and, when ``TEST_DATABASE_URL`` names a PostgreSQL database,
+on PostgreSQL too: the ``app`` fixture is parametrized over the backends. Each test starts
+from empty tables. The CSRF protection stays on in tests: page tests post the token
+the form carries (``client.post_form``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from itertools import count
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from config import TestingConfig
+from formulary import create_app
+from formulary.extensions import db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+PASSWORD = "correct horse battery"
+_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def pytest_report_header(config):
+    lines = [f"database backends: {', '.join(BACKENDS)}"]
+    if not PG_URL:
+        lines.append("PostgreSQL tests skipped: TEST_DATABASE_URL is not set")
+    if not os.path.exists("/usr/bin/chromium"):
+        lines.append("browser tests skipped: no Chromium at /usr/bin/chromium")
+    return lines
+
+
+class FormClient(FlaskClient):
+    """A test client that can post a form with the CSRF token its page carries."""
+
+    def csrf_token(self, url: str = "/login") -> str:
+        html = self.get(url).get_data(as_text=True)
+        match = _CSRF_RE.search(html)
+        assert match, f"no CSRF token on {url}"
+        return match.group(1) or match.group(2)
+
+    def post_form(self, url: str, data: dict | None = None, *, form_url: str | None = None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token(form_url or url))
+        return self.post(url, data=data, **kw)
+
+
+def make_app(url: str, **overrides):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        PROPAGATE_UNEXPECTED = True  # an unexpected error fails the test loudly
+
+    for key, value in overrides.items():
+        setattr(Config, key, value)
+    app = create_app(Config)
+    app.test_client_class = FormClient
+    return app
+
+
+_pg_schema_ready = False
+
+
+def _reset_postgres(app) -> None:
+    global _pg_schema_ready
+    with app.app_context():
+        if not _pg_schema_ready:
+            db.drop_all()
+            db.create_all()
+            _pg_schema_ready = True
+        else:
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def app(backend):
+    if backend == "sqlite":
+        app = make_app("sqlite://")
+        with app.app_context():
+            db.create_all()
+    else:
+        app = make_app(PG_URL)
+        _reset_postgres(app)
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        db.session.remove()
+        ctx.pop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FormClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+_names = count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    from formulary.auth import services
+
+    def make(role: str = "pharmacist", username: str | None = None, password: str = PASSWORD, **kw):
+        user = services.create_user(db.session, "test", username=username or f"{role}{next(_names)}",
+                                    password=password, role=role, **kw)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """Log the test client in as a new user of ``role``; return the user."""
+
+    def login(role: str = "pharmacist", **kw):
+        user = make_user(role, **kw)
+        with client.session_transaction() as sess:
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+        return user
+
+    return login
+
+
+@pytest.fixture
+def api(client, make_user):
+    """``api(role)`` returns a JSON client authenticated with a bearer token of a new user."""
+    from formulary.auth import services
+
+    class ApiClient:
+        def __init__(self, token: str, user):
+            self.token, self.user = token, user
+            self.headers = {"Authorization": f"Bearer {token}"}
+
+        def __getattr__(self, method):
+            def call(url, json=None, **kw):
+                headers = dict(self.headers, **kw.pop("headers", {}))
+                return getattr(client, method)(url if url.startswith("/") else f"/api/v1/{url}",
+                                               json=json, headers=headers, **kw)
+            return call
+
+    def make(role: str = "pharmacist", **kw):
+        user = make_user(role, **kw)
+        token, _ = services.create_token(db.session, user, days=1)
+        db.session.commit()
+        return ApiClient(token, user)
+
+    return make
+
+
+# --- factories: rows made directly, for tests of the areas built on them ---------------
+
+_seq = count(1)
+
+
+@pytest.fixture
+def make_group(app):
+    from formulary.inventory.models import AllergenGroup
+
+    def make(name: str, description: str = ""):
+        key = " ".join(name.split()).casefold()
+        group = db.session.execute(
+            db.select(AllergenGroup).where(AllergenGroup.name_key == key)).scalar_one_or_none()
+        if group is None:
+            group = AllergenGroup(name=name, name_key=key, description=description)
+            db.session.add(group)
+            db.session.commit()
+        return group
+
+    return make
+
+
+@pytest.fixture
+def make_cross(app, make_group):
+    from formulary.inventory.models import CrossReactivity
+
+    def make(a: str, b: str):
+        ga, gb = sorted((make_group(a), make_group(b)), key=lambda g: g.id)
+        db.session.add(CrossReactivity(group_a_id=ga.id, group_b_id=gb.id))
+        db.session.commit()
+
+    return make
+
+
+@pytest.fixture
+def make_ingredient(app, make_group):
+    from decimal import Decimal
+
+    from formulary.inventory.models import Ingredient, IngredientContraindication, IngredientGtin
+
+    def make(name: str | None = None, *, category: str = "vitamin", unit: str = "mL",
+             strength: tuple | None = None, groups=(), contraindications=(), reorder_level=None,
+             max_dose: tuple | None = None, gtins=(), storage: str = "room",
+             multi_dose: bool = False, in_use_days: int | None = None, active: bool = True):
+        name = name or f"Ingredient {next(_seq)}"
+        ing = Ingredient(
+            name=name, name_key=" ".join(name.split()).casefold(), category=category, unit=unit,
+            strength_amount=Decimal(str(strength[0])) if strength else None,
+            strength_unit=strength[1] if strength else None,
+            reorder_level=Decimal(str(reorder_level)) if reorder_level is not None else None,
+            max_dose_amount=Decimal(str(max_dose[0])) if max_dose else None,
+            max_dose_unit=max_dose[1] if max_dose else None,
+            storage=storage, multi_dose=multi_dose, in_use_days=in_use_days, active=active)
+        ing.allergen_groups = [make_group(g) for g in groups]
+        ing.contraindications = [IngredientContraindication(condition=c) for c in contraindications]
+        ing.gtins = [IngredientGtin(gtin=g) for g in gtins]
+        db.session.add(ing)
+        db.session.commit()
+        return ing
+
+    return make
+
+
+@pytest.fixture
+def make_lot(app):
+    """A received lot with its receipt in the ledger. ``quantity`` is what was received;
+    ``on_hand`` (default: all of it) is reached with a count-correction movement."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from formulary.db import utcnow
+    from formulary.inventory.models import Lot, Movement
+
+    def make(ingredient, quantity="10", *, expiry: date | None = None, lot_number: str | None = None,
+             status: str = "available", unit_cost=None, supplier: str = "Test supplier",
+             received_at=None, opened_at=None, on_hand=None):
+        q = Decimal(str(quantity))
+        at = received_at or utcnow()
+        lot = Lot(ingredient=ingredient, lot_number=lot_number or f"L{next(_seq):05d}",
+                  expiry_date=expiry or (date.today() + timedelta(days=365)), supplier=supplier,
+                  unit_cost=Decimal(str(unit_cost)) if unit_cost is not None else None,
+                  quantity_received=q, quantity_on_hand=q, status=status, received_at=at,
+                  opened_at=opened_at)
+        db.session.add(lot)
+        db.session.add(Movement(lot=lot, kind="receipt", quantity_delta=q, balance_after=q, at=at))
+        if on_hand is not None and Decimal(str(on_hand)) != q:
+            rest = Decimal(str(on_hand))
+            db.session.add(Movement(lot=lot, kind="adjustment", reason="count_correction",
+                                    quantity_delta=rest - q, balance_after=rest, at=at))
+            lot.quantity_on_hand = rest
+        db.session.commit()
+        return lot
+
+    return make
+
+
+@pytest.fixture
+def make_cocktail(app):
+    """An active (default) or draft cocktail; components are ``(ingredient, amount, unit)``."""
+    from decimal import Decimal
+
+    from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+    from formulary.db import utcnow
+    from formulary.domain.units import Strength, convert
+
+    def make(components, *, name: str | None = None, area: str = "scalp",
+             indication: str = "hair loss", storage: str = "fridge", status: str = "active"):
+        name = name or f"Cocktail {next(_seq)}"
+        cocktail = Cocktail(name=name, name_key=" ".join(name.split()).casefold(), status=status)
+        version = CocktailVersion(cocktail=cocktail, number=1, area=area, indication=indication,
+                                  storage=storage, status="active" if status == "active" else "draft",
+                                  approved_at=utcnow() if status == "active" else None)
+        for position, (ing, amount, unit) in enumerate(components):
+            strength = (Strength(ing.strength_amount, ing.strength_unit)
+                        if ing.strength_amount is not None else None)
+            amount = Decimal(str(amount))
+            version.components.append(Component(
+                ingredient=ing, position=position, amount=amount, unit=unit,
+                stock_quantity=convert(amount, unit, ing.unit, strength), stock_unit=ing.unit))
+        db.session.add_all([cocktail, version])
+        db.session.flush()
+        if status == "active":
+            cocktail.active_version = version
+        db.session.commit()
+        return cocktail
+
+    return make
+
+
+@pytest.fixture
+def make_patient(app):
+    """A patient; ``allergies`` are dicts with ``ingredient`` | ``group`` | ``substance``."""
+    from datetime import date
+
+    from formulary.inventory.models import AllergenGroup
+    from formulary.patients.models import Allergy, Patient, PatientCondition
+
+    def make(mrn: str | None = None, *, first_name: str = "Ana", last_name: str = "Test",
+             allergy_status: str = "none_known", conditions=(), allergies=(),
+             date_of_birth: date | None = date(1985, 4, 12)):
+        patient = Patient(mrn=mrn or f"MRN{next(_seq):06d}", first_name=first_name,
+                          last_name=last_name, date_of_birth=date_of_birth,
+                          allergy_status="known" if allergies else allergy_status)
+        patient.conditions = [PatientCondition(condition=c) for c in conditions]
+        for a in allergies:
+            group = a.get("group")
+            if isinstance(group, str):
+                key = " ".join(group.split()).casefold()
+                group = db.session.execute(
+                    db.select(AllergenGroup).where(AllergenGroup.name_key == key)).scalar_one()
+            patient.allergies.append(Allergy(
+                ingredient=a.get("ingredient"), allergen_group=group, substance=a.get("substance"),
+                severity=a.get("severity", "moderate"), reaction=a.get("reaction", ""),
+                status=a.get("status", "active")))
+        db.session.add(patient)
+        db.session.commit()
+        return patient
+
+    return make
