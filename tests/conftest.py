@@ -328,3 +328,84 @@ def make_patient(app):
         return patient
 
     return make
+
+
+# --- browser tests: a live server on a SQLite file, driven by Playwright + Chromium -----
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("browser tests skipped: no Chromium at /usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        pytest.skip("browser tests skipped: playwright is not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class LiveServer:
+    def __init__(self, app, url):
+        self.app, self.url = app, url
+
+    def make_user(self, role: str, username: str | None = None, password: str = PASSWORD):
+        from formulary.auth import services
+
+        with self.app.app_context():
+            user = services.create_user(db.session, "test", username=username or f"{role}{next(_names)}",
+                                        password=password, role=role)
+            db.session.commit()
+            return user.username
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The app served over HTTP from a thread, on a fresh SQLite file."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = make_app(f"sqlite:///{tmp_path / 'live.db'}")
+    app.config["PROPAGATE_UNEXPECTED"] = False
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser page; ``page.login(role)`` logs in a new user of that role."""
+    context = browser.new_context(base_url=live_server.url)
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+
+    def login(role: str = "pharmacist", username: str | None = None):
+        name = live_server.make_user(role, username)
+        pg.goto("/login")
+        pg.fill("input[name=username]", name)
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("button[type=submit]")
+        pg.wait_for_url("**/dashboard")
+        return name
+
+    pg.login = login
+    pg.live = live_server
+    yield pg
+    context.close()

@@ -19,11 +19,11 @@ from formulary.domain.units import (
     MASS,
     Strength,
     UnitConversionError,
-    convert,
     convert_exact,
     format_quantity,
     parse_quantity,
     parse_unit,
+    round_computed,
     round_half_up,
 )
 
@@ -164,7 +164,6 @@ def check_components(components: Sequence[ComponentInput] | None,
 
         try:
             exact = convert_exact(amount, unit, ingredient.unit, ingredient.strength)
-            stock_quantity = convert(amount, unit, ingredient.unit, ingredient.strength)
         except UnitConversionError as error:
             problem(f"{prefix}.unit", error.message)
             continue
@@ -189,7 +188,7 @@ def check_components(components: Sequence[ComponentInput] | None,
                 continue
 
         doses.append(ComponentDose(ingredient_id=ingredient.id, amount=amount, unit=unit,
-                                   stock_quantity=stock_quantity,
+                                   stock_quantity=round_computed(exact),
                                    stock_unit=ingredient.unit))
 
     if problems:

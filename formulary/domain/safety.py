@@ -49,6 +49,11 @@ Findings are sorted blocks first, then warnings; within a level, findings about 
 patient as a whole (no ingredient) first, then by ingredient name, then by kind and
 message. Exact duplicates are dropped (e.g. an ingredient listed twice).
 
+For the formulation picker (one patient, every active cocktail of an area), build one
+:class:`PatientScreen` and call it per cocktail: each ingredient is then screened once
+for the patient, whatever the number of cocktails holding it. Order the results with
+:func:`rank_formulations`.
+
 Malformed input (an unknown condition, severity or status; an allergy that names no
 target or two) is refused with ValueError when the value is built: a screen that
 silently skipped a misspelt ``"pregnancy"`` would be worse than no screen.
@@ -58,10 +63,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-from operator import itemgetter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -69,9 +74,8 @@ __all__ = [
     "ALLERGY_ASSESSMENTS", "ALLERGY_STATUSES", "BLOCKING_CONDITIONS", "CONDITIONS",
     "CONDITION_LABELS", "KINDS", "LEVELS", "SEVERITIES", "VERDICTS", "WARNING_CONDITIONS",
     "CrossReactivity", "Finding", "PatientScreen", "ScreenAllergy", "ScreenIngredient",
-    "ScreenPatient",
-    "ScreenResult", "free_text_names", "group_key", "rank_formulations", "screen",
-    "verdict_of",
+    "ScreenPatient", "ScreenResult", "free_text_names", "group_key", "rank_formulations",
+    "screen", "verdict_of",
 ]
 
 CONDITIONS = (
@@ -229,6 +233,8 @@ class ScreenIngredient:
     contraindications: frozenset[str] = frozenset()
 
     def __post_init__(self):
+        if not isinstance(self.id, int) or isinstance(self.id, bool):
+            raise ValueError(f"an ingredient's id must be an int, got {self.id!r}")
         if not isinstance(self.name, str) or not _clean(self.name):
             raise ValueError("an ingredient needs a name")
         object.__setattr__(self, "groups", _frozen_names(self.groups, "groups"))
@@ -257,6 +263,10 @@ class ScreenAllergy:
     def __post_init__(self):
         _known(self.status, ALLERGY_STATUSES, "allergy status")
         _known(self.severity, SEVERITIES, "severity")
+        if self.ingredient_id is not None and (not isinstance(self.ingredient_id, int)
+                                               or isinstance(self.ingredient_id, bool)):
+            raise ValueError(f"an allergy's ingredient_id must be an int, "
+                             f"got {self.ingredient_id!r}")
         for attr in ("group", "substance"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, str) or not _clean(value)):
@@ -514,19 +524,18 @@ def _keyed(item: _Item) -> _Keyed:
     """The finding with its place in the list: blocks, then warnings; the patient as a
     whole, then ingredients by name; then kind, message, allergy."""
     ing, f = item
-    return (
-        (
+    name = _clean(ing.name) if ing is not None else ""
+    key = (
         LEVELS.index(f.level),
         ing is not None,
-        _clean(ing.name).casefold() if ing else "",
-        _clean(ing.name) if ing else "",
-        ing.id if ing else 0,
+        name.casefold(),
+        name,
+        ing.id if ing is not None else 0,
         KINDS.index(f.kind),
         f.message,
         (f.allergy_id is not None, f.allergy_id if f.allergy_id is not None else 0),
-        ),
-        f,
     )
+    return key, f
 
 
 class PatientScreen:

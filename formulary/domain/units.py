@@ -106,7 +106,7 @@ def parse_unit(text: object, field: str = "unit") -> str:
 
 
 def _label(field: str) -> str:
-    """"components.0.unit_cost" -> "Unit cost": the name a person sees on the form."""
+    """The name a person sees on the form: "components.0.unit_cost" -> "Unit cost"."""
     last = field.rsplit(".", 1)[-1].replace("_", " ").strip() or "quantity"
     return last[0].upper() + last[1:]
 

@@ -19,6 +19,7 @@ from formulary.domain.safety import (
     WARNING_CONDITIONS,
     CrossReactivity,
     Finding,
+    PatientScreen,
     ScreenAllergy,
     ScreenIngredient,
     ScreenPatient,
@@ -638,6 +639,31 @@ def test_without_cross_reactivity_table_only_warnings_vanish():
     assert screen(p, [PROCAINE], CrossReactivity()).verdict == "blocked"
 
 
+def test_patient_screen_reused_across_cocktails_matches_a_fresh_screen():
+    # The picker screens one patient against every cocktail with one PatientScreen,
+    # which remembers each ingredient's findings: a free text that names an ingredient
+    # of one cocktail must still warn on the next cocktail, which lacks it.
+    cocktails = list(dict.fromkeys(c.cocktail for c in CASES))
+    for c in CASES[::3]:
+        prepared = PatientScreen(c.patient, CROSS)
+        for cocktail in cocktails + cocktails[::-1]:
+            assert prepared(cocktail) == screen(c.patient, cocktail, CROSS), c.id
+
+
+def test_picker_with_free_text_allergy():
+    prepared = PatientScreen(patient(text_allergy(1, "lidocaine")), CROSS)
+    results = [(name, prepared(cocktail)) for name, cocktail in [
+        ("Scalp booster", [LIDO_MD, BIOTIN, DEXPANTH]),
+        ("Hair B12", [CYANO, BIOTIN]),
+        ("Lipolysis", [PCDC, LIDO_PF]),
+    ]]
+    ranked = rank_formulations(results, name=lambda n: n)
+    assert [(n, r.verdict) for n, r in ranked] == [
+        ("Hair B12", "caution"), ("Lipolysis", "blocked"), ("Scalp booster", "blocked")]
+    assert [(f.kind, f.ingredient_id) for f in ranked[0][1].findings] == [
+        ("uncoded_allergy", None)]
+
+
 def test_results_are_frozen():
     result = screen(patient(conditions={"pregnant"}), [BIOTIN], CROSS)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -721,6 +747,8 @@ def test_group_key():
     lambda: ScreenIngredient(1, "Minoxidil 2%", frozenset(), frozenset({"pregnancy"})),
     lambda: ScreenIngredient(1, " ", frozenset(), frozenset()),
     lambda: ScreenIngredient(1, "Biotin", "vitamins", frozenset()),
+    lambda: ScreenIngredient("1", "Biotin", frozenset(), frozenset()),
+    lambda: ScreenAllergy(1, "active", "mild", None, ingredient_id="8"),
     lambda: Finding("error", "allergy", 1, "x"),
     lambda: Finding("block", "interaction", 1, "x"),
     lambda: ScreenResult("safe", (Finding("warn", "allergies_not_assessed", None, "x"),)),

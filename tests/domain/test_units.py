@@ -1,8 +1,11 @@
 """Truth tables for units and quantities (SPEC §3)."""
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from formulary.domain.errors import ValidationError
 from formulary.domain.units import (
@@ -243,7 +246,6 @@ def test_convert_refuses(amount, src, dst, strength, message):
 
 def test_convert_exact_keeps_the_true_value():
     # the rounded value is above the true one; comparisons use the exact one
-    from fractions import Fraction
     assert convert_exact(D("1"), "mg", "mL", THREE_MG) == Fraction(1, 3)
     assert convert(D("1"), "mg", "mL", THREE_MG) > D(1) / D(3)
 
@@ -306,3 +308,32 @@ def test_format_quantity(value, places, expected):
 ])
 def test_to_api(value, expected):
     assert to_api(D(value)) == expected
+
+
+# ------------------------------------------------------------------------ properties
+
+# quantities as they can be entered: up to 10^12, at most 4 decimal places
+entered = st.integers(min_value=1, max_value=10**16).map(lambda n: D(n).scaleb(-4))
+
+
+@settings(database=None, max_examples=300)
+@given(amount=entered, per_ml=entered)
+def test_a_computed_draw_is_never_below_the_true_value(amount, per_ml):
+    # rounded up, by less than one unit of the 6th place; exact when it terminates
+    true = Fraction(amount) / Fraction(per_ml)
+    drawn = convert(amount, "mg", "mL", Strength(per_ml, "mg"))
+    assert true <= Fraction(drawn) < true + Fraction(1, 10**6)
+
+
+@settings(database=None, max_examples=300)
+@given(amount=entered, src=st.sampled_from(["mcg", "mg", "g"]),
+       dst=st.sampled_from(["mcg", "mg", "g"]))
+def test_mass_conversion_round_trips_exactly(amount, src, dst):
+    # powers of ten only: nothing is ever rounded
+    assert convert(convert(amount, src, dst), dst, src) == amount
+
+
+@settings(database=None, max_examples=300)
+@given(amount=entered)
+def test_parse_quantity_reads_back_what_to_api_writes(amount):
+    assert parse_quantity(to_api(amount)) == amount
