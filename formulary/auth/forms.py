@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from formulary.auth.permissions import ROLE_LABELS, ROLES
@@ -13,7 +13,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-ROLE_CHOICES = [(r, ROLE_LABELS[r]) for r in ROLES]
+ROLE_CHOICES = [SelectChoice(r, ROLE_LABELS[r]) for r in ROLES]
 
 
 class UserCreateForm(FlaskForm):
