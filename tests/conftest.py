@@ -409,3 +409,33 @@ def page(browser, live_server):
     pg.live = live_server
     yield pg
     context.close()
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as n: ...`` then ``n.count``: SQL statements sent meanwhile."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    class Counter:
+        count = 0
+        statements: list
+
+    @contextmanager
+    def counting():
+        counter = Counter()
+        counter.statements = []
+        engine = db.engine
+
+        def before(conn, cursor, statement, *args):
+            counter.count += 1
+            counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
