@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, flash, jsonify, render_template, request
+from flask import Flask, current_app, flash, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -94,10 +94,17 @@ def conflict_response():
     return _page_or_json("conflict", CONFLICT, 409)
 
 
+def _rollback() -> None:
+    """Undo the failed request's changes, unless the view asked to keep them (a failed
+    login still counts towards the lockout)."""
+    if not g.get("keep_changes_on_error"):
+        db.session.rollback()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        db.session.rollback()
+        _rollback()
         if wants_json():
             return envelope(exc.code, exc.message, exc.status, exc.fields, **domain_extra(exc))
         return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status

@@ -59,6 +59,19 @@ def make_app(url: str, **overrides):
         setattr(Config, key, value)
     app = create_app(Config)
     app.test_client_class = FormClient
+
+    @app.before_request
+    def _fresh_g():
+        # Tests keep an app context pushed, and a request reuses it, so ``g`` would
+        # outlive the request (Flask-Login caches the user there). Start each request
+        # as a real server would: with an empty ``g``.
+        from flask import g
+
+        for name in list(g):
+            if not name.startswith("_write_token"):
+                g.pop(name)
+
+    app.before_request_funcs[None].insert(0, app.before_request_funcs[None].pop())
     return app
 
 

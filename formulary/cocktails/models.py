@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, event,
+                        inspect)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import Quantity, UTCDateTime, utcnow
+from formulary.domain.errors import InvalidState
 from formulary.extensions import db
 
 AREAS = ("scalp", "face", "neck", "body", "hands")
@@ -95,3 +97,51 @@ class Component(db.Model):
 
     version: Mapped[CocktailVersion] = relationship(back_populates="components")
     ingredient = relationship("Ingredient")
+
+
+# --- an approved version never changes ------------------------------------------------
+# The services refuse every change to an approved version; these mapper hooks are the
+# backstop below them, so that no code path (a new service, a script, a careless view)
+# can alter one in the database either. Only its status may move on (active ->
+# superseded or retired).
+
+FROZEN_MESSAGE = "An approved version of a cocktail never changes; edit the cocktail to make a new draft version."
+_VERSION_MUTABLE_AFTER_APPROVAL = {"status"}
+
+
+def _committed(obj, attr: str):
+    history = inspect(obj).attrs[attr].history
+    if history.deleted:
+        return history.deleted[0]
+    return history.unchanged[0] if history.unchanged else None
+
+
+def version_is_frozen(version: CocktailVersion | None) -> bool:
+    """True when the version was approved before the current flush."""
+    return version is not None and _committed(version, "approved_at") is not None
+
+
+@event.listens_for(CocktailVersion, "before_update")
+def _refuse_version_change(_mapper, _connection, version: CocktailVersion) -> None:
+    if not version_is_frozen(version):
+        return
+    state = inspect(version)
+    changed = {a.key for a in state.attrs if a.key not in ("cocktail", "components",
+                                                          "created_by", "approved_by")
+               and a.history.has_changes()}
+    if changed - _VERSION_MUTABLE_AFTER_APPROVAL:
+        raise InvalidState(FROZEN_MESSAGE)
+
+
+def _component_version(component: Component) -> CocktailVersion | None:
+    if component.version is not None:
+        return component.version
+    return _committed(component, "version")
+
+
+@event.listens_for(Component, "before_insert")
+@event.listens_for(Component, "before_update")
+@event.listens_for(Component, "before_delete")
+def _refuse_component_change(_mapper, _connection, component: Component) -> None:
+    if version_is_frozen(_component_version(component)):
+        raise InvalidState(FROZEN_MESSAGE)

@@ -53,6 +53,10 @@ class Batch(db.Model):
     verified_by = relationship("User", foreign_keys=[verified_by_id])
     discarded_by = relationship("User", foreign_keys=[discarded_by_id])
 
+    #: Not a column: set by ``prepare_batch`` when a repeated idempotency key answered
+    #: the batch made the first time (the API then answers 200 rather than 201).
+    replayed = False
+
 
 class BatchLine(db.Model):
     """The quantity of one lot taken for a batch (in the ingredient's stock unit)."""

@@ -53,7 +53,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, TIME_FORMATS, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -76,6 +76,8 @@ _NUMBER_FORMATS = {
     "money": MONEY_FORMAT, "int": INT_FORMAT,
 }
 
+_COLUMN_FORMATS = {**_NUMBER_FORMATS, "text": "@"}
+
 #: Column kinds. ``text``: typed by a person, always inert text. ``label``: our own
 #: fixed text (a status code, a unit). The others are typed values with a number format.
 KINDS = frozenset({"text", "label", "date", "datetime", "decimal", "money", "int"})
@@ -94,6 +96,15 @@ TRUNCATION_MARK = "\u2026 [truncated]"
 # non-characters, lone surrogates; and a literal _xHHHH_ that Excel would decode.
 _UNSAFE_TEXT = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]|_x[0-9A-Fa-f]{4}_")
+# A text cell needs our care (an explicit inert cell) when it is unsafe as above, or
+# when its first character makes Excel read it as a formula on input or on edit
+# (= + - @, and tab or carriage return, which some programs skip before looking).
+_NEEDS_CARE = re.compile(
+    r"^[=+\-@\t\r]|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]|_x[0-9A-Fa-f]{4}_")
+# Strings openpyxl would write as error values rather than text.
+_ERROR_CODES = frozenset(ERROR_CODES)
+# The number format openpyxl gives a plain date by itself.
+_PLAIN_DATE_FORMAT = TIME_FORMATS.get(date)
 
 
 def _make_safe(match: re.Match[str]) -> str:
@@ -207,7 +218,7 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
 
 # ------------------------------------------------------------------------- internals
 
-_BOLD = Font(bold=True)
+_BOLD = Font(name="Calibri", sz=11, bold=True)
 
 
 def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
@@ -228,7 +239,12 @@ def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
     # Widths, freeze panes and print titles must be set before the first append: a
     # write-only sheet writes them with its first row and silently drops later changes.
     for idx, column in enumerate(columns, 1):
-        ws.column_dimensions[get_column_letter(idx)].width = _width(column)
+        dimension = ws.column_dimensions[get_column_letter(idx)]
+        dimension.width = _width(column)
+        # The column's own format, for cells a person adds below the data: a lot
+        # number typed into a text column stays text ("012345" keeps its zero).
+        if column.kind in _COLUMN_FORMATS:
+            dimension.number_format = _COLUMN_FORMATS[column.kind]
     ws.freeze_panes = "A2"
     ws.print_title_rows = "1:1"
 
@@ -327,34 +343,38 @@ def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
     header = column.header
     kind = column.kind
 
-    if kind == "text":
+    if kind in ("text", "label"):
         cell = WriteOnlyCell(ws)
         cell.quotePrefix = True
+        is_label = kind == "label"
 
         def text(value: Any) -> Any:
             if value is None:
                 return None
             if type(value) is not str:
+                if is_label:
+                    value = getattr(value, "value", value)   # an Enum: its value
                 value = str(value)
-            if not value:
-                return None
+            if (_NEEDS_CARE.search(value) is None and value not in _ERROR_CODES
+                    and len(value) <= MAX_CELL_CHARS):
+                # openpyxl writes such a string as text by itself: no cell needed
+                return value or None
             cell.value = inert_text(value)
             cell.data_type = "s"      # after the value: setting it infers "f" for "=..."
             return cell
         return text
 
-    if kind == "label":
-        guarded = _converter(ws, Column(header, "text"), tz)
-
-        def label(value: Any) -> Any:
-            if value is None:
-                return None
-            if type(value) is not str:
-                value = str(getattr(value, "value", value))   # an Enum: its value
-            if value[:1] == "=" or _UNSAFE_TEXT.search(value) is not None:
-                return guarded(value)  # our own text should never need it; if it does
-            return value
-        return label
+    if kind == "date" and _PLAIN_DATE_FORMAT == DATE_FORMAT:
+        # openpyxl gives a plain date our number format by itself: no cell needed
+        def plain_date(value: Any) -> Any:
+            if value is None or type(value) is date:
+                return value
+            if isinstance(value, datetime):
+                return _local(value, tz, header).date()
+            if isinstance(value, date):
+                return date(value.year, value.month, value.day)
+            raise _wrong_type(header, "a date", value)
+        return plain_date
 
     cell = WriteOnlyCell(ws)
     cell.number_format = _NUMBER_FORMATS[kind]

@@ -1,0 +1,230 @@
+"""Cocktails (SPEC §5, §9).
+
+A read of ``/cocktails/{id}`` gives the version in force (for a retired cocktail, the one
+last in force; for a cocktail never approved, its latest draft): its fields, ``version``
+(its number), ``version_status``, and ``components`` each with ``stock_quantity_per_dose``
+and ``stock_unit``. ``status`` is the cocktail's (draft, active, retired). When an active
+cocktail has a draft awaiting approval, ``draft_version`` gives its number (read it at
+``/cocktails/{id}/versions/{number}``). ``versions`` lists every version with who
+approved it and when.
+
+``PUT /cocktails/{id}`` takes the same fields as a create; a field left out keeps the
+value of the version the read shows. On a draft it changes the draft; on an active
+cocktail it makes the next draft version, and answers with the read (whose
+``draft_version`` is then set).
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from formulary.api import schema as S
+from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user, dec, iso,
+                                json_body, only_fields, paginate)
+from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
+from formulary.cocktails import services
+from formulary.cocktails.composition import version_composition
+from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
+from formulary.domain.doses import ComponentInput
+from formulary.domain.errors import ValidationError
+from formulary.domain.units import UNITS
+from formulary.extensions import db
+
+TAG = "cocktails"
+FIELDS = {"name", "area", "indication", "storage", "notes", "components"}
+
+COMPONENT_IN = S.obj(required=("ingredient_id", "amount", "unit"), ingredient_id=S.integer(),
+                     amount=S.decimal_in(description="per dose"), unit=S.string(enum=UNITS))
+COCKTAIL_IN = S.component("CocktailIn", S.obj(
+    required=("name", "area", "components"), name=S.string(max_length=160),
+    area=S.string(enum=AREAS), indication=S.string(max_length=200),
+    storage=S.string(enum=("room", "fridge"), description="default fridge"),
+    notes=S.string(), components=S.array(COMPONENT_IN)))
+COMPONENT_OUT = S.component("CocktailComponent", S.obj(
+    required=("ingredient_id", "amount", "unit", "stock_quantity_per_dose", "stock_unit"),
+    ingredient_id=S.integer(), ingredient_name=S.string(), amount=S.decimal_out(),
+    unit=S.string(enum=UNITS), stock_quantity_per_dose=S.decimal_out(),
+    stock_unit=S.string(enum=UNITS),
+    concentration=S.nullable(S.obj(amount=S.decimal_out(), unit=S.string(
+        description="per mL of the mix: mg, IU or U"))),
+))
+VERSION_SUMMARY = S.obj(number=S.integer(), status=S.string(enum=VERSION_STATUSES),
+                        created_at=S.string(fmt="date-time"),
+                        created_by=S.string(null=True),
+                        approved_at=S.string(fmt="date-time", null=True),
+                        approved_by=S.string(null=True))
+VERSION_OUT = S.component("CocktailVersion", S.obj(
+    required=("id", "cocktail_id", "name", "version", "version_status", "components"),
+    id=S.integer(description="the version's id"), cocktail_id=S.integer(), name=S.string(),
+    version=S.integer(), version_status=S.string(enum=VERSION_STATUSES),
+    area=S.string(enum=AREAS), indication=S.string(), storage=S.string(enum=("room", "fridge")),
+    notes=S.string(), total_volume_ml=S.decimal_out(null=True),
+    created_at=S.string(fmt="date-time"), approved_at=S.string(fmt="date-time", null=True),
+    approved_by=S.string(null=True), components=S.array(COMPONENT_OUT)))
+COCKTAIL_OUT = S.component("Cocktail", S.obj(
+    required=("id", "name", "status", "version", "components"),
+    id=S.integer(), name=S.string(), status=S.string(enum=COCKTAIL_STATUSES),
+    version=S.integer(), version_id=S.integer(), version_status=S.string(enum=VERSION_STATUSES),
+    area=S.string(enum=AREAS), indication=S.string(), storage=S.string(enum=("room", "fridge")),
+    notes=S.string(), total_volume_ml=S.decimal_out(null=True),
+    approved_at=S.string(fmt="date-time", null=True), approved_by=S.string(null=True),
+    active_version=S.integer(null=True), draft_version=S.integer(null=True),
+    components=S.array(COMPONENT_OUT), versions=S.array(VERSION_SUMMARY)))
+
+
+def _who(user) -> str | None:
+    return None if user is None else user.username
+
+
+def version_json(cocktail, version) -> dict:
+    comp = version_composition(version)
+    return {
+        "id": version.id, "cocktail_id": cocktail.id, "name": cocktail.name,
+        "version": version.number, "version_status": version.status,
+        "area": version.area, "indication": version.indication, "storage": version.storage,
+        "notes": version.notes, "total_volume_ml": dec(comp.total_volume_ml),
+        "created_at": iso(version.created_at), "approved_at": iso(version.approved_at),
+        "approved_by": _who(version.approved_by),
+        "components": [{
+            "ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient_name,
+            "amount": dec(line.amount), "unit": line.unit,
+            "stock_quantity_per_dose": dec(line.stock_quantity), "stock_unit": line.stock_unit,
+            "concentration": None if line.concentration is None else {
+                "amount": dec(line.concentration), "unit": line.concentration_unit},
+        } for line in comp.lines],
+    }
+
+
+def cocktail_json(cocktail, *, with_versions: bool = True) -> dict:
+    version = services.shown_version(cocktail)
+    body = version_json(cocktail, version)
+    body.pop("cocktail_id")
+    draft = services.pending_draft(cocktail)
+    active = next((v for v in cocktail.versions if v.id == cocktail.active_version_id), None)
+    body.update({"id": cocktail.id, "version_id": version.id, "status": cocktail.status,
+                 "active_version": active.number if active is not None else None,
+                 "draft_version": draft.number if draft is not None and draft is not version else None})
+    if with_versions:
+        body["versions"] = [{"number": v.number, "status": v.status,
+                             "created_at": iso(v.created_at), "created_by": _who(v.created_by),
+                             "approved_at": iso(v.approved_at), "approved_by": _who(v.approved_by)}
+                            for v in cocktail.versions]
+    return body
+
+
+def _components(raw) -> list[ComponentInput] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise ValidationError("Components must be a list of {ingredient_id, amount, unit}.",
+                              field="components")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ValidationError("Each component is an object {ingredient_id, amount, unit}.",
+                                  field=f"components.{i}")
+        unknown = sorted(set(item) - {"ingredient_id", "amount", "unit"})
+        if unknown:
+            raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
+                                  fields={f"components.{i}.{k}": ["Unknown field."] for k in unknown})
+        out.append(ComponentInput(item.get("ingredient_id"), item.get("amount"), item.get("unit")))
+    return out
+
+
+def _input(data: dict, base=None, cocktail=None) -> services.CocktailInput:
+    def pick(name, default):
+        return data[name] if name in data else default
+
+    components = _components(data.get("components")) if "components" in data else None
+    if base is not None:
+        if components is None and "components" not in data:
+            components = [ComponentInput(c.ingredient_id, c.amount, c.unit) for c in base.components]
+        return services.CocktailInput(
+            name=pick("name", cocktail.name), area=pick("area", base.area),
+            indication=pick("indication", base.indication), storage=pick("storage", base.storage),
+            notes=pick("notes", base.notes), components=components)
+    return services.CocktailInput(name=data.get("name"), area=data.get("area"),
+                                  indication=data.get("indication", ""),
+                                  storage=data.get("storage", "fridge"),
+                                  notes=data.get("notes", ""), components=components)
+
+
+def _reload(cocktail_id: int):
+    db.session.expire_all()
+    return services.get_cocktail(db.session, cocktail_id)
+
+
+@api_route("/cocktails", ["GET"], summary="List cocktails", tag=TAG, permission=VIEW,
+           query=(("area", S.string(enum=AREAS), "area of the version shown"),
+                  ("status", S.string(enum=COCKTAIL_STATUSES), "the cocktail's status"),
+                  ("q", S.string(), "search in name and indication"), *PAGE_QUERY),
+           responses={200: S.page_of(COCKTAIL_OUT)})
+def list_cocktails():
+    area = request.args.get("area") or None
+    status = request.args.get("status") or None
+    if area is not None and area not in AREAS:
+        raise ValidationError(f"Unknown area: use one of {', '.join(AREAS)}.", field="area")
+    if status is not None and status not in COCKTAIL_STATUSES:
+        raise ValidationError(f"Unknown status: use one of {', '.join(COCKTAIL_STATUSES)}.",
+                              field="status")
+    stmt = services.list_statement(area=area, status=status, q=request.args.get("q") or None)
+    return paginate(stmt, lambda c: cocktail_json(c, with_versions=False))
+
+
+@api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,
+           permission=COCKTAILS_EDIT, body=COCKTAIL_IN, responses={201: COCKTAIL_OUT})
+def create_cocktail():
+    data = only_fields(json_body(), FIELDS)
+    cocktail = services.create_cocktail(db.session, current_api_user(), _input(data))
+    return created(cocktail_json(_reload(cocktail.id)))
+
+
+@api_route("/cocktails/<int:cocktail_id>", ["GET"], summary="Read a cocktail", tag=TAG,
+           permission=VIEW, responses={200: COCKTAIL_OUT})
+def get_cocktail(cocktail_id: int):
+    return cocktail_json(services.get_cocktail(db.session, cocktail_id))
+
+
+@api_route("/cocktails/<int:cocktail_id>", ["PUT"],
+           summary="Change a cocktail: its draft in place, or a new draft version of an active one",
+           tag=TAG, permission=COCKTAILS_EDIT, body=COCKTAIL_IN, responses={200: COCKTAIL_OUT})
+def update_cocktail(cocktail_id: int):
+    data = only_fields(json_body(), FIELDS)
+    cocktail = services.get_cocktail(db.session, cocktail_id)
+    base = services.pending_draft(cocktail) or services.shown_version(cocktail)
+    services.update_cocktail(db.session, current_api_user(), cocktail_id,
+                             _input(data, base, cocktail))
+    return cocktail_json(_reload(cocktail_id))
+
+
+@api_route("/cocktails/<int:cocktail_id>/approve", ["POST"],
+           summary="Approve the draft version: it becomes the active version", tag=TAG,
+           permission=COCKTAILS_APPROVE,
+           body=S.obj(version=S.integer(description="the draft's number, to approve exactly what was read")),
+           responses={200: COCKTAIL_OUT})
+def approve_cocktail(cocktail_id: int):
+    data = only_fields(json_body() if request.get_data() else {}, {"version"})
+    number = data.get("version")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+        raise ValidationError("Version must be a whole number.", field="version")
+    services.approve_cocktail(db.session, current_api_user(), cocktail_id, version_number=number)
+    return cocktail_json(_reload(cocktail_id))
+
+
+@api_route("/cocktails/<int:cocktail_id>/retire", ["POST"],
+           summary="Retire a cocktail: it can no longer be prepared", tag=TAG,
+           permission=COCKTAILS_APPROVE, body=S.obj(reason=S.string(max_length=300)),
+           responses={200: COCKTAIL_OUT})
+def retire_cocktail(cocktail_id: int):
+    data = only_fields(json_body() if request.get_data() else {}, {"reason"})
+    services.retire_cocktail(db.session, current_api_user(), cocktail_id,
+                             reason=data.get("reason", ""))
+    return cocktail_json(_reload(cocktail_id))
+
+
+@api_route("/cocktails/<int:cocktail_id>/versions/<int:number>", ["GET"],
+           summary="Read one version of a cocktail", tag=TAG, permission=VIEW,
+           responses={200: VERSION_OUT})
+def get_cocktail_version(cocktail_id: int, number: int):
+    cocktail = services.get_cocktail(db.session, cocktail_id)
+    return version_json(cocktail, services.version_by_number(cocktail, number))

@@ -1,0 +1,168 @@
+"""Batches and recall trace (SPEC §7, §9)."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from formulary import clock
+from formulary.api import schema as S
+from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, created,
+                                current_api_user, dec, iso, json_body, only_fields, paginate,
+                                want_type)
+from formulary.auth.permissions import BATCHES, VIEW
+from formulary.cocktails.models import Cocktail
+from formulary.compounding import services
+from formulary.compounding.models import BATCH_STATUSES, Batch
+from formulary.domain.errors import NotFound, ValidationError
+from formulary.extensions import db
+from formulary.patients.models import Patient
+
+BATCH_LINE = S.component("BatchLine", S.obj(
+    required=("ingredient_id", "lot_id", "lot_number", "expiry_date", "quantity", "unit"),
+    ingredient_id=S.integer(), ingredient_name=S.string(), lot_id=S.integer(),
+    lot_number=S.string(), expiry_date=S.string(fmt="date"), quantity=S.decimal_out(),
+    unit=S.string()))
+
+BATCH = S.component("Batch", S.obj(
+    required=("id", "batch_number", "cocktail_id", "cocktail_version", "doses", "patient_id",
+              "prepared_by", "prepared_at", "verified_by", "beyond_use_date", "status",
+              "override_reason", "lines"),
+    id=S.integer(), batch_number=S.string(), cocktail_id=S.integer(), cocktail_name=S.string(),
+    cocktail_version=S.integer(), doses=S.integer(minimum=1), patient_id=S.integer(null=True),
+    patient_mrn=S.string(null=True), prepared_by=S.string(), prepared_at=S.string(fmt="date-time"),
+    verified_by=S.string(null=True), verified_at=S.string(fmt="date-time", null=True),
+    beyond_use_date=S.string(fmt="date-time", description="use before this instant"),
+    beyond_use_reason=S.string(), storage=S.string(enum=("room", "fridge")),
+    status=S.string(enum=BATCH_STATUSES), safety_verdict=S.string(null=True),
+    override_reason=S.string(null=True), discard_reason=S.string(null=True),
+    lines=S.array(BATCH_LINE)))
+
+LOT_BRIEF = S.obj(id=S.integer(), ingredient_id=S.integer(), ingredient_name=S.string(),
+                  lot_number=S.string(), expiry_date=S.string(fmt="date"), status=S.string(),
+                  quantity_on_hand=S.decimal_out())
+PATIENT_BRIEF = S.obj(id=S.integer(), mrn=S.string(), first_name=S.string(), last_name=S.string())
+
+
+def batch_json(batch: Batch) -> dict:
+    tz = clock.clinic_tz()
+    return {
+        "id": batch.id, "batch_number": batch.batch_number, "cocktail_id": batch.cocktail_id,
+        "cocktail_name": batch.cocktail.name, "cocktail_version": batch.version.number,
+        "doses": batch.doses, "patient_id": batch.patient_id,
+        "patient_mrn": batch.patient.mrn if batch.patient else None,
+        "prepared_by": batch.prepared_by.username,
+        "prepared_at": iso(batch.prepared_at.astimezone(tz)),
+        "verified_by": batch.verified_by.username if batch.verified_by else None,
+        "verified_at": iso(batch.verified_at.astimezone(tz)) if batch.verified_at else None,
+        "beyond_use_date": iso(batch.beyond_use_at.astimezone(tz)),
+        "beyond_use_reason": batch.beyond_use_reason, "storage": batch.version.storage,
+        "status": batch.status, "safety_verdict": batch.safety_verdict,
+        "override_reason": batch.override_reason, "discard_reason": batch.discard_reason,
+        "lines": [{"ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient.name,
+                   "lot_id": line.lot_id, "lot_number": line.lot.lot_number,
+                   "expiry_date": iso(line.lot.expiry_date), "quantity": dec(line.quantity),
+                   "unit": line.unit} for line in batch.lines],
+    }
+
+
+def policy():
+    return services.policy_from_hours(current_app.config["BEYOND_USE_HOURS"])
+
+
+def _get(model, value, name: str, message: str):
+    if value is None:
+        return None
+    obj = db.session.get(model, value)
+    if obj is None:
+        raise ValidationError(message, field=name)
+    return obj
+
+
+@api_route("/batches", ["GET"], summary="List batches, newest first", tag="batches",
+           permission=VIEW,
+           query=(("from", S.string(fmt="date"), "prepared on or after (clinic-local date)"),
+                  ("to", S.string(fmt="date"), "prepared on or before (clinic-local date)"),
+                  ("cocktail_id", S.integer(), "only this cocktail"),
+                  ("patient_id", S.integer(), "only this patient"),
+                  ("status", S.string(enum=BATCH_STATUSES), "only this status"),
+                  *PAGE_QUERY),
+           responses={200: S.page_of(BATCH)})
+def list_batches():
+    status = request.args.get("status") or None
+    if status is not None and status not in BATCH_STATUSES:
+        raise ValidationError(f"Use one of: {', '.join(BATCH_STATUSES)}.", field="status")
+    stmt = services.batches_query(tz=clock.clinic_tz(), date_from=arg_date("from"),
+                                  date_to=arg_date("to"), cocktail_id=arg_int("cocktail_id"),
+                                  patient_id=arg_int("patient_id"), status=status)
+    return paginate(stmt, batch_json)
+
+
+@api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "
+           "was already used by you)", tag="batches", permission=BATCHES,
+           body=S.obj(required=("cocktail_id", "doses"), cocktail_id=S.integer(),
+                      doses=S.integer(minimum=1), patient_id=S.integer(null=True),
+                      override_reason=S.string(null=True),
+                      idempotency_key=S.string(max_length=100, null=True)),
+           responses={201: BATCH, 200: BATCH},
+           description="409 insufficient_stock carries `shortfalls` [{ingredient_id, quantity}]; "
+                       "409 safety_block carries `findings`.")
+def create_batch():
+    data = only_fields(json_body(), {"cocktail_id", "doses", "patient_id", "override_reason",
+                                     "idempotency_key"})
+    cocktail_id = want_type(data, "cocktail_id", int, "a cocktail id", required=True)
+    patient_id = want_type(data, "patient_id", int, "a patient id")
+    doses = want_type(data, "doses", int, "a positive whole number", required=True)
+    want_type(data, "override_reason", str, "text")
+    want_type(data, "idempotency_key", str, "text")
+    cocktail = _get(Cocktail, cocktail_id, "cocktail_id", "No such cocktail.")
+    patient = _get(Patient, patient_id, "patient_id", "No such patient.")
+    batch = services.prepare_batch(
+        db.session, current_api_user(), cocktail=cocktail, doses=doses, patient=patient,
+        override_reason=data.get("override_reason"), idempotency_key=data.get("idempotency_key"),
+        tz=clock.clinic_tz(), policy=policy())
+    body = batch_json(services.get_batch(db.session, batch.id))
+    return jsonify(body) if batch.replayed else created(body)
+
+
+@api_route("/batches/<int:batch_id>", ["GET"], summary="Read a batch", tag="batches",
+           permission=VIEW, responses={200: BATCH})
+def get_batch(batch_id: int):
+    return batch_json(services.get_batch(db.session, batch_id))
+
+
+@api_route("/batches/<int:batch_id>/verify", ["POST"], summary="Verify a batch (a second "
+           "pharmacist)", tag="batches", permission=BATCHES, responses={200: BATCH})
+def verify_batch(batch_id: int):
+    batch = services.get_batch(db.session, batch_id)
+    services.verify_batch(db.session, current_api_user(), batch)
+    return batch_json(batch)
+
+
+@api_route("/batches/<int:batch_id>/discard", ["POST"], summary="Discard a batch (stock is not "
+           "returned)", tag="batches", permission=BATCHES,
+           body=S.obj(required=("reason",), reason=S.string()), responses={200: BATCH})
+def discard_batch(batch_id: int):
+    batch = services.get_batch(db.session, batch_id)
+    data = only_fields(json_body(), {"reason"})
+    reason = want_type(data, "reason", str, "text", required=True)
+    services.discard_batch(db.session, current_api_user(), batch, reason)
+    return batch_json(batch)
+
+
+@api_route("/lots/<int:lot_id>/trace", ["GET"], summary="Recall: every batch that used a lot "
+           "and every patient they were for", tag="batches", permission=VIEW,
+           responses={200: S.obj(required=("lot", "batches", "patients"), lot=LOT_BRIEF,
+                                 batches=S.array(BATCH), patients=S.array(PATIENT_BRIEF))})
+def trace_lot(lot_id: int):
+    try:
+        lot = services.get_lot(db.session, lot_id)
+    except NotFound:
+        raise NotFound("No such lot.") from None
+    trace = services.trace_lot(db.session, lot)
+    return {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
+                    "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
+                    "expiry_date": iso(lot.expiry_date), "status": lot.status,
+                    "quantity_on_hand": dec(lot.quantity_on_hand)},
+            "batches": [batch_json(b) for b in trace.batches],
+            "patients": [{"id": p.id, "mrn": p.mrn, "first_name": p.first_name,
+                          "last_name": p.last_name} for p in trace.patients]}

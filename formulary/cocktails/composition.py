@@ -1,0 +1,223 @@
+"""What is in one dose of a cocktail: stock quantities, volume, concentrations, and how
+many doses the usable stock allows; and the difference between two versions.
+
+The arithmetic is the domain's (``formulary.domain.doses``); this module loads the rows it
+needs and shapes the results for the pages, the API and the editor's live totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formulary import clock
+from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
+                                    check_components, doses_possible, summarize)
+from formulary.domain.errors import ValidationError
+from formulary.domain.units import Strength
+from formulary.inventory.models import Ingredient
+
+
+def facts_of(ingredient: Ingredient) -> IngredientFacts:
+    """What the dose rules need to know about an ingredient row."""
+    try:
+        from formulary.inventory.ingredients import ingredient_facts
+    except ImportError:  # the inventory area may not provide it (yet)
+        ingredient_facts = None
+    if ingredient_facts is not None:
+        return ingredient_facts(ingredient)
+    strength = (Strength(ingredient.strength_amount, ingredient.strength_unit)
+                if ingredient.strength_amount is not None and ingredient.strength_unit else None)
+    max_dose = ((ingredient.max_dose_amount, ingredient.max_dose_unit)
+                if ingredient.max_dose_amount is not None and ingredient.max_dose_unit else None)
+    return IngredientFacts(id=ingredient.id, name=ingredient.name, unit=ingredient.unit,
+                           strength=strength, max_dose_per_session=max_dose)
+
+
+def usable_stock(session: Session, ingredient_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Usable stock per ingredient (stock unit), now, in the clinic's time zone."""
+    from formulary.inventory.queries import usable_quantities
+
+    ids = sorted(set(ingredient_ids))
+    if not ids:
+        return {}
+    return usable_quantities(session, ids, clock.now(), clock.clinic_tz())
+
+
+def load_ingredients(session: Session, raw_ids: Iterable[object]) -> dict[int, Ingredient]:
+    """The ingredient rows a list of submitted ids names (any state), by id. One query."""
+    ids = set()
+    for raw in raw_ids:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            ids.add(raw)
+        elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+            ids.add(int(raw.strip()))
+    if not ids:
+        return {}
+    rows = session.execute(select(Ingredient).where(Ingredient.id.in_(ids))).scalars()
+    return {i.id: i for i in rows}
+
+
+def check_new_components(components: Sequence[ComponentInput],
+                         ingredients: Mapping[int, Ingredient]) -> tuple[ComponentDose, ...]:
+    """``check_components`` over the ACTIVE ingredients only (a new or edited version may
+    not name a retired product); an inactive one is named as such in the message."""
+    facts = {i: facts_of(ing) for i, ing in ingredients.items() if ing.active}
+    try:
+        return check_components(components, facts)
+    except ValidationError as error:
+        fields = dict(error.fields)
+        for index, component in enumerate(components):
+            key = f"components.{index}.ingredient_id"
+            ing = _named(component.ingredient_id, ingredients)
+            if key in fields and ing is not None and not ing.active:
+                fields[key] = [f"{ing.name} is no longer active: it cannot be put in a new "
+                               "version of a cocktail."]
+        raise ValidationError(error.message, fields=fields) from None
+
+
+def _named(raw: object, ingredients: Mapping[int, Ingredient]) -> Ingredient | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return ingredients.get(raw)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return ingredients.get(int(raw.strip()))
+    return None
+
+
+# --- a composition: what one dose holds ----------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    """One component of one dose, as shown to people and programs."""
+
+    index: int
+    ingredient_id: int
+    ingredient_name: str
+    amount: Decimal
+    unit: str
+    stock_quantity: Decimal
+    stock_unit: str
+    concentration: Decimal | None       # active amount per mL of the mix
+    concentration_unit: str | None      # "mg", "IU" or "U" (per mL)
+    usable: Decimal | None = None        # usable stock of the ingredient, stock unit
+
+
+@dataclass(frozen=True)
+class Composition:
+    lines: tuple[Line, ...]
+    total_volume_ml: Decimal | None
+    doses_possible: int | None            # None when the usable stock was not asked for
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def compose(doses: Sequence[ComponentDose], ingredients: Mapping[int, Ingredient],
+            usable: Mapping[int, Decimal] | None = None,
+            indexes: Sequence[int] | None = None) -> Composition:
+    """Describe checked doses (pure once the rows are loaded)."""
+    facts = {i: facts_of(ing) for i, ing in ingredients.items()}
+    mix = summarize(doses, facts)
+    lines = []
+    for position, dose in enumerate(doses):
+        conc = mix.concentrations.get(dose.ingredient_id)
+        ing = ingredients.get(dose.ingredient_id)
+        lines.append(Line(
+            index=indexes[position] if indexes is not None else position,
+            ingredient_id=dose.ingredient_id, ingredient_name=ing.name if ing else "?",
+            amount=dose.amount, unit=dose.unit, stock_quantity=dose.stock_quantity,
+            stock_unit=dose.stock_unit,
+            concentration=conc[0] if conc else None, concentration_unit=conc[1] if conc else None,
+            usable=None if usable is None else usable.get(dose.ingredient_id, Decimal(0))))
+    possible = None if usable is None else doses_possible(doses, usable)
+    return Composition(lines=tuple(lines), total_volume_ml=mix.total_volume_ml,
+                       doses_possible=possible)
+
+
+def version_doses(version) -> tuple[ComponentDose, ...]:
+    """A stored version's components as checked doses (their frozen stock quantities)."""
+    return tuple(ComponentDose(ingredient_id=c.ingredient_id, amount=c.amount, unit=c.unit,
+                               stock_quantity=c.stock_quantity, stock_unit=c.stock_unit)
+                 for c in version.components)
+
+
+def version_composition(version, usable: Mapping[int, Decimal] | None = None) -> Composition:
+    """The composition of a stored version (``version.components[*].ingredient`` loaded)."""
+    ingredients = {c.ingredient_id: c.ingredient for c in version.components}
+    return compose(version_doses(version), ingredients, usable)
+
+
+def preview(session: Session, rows: Sequence[tuple[int, ComponentInput]]) -> Composition:
+    """Live totals for the editor: ``rows`` are ``(row index, component)`` as typed.
+
+    Every problem is reported under ``components.{row index}...``; the rows that are
+    correct on their own still get their stock quantity and concentration, so the totals
+    follow the pharmacist's typing even while one row is unfinished.
+    """
+    components = [c for _, c in rows]
+    indexes = [i for i, _ in rows]
+    ingredients = load_ingredients(session, [c.ingredient_id for c in components])
+    errors: dict[str, list[str]] = {}
+    try:
+        doses = list(check_new_components(components, ingredients))
+        good = list(range(len(components)))
+    except ValidationError as error:
+        for key, messages in error.fields.items():
+            parts = key.split(".")
+            if len(parts) == 3:
+                key = f"components.{indexes[int(parts[1])]}.{parts[2]}"
+            errors[key] = messages
+        bad = {int(k.split(".")[1]) for k in error.fields if k.count(".") == 2}
+        good = [p for p in range(len(components)) if p not in bad]
+        doses = []
+        for p in good:
+            doses.extend(check_new_components([components[p]], ingredients))
+    usable = usable_stock(session, [d.ingredient_id for d in doses])
+    result = compose(doses, ingredients, usable, [indexes[p] for p in good])
+    return Composition(lines=result.lines, total_volume_ml=result.total_volume_ml,
+                       doses_possible=result.doses_possible if doses else None, errors=errors)
+
+
+# --- the difference between two versions ---------------------------------------------
+
+@dataclass(frozen=True)
+class DiffRow:
+    label: str
+    left: str
+    right: str
+    kind: str  # "same", "changed", "added", "removed"
+
+
+def _amount(component) -> str:
+    from formulary.domain.units import format_quantity
+
+    return (f"{format_quantity(component.amount)} {component.unit} "
+            f"({format_quantity(component.stock_quantity)} {component.stock_unit} from stock)")
+
+
+def diff_versions(left, right) -> tuple[tuple[DiffRow, ...], tuple[DiffRow, ...]]:
+    """Side by side: the version's fields, then its components matched by ingredient
+    (in the left version's order, then what the right one adds)."""
+    fields = []
+    for label, attr in (("Area", "area"), ("Indication", "indication"),
+                        ("Storage", "storage"), ("Notes", "notes")):
+        a, b = getattr(left, attr) or "", getattr(right, attr) or ""
+        fields.append(DiffRow(label, a, b, "same" if a == b else "changed"))
+    by_left = {c.ingredient_id: c for c in left.components}
+    by_right = {c.ingredient_id: c for c in right.components}
+    rows = []
+    for c in left.components:
+        other = by_right.get(c.ingredient_id)
+        if other is None:
+            rows.append(DiffRow(c.ingredient.name, _amount(c), "", "removed"))
+        else:
+            same = (c.amount, c.unit, c.stock_quantity) == (other.amount, other.unit,
+                                                            other.stock_quantity)
+            rows.append(DiffRow(c.ingredient.name, _amount(c), _amount(other),
+                                "same" if same else "changed"))
+    for c in right.components:
+        if c.ingredient_id not in by_left:
+            rows.append(DiffRow(c.ingredient.name, "", _amount(c), "added"))
+    return tuple(fields), tuple(rows)

@@ -1,0 +1,70 @@
+"""The cocktail editor and the small forms of the cocktail pages.
+
+The forms only carry what was typed (and the CSRF token); every rule is the service's,
+so a page, the API and the CLI refuse the same things with the same messages.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (FieldList, Form, FormField, SelectChoice, SelectField, StringField,
+                     SubmitField, TextAreaField)
+from wtforms.validators import Length, Optional
+
+from formulary.cocktails.models import AREAS
+from formulary.domain.units import UNITS
+
+AREA_CHOICES = [SelectChoice("", "— choose —")] + [SelectChoice(a, a.capitalize()) for a in AREAS]
+STORAGE_CHOICES = [SelectChoice("fridge", "Fridge (2–8 °C)"), SelectChoice("room", "Room temperature")]
+UNIT_CHOICES = [SelectChoice(u, u) for u in UNITS]
+BLANK_ROWS = 2  # empty rows offered at the end of the list (the editor without JavaScript)
+
+
+class ComponentForm(Form):
+    ingredient_id = SelectField("Ingredient", choices=[], validate_choice=False)
+    amount = StringField("Amount per dose", render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    unit = SelectField("Unit", choices=UNIT_CHOICES, default="mg", validate_choice=False)
+
+
+class CocktailForm(FlaskForm):
+    name = StringField("Name", render_kw={"maxlength": 160})
+    area = SelectField("Area", choices=AREA_CHOICES, validate_choice=False)
+    indication = StringField("Indication", render_kw={"maxlength": 200})
+    storage = SelectField("Storage", choices=STORAGE_CHOICES, default="fridge", validate_choice=False)
+    notes = TextAreaField("Notes (preparation, injection technique)", render_kw={"rows": 2})
+    components = FieldList(FormField(ComponentForm), min_entries=0)
+    totals = SubmitField("Show totals")
+    submit = SubmitField("Save draft")
+
+    def offer_rows(self, ingredient_choices, blank: int = BLANK_ROWS) -> None:
+        """Give every row the ingredient choices, and end the list with ``blank`` empty rows."""
+        while sum(1 for e in self.components.entries if is_blank(e.form)) < blank:
+            self.components.append_entry()
+        for entry in self.components.entries:
+            entry.form.ingredient_id.choices = ingredient_choices
+
+
+def is_blank(row) -> bool:
+    return not (row.ingredient_id.data or "").strip() and not (row.amount.data or "").strip()
+
+
+def ingredient_choices(ingredients) -> list[SelectChoice]:
+    """Active ingredients, labelled with their stock unit and strength."""
+    out = [SelectChoice("", "— ingredient —")]
+    for ing in ingredients:
+        label = f"{ing.name} ({ing.unit}"
+        if ing.strength_amount is not None:
+            from formulary.domain.units import format_quantity
+
+            label += f", {format_quantity(ing.strength_amount)} {ing.strength_unit}/mL"
+        out.append(SelectChoice(str(ing.id), label + ")"))
+    return out
+
+
+class ApproveForm(FlaskForm):
+    submit = SubmitField("Approve")
+
+
+class RetireForm(FlaskForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Retire")

@@ -1,0 +1,346 @@
+"""Cocktails and their versions (SPEC §5): one function per action, the actor passed in.
+
+- ``create_cocktail``: a new cocktail, its version 1 a draft.
+- ``update_cocktail``: a draft is changed in place; an active cocktail gets its next draft
+  version while the active one stays in force. A retired cocktail cannot change.
+- ``approve_cocktail``: the pending draft becomes the active version; the previous active
+  one is superseded. Its components are checked again against the ingredients as they
+  are now (one may have been retired or given a lower maximum dose meanwhile).
+- ``retire_cocktail``: no longer preparable; a pending draft is retired with it.
+
+An approved version never changes: every function refuses it, and the model's hooks
+(``models.version_is_frozen``) refuse it again at flush.
+
+The name belongs to the cocktail (not to a version): unique, compared case-insensitively
+and with runs of spaces collapsed (``name_key``). Every change is audited with the state
+before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from formulary.audit.services import record
+from formulary.cocktails.composition import check_new_components, load_ingredients
+from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
+from formulary.db import utcnow
+from formulary.domain.doses import ComponentDose, ComponentInput
+from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+
+STORAGES = ("room", "fridge")
+NAME_MAX, INDICATION_MAX, NOTES_MAX = 160, 200, 2000
+
+
+@dataclass(frozen=True)
+class CocktailInput:
+    """A cocktail as a form or a client gave it: raw values, checked by the service."""
+
+    name: object
+    area: object
+    indication: object = ""
+    storage: object = "fridge"
+    notes: object = ""
+    components: Sequence[ComponentInput] | None = field(default_factory=tuple)
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+# --- reading -------------------------------------------------------------------------
+
+def loaded_options():
+    """Eager loading of versions, components, ingredients and users (no N+1)."""
+    return (selectinload(Cocktail.versions).selectinload(CocktailVersion.components)
+            .selectinload(Component.ingredient),
+            selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by),
+            selectinload(Cocktail.versions).selectinload(CocktailVersion.created_by))
+
+
+def get_cocktail(session: Session, cocktail_id: object, *, lock: bool = False) -> Cocktail:
+    """The cocktail with every version, component and ingredient loaded; 404 if none.
+    ``lock``: take its row lock first (PostgreSQL), so two changes queue."""
+    if isinstance(cocktail_id, bool) or not isinstance(cocktail_id, int):
+        raise NotFound("No such cocktail.")
+    if lock:
+        session.execute(select(Cocktail.id).where(Cocktail.id == cocktail_id).with_for_update())
+    stmt = select(Cocktail).where(Cocktail.id == cocktail_id).options(*loaded_options())
+    if lock:
+        stmt = stmt.execution_options(populate_existing=True)
+    cocktail = session.execute(stmt).scalar_one_or_none()
+    if cocktail is None:
+        raise NotFound("No such cocktail.")
+    return cocktail
+
+
+def pending_draft(cocktail: Cocktail) -> CocktailVersion | None:
+    """The draft version waiting for approval, if any (there is at most one)."""
+    latest = cocktail.versions[-1] if cocktail.versions else None
+    return latest if latest is not None and latest.status == "draft" else None
+
+
+def shown_version(cocktail: Cocktail) -> CocktailVersion:
+    """The version people read by default: the one in force (or last in force, when
+    retired); a cocktail never approved shows its latest version."""
+    if cocktail.active_version_id is not None:
+        for version in cocktail.versions:
+            if version.id == cocktail.active_version_id:
+                return version
+    return cocktail.versions[-1]
+
+
+def version_by_number(cocktail: Cocktail, number: object) -> CocktailVersion:
+    for version in cocktail.versions:
+        if version.number == number:
+            return version
+    raise NotFound(f"{cocktail.name} has no version {number}.")
+
+
+def list_statement(*, area: str | None = None, status: str | None = None, q: str | None = None,
+                   indication: str | None = None):
+    """Cocktails filtered by the area and indication of their shown version, their status
+    and a search over name and indication; ordered by name."""
+    stmt = select(Cocktail).options(*loaded_options())
+    shown = (select(CocktailVersion.id)
+             .where(CocktailVersion.cocktail_id == Cocktail.id)
+             .order_by((CocktailVersion.id == Cocktail.active_version_id).desc(),
+                       CocktailVersion.number.desc())
+             .limit(1).correlate(Cocktail).scalar_subquery())
+    needs_version = area or indication or q
+    if needs_version:
+        stmt = stmt.join(CocktailVersion, CocktailVersion.id == shown)
+    if area:
+        stmt = stmt.where(CocktailVersion.area == area)
+    if indication:
+        stmt = stmt.where(func.lower(CocktailVersion.indication).like(f"%{indication.strip().lower()}%"))
+    if status:
+        stmt = stmt.where(Cocktail.status == status)
+    if q:
+        like = f"%{q.strip().casefold()}%"
+        stmt = stmt.where(Cocktail.name_key.like(like)
+                          | func.lower(CocktailVersion.indication).like(like))
+    return stmt.order_by(Cocktail.name_key)
+
+
+# --- checking ------------------------------------------------------------------------
+
+def _text(value: object, field_name: str, maximum: int, problems: dict, *,
+          required: bool = False, label: str = "") -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        problems.setdefault(field_name, []).append(f"{label} must be text.")
+        return ""
+    value = " ".join(value.split()) if field_name != "notes" else value.strip()
+    if required and not value:
+        problems.setdefault(field_name, []).append(f"Give the cocktail a {label.lower()}.")
+    if len(value) > maximum:
+        problems.setdefault(field_name, []).append(f"{label} is longer than {maximum} characters.")
+    return value
+
+
+@dataclass(frozen=True)
+class _Checked:
+    name: str
+    area: str
+    indication: str
+    storage: str
+    notes: str
+    doses: tuple[ComponentDose, ...]
+
+
+def _check(session: Session, data: CocktailInput) -> _Checked:
+    """Every field at once; one ValidationError naming each field that is wrong."""
+    problems: dict[str, list[str]] = {}
+    name = _text(data.name, "name", NAME_MAX, problems, required=True, label="Name")
+    indication = _text(data.indication, "indication", INDICATION_MAX, problems, label="Indication")
+    notes = _text(data.notes, "notes", NOTES_MAX, problems, label="Notes")
+    area = data.area.strip().lower() if isinstance(data.area, str) else data.area
+    if area in (None, ""):
+        problems.setdefault("area", []).append("Choose an area: " + ", ".join(AREAS) + ".")
+    elif area not in AREAS:
+        problems.setdefault("area", []).append(
+            f"Unknown area {data.area!r}: use one of " + ", ".join(AREAS) + ".")
+    storage = data.storage.strip().lower() if isinstance(data.storage, str) else data.storage
+    if storage in (None, ""):
+        storage = "fridge"
+    elif storage not in STORAGES:
+        problems.setdefault("storage", []).append("Storage is 'room' or 'fridge'.")
+    components = data.components
+    if components is not None and not isinstance(components, (list, tuple)):
+        problems.setdefault("components", []).append("Components must be a list.")
+        components = None
+    components = list(components or ())
+    ingredients = load_ingredients(session, [c.ingredient_id for c in components])
+    doses: tuple[ComponentDose, ...] = ()
+    try:
+        doses = check_new_components(components, ingredients)
+    except ValidationError as error:
+        for key, messages in error.fields.items():
+            problems.setdefault(key, []).extend(messages)
+    if problems:
+        count = sum(len(m) for m in problems.values())
+        first = next(iter(problems.values()))[0]
+        raise ValidationError(first if count == 1 else f"The cocktail has {count} problems.",
+                              fields=problems)
+    return _Checked(name=name, area=area, indication=indication, storage=storage,
+                    notes=notes, doses=doses)
+
+
+def _claim_name(session: Session, cocktail: Cocktail | None, name: str) -> None:
+    key = name_key(name)
+    stmt = select(Cocktail.id, Cocktail.name).where(Cocktail.name_key == key)
+    if cocktail is not None and cocktail.id is not None:
+        stmt = stmt.where(Cocktail.id != cocktail.id)
+    taken = session.execute(stmt).first()
+    if taken is not None:
+        raise Duplicate(f"The name is already taken by the cocktail '{taken.name}'.", field="name")
+
+
+def snapshot(cocktail: Cocktail, version: CocktailVersion) -> dict:
+    """The state of one version for the audit log."""
+    return {"name": cocktail.name, "cocktail_status": cocktail.status,
+            "version": version.number, "status": version.status, "area": version.area,
+            "indication": version.indication, "storage": version.storage,
+            "notes": version.notes,
+            "components": [{"ingredient_id": c.ingredient_id, "amount": c.amount, "unit": c.unit,
+                            "stock_quantity": c.stock_quantity, "stock_unit": c.stock_unit}
+                           for c in version.components]}
+
+
+def _fill(version: CocktailVersion, checked: _Checked) -> None:
+    version.area, version.indication = checked.area, checked.indication
+    version.storage, version.notes = checked.storage, checked.notes
+    version.components.extend(
+        Component(ingredient_id=d.ingredient_id, position=i, amount=d.amount, unit=d.unit,
+                  stock_quantity=d.stock_quantity, stock_unit=d.stock_unit)
+        for i, d in enumerate(checked.doses))
+
+
+def _refuse_frozen(version: CocktailVersion) -> None:
+    if version.status != "draft" or version.approved_at is not None:
+        raise InvalidState(f"Version {version.number} was approved: an approved version never "
+                           "changes. Edit the cocktail to make a new draft version.")
+
+
+# --- actions -------------------------------------------------------------------------
+
+def create_cocktail(session: Session, actor, data: CocktailInput) -> Cocktail:
+    """A new cocktail whose version 1 is a draft."""
+    checked = _check(session, data)
+    _claim_name(session, None, checked.name)
+    actor_id = getattr(actor, "id", None)
+    cocktail = Cocktail(name=checked.name, name_key=name_key(checked.name), status="draft",
+                        created_by_id=actor_id)
+    version = CocktailVersion(cocktail=cocktail, number=1, status="draft", created_by_id=actor_id)
+    _fill(version, checked)
+    session.add_all([cocktail, version])
+    session.flush()
+    record(session, actor, "cocktail.create", "cocktail", cocktail.id,
+           summary=f"Cocktail {cocktail.name} created (draft version 1)",
+           after=snapshot(cocktail, version))
+    return cocktail
+
+
+def update_cocktail(session: Session, actor, cocktail_id: int, data: CocktailInput) -> CocktailVersion:
+    """Change a cocktail: its pending draft in place, or else a new draft version after
+    the active one (which stays in force until the draft is approved). Returns the draft."""
+    cocktail = get_cocktail(session, cocktail_id, lock=True)
+    if cocktail.status == "retired":
+        raise InvalidState(f"{cocktail.name} is retired: it can no longer be changed.")
+    checked = _check(session, data)
+    _claim_name(session, cocktail, checked.name)
+    draft = pending_draft(cocktail)
+    base = draft or shown_version(cocktail)
+    before = snapshot(cocktail, base)
+    renamed = checked.name != cocktail.name
+    if renamed:
+        cocktail.name, cocktail.name_key = checked.name, name_key(checked.name)
+    if draft is not None:
+        _refuse_frozen(draft)
+        draft.components.clear()
+        session.flush()  # the old rows go before new ones take their (version, ingredient)
+        _fill(draft, checked)
+        action, summary = "cocktail.edit_draft", f"Draft version {draft.number} of {cocktail.name} changed"
+    else:
+        draft = CocktailVersion(cocktail=cocktail, number=cocktail.versions[-1].number + 1,
+                                status="draft", created_by_id=getattr(actor, "id", None))
+        _fill(draft, checked)
+        session.add(draft)
+        action = "cocktail.new_version"
+        summary = (f"Draft version {draft.number} of {cocktail.name} made; version "
+                   f"{base.number} stays in force until it is approved")
+    session.flush()
+    record(session, actor, action, "cocktail", cocktail.id, summary=summary,
+           before=before, after=snapshot(cocktail, draft))
+    return draft
+
+
+def approve_cocktail(session: Session, actor, cocktail_id: int, *,
+                     version_number: object = None) -> CocktailVersion:
+    """Make the pending draft the active version. ``version_number``, when given, must be
+    the draft's number (so a client approves exactly what it read)."""
+    cocktail = get_cocktail(session, cocktail_id, lock=True)
+    if cocktail.status == "retired":
+        raise InvalidState(f"{cocktail.name} is retired: it cannot be approved.")
+    draft = pending_draft(cocktail)
+    if draft is None:
+        raise InvalidState(f"{cocktail.name} has no draft version to approve: version "
+                           f"{shown_version(cocktail).number} is already {shown_version(cocktail).status}.")
+    if version_number is not None and version_number != draft.number:
+        raise InvalidState(f"The draft awaiting approval is version {draft.number}, not "
+                           f"{version_number}.", field="version")
+    _refuse_frozen(draft)
+    # Checked again: an ingredient may have been retired, or its maximum dose lowered.
+    inputs = [ComponentInput(c.ingredient_id, c.amount, c.unit) for c in draft.components]
+    doses = check_new_components(inputs, load_ingredients(session, [c.ingredient_id for c in draft.components]))
+    for component, dose in zip(draft.components, doses):
+        component.stock_quantity, component.stock_unit = dose.stock_quantity, dose.stock_unit
+    session.flush()
+    previous = cocktail.active_version if cocktail.active_version_id is not None else None
+    before = snapshot(cocktail, draft)
+    if previous is not None and previous.status == "active":
+        previous.status = "superseded"
+    draft.status = "active"
+    draft.approved_at = utcnow()
+    draft.approved_by_id = getattr(actor, "id", None)
+    cocktail.status = "active"
+    cocktail.active_version = draft
+    session.flush()
+    record(session, actor, "cocktail.approve", "cocktail", cocktail.id,
+           summary=(f"Version {draft.number} of {cocktail.name} approved"
+                    + (f"; version {previous.number} superseded" if previous is not None else "")),
+           before=before, after=snapshot(cocktail, draft))
+    return draft
+
+
+def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object = "") -> Cocktail:
+    """Retire a cocktail: it can no longer be prepared or changed. Its versions stay
+    readable; a pending draft is retired with it."""
+    cocktail = get_cocktail(session, cocktail_id, lock=True)
+    if cocktail.status == "retired":
+        raise InvalidState(f"{cocktail.name} is already retired.")
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError("The reason must be text.", field="reason")
+    reason = (reason or "").strip()
+    if len(reason) > 300:
+        raise ValidationError("The reason is longer than 300 characters.", field="reason")
+    before = snapshot(cocktail, shown_version(cocktail))
+    for version in cocktail.versions:
+        if version.status in ("draft", "active"):
+            version.status = "retired"
+    cocktail.status = "retired"
+    session.flush()
+    record(session, actor, "cocktail.retire", "cocktail", cocktail.id,
+           summary=f"Cocktail {cocktail.name} retired", before=before,
+           after=snapshot(cocktail, shown_version(cocktail)), reason=reason or None)
+    return cocktail
+
+
+__all__ = ["CocktailInput", "approve_cocktail", "create_cocktail", "get_cocktail",
+           "list_statement", "loaded_options", "name_key", "pending_draft", "retire_cocktail", "shown_version",
+           "snapshot", "update_cocktail", "version_by_number"]

@@ -1,0 +1,76 @@
+"""Forms of the batch pages. The rules (doses, override, stock) are checked by the
+services; the forms only carry the values."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringField, SubmitField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, Length, Optional
+
+from formulary.compounding.models import BATCH_STATUSES
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class PreviewForm(FlaskForm):
+    """Step one (GET): what to prepare. Read-only, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    cocktail_id = SelectField("Cocktail (active version)", coerce=_int_or_none,
+                              validators=[DataRequired("Choose a cocktail.")])
+    doses = StringField("Doses", validators=[DataRequired("How many doses?"), Length(max=6)],
+                        render_kw={"inputmode": "numeric"})
+    patient_mrn = StringField("Patient MRN (optional)", validators=[Optional(), Length(max=40)],
+                              render_kw={"autocomplete": "off", "list": "patient-mrns"})
+    preview = SubmitField("Preview")
+
+    def set_cocktails(self, cocktails) -> None:
+        self.cocktail_id.choices = [SelectChoice("", "Choose…")] + [
+            SelectChoice(c.id, f"{c.name} (v{c.active_version.number})") for c in cocktails]
+
+
+class ConfirmForm(FlaskForm):
+    """Step two (POST): the previewed values, a one-time key against double submits, and
+    the override reason when the safety screen blocks."""
+
+    cocktail_id = HiddenField()
+    doses = HiddenField()
+    patient_mrn = HiddenField()
+    idempotency_key = HiddenField()
+    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=2000)],
+                                    render_kw={"rows": 2})
+    confirm = SubmitField("Prepare batch")
+
+
+class VerifyForm(FlaskForm):
+    verify = SubmitField("Verify batch")
+
+
+class DiscardForm(FlaskForm):
+    reason = StringField("Reason for discarding", validators=[DataRequired("Give a reason."),
+                                                              Length(max=2000)])
+    discard = SubmitField("Discard batch")
+
+
+class FilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+    cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validators=[Optional()])
+    patient_mrn = StringField("Patient MRN", validators=[Optional(), Length(max=40)])
+    status = SelectField("Status", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+        SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
+
+    def set_cocktails(self, cocktails) -> None:
+        self.cocktail_id.choices = [SelectChoice("", "Any")] + [
+            SelectChoice(c.id, c.name) for c in cocktails]

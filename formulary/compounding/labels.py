@@ -1,0 +1,56 @@
+"""What a batch is printed as: the QR code of its number on the label, and the recall
+list of a lot as an Excel workbook."""
+
+from __future__ import annotations
+
+import io
+from datetime import tzinfo
+
+import segno
+from markupsafe import Markup
+
+from formulary.reports.workbook import Column, Sheet, write_workbook
+
+
+def qr_svg(text: str, scale: int = 3) -> Markup:
+    """The QR code of ``text`` as inline SVG (no external request, prints sharp)."""
+    qr = segno.make(text, error="m", micro=False)
+    return Markup(qr.svg_inline(scale=scale, border=2, title=text))
+
+
+TRACE_BATCH_COLUMNS = (
+    Column("Batch number", "label", 18), Column("Prepared at", "datetime"),
+    Column("Cocktail", "text", 28), Column("Version", "int"), Column("Doses", "int"),
+    Column("Status", "label"), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
+    Column("Quantity from lot", "decimal", 16), Column("Unit", "label", 8),
+    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 18),
+)
+TRACE_PATIENT_COLUMNS = (
+    Column("MRN", "text", 16), Column("Last name", "text"), Column("First name", "text"),
+    Column("Date of birth", "date"),
+)
+
+
+def trace_workbook(trace, tz: tzinfo) -> bytes:
+    """The recall list of a lot: sheet ``Batches`` (one row per batch that used it, with
+    the quantity taken from the lot) and sheet ``Patients``."""
+    lot_id = trace.lot.id
+
+    def batch_rows():
+        for b in trace.batches:
+            lines = [line for line in b.lines if line.lot_id == lot_id]
+            quantity = sum(line.quantity for line in lines) if lines else None
+            yield (b.batch_number, b.prepared_at, b.cocktail.name, b.version.number, b.doses,
+                   b.status, b.patient.mrn if b.patient else None,
+                   f"{b.patient.last_name}, {b.patient.first_name}" if b.patient else None,
+                   quantity, lines[0].unit if lines else None, b.beyond_use_at,
+                   b.prepared_by.display_name)
+
+    def patient_rows():
+        for p in trace.patients:
+            yield (p.mrn, p.last_name, p.first_name, p.date_of_birth)
+
+    out = io.BytesIO()
+    write_workbook([Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
+                    Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())], out, tz=tz)
+    return out.getvalue()

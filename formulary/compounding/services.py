@@ -1,0 +1,407 @@
+"""Batches: preparing, verifying, discarding, tracing (SPEC §7).
+
+One function per action; the actor is passed in; every change is audited; nothing here
+commits (the request or CLI command does). The rules themselves live in the domain:
+first-expiry-first picking (``domain.stock.pick_lots``), the beyond-use date
+(``domain.beyond_use``) and batch numbers (``domain.batch_numbers``).
+
+Concurrency of ``prepare_batch``: the candidate lots are locked through
+``inventory.ledger.lock_lots`` (``SELECT ... FOR UPDATE`` in ascending id order on
+PostgreSQL, so two preparations sharing lots queue and never deadlock; on SQLite the whole
+write transaction began with ``BEGIN IMMEDIATE``) and re-read, and only then is the
+first-expiry-first decision made, on fresh balances. Two pharmacists preparing at once
+therefore never take more than a lot holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from formulary.audit.services import record
+from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.compounding.models import Batch, BatchLine
+from formulary.db import utcnow
+from formulary.domain import batch_numbers
+from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
+from formulary.domain.errors import (InsufficientStock, InvalidState, NotFound, SafetyBlock,
+                                     ValidationError)
+from formulary.domain.safety import ScreenResult
+from formulary.domain.stock import LotStock, Pick, pick_lots
+from formulary.inventory import ledger
+from formulary.inventory.models import Lot
+from formulary.inventory.queries import lots_for_ingredients, to_lot_stock
+from formulary.patients.models import Patient
+from formulary.patients.screening import screen_patient
+
+MAX_DOSES = 1000
+MAX_REASON = 2000
+MAX_KEY = 100
+NUMBER_ATTEMPTS = 20
+
+
+def policy_from_hours(hours: Mapping[str, float]) -> dict[str, timedelta]:
+    """The clinic's beyond-use policy (app config ``BEYOND_USE_HOURS``) as timedeltas."""
+    return {storage: timedelta(hours=h) for storage, h in hours.items()}
+
+
+# --- checks ------------------------------------------------------------------------------
+
+def check_doses(doses) -> int:
+    """A positive whole number of doses (an int, or text of digits from a form)."""
+    if isinstance(doses, str) and doses.strip().isdigit():
+        doses = int(doses.strip())
+    if isinstance(doses, Decimal) and doses.is_finite() and doses == doses.to_integral_value():
+        doses = int(doses)
+    if isinstance(doses, bool) or not isinstance(doses, int) or doses <= 0:
+        raise ValidationError("Doses must be a positive whole number.", field="doses")
+    if doses > MAX_DOSES:
+        raise ValidationError(f"At most {MAX_DOSES} doses in one batch.", field="doses")
+    return doses
+
+
+def _clean_text(value, name: str, limit: int = MAX_REASON) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("Must be text.", field=name)
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(f"At most {limit} characters.", field=name)
+    return value or None
+
+
+def active_version(cocktail: Cocktail) -> CocktailVersion:
+    """The version a batch is made from: the cocktail's active one, else 409."""
+    version = cocktail.active_version
+    if cocktail.status != "active" or version is None or version.status != "active":
+        raise InvalidState(f"{cocktail.name} has no active version: only an active "
+                           "cocktail can be prepared.", field="cocktail_id")
+    return version
+
+
+def _components(session: Session, version: CocktailVersion) -> list[Component]:
+    return list(session.execute(
+        select(Component).options(joinedload(Component.ingredient))
+        .where(Component.version_id == version.id).order_by(Component.position, Component.id)
+    ).scalars())
+
+
+def _need(components: list[Component], doses: int) -> dict[int, Decimal]:
+    need: dict[int, Decimal] = {}
+    for c in components:
+        need[c.ingredient_id] = need.get(c.ingredient_id, Decimal(0)) + c.stock_quantity * doses
+    return need
+
+
+def _shortfall_error(exc: InsufficientStock, components: list[Component]) -> InsufficientStock:
+    """The domain's error, reworded with ingredient names and units for people."""
+    names = {c.ingredient_id: (c.ingredient.name, c.ingredient.unit) for c in components}
+    parts = []
+    for ingredient_id, missing in exc.shortfalls.items():
+        name, unit = names.get(ingredient_id, (f"ingredient {ingredient_id}", ""))
+        parts.append(f"{name} short by {missing.normalize():f} {unit}".rstrip())
+    return InsufficientStock("Not enough usable stock: " + "; ".join(parts) + ". Nothing was taken.",
+                             shortfalls=exc.shortfalls, field="doses")
+
+
+def _screen(session: Session, patient: Patient | None, version: CocktailVersion) -> ScreenResult | None:
+    return None if patient is None else screen_patient(session, patient, version)
+
+
+def _check_safety(result: ScreenResult | None, override_reason: str | None) -> str | None:
+    """Refuse a blocked patient unless an override reason is given; the reason kept."""
+    if result is None or result.verdict != "blocked":
+        return None
+    if not override_reason:
+        detail = " ".join(f.message for f in result.blocks)
+        raise SafetyBlock("The safety screen blocks this cocktail for this patient. "
+                          f"{detail} Give an override reason to prepare it anyway.",
+                          findings=result.findings, field="override_reason")
+    return override_reason
+
+
+# --- the plan: what would be taken, shared by preview and prepare --------------------------
+
+@dataclass
+class Plan:
+    version: CocktailVersion
+    components: list[Component]
+    doses: int
+    picks: tuple[Pick, ...] = ()
+    lots: dict[int, Lot] = field(default_factory=dict)
+    beyond: BeyondUse | None = None
+    screen: ScreenResult | None = None
+    shortfalls: dict[int, Decimal] = field(default_factory=dict)
+    error: str | None = None
+
+    def picks_for(self, ingredient_id: int) -> list[tuple[Pick, Lot]]:
+        return [(p, self.lots[p.lot_id]) for p in self.picks if p.ingredient_id == ingredient_id]
+
+
+def _pick(plan: Plan, lots: dict[int, Lot], now: datetime, tz: tzinfo,
+          policy: Mapping[str, timedelta]) -> None:
+    stocks = {lot_id: to_lot_stock(lot) for lot_id, lot in lots.items()}
+    picks = pick_lots(_need(plan.components, plan.doses), stocks.values(), now, tz)
+    used = {p.lot_id for p in picks}
+    plan.picks, plan.lots = picks, lots
+    plan.beyond = beyond_use(now, plan.version.storage,
+                             [stocks[i] for i in sorted(used)], tz, policy)
+
+
+def preview_batch(session: Session, *, cocktail: Cocktail, doses, patient: Patient | None = None,
+                  now: datetime | None = None, tz: tzinfo,
+                  policy: Mapping[str, timedelta] = DEFAULT_POLICY) -> Plan:
+    """What ``prepare_batch`` would do now, without writing or locking: the lots each
+    component would be taken from, the beyond-use date and the safety verdict. A
+    shortfall is reported on the plan (``shortfalls``, ``error``) rather than raised."""
+    now = now or utcnow()
+    doses = check_doses(doses)
+    version = active_version(cocktail)
+    components = _components(session, version)
+    plan = Plan(version=version, components=components, doses=doses)
+    plan.screen = _screen(session, patient, version)
+    lots = {lot.id: lot for lot in lots_for_ingredients(session, [c.ingredient_id for c in components])}
+    try:
+        _pick(plan, lots, now, tz, policy)
+    except InsufficientStock as exc:
+        err = _shortfall_error(exc, components)
+        plan.shortfalls, plan.error = err.shortfalls, err.message
+    return plan
+
+
+# --- prepare -----------------------------------------------------------------------------
+
+def find_by_key(session: Session, actor, idempotency_key: str | None) -> Batch | None:
+    if not idempotency_key:
+        return None
+    return session.execute(select(Batch).where(
+        Batch.prepared_by_id == actor.id, Batch.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+
+
+def _next_number(session: Session, day: date) -> str:
+    prefix = batch_numbers.batch_number_prefix(day)
+    numbers = session.execute(select(Batch.batch_number).where(
+        Batch.batch_number.like(prefix + "%"))).scalars()
+    highest = 0
+    for number in numbers:
+        try:
+            highest = max(highest, batch_numbers.parse_batch_number(number)[1])
+        except ValueError:
+            continue
+    return batch_numbers.format_batch_number(day, highest + 1)
+
+
+def _insert_numbered(session: Session, actor, batch: Batch, day: date) -> Batch | None:
+    """Give the batch the next number of the day; a clash with a batch committed meanwhile
+    (the unique constraint) is retried in a SAVEPOINT with the next number. Answers the
+    batch already made when the clash is on the idempotency key (a racing retry)."""
+    for _ in range(NUMBER_ATTEMPTS):
+        batch.batch_number = _next_number(session, day)
+        try:
+            with session.begin_nested():
+                session.add(batch)
+                session.flush([batch])
+            return None
+        except IntegrityError as exc:
+            if batch in session:
+                session.expunge(batch)
+            if "idempotency" in str(exc.orig).lower():
+                existing = find_by_key(session, actor, batch.idempotency_key)
+                if existing is not None:
+                    return existing
+                raise
+    raise InvalidState("Could not number the batch: too many batches at once. Try again.")
+
+
+def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient: Patient | None = None,
+                  override_reason: str | None = None, idempotency_key: str | None = None,
+                  now: datetime | None = None, tz: tzinfo,
+                  policy: Mapping[str, timedelta] = DEFAULT_POLICY) -> Batch:
+    """Prepare ``doses`` doses of ``cocktail``'s active version, optionally for ``patient``.
+
+    Refused: a cocktail with no active version (409 invalid_state), doses that are not a
+    positive whole number (422), a patient the safety screen blocks without an override
+    reason (409 safety_block, with the findings), not enough usable stock for any
+    component (409 insufficient_stock, with the shortfall per ingredient; nothing taken).
+    The same ``(actor, idempotency_key)`` answers the batch made the first time, with
+    ``batch.replayed`` true.
+    """
+    now = now or utcnow()
+    key = _clean_text(idempotency_key, "idempotency_key", MAX_KEY)
+    existing = find_by_key(session, actor, key)
+    if existing is not None:
+        existing.replayed = True
+        return existing
+    doses = check_doses(doses)
+    override_reason = _clean_text(override_reason, "override_reason")
+    version = active_version(cocktail)
+    components = _components(session, version)
+    if not components:
+        raise InvalidState("This cocktail version has no component.", field="cocktail_id")
+    plan = Plan(version=version, components=components, doses=doses)
+    plan.screen = _screen(session, patient, version)
+    override_reason = _check_safety(plan.screen, override_reason)
+
+    candidates = lots_for_ingredients(session, [c.ingredient_id for c in components])
+    lots = ledger.lock_lots(session, [lot.id for lot in candidates])
+    # Under the lock: a retry racing the first request (same key) finds its batch now.
+    existing = find_by_key(session, actor, key)
+    if existing is not None:
+        existing.replayed = True
+        return existing
+    try:
+        _pick(plan, lots, now, tz, policy)
+    except InsufficientStock as exc:
+        raise _shortfall_error(exc, components) from None
+
+    batch = Batch(cocktail_id=cocktail.id, cocktail_version_id=version.id, doses=doses,
+                  patient_id=patient.id if patient is not None else None,
+                  prepared_by_id=actor.id, prepared_at=now, beyond_use_at=plan.beyond.at,
+                  beyond_use_reason=plan.beyond.reason[:200], status="prepared",
+                  safety_verdict=plan.screen.verdict if plan.screen else None,
+                  override_reason=override_reason, idempotency_key=key)
+    existing = _insert_numbered(session, actor, batch, now.astimezone(tz).date())
+    if existing is not None:
+        existing.replayed = True
+        return existing
+    units = {c.ingredient_id: c.ingredient.unit for c in components}
+    for pick in plan.picks:
+        lot = lots[pick.lot_id]
+        ledger.post_movement(session, lot, -pick.quantity, "batch_use", actor,
+                             batch_id=batch.id, at=now, note=batch.batch_number)
+        if pick.opens and lot.opened_at is None:
+            lot.opened_at = now
+        batch.lines.append(BatchLine(ingredient_id=pick.ingredient_id, lot_id=lot.id,
+                                     quantity=pick.quantity, unit=units[pick.ingredient_id]))
+    session.flush()
+    record(session, actor, "batch.prepare", "batch", batch.id,
+           summary=f"Prepared {batch.batch_number}: {doses} dose(s) of {cocktail.name} "
+                   f"v{version.number}" + (" (safety override)" if override_reason else ""),
+           after=batch_snapshot(batch), reason=override_reason)
+    batch.replayed = False
+    return batch
+
+
+def batch_snapshot(batch: Batch) -> dict:
+    return {"batch_number": batch.batch_number, "cocktail_id": batch.cocktail_id,
+            "cocktail_version_id": batch.cocktail_version_id, "doses": batch.doses,
+            "patient_id": batch.patient_id, "status": batch.status,
+            "beyond_use_at": batch.beyond_use_at, "safety_verdict": batch.safety_verdict,
+            "override_reason": batch.override_reason,
+            "lines": [{"lot_id": line.lot_id, "ingredient_id": line.ingredient_id,
+                       "quantity": line.quantity, "unit": line.unit} for line in batch.lines]}
+
+
+# --- verify, discard ----------------------------------------------------------------------
+
+def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
+    """A second pharmacist checks a prepared batch; never the one who prepared it."""
+    if batch.status != "prepared":
+        raise InvalidState(f"Batch {batch.batch_number} is {batch.status}; only a prepared "
+                           "batch can be verified.")
+    if batch.prepared_by_id == actor.id:
+        raise InvalidState("A batch is verified by a second pharmacist, not by the one "
+                           "who prepared it.")
+    before = {"status": batch.status}
+    batch.status, batch.verified_by_id, batch.verified_at = "verified", actor.id, now or utcnow()
+    session.flush()
+    record(session, actor, "batch.verify", "batch", batch.id,
+           summary=f"Verified {batch.batch_number}", before=before,
+           after={"status": batch.status, "verified_by_id": actor.id})
+    return batch
+
+
+def discard_batch(session: Session, actor, batch: Batch, reason, *,
+                  now: datetime | None = None) -> Batch:
+    """Discard a batch with a reason. Its stock is not returned to the lots."""
+    reason = _clean_text(reason, "reason")
+    if not reason:
+        raise ValidationError("Give the reason for discarding the batch.", field="reason")
+    if batch.status == "discarded":
+        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
+    before = {"status": batch.status}
+    batch.status, batch.discarded_by_id = "discarded", actor.id
+    batch.discarded_at, batch.discard_reason = now or utcnow(), reason
+    session.flush()
+    record(session, actor, "batch.discard", "batch", batch.id,
+           summary=f"Discarded {batch.batch_number}", before=before,
+           after={"status": "discarded"}, reason=reason)
+    return batch
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def batch_options():
+    return (joinedload(Batch.cocktail), joinedload(Batch.version), joinedload(Batch.patient),
+            joinedload(Batch.prepared_by), joinedload(Batch.verified_by),
+            joinedload(Batch.discarded_by),
+            selectinload(Batch.lines).joinedload(BatchLine.lot),
+            selectinload(Batch.lines).joinedload(BatchLine.ingredient))
+
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    batch = session.execute(select(Batch).options(*batch_options())
+                            .where(Batch.id == batch_id)).unique().scalar_one_or_none()
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+
+
+def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
+                  cocktail_id: int | None = None, patient_id: int | None = None,
+                  status: str | None = None, lot_id: int | None = None):
+    """Batches newest first, filtered by clinic-local prepared dates (both inclusive)."""
+    stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
+    if date_from is not None:
+        stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
+    if date_to is not None:
+        stmt = stmt.where(Batch.prepared_at < local_day_bounds(date_to, tz)[1])
+    if cocktail_id is not None:
+        stmt = stmt.where(Batch.cocktail_id == cocktail_id)
+    if patient_id is not None:
+        stmt = stmt.where(Batch.patient_id == patient_id)
+    if status:
+        stmt = stmt.where(Batch.status == status)
+    if lot_id is not None:
+        stmt = stmt.where(Batch.id.in_(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)))
+    return stmt
+
+
+@dataclass(frozen=True)
+class LotTrace:
+    lot: Lot
+    batches: list[Batch]
+    patients: list[Patient]
+
+
+def trace_lot(session: Session, lot: Lot) -> LotTrace:
+    """Recall: every batch that used ``lot`` and every patient those batches were for."""
+    batches = list(session.execute(batches_query(lot_id=lot.id)).unique().scalars())
+    patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
+    ordered = sorted(patients.values(), key=lambda p: (p.last_name.casefold(), p.first_name.casefold(), p.id))
+    return LotTrace(lot=lot, batches=batches, patients=ordered)
+
+
+def get_lot(session: Session, lot_id: int) -> Lot:
+    lot = session.execute(select(Lot).options(joinedload(Lot.ingredient))
+                          .where(Lot.id == lot_id)).scalar_one_or_none()
+    if lot is None:
+        raise NotFound("No such lot.")
+    return lot
+
+
+def count_batches(session: Session, stmt) -> int:
+    return session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()

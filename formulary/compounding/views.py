@@ -1,0 +1,207 @@
+"""Batch pages: the list, preparation with a preview, a batch's record, verify and discard,
+the printable label, and the recall trace of a lot."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from formulary import clock
+from formulary.auth.access import require
+from formulary.auth.permissions import BATCHES, REPORTS, VIEW
+from formulary.cocktails.models import Cocktail
+from formulary.compounding import labels, services
+from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
+from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
+from formulary.errors import form_errors
+from formulary.extensions import db
+from formulary.patients.models import Patient
+
+bp = Blueprint("compounding", __name__)
+PER_PAGE = 50
+
+
+def _active_cocktails() -> list[Cocktail]:
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.execute(
+        select(Cocktail).options(joinedload(Cocktail.active_version))
+        .where(Cocktail.status == "active", Cocktail.active_version_id.is_not(None))
+        .order_by(Cocktail.name)).scalars())
+
+
+def _patient_by_mrn(mrn: str | None, field: str = "patient_mrn") -> Patient | None:
+    mrn = (mrn or "").strip()
+    if not mrn:
+        return None
+    patient = db.session.execute(
+        select(Patient).where(func.lower(Patient.mrn) == mrn.casefold())).scalar_one_or_none()
+    if patient is None:
+        raise ValidationError(f"No patient has the MRN {mrn}.", field=field)
+    return patient
+
+
+def _policy():
+    return services.policy_from_hours(current_app.config["BEYOND_USE_HOURS"])
+
+
+@bp.get("/batches")
+@require(VIEW)
+def batches():
+    form = FilterForm(request.args)
+    cocktails = list(db.session.execute(select(Cocktail).order_by(Cocktail.name)).scalars())
+    form.set_cocktails(cocktails)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    items, total, patient_id = [], 0, None
+    valid = form.validate()
+    if form.patient_mrn.data:
+        try:
+            patient = _patient_by_mrn(form.patient_mrn.data)
+            patient_id = patient.id
+        except ValidationError as exc:
+            form.patient_mrn.errors = list(form.patient_mrn.errors or []) + [exc.message]
+            valid = False
+    if valid:
+        stmt = services.batches_query(
+            tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
+            cocktail_id=form.cocktail_id.data, patient_id=patient_id,
+            status=form.status.data or None)
+        total = services.count_batches(db.session, stmt)
+        items = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
+    return render_template("compounding/batches.html", form=form, batches=items, total=total,
+                           page=page, per_page=PER_PAGE), 200 if valid else 422
+
+
+def _preview(form: PreviewForm):
+    """The plan for the values of ``form`` (None when incomplete), or an error message."""
+    cocktail = db.session.get(Cocktail, form.cocktail_id.data) if form.cocktail_id.data else None
+    if cocktail is None:
+        form.cocktail_id.errors = list(form.cocktail_id.errors or []) + ["Choose a cocktail."]
+        return None, None
+    patient = _patient_by_mrn(form.patient_mrn.data)
+    plan = services.preview_batch(db.session, cocktail=cocktail, doses=form.doses.data,
+                                  patient=patient, tz=clock.clinic_tz(), policy=_policy())
+    return plan, patient
+
+
+@bp.route("/batches/new", methods=["GET", "POST"])
+@require(BATCHES)
+def prepare():
+    source = request.form if request.method == "POST" else request.args
+    form = PreviewForm(formdata=source if ("cocktail_id" in source) else None)
+    form.set_cocktails(_active_cocktails())
+    confirm = ConfirmForm()
+    plan = patient = None
+    status = 200
+    if "cocktail_id" in source and form.validate():
+        try:
+            plan, patient = _preview(form)
+        except DomainError as exc:
+            form_errors(form, exc)
+            status = exc.status
+    elif "cocktail_id" in source:
+        status = 422
+    if request.method == "POST" and plan is not None and confirm.validate_on_submit():
+        try:
+            batch = services.prepare_batch(
+                db.session, current_user, cocktail=plan.version.cocktail, doses=form.doses.data,
+                patient=patient, override_reason=confirm.override_reason.data,
+                idempotency_key=confirm.idempotency_key.data or None, tz=clock.clinic_tz(),
+                policy=_policy())
+        except DomainError as exc:
+            form_errors(confirm, exc)
+            status = exc.status
+            if isinstance(exc, SafetyBlock):
+                confirm.override_reason.errors = list(confirm.override_reason.errors or [])
+            # the rolled-back session forgot the plan's rows: show a fresh preview
+            plan, patient = _preview(form)
+        else:
+            flash(f"Batch {batch.batch_number} prepared." if not batch.replayed
+                  else f"Batch {batch.batch_number} was already prepared.", "success")
+            return redirect(url_for("compounding.batch", batch_id=batch.id))
+    elif request.method == "POST" and plan is not None and status == 200:
+        status = 400
+    if plan is not None:
+        confirm.cocktail_id.data = form.cocktail_id.data
+        confirm.doses.data = form.doses.data
+        confirm.patient_mrn.data = form.patient_mrn.data or ""
+        if not confirm.idempotency_key.data:
+            confirm.idempotency_key.data = uuid.uuid4().hex
+    return render_template("compounding/prepare.html", form=form, confirm=confirm, plan=plan,
+                           patient=patient), status
+
+
+@bp.get("/batches/<int:batch_id>")
+@require(VIEW)
+def batch(batch_id: int):
+    b = services.get_batch(db.session, batch_id)
+    return render_template("compounding/batch.html", batch=b, verify_form=VerifyForm(),
+                           discard_form=DiscardForm())
+
+
+@bp.post("/batches/<int:batch_id>/verify")
+@require(BATCHES)
+def verify(batch_id: int):
+    b = services.get_batch(db.session, batch_id)
+    form = VerifyForm()
+    if form.validate_on_submit():
+        try:
+            services.verify_batch(db.session, current_user, b)
+        except DomainError as exc:
+            form_errors(form, exc)
+            return render_template("compounding/batch.html", batch=services.get_batch(db.session, batch_id),
+                                   verify_form=form, discard_form=DiscardForm()), exc.status
+        flash(f"Batch {b.batch_number} verified.", "success")
+    return redirect(url_for("compounding.batch", batch_id=batch_id))
+
+
+@bp.post("/batches/<int:batch_id>/discard")
+@require(BATCHES)
+def discard(batch_id: int):
+    b = services.get_batch(db.session, batch_id)
+    form = DiscardForm()
+    status = 422
+    if form.validate_on_submit():
+        try:
+            services.discard_batch(db.session, current_user, b, form.reason.data)
+        except DomainError as exc:
+            form_errors(form, exc)
+            status = exc.status
+        else:
+            flash(f"Batch {b.batch_number} discarded.", "warning")
+            return redirect(url_for("compounding.batch", batch_id=batch_id))
+    return render_template("compounding/batch.html", batch=services.get_batch(db.session, batch_id),
+                           verify_form=VerifyForm(), discard_form=form, show_discard=True), status
+
+
+@bp.get("/batches/<int:batch_id>/label")
+@require(VIEW)
+def label(batch_id: int):
+    b = services.get_batch(db.session, batch_id)
+    layout = request.args.get("layout", "small")
+    if layout not in ("small", "a4"):
+        layout = "small"
+    return render_template("compounding/label.html", batch=b, layout=layout,
+                           qr=labels.qr_svg(b.batch_number))
+
+
+@bp.get("/lots/<int:lot_id>/trace")
+@require(VIEW)
+def trace(lot_id: int):
+    lot = services.get_lot(db.session, lot_id)
+    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot))
+
+
+@bp.get("/lots/<int:lot_id>/trace.xlsx")
+@require(REPORTS)
+def trace_export(lot_id: int):
+    lot = services.get_lot(db.session, lot_id)
+    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz())
+    filename = f"recall-{lot.lot_number}.xlsx".replace(" ", "_")
+    return current_app.response_class(
+        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,296 @@
+"""Receiving, adjusting and changing the status of lots (SPEC §4).
+
+Every function takes the acting user, validates through the domain, changes stock only
+through ``ledger`` (after ``ledger.lock_lots``), audits, and flushes; the caller's
+transaction commits. A refusal raises a domain error before anything is written.
+
+Status changes: ``available`` <-> ``quarantined`` both ways; either -> ``recalled``.
+A recall is final: a recalled lot is never released again (the supplier or the
+authority recalled it; a new delivery is a new lot). Each change needs a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from formulary import clock
+from formulary.audit.services import record
+from formulary.db import utcnow
+from formulary.domain import gs1
+from formulary.domain.errors import (DomainError, Duplicate, InvalidState, NotFound,
+                                     ValidationError)
+from formulary.domain.stock import expiry_end
+from formulary.domain.units import parse_quantity
+from formulary.inventory import ledger
+from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, Ingredient,
+                                        IngredientGtin, Lot, Movement)
+
+LOT_NUMBER_MAX = 40
+SUPPLIER_MAX = 120
+NOTE_MAX = 1000
+REASON_MAX = 500
+
+
+def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{label} must be text.", field=field)
+    value = " ".join(value.split()) if field != "note" else value.strip()
+    if required and not value:
+        raise ValidationError(f"{label} is required.", field=field)
+    if len(value) > max_length:
+        raise ValidationError(f"{label}: at most {max_length} characters.", field=field)
+    return value
+
+
+def parse_expiry(value, field: str = "expiry_date") -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValidationError("Give the expiry date as YYYY-MM-DD.", field=field)
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(f"{value.strip()} is not a date that exists.", field=field) from None
+
+
+def lot_snapshot(lot: Lot) -> dict:
+    return {"ingredient_id": lot.ingredient_id, "lot_number": lot.lot_number,
+            "expiry_date": lot.expiry_date, "supplier": lot.supplier, "unit_cost": lot.unit_cost,
+            "quantity_received": lot.quantity_received,
+            "quantity_on_hand": lot.quantity_on_hand, "status": lot.status,
+            "status_reason": lot.status_reason}
+
+
+def _resolve_ingredient(session: Session, ingredient) -> Ingredient:
+    if isinstance(ingredient, Ingredient):
+        return ingredient
+    if isinstance(ingredient, bool) or not isinstance(ingredient, int):
+        raise ValidationError("Choose an ingredient.", field="ingredient_id")
+    found = session.get(Ingredient, ingredient)
+    if found is None:
+        raise ValidationError(f"Unknown ingredient {ingredient}.", field="ingredient_id")
+    return found
+
+
+def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date, quantity,
+                unit_cost=None, supplier="", now: datetime | None = None) -> Lot:
+    """Receive ``quantity`` (in the ingredient's stock unit) of a lot.
+
+    The same lot number of the same ingredient with the same expiry adds to that lot
+    (a receipt movement; ``quantity_received`` grows); with another expiry it is refused
+    (409 ``duplicate``). Refused: an inactive or unknown ingredient, an expired lot,
+    a recalled lot, a quantity that is not positive, a unit cost below zero or with more
+    than 4 decimal places.
+    """
+    now = now or utcnow()
+    tz = clock.clinic_tz()
+    ing = _resolve_ingredient(session, ingredient)
+    problems: dict[str, list[str]] = {}
+
+    def check(fn):
+        try:
+            return fn()
+        except ValidationError as exc:
+            for k, v in exc.fields.items():
+                problems.setdefault(k, []).extend(v)
+            return None
+
+    number = check(lambda: _text(lot_number, "lot_number", "Lot number", required=True,
+                                 max_length=LOT_NUMBER_MAX))
+    expiry = check(lambda: parse_expiry(expiry_date))
+    qty = check(lambda: parse_quantity(quantity, "quantity"))
+    cost = None
+    if unit_cost is not None and unit_cost != "":
+        cost = check(lambda: parse_quantity(unit_cost, "unit_cost", allow_zero=True))
+    supplier_name = check(lambda: _text(supplier, "supplier", "Supplier", required=False,
+                                        max_length=SUPPLIER_MAX))
+    if not ing.active:
+        problems.setdefault("ingredient_id", []).append(
+            f"{ing.name} is inactive: make it active before receiving it.")
+    if expiry is not None and now >= expiry_end(expiry, tz):
+        problems.setdefault("expiry_date", []).append(
+            f"This lot expired on {expiry.isoformat()}: an expired lot is not received.")
+    if problems:
+        first = next(iter(problems.values()))[0]
+        raise ValidationError(first, fields=problems)
+
+    existing = session.execute(
+        select(Lot.id).where(Lot.ingredient_id == ing.id, Lot.lot_number == number)
+    ).scalar_one_or_none()
+    if existing is None:
+        lot = Lot(ingredient_id=ing.id, lot_number=number, expiry_date=expiry, supplier=supplier_name,
+                  unit_cost=cost, quantity_received=qty, quantity_on_hand=Decimal(0),
+                  status="available", received_at=now, received_by_id=getattr(actor, "id", None))
+        try:
+            with session.begin_nested():
+                session.add(lot)
+                session.flush()
+        except IntegrityError:
+            # Another transaction received the same lot number at the same moment: add
+            # to it as a re-receipt (it is committed now; the unique index waited).
+            existing = session.execute(
+                select(Lot.id).where(Lot.ingredient_id == ing.id, Lot.lot_number == number)
+            ).scalar_one()
+        else:
+            lot.ingredient = ing
+            ledger.post_movement(session, lot, qty, "receipt", actor, at=now,
+                                 note=f"received from {supplier_name}" if supplier_name else "")
+            session.flush()
+            record(session, actor, "lot.receive", "lot", lot.id,
+                   summary=f"Received {qty} {ing.unit} of {ing.name}, lot {number}",
+                   after=lot_snapshot(lot))
+            return lot
+    lot = ledger.lock_lots(session, [existing])[existing]
+    if lot.expiry_date != expiry:
+        raise Duplicate(
+            f"Lot {number} of {ing.name} was received with expiry "
+            f"{lot.expiry_date.isoformat()}, not {expiry.isoformat()}: check the vial.",
+            field="expiry_date")
+    if lot.status == "recalled":
+        raise InvalidState(f"Lot {number} of {ing.name} is recalled: it cannot be received.",
+                           field="lot_number")
+    before = lot_snapshot(lot)
+    lot.quantity_received = lot.quantity_received + qty
+    if cost is not None:
+        lot.unit_cost = cost
+    if supplier_name and not lot.supplier:
+        lot.supplier = supplier_name
+    ledger.post_movement(session, lot, qty, "receipt", actor, at=now,
+                         note=f"received from {supplier_name}" if supplier_name else "")
+    session.flush()
+    record(session, actor, "lot.receive", "lot", lot.id,
+           summary=f"Received {qty} {ing.unit} more of {ing.name}, lot {number}",
+           before=before, after=lot_snapshot(lot))
+    return lot
+
+
+# --- scanning --------------------------------------------------------------------------
+
+def describe_scan(vial: gs1.ScannedVial) -> str:
+    parts = [f"GTIN {vial.gtin}"]
+    parts.append(f"lot {vial.lot}" if vial.lot else "no lot")
+    parts.append(f"expiry {vial.expiry.isoformat()}" if vial.expiry else "no expiry")
+    return ", ".join(parts)
+
+
+def lookup_barcode(session: Session, barcode) -> tuple[gs1.ScannedVial, Ingredient]:
+    """Read a barcode and find its ingredient by GTIN; refused (422 on ``barcode``) with
+    what was read when the GTIN is unknown or the lot or expiry is missing."""
+    vial = gs1.read_barcode(barcode)
+    ing = session.execute(
+        select(Ingredient).join(IngredientGtin).where(IngredientGtin.gtin == vial.gtin)
+    ).scalar_one_or_none()
+    read = describe_scan(vial)
+    if ing is None:
+        raise gs1.BarcodeError(f"Unknown GTIN {vial.gtin}: no ingredient carries it "
+                               f"(read {read}).")
+    if not vial.lot or vial.expiry is None:
+        raise gs1.BarcodeError(f"This barcode lacks a lot or an expiry (read {read}): "
+                               "receive the vial with the form.")
+    return vial, ing
+
+
+_SCAN_FIELDS = {"lot_number", "expiry_date", "ingredient_id"}
+
+
+def receive_scanned(session: Session, actor, *, barcode, quantity, unit_cost=None,
+                    supplier="", now: datetime | None = None) -> Lot:
+    """Receive a lot from a vial's GS1 barcode: ingredient by GTIN, lot and expiry from
+    the barcode. Every refusal tied to what the barcode says (expired, recalled, another
+    expiry for the same lot, unknown GTIN, bad check digit) is on ``barcode`` and names
+    what was read."""
+    vial, ing = lookup_barcode(session, barcode)
+    try:
+        return receive_lot(session, actor, ingredient=ing, lot_number=vial.lot,
+                           expiry_date=vial.expiry, quantity=quantity, unit_cost=unit_cost,
+                           supplier=supplier, now=now)
+    except DomainError as exc:
+        moved = {k: v for k, v in exc.fields.items() if k in _SCAN_FIELDS}
+        if not moved:
+            raise
+        fields = {k: v for k, v in exc.fields.items() if k not in _SCAN_FIELDS}
+        messages = [f"{m} (read {describe_scan(vial)})" for v in moved.values() for m in v]
+        fields["barcode"] = messages
+        refusal = type(exc)(messages[0], fields=fields)
+        raise refusal from None
+
+
+# --- adjusting and status ----------------------------------------------------------------
+
+def adjust_lot(session: Session, actor, lot: Lot, *, quantity_delta, reason, note="") -> Movement:
+    """Adjust a lot's quantity by a signed amount with a reason (``waste``, ``breakage``,
+    ``count_correction``, ``return``, ``other``; a note is required for ``other``).
+    Below zero: 409 ``insufficient_stock``, nothing written."""
+    problems: dict[str, list[str]] = {}
+    delta = None
+    try:
+        delta = parse_quantity(quantity_delta, "quantity_delta", allow_negative=True)
+    except ValidationError as exc:
+        problems.update(exc.fields)
+    if not isinstance(reason, str) or reason not in ADJUSTMENT_REASONS:
+        problems["reason"] = ["Choose a reason: " + ", ".join(ADJUSTMENT_REASONS) + "."]
+    text = ""
+    try:
+        text = _text(note, "note", "Note", required=reason == "other", max_length=NOTE_MAX)
+    except ValidationError as exc:
+        problems.update(exc.fields)
+    if problems:
+        raise ValidationError(next(iter(problems.values()))[0], fields=problems)
+    locked = ledger.lock_lots(session, [lot.id]).get(lot.id)
+    if locked is None:
+        raise NotFound("No such lot.")
+    before = locked.quantity_on_hand
+    movement = ledger.post_movement(session, locked, delta, "adjustment", actor, reason=reason,
+                                    note=text)
+    session.flush()
+    record(session, actor, "lot.adjust", "lot", locked.id,
+           summary=f"Adjusted lot {locked.lot_number} by {delta} ({reason})",
+           before={"quantity_on_hand": before},
+           after={"quantity_on_hand": locked.quantity_on_hand, "movement_id": movement.id},
+           reason=f"{reason}: {text}" if text else reason)
+    return movement
+
+
+def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
+    """Quarantine, recall or release (back to ``available``) a lot, with a reason.
+    A recalled lot stays recalled; setting the status a lot already has is refused."""
+    problems: dict[str, list[str]] = {}
+    if not isinstance(status, str) or status not in LOT_STATUSES:
+        problems["status"] = ["Choose a status: " + ", ".join(LOT_STATUSES) + "."]
+    text = ""
+    try:
+        text = _text(reason, "reason", "Reason", required=True, max_length=REASON_MAX)
+    except ValidationError as exc:
+        problems.update(exc.fields)
+    if problems:
+        raise ValidationError(next(iter(problems.values()))[0], fields=problems)
+    locked = ledger.lock_lots(session, [lot.id]).get(lot.id)
+    if locked is None:
+        raise NotFound("No such lot.")
+    if locked.status == "recalled":
+        raise InvalidState(f"Lot {locked.lot_number} is recalled; a recall is final.",
+                           field="status")
+    if locked.status == status:
+        raise InvalidState(f"Lot {locked.lot_number} is already {status}.", field="status")
+    before = {"status": locked.status, "status_reason": locked.status_reason}
+    locked.status = status
+    locked.status_reason = text
+    session.flush()
+    verb, action = {"available": ("Released", "lot.release"),
+                    "quarantined": ("Quarantined", "lot.quarantine"),
+                    "recalled": ("Recalled", "lot.recall")}[status]
+    record(session, actor, action, "lot", locked.id, summary=f"{verb} lot {locked.lot_number}",
+           before=before, after={"status": status, "status_reason": text}, reason=text)
+    return locked
+
+
+__all__ = ["adjust_lot", "describe_scan", "lookup_barcode", "lot_snapshot", "parse_expiry",
+           "receive_lot", "receive_scanned", "set_lot_status"]

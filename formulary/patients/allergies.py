@@ -1,0 +1,172 @@
+"""Allergies of a patient: record one, change its severity, reaction or status.
+
+An allergy names exactly one of an ingredient, an allergen group or a free-text
+substance. Recording any allergy makes the patient assessed (``known``); it stays so
+when the allergy is later marked inactive or refuted. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formulary.audit.services import record
+from formulary.domain import safety
+from formulary.domain.errors import Duplicate, NotFound, ValidationError
+from formulary.inventory.models import AllergenGroup, Ingredient
+from formulary.patients.models import Allergy, Patient
+from formulary.patients.services import (UNSET, _choice, _text, allergy_snapshot, allergy_target,
+                                         name_key)
+
+def _ingredient(session: Session, ingredient_id) -> Ingredient:
+    if isinstance(ingredient_id, str) and ingredient_id.strip().isdigit():
+        ingredient_id = int(ingredient_id.strip())
+    if not isinstance(ingredient_id, int) or isinstance(ingredient_id, bool):
+        raise ValidationError("Choose an ingredient by its id.", field="ingredient_id")
+    ing = session.get(Ingredient, ingredient_id)
+    if ing is None:
+        raise ValidationError(f"There is no ingredient #{ingredient_id}.", field="ingredient_id")
+    return ing
+
+
+def _group(session: Session, name) -> AllergenGroup:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("Name an allergen group.", field="allergen_group")
+    group = session.execute(select(AllergenGroup).where(
+        AllergenGroup.name_key == name_key(name))).scalar_one_or_none()
+    if group is None:
+        raise ValidationError(f"There is no allergen group '{name.strip()}'.",
+                              field="allergen_group")
+    return group
+
+
+def _code_free_text(session: Session, text: str):
+    """Free text that is exactly the name of a group or an ingredient is recorded as
+    that group or ingredient: a coded allergy also finds cross-reactions."""
+    key = name_key(text)
+    group = session.execute(select(AllergenGroup).where(AllergenGroup.name_key == key)).scalar_one_or_none()
+    if group is not None:
+        return None, group
+    ing = session.execute(select(Ingredient).where(Ingredient.name_key == key)).scalar_one_or_none()
+    return ing, None
+
+
+def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None,
+                allergen_group=None, substance=None, severity=None, reaction="",
+                status="active") -> Allergy:
+    """Record an allergy to exactly one of: an ingredient (by id), an allergen group (by
+    name) or a substance (free text). The patient is then assessed (``known``)."""
+    given = [n for n, v in (("ingredient_id", ingredient_id), ("allergen_group", allergen_group),
+                            ("substance", substance)) if v not in (None, "")]
+    if len(given) != 1:
+        message = ("Name the allergen: an ingredient, an allergen group or a free-text substance."
+                   if not given else "Name only one allergen: " + ", ".join(given) + " were given.")
+        raise ValidationError(message, fields={n: [message] for n in (given or ["substance"])})
+    errors: dict[str, list[str]] = {}
+    ing = group = None
+    text = None
+    for field, check in (
+            ("target", lambda: (_ingredient(session, ingredient_id) if ingredient_id not in (None, "")
+                                else _group(session, allergen_group) if allergen_group not in (None, "")
+                                else _text(substance, "substance", "Substance", required=True,
+                                           max_length=200))),
+            ("severity", lambda: _choice(severity, safety.SEVERITIES, "severity", "Severity")),
+            ("reaction", lambda: _text(reaction, "reaction", "Reaction", required=False,
+                                       max_length=300)),
+            ("status", lambda: _choice(status, safety.ALLERGY_STATUSES, "status", "Status"))):
+        try:
+            value = check()
+        except ValidationError as exc:
+            for k, v in exc.fields.items():
+                errors.setdefault(k, []).extend(v)
+            continue
+        if field == "target":
+            if isinstance(value, Ingredient):
+                ing = value
+            elif isinstance(value, AllergenGroup):
+                group = value
+            else:
+                text = value
+    if errors:
+        raise ValidationError("Check the highlighted fields.", fields=errors)
+    if text is not None:
+        ing, group = _code_free_text(session, text)
+        if ing is not None or group is not None:
+            text = None
+    for other in patient.allergies:
+        same = ((ing is not None and other.ingredient_id == ing.id)
+                or (group is not None and other.allergen_group_id == group.id)
+                or (text is not None and other.substance is not None
+                    and name_key(other.substance) == name_key(text)))
+        if same and other.status == "active" and status == "active":
+            raise Duplicate(f"This allergy is already on file ({allergy_target(other)}); "
+                            "change that one instead.", field=given[0])
+    allergy = Allergy(ingredient=ing, allergen_group=group, substance=text, severity=severity,
+                      reaction=_text(reaction, "reaction", "Reaction", required=False,
+                                     max_length=300),
+                      status=status, recorded_by_id=getattr(actor, "id", None))
+    patient.allergies.append(allergy)
+    status_before = patient.allergy_status
+    patient.allergy_status = "known"
+    session.flush()
+    record(session, actor, "allergy.create", "patient", patient.id,
+           summary=f"Allergy to {allergy_target(allergy)} recorded for patient {patient.mrn}",
+           after=dict(allergy_snapshot(allergy), id=allergy.id,
+                      patient_allergy_status=patient.allergy_status),
+           before={"patient_allergy_status": status_before})
+    return allergy
+
+
+def update_allergy(session: Session, actor, patient: Patient, allergy: Allergy, *,
+                   severity=UNSET, reaction=UNSET, status=UNSET, reason=None) -> Allergy:
+    """Change an allergy's severity, reaction or status. A change of status (an allergy
+    refuted by a test, no longer active) needs a reason, which the audit log keeps."""
+    if allergy.patient_id != patient.id:
+        raise NotFound("No such allergy on this patient's record.")
+    before = allergy_snapshot(allergy)
+    errors: dict[str, list[str]] = {}
+    values = {}
+    for field, value, check in (
+            ("severity", severity, lambda v: _choice(v, safety.SEVERITIES, "severity", "Severity")),
+            ("reaction", reaction, lambda v: _text(v, "reaction", "Reaction", required=False,
+                                                   max_length=300)),
+            ("status", status, lambda v: _choice(v, safety.ALLERGY_STATUSES, "status", "Status"))):
+        if value is UNSET:
+            continue
+        try:
+            values[field] = check(value)
+        except ValidationError as exc:
+            for k, v in exc.fields.items():
+                errors.setdefault(k, []).extend(v)
+    try:
+        reason = _text(reason, "reason", "Reason", required=False, max_length=300) or None
+    except ValidationError as exc:
+        errors.setdefault("reason", []).extend(exc.fields["reason"])
+    if "status" in values and values["status"] != allergy.status and not reason and not errors:
+        errors["reason"] = ["Say why the allergy's status changes (e.g. a negative test)."]
+    if errors:
+        raise ValidationError("Check the highlighted fields.", fields=errors)
+    if "status" in values and values["status"] == "active" and allergy.status != "active":
+        for other in patient.allergies:
+            if other is not allergy and other.status == "active" and (
+                    (other.ingredient_id is not None and other.ingredient_id == allergy.ingredient_id)
+                    or (other.allergen_group_id is not None
+                        and other.allergen_group_id == allergy.allergen_group_id)
+                    or (other.substance and allergy.substance
+                        and name_key(other.substance) == name_key(allergy.substance))):
+                raise Duplicate("The same allergy is already active on file.", field="status")
+    for field, value in values.items():
+        setattr(allergy, field, value)
+    if allergy.status == "active":
+        patient.allergy_status = "known"
+    after = allergy_snapshot(allergy)
+    if after != before:
+        session.flush()
+        changed = sorted(k for k in after if after[k] != before[k])
+        record(session, actor, "allergy.update", "patient", patient.id,
+               summary=f"Allergy to {allergy_target(allergy)} of patient {patient.mrn}: "
+                       + ", ".join(f"{k} {before[k]} -> {after[k]}" if k == "status" else k
+                                   for k in changed),
+               before=dict({k: before[k] for k in changed}, id=allergy.id),
+               after=dict({k: after[k] for k in changed}, id=allergy.id), reason=reason)
+    return allergy

@@ -1,0 +1,235 @@
+"""The safety screen of a patient against cocktails, over the database (SPEC §6).
+
+Loads the rows the pure screen (:mod:`formulary.domain.safety`) needs and calls it. Every
+loader runs a fixed number of SQL statements, whatever the number of cocktails,
+components, allergies or groups: ids are selected through subqueries, never sent as
+long ``IN (...)`` lists (which SQLAlchemy's ``selectinload`` splits in chunks of 500).
+
+- :func:`screen_patient`: one patient against one cocktail version.
+- :func:`formulations`: one patient against every active cocktail of an area (the
+  formulation picker), ranked safe, caution, blocked, then by name.
+
+Neither reads ``current_user``; neither writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
+
+from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
+from formulary.domain import safety
+from formulary.domain.errors import ValidationError
+from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
+                                        IngredientContraindication, ingredient_allergen_group)
+from formulary.patients.models import Allergy, Patient, PatientCondition
+
+__all__ = ["FormulationResult", "cross_reactivity", "formulations", "screen_patient",
+           "screen_values"]
+
+
+@dataclass(frozen=True)
+class FormulationResult:
+    """One active cocktail of the picker with its screen for the patient."""
+
+    cocktail: Cocktail
+    version: CocktailVersion
+    result: safety.ScreenResult
+
+    @property
+    def verdict(self) -> str:
+        return self.result.verdict
+
+    @property
+    def findings(self) -> tuple[safety.Finding, ...]:
+        return self.result.findings
+
+
+# --------------------------------------------------------------------------- loaders
+
+def cross_reactivity(session: Session) -> safety.CrossReactivity:
+    """The table of groups that cross-react, by name (one statement)."""
+    ga, gb = aliased(AllergenGroup), aliased(AllergenGroup)
+    rows = session.execute(
+        select(ga.name, gb.name)
+        .select_from(CrossReactivity)
+        .join(ga, ga.id == CrossReactivity.group_a_id)
+        .join(gb, gb.id == CrossReactivity.group_b_id)
+    ).all()
+    return safety.CrossReactivity((a, b) for a, b in rows if a and b)
+
+
+def _allergy_ingredient_ids(patient_id: int):
+    return (select(Allergy.ingredient_id)
+            .where(Allergy.patient_id == patient_id, Allergy.ingredient_id.is_not(None)))
+
+
+def _group_names(session: Session, ingredient_ids) -> dict[int, list[str]]:
+    """Allergen group names per ingredient, for the ingredients of a subquery."""
+    iag = ingredient_allergen_group
+    rows = session.execute(
+        select(iag.c.ingredient_id, AllergenGroup.name)
+        .join(AllergenGroup, AllergenGroup.id == iag.c.allergen_group_id)
+        .where(iag.c.ingredient_id.in_(ingredient_ids))
+    ).all()
+    out: dict[int, list[str]] = defaultdict(list)
+    for ingredient_id, name in rows:
+        out[ingredient_id].append(name)
+    return out
+
+
+def _contraindications(session: Session, ingredient_ids) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(IngredientContraindication.ingredient_id, IngredientContraindication.condition)
+        .where(IngredientContraindication.ingredient_id.in_(ingredient_ids))
+    ).all()
+    out: dict[int, list[str]] = defaultdict(list)
+    for ingredient_id, condition in rows:
+        if condition in safety.CONDITIONS:
+            out[ingredient_id].append(condition)
+    return out
+
+
+def _screen_patient_value(session: Session, patient: Patient,
+                          groups: dict[int, list[str]]) -> safety.ScreenPatient:
+    """The patient as the pure screen sees it (two statements). ``groups`` must hold
+    the groups of every ingredient the patient is allergic to."""
+    rows = session.execute(
+        select(Allergy, Ingredient.name, AllergenGroup.name)
+        .outerjoin(Ingredient, Ingredient.id == Allergy.ingredient_id)
+        .outerjoin(AllergenGroup, AllergenGroup.id == Allergy.allergen_group_id)
+        .where(Allergy.patient_id == patient.id)
+        .order_by(Allergy.id)
+    ).all()
+    allergies = []
+    for allergy, ingredient_name, group_name in rows:
+        allergies.append(safety.ScreenAllergy(
+            id=allergy.id, status=allergy.status, severity=allergy.severity,
+            reaction=allergy.reaction or None,
+            ingredient_id=allergy.ingredient_id,
+            ingredient_name=ingredient_name if allergy.ingredient_id is not None else None,
+            ingredient_groups=frozenset(groups.get(allergy.ingredient_id, ()))
+            if allergy.ingredient_id is not None else frozenset(),
+            group=group_name if allergy.allergen_group_id is not None else None,
+            substance=allergy.substance if allergy.substance else None,
+        ))
+    conditions = session.execute(
+        select(PatientCondition.condition).where(PatientCondition.patient_id == patient.id)
+    ).scalars().all()
+    return safety.ScreenPatient(
+        allergy_status=patient.allergy_status, allergies=tuple(allergies),
+        conditions=frozenset(c for c in conditions if c in safety.CONDITIONS))
+
+
+def _screen_ingredient(ing: Ingredient, groups, contra) -> safety.ScreenIngredient:
+    return safety.ScreenIngredient(id=ing.id, name=ing.name,
+                                   groups=frozenset(groups.get(ing.id, ())),
+                                   contraindications=frozenset(contra.get(ing.id, ())))
+
+
+def _attach_components(versions: dict[int, CocktailVersion], rows) -> dict[int, list[Ingredient]]:
+    """Put the loaded components on their versions (so reading ``version.components``
+    or ``component.ingredient`` later sends no query); answer the ingredients per version."""
+    per_version: dict[int, list[Component]] = defaultdict(list)
+    ingredients: dict[int, list[Ingredient]] = defaultdict(list)
+    for component, ingredient in rows:
+        set_committed_value(component, "ingredient", ingredient)
+        per_version[component.version_id].append(component)
+        ingredients[component.version_id].append(ingredient)
+    for version_id, version in versions.items():
+        comps = sorted(per_version.get(version_id, []), key=lambda c: (c.position, c.id))
+        set_committed_value(version, "components", comps)
+    return ingredients
+
+
+# --------------------------------------------------------------------------- screens
+
+def screen_values(session: Session, patient: Patient) -> tuple[safety.ScreenPatient,
+                                                                safety.CrossReactivity]:
+    """The patient and the cross-reactivity table as the pure screen takes them."""
+    groups = _group_names(session, _allergy_ingredient_ids(patient.id))
+    return _screen_patient_value(session, patient, groups), cross_reactivity(session)
+
+
+def screen_patient(session: Session, patient: Patient,
+                   version: CocktailVersion) -> safety.ScreenResult:
+    """Screen ``patient`` against one cocktail version (seven statements)."""
+    component_ids = select(Component.ingredient_id).where(Component.version_id == version.id)
+    rows = session.execute(
+        select(Component, Ingredient)
+        .join(Ingredient, Ingredient.id == Component.ingredient_id)
+        .where(Component.version_id == version.id)
+    ).all()
+    ingredients = _attach_components({version.id: version}, rows)[version.id]
+    all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
+    groups = _group_names(session, select(all_ids.c[0]))
+    contra = _contraindications(session, component_ids)
+    screen_patient_value = _screen_patient_value(session, patient, groups)
+    cross = cross_reactivity(session)
+    return safety.screen(screen_patient_value,
+                         [_screen_ingredient(i, groups, contra) for i in ingredients], cross)
+
+
+def check_area(area: str | None) -> str | None:
+    if area is None or area == "":
+        return None
+    if area not in AREAS:
+        raise ValidationError(f"Unknown area '{area}'; use one of: {', '.join(AREAS)}.",
+                              field="area")
+    return area
+
+
+def formulations(session: Session, patient: Patient,
+                 area: str | None) -> list[FormulationResult]:
+    """Every active cocktail (its active version) of ``area`` (every area when None)
+    screened for ``patient``: safe first, then caution, then blocked; by name within a
+    verdict. Eight statements, whatever the number of cocktails and allergies."""
+    area = check_area(area)
+
+    def active(stmt):
+        stmt = stmt.where(Cocktail.status == "active")
+        if area is not None:
+            stmt = stmt.where(CocktailVersion.area == area)
+        return stmt
+
+    pairs = session.execute(active(
+        select(Cocktail, CocktailVersion)
+        .join(CocktailVersion, CocktailVersion.id == Cocktail.active_version_id))
+    ).all()
+    versions = {version.id: version for _, version in pairs}
+    for cocktail, version in pairs:
+        set_committed_value(cocktail, "active_version", version)
+
+    version_ids = active(select(CocktailVersion.id).join(
+        Cocktail, Cocktail.active_version_id == CocktailVersion.id))
+    component_ids = select(Component.ingredient_id).where(Component.version_id.in_(version_ids))
+    rows = session.execute(
+        select(Component, Ingredient)
+        .join(Ingredient, Ingredient.id == Component.ingredient_id)
+        .where(Component.version_id.in_(version_ids))
+    ).all() if pairs else []
+    ingredients = _attach_components(versions, rows)
+    all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
+    groups = _group_names(session, select(all_ids.c[0]))
+    contra = _contraindications(session, component_ids) if pairs else {}
+    patient_value = _screen_patient_value(session, patient, groups)
+    screen = safety.PatientScreen(patient_value, cross_reactivity(session))
+
+    shown: dict[int, safety.ScreenIngredient] = {}
+
+    def of(ing: Ingredient) -> safety.ScreenIngredient:
+        value = shown.get(ing.id)
+        if value is None:
+            value = shown[ing.id] = _screen_ingredient(ing, groups, contra)
+        return value
+
+    results = [FormulationResult(cocktail, version,
+                                 screen([of(i) for i in ingredients.get(version.id, [])]))
+               for cocktail, version in pairs]
+    ranked = safety.rank_formulations([(fr, fr.result) for fr in results],
+                                      name=lambda fr: fr.cocktail.name)
+    return [fr for fr, _ in ranked]

@@ -1,0 +1,281 @@
+"""Patients, their conditions and allergies: one function per action, actor passed in.
+
+Every change is audited; so is every view of a patient's record (``patient.view``).
+
+Allergy status (SPEC §6): ``unknown`` until assessed; ``none_known`` when assessed with
+no allergy, refused while an active allergy is on file; ``known`` once an allergy is
+recorded, and it stays assessed (``known``) when allergies are later marked inactive or
+refuted. It cannot go back to ``unknown`` once an allergy is on file, and cannot be
+``known`` with no allergy on file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from formulary import clock
+from formulary.audit.services import record
+from formulary.domain import safety
+from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.patients.models import Allergy, Patient, PatientCondition
+
+UNSET = object()
+MAX_NAME = 80
+MAX_MRN = 40
+OLDEST_BIRTH = date(1900, 1, 1)
+
+
+def name_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+# --------------------------------------------------------------------------- reading
+
+def get_patient(session: Session, patient_id, *, with_allergies: bool = True) -> Patient:
+    if not isinstance(patient_id, int) or isinstance(patient_id, bool):
+        raise NotFound("No such patient.")
+    stmt = select(Patient).where(Patient.id == patient_id)
+    if with_allergies:
+        stmt = stmt.options(
+            selectinload(Patient.conditions),
+            selectinload(Patient.allergies).options(
+                selectinload(Allergy.ingredient), selectinload(Allergy.allergen_group)))
+    patient = session.execute(stmt).scalar_one_or_none()
+    if patient is None:
+        raise NotFound("No such patient.")
+    return patient
+
+
+def get_allergy(patient: Patient, allergy_id) -> Allergy:
+    for allergy in patient.allergies:
+        if allergy.id == allergy_id:
+            return allergy
+    raise NotFound("No such allergy on this patient's record.")
+
+
+def search_statement(q: str | None = None):
+    """Patients whose MRN or name holds ``q`` (case-insensitive), by last then first name."""
+    stmt = select(Patient).order_by(func.lower(Patient.last_name), func.lower(Patient.first_name),
+                                    Patient.id)
+    q = (q or "").strip()
+    if q:
+        for word in q.split()[:4]:
+            like = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(or_(func.lower(Patient.mrn).like(like, escape="\\"),
+                                  func.lower(Patient.first_name).like(like, escape="\\"),
+                                  func.lower(Patient.last_name).like(like, escape="\\")))
+    return stmt
+
+
+def record_view(session: Session, actor, patient: Patient, *, what: str = "record",
+                via: str = "page") -> None:
+    """Audit one view of a patient's record (by a page or the API)."""
+    record(session, actor, "patient.view", "patient", patient.id,
+           summary=f"Viewed the {what} of patient {patient.mrn} ({via})")
+
+
+# --------------------------------------------------------------------------- snapshots
+
+def allergy_target(allergy: Allergy) -> str:
+    if allergy.ingredient_id is not None:
+        return allergy.ingredient.name if allergy.ingredient is not None else f"ingredient #{allergy.ingredient_id}"
+    if allergy.allergen_group_id is not None:
+        return allergy.allergen_group.name if allergy.allergen_group is not None else "group"
+    return allergy.substance or ""
+
+
+def patient_snapshot(patient: Patient) -> dict:
+    return {"mrn": patient.mrn, "first_name": patient.first_name, "last_name": patient.last_name,
+            "date_of_birth": patient.date_of_birth, "allergy_status": patient.allergy_status,
+            "conditions": sorted(c.condition for c in patient.conditions),
+            "notes": patient.notes}
+
+
+def allergy_snapshot(allergy: Allergy) -> dict:
+    return {"ingredient_id": allergy.ingredient_id, "allergen_group_id": allergy.allergen_group_id,
+            "substance": allergy.substance, "target": allergy_target(allergy),
+            "severity": allergy.severity, "reaction": allergy.reaction, "status": allergy.status}
+
+
+# --------------------------------------------------------------------------- checks
+
+def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{label} must be text.", field=field)
+    value = " ".join(value.split())
+    if required and not value:
+        raise ValidationError(f"{label} is required.", field=field)
+    if len(value) > max_length:
+        raise ValidationError(f"{label} is too long (at most {max_length} characters).", field=field)
+    return value
+
+
+_MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def _mrn(value) -> str:
+    mrn = _text(value, "mrn", "Medical record number", required=True, max_length=MAX_MRN)
+    if not _MRN_RE.match(mrn):
+        raise ValidationError("Use letters, digits, '.', '-', '_' or '/' (no spaces).", field="mrn")
+    return mrn
+
+
+def _birth(value) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        from formulary.api.core import parse_date  # the API's date reader, one rule
+
+        value = parse_date(value, "date_of_birth")
+    if not isinstance(value, date):
+        raise ValidationError("Use a date written YYYY-MM-DD.", field="date_of_birth")
+    if value > clock.today():
+        raise ValidationError("The date of birth cannot be in the future.", field="date_of_birth")
+    if value < OLDEST_BIRTH:
+        raise ValidationError("The date of birth is before 1900: check it.", field="date_of_birth")
+    return value
+
+
+def _conditions(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise ValidationError("Conditions must be a list.", field="conditions")
+    unknown = [c for c in value if c not in safety.CONDITIONS]
+    if unknown:
+        raise ValidationError(f"Unknown condition(s): {', '.join(map(str, unknown))}; known: "
+                              f"{', '.join(safety.CONDITIONS)}.", field="conditions")
+    return sorted(set(value))
+
+
+def _choice(value, allowed, field: str, label: str) -> str:
+    if value not in allowed:
+        raise ValidationError(f"{label} must be one of: {', '.join(allowed)}.", field=field)
+    return value
+
+
+def _check_mrn_free(session: Session, mrn: str, patient_id: int | None) -> None:
+    stmt = select(Patient.id).where(func.lower(Patient.mrn) == mrn.lower())
+    if patient_id is not None:
+        stmt = stmt.where(Patient.id != patient_id)
+    if session.execute(stmt.limit(1)).first() is not None:
+        raise Duplicate(f"Another patient has the medical record number {mrn}.", field="mrn")
+
+
+def _has_active_allergy(patient: Patient) -> bool:
+    return any(a.status == "active" for a in patient.allergies)
+
+
+def _check_allergy_status(patient: Patient, status) -> str:
+    status = _choice(status, safety.ALLERGY_ASSESSMENTS, "allergy_status", "Allergy status")
+    if status == "none_known" and _has_active_allergy(patient):
+        raise InvalidState("An active allergy is on file: mark it inactive or refuted before "
+                           "recording 'no known allergies'.", field="allergy_status")
+    if status == "unknown" and patient.allergies:
+        raise InvalidState("Allergies have been recorded: the patient has been assessed.",
+                           field="allergy_status")
+    if status == "known" and not patient.allergies:
+        raise ValidationError("Record the allergy itself; the status follows.",
+                              field="allergy_status")
+    return status
+
+
+# --------------------------------------------------------------------------- patients
+
+def create_patient(session: Session, actor, *, mrn, first_name, last_name, date_of_birth=None,
+                   conditions=(), allergy_status="unknown", notes="") -> Patient:
+    errors: dict[str, list[str]] = {}
+    values = {}
+    for field, check in (("mrn", lambda: _mrn(mrn)),
+                         ("first_name", lambda: _text(first_name, "first_name", "First name",
+                                                      required=True, max_length=MAX_NAME)),
+                         ("last_name", lambda: _text(last_name, "last_name", "Last name",
+                                                     required=True, max_length=MAX_NAME)),
+                         ("date_of_birth", lambda: _birth(date_of_birth)),
+                         ("conditions", lambda: _conditions(conditions)),
+                         ("notes", lambda: _notes(notes)),
+                         ("allergy_status", lambda: _choice(
+                             allergy_status, ("unknown", "none_known"), "allergy_status",
+                             "A new patient's allergy status"))):
+        try:
+            values[field] = check()
+        except ValidationError as exc:
+            for k, v in exc.fields.items():
+                errors.setdefault(k, []).extend(v)
+    if errors:
+        raise ValidationError("Check the highlighted fields.", fields=errors)
+    _check_mrn_free(session, values["mrn"], None)
+    patient = Patient(mrn=values["mrn"], first_name=values["first_name"],
+                      last_name=values["last_name"], date_of_birth=values["date_of_birth"],
+                      allergy_status=values["allergy_status"], notes=values["notes"])
+    patient.conditions = [PatientCondition(condition=c) for c in values["conditions"]]
+    patient.allergies = []
+    session.add(patient)
+    session.flush()
+    record(session, actor, "patient.create", "patient", patient.id,
+           summary=f"Patient {patient.mrn} recorded", after=patient_snapshot(patient))
+    return patient
+
+
+def _notes(value) -> str:
+    return _text(value, "notes", "Notes", required=False, max_length=2000) if value else ""
+
+
+def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, first_name=UNSET,
+                   last_name=UNSET, date_of_birth=UNSET, conditions=UNSET, allergy_status=UNSET,
+                   notes=UNSET, reason: str | None = None) -> Patient:
+    """Change the fields given (others stay). Nothing changes if any field is refused."""
+    before = patient_snapshot(patient)
+    errors: dict[str, list[str]] = {}
+    values = {}
+    checks = {
+        "mrn": (mrn, _mrn),
+        "first_name": (first_name, lambda v: _text(v, "first_name", "First name",
+                                                   required=True, max_length=MAX_NAME)),
+        "last_name": (last_name, lambda v: _text(v, "last_name", "Last name",
+                                                 required=True, max_length=MAX_NAME)),
+        "date_of_birth": (date_of_birth, _birth),
+        "conditions": (conditions, _conditions),
+        "notes": (notes, _notes),
+    }
+    for field, (value, check) in checks.items():
+        if value is UNSET:
+            continue
+        try:
+            values[field] = check(value)
+        except ValidationError as exc:
+            for k, v in exc.fields.items():
+                errors.setdefault(k, []).extend(v)
+    if errors:
+        raise ValidationError("Check the highlighted fields.", fields=errors)
+    if allergy_status is not UNSET:
+        values["allergy_status"] = _check_allergy_status(patient, allergy_status)
+    if "mrn" in values and values["mrn"] != patient.mrn:
+        _check_mrn_free(session, values["mrn"], patient.id)
+    for field in ("mrn", "first_name", "last_name", "date_of_birth", "notes", "allergy_status"):
+        if field in values:
+            setattr(patient, field, values[field])
+    if "conditions" in values:
+        current = {c.condition: c for c in patient.conditions}
+        patient.conditions = [current.get(c) or PatientCondition(condition=c)
+                              for c in values["conditions"]]
+    after = patient_snapshot(patient)
+    if after != before:
+        session.flush()
+        changed = sorted(k for k in after if after[k] != before[k])
+        record(session, actor, "patient.update", "patient", patient.id,
+               summary=f"Patient {patient.mrn}: {', '.join(changed)} changed",
+               before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+               reason=reason)
+    return patient
+
+
+def mark_no_known_allergies(session: Session, actor, patient: Patient) -> Patient:
+    """The patient was asked and has no known allergy (refused while one is active)."""
+    return update_patient(session, actor, patient, allergy_status="none_known")

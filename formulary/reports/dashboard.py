@@ -1,0 +1,124 @@
+"""Dashboard panels of the reports area: usage per ingredient over the last 12 weeks and
+usable stock expiring per month over the next 6 months, drawn as inline SVG.
+
+Two queries in all, whatever the number of ingredients, lots or movements: the usage is
+summed by the database per ingredient and week; the expiring lots are read once and
+sorted into months by the stock rules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+
+from flask import render_template
+from markupsafe import Markup
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from formulary import clock
+from formulary.auth.permissions import VIEW
+from formulary.domain.stock import is_usable
+from formulary.extensions import db
+from formulary.inventory.models import Ingredient, Lot, Movement
+from formulary.reports.charts import Series, bar_chart, small_multiples
+from formulary.reports.stock_report import _lot_stock, _lots_statement, last_usable_day
+
+WEEKS = 12
+MONTHS = 6
+TOP_INGREDIENTS = 8
+
+
+def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
+    """The first day of each of the last ``weeks`` 7-day periods, the last one ending
+    today."""
+    first = today - timedelta(days=7 * weeks - 1)
+    return [first + timedelta(days=7 * i) for i in range(weeks)]
+
+
+def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEEKS,
+                  top: int = TOP_INGREDIENTS) -> tuple[list[Series], list[date]]:
+    """Quantity drawn for batches per ingredient and week (in the ingredient's unit), for
+    the ``top`` ingredients drawn most often. One query."""
+    starts = week_starts(today, weeks)
+    bounds = [datetime.combine(d, time.min, tz) for d in starts]
+    end = datetime.combine(today + timedelta(days=1), time.min, tz)
+    week = case(*[(Movement.at < b, i - 1) for i, b in enumerate(bounds[1:], 1)],
+                else_=weeks - 1)
+    rows = session.execute(
+        select(Ingredient.id, Ingredient.name, Ingredient.unit, week.label("week"),
+               func.sum(Movement.quantity_delta).label("delta"),
+               func.count(Movement.id).label("draws"))
+        .join(Lot, Lot.id == Movement.lot_id)
+        .join(Ingredient, Ingredient.id == Lot.ingredient_id)
+        .where(Movement.kind == "batch_use", Movement.at >= bounds[0], Movement.at < end)
+        .group_by(Ingredient.id, Ingredient.name, Ingredient.unit, week)).all()
+    by_ing: dict[int, dict] = {}
+    for r in rows:
+        entry = by_ing.setdefault(r.id, {"name": r.name, "unit": r.unit, "draws": 0,
+                                         "values": [Decimal(0)] * weeks})
+        entry["values"][int(r.week)] += -Decimal(str(r.delta))
+        entry["draws"] += int(r.draws)
+    ranked = sorted(by_ing.values(), key=lambda e: (-e["draws"], e["name"].casefold()))[:top]
+    return [Series(e["name"], e["unit"], tuple(v.quantize(Decimal("0.0001")) for v in e["values"]))
+            for e in ranked], starts
+
+
+@dataclass(frozen=True)
+class MonthBucket:
+    month: date          # the first day of the month
+    lots: int
+    value: Decimal
+
+
+def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
+                      months: int = MONTHS) -> list[MonthBucket]:
+    """Usable lots with stock on hand whose last usable day falls in each of the next
+    ``months`` calendar months (this month first). One query."""
+    today = now.astimezone(tz).date()
+    firsts = [date(today.year + (today.month - 1 + i) // 12, (today.month - 1 + i) % 12 + 1, 1)
+              for i in range(months + 1)]
+    rows = session.execute(
+        _lots_statement().where(Lot.status == "available", Lot.expiry_date >= today)).all()
+    lots = defaultdict(int)
+    value = defaultdict(lambda: Decimal(0))
+    for row in rows:
+        lot = _lot_stock(row)
+        if not is_usable(lot, now, tz):
+            continue
+        day = last_usable_day(lot, tz)
+        if day >= firsts[-1]:
+            continue
+        key = date(day.year, day.month, 1)
+        lots[key] += 1
+        if row.unit_cost is not None:
+            value[key] += row.quantity_on_hand * row.unit_cost
+    return [MonthBucket(m, lots[m], value[m].quantize(Decimal("0.01"))) for m in firsts[:-1]]
+
+
+def usage_chart(session: Session, today: date, tz: tzinfo) -> Markup:
+    series, starts = usage_by_week(session, today, tz)
+    labels = [f"week of {d:%d %b}" for d in starts]
+    return small_multiples(series, labels, chart_id="usage-chart",
+                           title=f"Quantity used for batches per ingredient, last {WEEKS} weeks",
+                           empty="No batch has drawn stock in the last 12 weeks.")
+
+
+def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
+    buckets = expiring_by_month(session, now, tz)
+    return bar_chart([f"{b.month:%b %Y}" for b in buckets], [b.lots for b in buckets],
+                     [f"{b.value:,.2f}" for b in buckets], chart_id="expiry-chart", unit="lots",
+                     title=f"Usable lots expiring per month, next {MONTHS} months")
+
+
+def panels(user) -> list[Markup]:
+    if not user.may(VIEW):
+        return []
+    tz = clock.clinic_tz()
+    now = clock.now()
+    return [Markup(render_template("reports/_dashboard_panels.html",
+                                   usage=usage_chart(db.session, now.astimezone(tz).date(), tz),
+                                   expiry=expiry_chart(db.session, now, tz), weeks=WEEKS,
+                                   months=MONTHS))]
