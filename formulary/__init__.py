@@ -35,13 +35,20 @@ def _load_config(app: Flask, config) -> None:
     if issubclass(cls, ProductionConfig):
         cls.check()
     app.config.from_object(cls)
+    # The environment is read when the app is made, not when config.py was imported.
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if os.environ.get("DATABASE_URL") and not app.testing:
+        from config import _database_url
+
+        app.config["SQLALCHEMY_DATABASE_URI"] = _database_url("")
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
 
 
 def _init_extensions(app: Flask) -> None:
     from formulary import db as dbmod
-    from formulary import transaction
+    from formulary import security, transaction
     from formulary.audit import services as audit_services
     from formulary.extensions import bootstrap, csrf, db, login_manager, migrate
 
@@ -64,6 +71,7 @@ def _init_extensions(app: Flask) -> None:
 
     audit_services.install(Session)
     transaction.install(app)
+    security.install(app)
 
 
 def _register_blueprints(app: Flask) -> None:

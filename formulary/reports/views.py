@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,17 +21,17 @@ from formulary.reports import batch_log, services, stock_report
 from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.forms import BatchLogForm, DeliveryImportForm, StockReportForm
+from formulary.reports.exports import send_batch_log, send_stock_report
 from formulary.reports.respond import XLSX, workbook_response
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
-def _forms(formdata=None):
-    today = clock.today()
-    start, end = batch_log.default_range(today)
-    log_form = BatchLogForm(formdata=formdata if formdata is not None else None,
-                            data={"start": start, "end": end})
+def _forms():
+    """The download forms as the page first shows them: the last 30 days."""
+    start, end = batch_log.default_range(clock.today())
+    log_form = BatchLogForm(formdata=None, data={"start": start, "end": end})
     log_form.set_cocktails(db.session.execute(
         select(Cocktail).order_by(Cocktail.name_key)).scalars())
     stock_form = StockReportForm(formdata=None, data={"start": start, "end": end})
@@ -88,17 +88,6 @@ def _on_form(exc: DomainError) -> DomainError:
     return exc
 
 
-def send_batch_log(q: batch_log.BatchLogQuery, actor):
-    """Shared by the page and the API: audit the export, then stream the workbook."""
-    tz = clock.clinic_tz()
-    services.record_export(db.session, actor, "batch_log",
-                           f"Batch log {q.start} to {q.end}",
-                           {"from": q.start, "to": q.end, "cocktail_id": q.cocktail_id,
-                            "patient_id": q.patient_id})
-    return workbook_response(batch_log.batch_log_sheets(db.session, q, tz),
-                             batch_log.filename(q), tz)
-
-
 @bp.get("/stock.xlsx")
 @require(REPORTS)
 @writes_on_read
@@ -115,15 +104,6 @@ def stock_download():
         now=clock.now(), expiring_within_days=stock_report.check_expiring_days(
             form.expiring_within_days.data), movements_from=start, movements_to=end)
     return send_stock_report(q, current_user)
-
-
-def send_stock_report(q: stock_report.StockReportQuery, actor):
-    tz = clock.clinic_tz()
-    services.record_export(db.session, actor, "stock", "Stock report",
-                           {"expiring_within_days": q.expiring_within_days,
-                            "from": q.movements_from, "to": q.movements_to})
-    return workbook_response(stock_report.stock_report_sheets(db.session, q, tz),
-                             stock_report.filename(q, tz), tz)
 
 
 @bp.get("/audit.xlsx")
@@ -144,8 +124,6 @@ def delivery_template():
     out = io.BytesIO()
     template_workbook(out)
     out.seek(0)
-    from flask import send_file
-
     return send_file(out, mimetype=XLSX, as_attachment=True,
                      download_name="delivery-template.xlsx", max_age=0)
 

@@ -1,0 +1,89 @@
+"""Forms of the patient pages. They only carry what was typed: the rules are in the
+services (``formulary.patients.services`` and ``.allergies``)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (DateField, HiddenField, RadioField, SelectChoice, SelectField,
+                     SelectMultipleField, StringField, SubmitField, TextAreaField)
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from formulary.domain import safety
+
+CONDITION_CHOICES = [SelectChoice(c, safety.CONDITION_LABELS[c].capitalize())
+                     for c in safety.CONDITIONS]
+SEVERITY_CHOICES = [SelectChoice("", "Choose…")] + [
+    SelectChoice(s, s.capitalize()) for s in safety.SEVERITIES]
+STATUS_CHOICES = [SelectChoice(s, s.capitalize()) for s in safety.ALLERGY_STATUSES]
+KIND_CHOICES = [SelectChoice("ingredient_id", "An ingredient"),
+                SelectChoice("allergen_group", "An allergen group"),
+                SelectChoice("substance", "Something else (free text)")]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):  # the service names the unknown ones
+        pass
+
+
+class PatientForm(FlaskForm):
+    mrn = StringField("Medical record number", validators=[Length(max=40)])
+    first_name = StringField("First name", validators=[Length(max=80)])
+    last_name = StringField("Last name", validators=[Length(max=80)])
+    date_of_birth = DateField("Date of birth", validators=[Optional()])
+    conditions = CheckboxesField("Conditions", choices=CONDITION_CHOICES)
+    notes = TextAreaField("Notes", validators=[Length(max=2000)], render_kw={"rows": 3})
+    reason = StringField("Reason for the change (kept in the audit log)",
+                         validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Save")
+
+
+class AllergyForm(FlaskForm):
+    kind = RadioField("Allergic to", choices=KIND_CHOICES, default="ingredient_id")
+    ingredient_id = SelectField("Ingredient", choices=[], validate_choice=False)
+    allergen_group = SelectField("Allergen group", choices=[], validate_choice=False)
+    substance = StringField("Substance (free text)", validators=[Length(max=200)],
+                            render_kw={"placeholder": "e.g. latex"})
+    severity = SelectField("Severity", choices=SEVERITY_CHOICES, validate_choice=False)
+    reaction = StringField("Reaction", validators=[Length(max=300)],
+                           render_kw={"placeholder": "e.g. urticaria, swelling"})
+    submit = SubmitField("Record allergy")
+
+    def set_choices(self, ingredients, groups) -> None:
+        self.ingredient_id.choices = [SelectChoice("", "Choose…")] + [
+            SelectChoice(str(i.id), i.name) for i in ingredients]
+        self.allergen_group.choices = [SelectChoice("", "Choose…")] + [
+            SelectChoice(g.name, g.name) for g in groups]
+
+    def target(self) -> dict:
+        """The one target the chosen kind names, as the service takes it."""
+        kind = self.kind.data if self.kind.data in ("ingredient_id", "allergen_group",
+                                                    "substance") else "ingredient_id"
+        value = getattr(self, kind).data or None
+        if kind == "ingredient_id" and value is not None:
+            value = int(value) if str(value).isdigit() else value
+        return {kind: value}
+
+
+class AllergyStatusForm(FlaskForm):
+    """Change an allergy's status (e.g. refuted by a test), with the reason."""
+
+    allergy_id = HiddenField()
+    status = SelectField("Status", choices=STATUS_CHOICES, validate_choice=False)
+    reason = StringField("Reason", validators=[Length(max=300)],
+                         render_kw={"placeholder": "e.g. negative patch test"})
+    submit = SubmitField("Change")
+
+
+class NoKnownAllergiesForm(FlaskForm):
+    submit = SubmitField("No known allergies")
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=100)])

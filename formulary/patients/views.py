@@ -1,0 +1,206 @@
+"""Patient pages: the list, the record with its allergies, and the formulation picker.
+
+Every view of a patient's record (the record, its edit form, the picker) is audited.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from formulary.auth.access import require
+from formulary.auth.permissions import PATIENTS, SAFETY
+from formulary.cocktails.models import AREAS
+from formulary.domain import safety
+from formulary.domain.errors import DomainError, ValidationError
+from formulary.errors import form_errors
+from formulary.extensions import db
+from formulary.inventory.models import AllergenGroup, Ingredient
+from formulary.patients import allergies as allergy_services
+from formulary.patients import screening, services
+from formulary.patients.forms import (AllergyForm, AllergyStatusForm, NoKnownAllergiesForm,
+                                      PatientForm, SearchForm)
+from formulary.transaction import writes_on_read
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+PER_PAGE = 25
+PICKER_PER_PAGE = 50
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
+
+
+@bp.get("")
+@require(PATIENTS)
+def index():
+    form = SearchForm(request.args)
+    q = (form.q.data or "").strip()[:100]
+    stmt = services.search_statement(q)
+    total = db.session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    page = _page_arg()
+    rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
+    return render_template("patients/index.html", form=form, patients=rows, q=q, page=page,
+                           per_page=PER_PAGE, total=total)
+
+
+def _patient_fields(form: PatientForm) -> dict:
+    return {"mrn": form.mrn.data, "first_name": form.first_name.data,
+            "last_name": form.last_name.data, "date_of_birth": form.date_of_birth.data,
+            "conditions": list(form.conditions.data or []), "notes": form.notes.data or ""}
+
+
+def _date_error(form: PatientForm) -> None:
+    """WTForms reads the date; a date it could not read is the service's message."""
+    if form.date_of_birth.errors:
+        form.date_of_birth.errors = ["Use a date written YYYY-MM-DD."]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(PATIENTS)
+def new():
+    form = PatientForm()
+    if form.validate_on_submit():
+        try:
+            patient = services.create_patient(db.session, current_user, **_patient_fields(form))
+        except DomainError as exc:
+            form_errors(form, exc)
+        else:
+            flash(f"Patient {patient.mrn} recorded. Ask about allergies next.", "success")
+            return redirect(url_for("patients.record", patient_id=patient.id))
+    _date_error(form)
+    return render_template("patients/form.html", form=form, patient=None), \
+        422 if form.errors else 200
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@require(PATIENTS)
+@writes_on_read
+def edit(patient_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    form = PatientForm(obj=patient)
+    if request.method == "GET":
+        form.conditions.data = [c.condition for c in patient.conditions]
+        services.record_view(db.session, current_user, patient, what="record (edit form)")
+    if form.validate_on_submit():
+        try:
+            services.update_patient(db.session, current_user, patient, reason=form.reason.data,
+                                    **_patient_fields(form))
+        except DomainError as exc:
+            form_errors(form, exc)
+        else:
+            flash(f"Patient {patient.mrn} saved.", "success")
+            return redirect(url_for("patients.record", patient_id=patient.id))
+    _date_error(form)
+    return render_template("patients/form.html", form=form, patient=patient), \
+        422 if form.errors else 200
+
+
+def _allergy_form(form: AllergyForm | None = None) -> AllergyForm:
+    form = form or AllergyForm(formdata=None)
+    ingredients = db.session.execute(
+        select(Ingredient).where(Ingredient.active.is_(True)).order_by(Ingredient.name)).scalars().all()
+    groups = db.session.execute(select(AllergenGroup).order_by(AllergenGroup.name)).scalars().all()
+    form.set_choices(ingredients, groups)
+    return form
+
+
+def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200):
+    return render_template(
+        "patients/record.html", patient=patient, allergy_form=_allergy_form(allergy_form),
+        status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
+        has_active=any(a.status == "active" for a in patient.allergies),
+        condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
+        areas=AREAS), status
+
+
+@bp.get("/<int:patient_id>")
+@require(PATIENTS)
+@writes_on_read
+def record(patient_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    services.record_view(db.session, current_user, patient)
+    return _record_page(patient)
+
+
+@bp.post("/<int:patient_id>/allergies")
+@require(PATIENTS)
+def allergy_add(patient_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    form = _allergy_form(AllergyForm())
+    if form.validate_on_submit():
+        try:
+            allergy = allergy_services.add_allergy(
+                db.session, current_user, patient, severity=form.severity.data or None,
+                reaction=form.reaction.data or "", **form.target())
+        except DomainError as exc:
+            form_errors(form, exc)
+            patient = services.get_patient(db.session, patient_id)
+        else:
+            flash(f"Allergy to {services.allergy_target(allergy)} recorded.", "success")
+            return redirect(url_for("patients.record", patient_id=patient.id) + "#allergies")
+    return _record_page(patient, form, 422)
+
+
+@bp.post("/<int:patient_id>/allergies/<int:allergy_id>")
+@require(PATIENTS)
+def allergy_update(patient_id: int, allergy_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    allergy = services.get_allergy(patient, allergy_id)
+    form = AllergyStatusForm()
+    if form.validate_on_submit():
+        try:
+            allergy_services.update_allergy(db.session, current_user, patient, allergy,
+                                            status=form.status.data, reason=form.reason.data)
+        except DomainError as exc:
+            form_errors(None, exc)
+        else:
+            flash(f"Allergy to {services.allergy_target(allergy)} is now {allergy.status}.",
+                  "success")
+            return redirect(url_for("patients.record", patient_id=patient.id) + "#allergies")
+    else:
+        flash("The form could not be read; try again.", "danger")
+    return redirect(url_for("patients.record", patient_id=patient_id) + "#allergies")
+
+
+@bp.post("/<int:patient_id>/no-known-allergies")
+@require(PATIENTS)
+def no_known_allergies(patient_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    form = NoKnownAllergiesForm()
+    if form.validate_on_submit():
+        try:
+            services.mark_no_known_allergies(db.session, current_user, patient)
+        except DomainError as exc:
+            form_errors(None, exc)
+            return redirect(url_for("patients.record", patient_id=patient_id) + "#allergies")
+        flash("Recorded: no known allergies.", "success")
+    return redirect(url_for("patients.record", patient_id=patient_id))
+
+
+@bp.get("/<int:patient_id>/formulations")
+@require(SAFETY)
+@writes_on_read
+def picker(patient_id: int):
+    patient = services.get_patient(db.session, patient_id)
+    area = request.args.get("area") or None
+    try:
+        area = screening.check_area(area)
+    except ValidationError as exc:
+        flash(exc.message, "warning")
+        area = None
+    results = screening.formulations(db.session, patient, area)
+    services.record_view(db.session, current_user, patient,
+                         what=f"formulation picker ({area or 'all areas'})")
+    counts = {v: 0 for v in safety.VERDICTS}
+    for fr in results:
+        counts[fr.verdict] += 1
+    page = _page_arg()
+    shown = results[(page - 1) * PICKER_PER_PAGE:page * PICKER_PER_PAGE]
+    return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
+                           results=shown, counts=counts, total=len(results), page=page,
+                           per_page=PICKER_PER_PAGE, condition_labels=safety.CONDITION_LABELS,
+                           target=services.allergy_target)
