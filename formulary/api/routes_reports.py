@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import request, send_file
+from flask import request
 
 from formulary import clock
 from formulary.api import schema as S
@@ -17,7 +17,7 @@ from formulary.errors import envelope
 from formulary.extensions import db
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.delivery import DeliveryFileError, template_workbook
-from formulary.reports.respond import XLSX
+from formulary.reports.respond import XLSX, file_response
 from formulary.reports.exports import send_batch_log, send_stock_report
 from formulary.transaction import writes_on_read
 
@@ -83,8 +83,7 @@ def delivery_template_xlsx():
     out = io.BytesIO()
     template_workbook(out)
     out.seek(0)
-    return send_file(out, mimetype=XLSX, as_attachment=True,
-                     download_name="delivery-template.xlsx", max_age=0)
+    return file_response(out, "delivery-template.xlsx")
 
 
 @api_route("/imports/delivery", ["POST"], summary="Import a supplier's delivery sheet",

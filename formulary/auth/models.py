@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from formulary.auth.permissions import ROLES, role_may
 from formulary.db import UTCDateTime, utcnow
 from formulary.extensions import db
+
+
+def password_method() -> str:
+    """scrypt by default; the test suite uses a cheap method (``PASSWORD_HASH_METHOD``)."""
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
 
 
 class User(UserMixin, db.Model):
@@ -39,7 +45,7 @@ class User(UserMixin, db.Model):
     assert set(ROLES) == {"admin", "manager", "pharmacist", "practitioner"}
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

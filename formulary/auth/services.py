@@ -16,10 +16,20 @@ from formulary.db import utcnow
 from formulary.domain.errors import Duplicate, Forbidden, NotFound, ValidationError
 
 MIN_PASSWORD = 10
-# A hash to check against when the user does not exist, so that an unknown username
-# takes as long as a wrong password (no user enumeration by timing).
-_DUMMY = User(username="-", role="practitioner")
-_DUMMY.set_password(secrets.token_urlsafe(16))
+# Hashes to check against when the user does not exist, so that an unknown username
+# takes as long as a wrong password (no user enumeration by timing); one per hash method.
+_DUMMIES: dict[str, str] = {}
+
+
+def _dummy_check(password: str) -> None:
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from formulary.auth.models import password_method
+
+    method = password_method()
+    if method not in _DUMMIES:
+        _DUMMIES[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    check_password_hash(_DUMMIES[method], password)
 
 
 class LoginRefused(ValidationError):
@@ -151,14 +161,14 @@ def authenticate(session: Session, username, password, *, max_failures: int,
     now = now or utcnow()
     refused = LoginRefused("Wrong username or password.")
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
-        _DUMMY.check_password("x")
+        _dummy_check("x")
         raise refused
     user = find_user(session, username)
     if user is None:
-        _DUMMY.check_password(password)
+        _dummy_check(password)
         raise refused
     if user.locked_until is not None and user.locked_until > now:
-        _DUMMY.check_password(password)
+        _dummy_check(password)
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise LoginRefused(f"Too many failed logins: this account is locked for {minutes} more "
                            f"minute(s). An administrator can unlock it by resetting the password.")

@@ -18,30 +18,18 @@ from formulary import clock
 from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
                                     check_components, doses_possible, summarize)
 from formulary.domain.errors import ValidationError
-from formulary.domain.units import Strength
+from formulary.inventory.ingredients import ingredient_facts
 from formulary.inventory.models import Ingredient
+from formulary.inventory.queries import usable_quantities
 
 
 def facts_of(ingredient: Ingredient) -> IngredientFacts:
-    """What the dose rules need to know about an ingredient row."""
-    try:
-        from formulary.inventory.ingredients import ingredient_facts
-    except ImportError:  # the inventory area may not provide it (yet)
-        ingredient_facts = None
-    if ingredient_facts is not None:
-        return ingredient_facts(ingredient)
-    strength = (Strength(ingredient.strength_amount, ingredient.strength_unit)
-                if ingredient.strength_amount is not None and ingredient.strength_unit else None)
-    max_dose = ((ingredient.max_dose_amount, ingredient.max_dose_unit)
-                if ingredient.max_dose_amount is not None and ingredient.max_dose_unit else None)
-    return IngredientFacts(id=ingredient.id, name=ingredient.name, unit=ingredient.unit,
-                           strength=strength, max_dose_per_session=max_dose)
+    """What the dose rules need to know about an ingredient row (the inventory's view)."""
+    return ingredient_facts(ingredient)
 
 
 def usable_stock(session: Session, ingredient_ids: Iterable[int]) -> dict[int, Decimal]:
     """Usable stock per ingredient (stock unit), now, in the clinic's time zone."""
-    from formulary.inventory.queries import usable_quantities
-
     ids = sorted(set(ingredient_ids))
     if not ids:
         return {}

@@ -105,14 +105,11 @@ def list_statement(*, area: str | None = None, status: str | None = None, q: str
     """Cocktails filtered by the area and indication of their shown version, their status
     and a search over name and indication; ordered by name."""
     stmt = select(Cocktail).options(*loaded_options())
-    shown = (select(CocktailVersion.id)
-             .where(CocktailVersion.cocktail_id == Cocktail.id)
-             .order_by((CocktailVersion.id == Cocktail.active_version_id).desc(),
-                       CocktailVersion.number.desc())
-             .limit(1).correlate(Cocktail).scalar_subquery())
-    needs_version = area or indication or q
-    if needs_version:
-        stmt = stmt.join(CocktailVersion, CocktailVersion.id == shown)
+    latest = (select(func.max(CocktailVersion.id)).where(CocktailVersion.cocktail_id == Cocktail.id)
+              .correlate(Cocktail).scalar_subquery())
+    if area or indication or q:
+        stmt = stmt.join(CocktailVersion, CocktailVersion.cocktail_id == Cocktail.id).where(
+            CocktailVersion.id == func.coalesce(Cocktail.active_version_id, latest))
     if area:
         stmt = stmt.where(CocktailVersion.area == area)
     if indication:
@@ -305,9 +302,10 @@ def approve_cocktail(session: Session, actor, cocktail_id: int, *,
     before = snapshot(cocktail, draft)
     if previous is not None and previous.status == "active":
         previous.status = "superseded"
+    approver_id = getattr(actor, "id", None)  # read first: it may load, and autoflush
     draft.status = "active"
+    draft.approved_by_id = approver_id
     draft.approved_at = utcnow()
-    draft.approved_by_id = getattr(actor, "id", None)
     cocktail.status = "active"
     cocktail.active_version = draft
     session.flush()

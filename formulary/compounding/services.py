@@ -208,7 +208,7 @@ def _insert_numbered(session: Session, actor, batch: Batch, day: date) -> Batch 
         try:
             with session.begin_nested():
                 session.add(batch)
-                session.flush([batch])
+                session.flush()
             return None
         except IntegrityError as exc:
             if batch in session:
@@ -313,6 +313,7 @@ def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None 
     before = {"status": batch.status}
     batch.status, batch.verified_by_id, batch.verified_at = "verified", actor.id, now or utcnow()
     session.flush()
+    session.expire(batch, ["verified_by"])
     record(session, actor, "batch.verify", "batch", batch.id,
            summary=f"Verified {batch.batch_number}", before=before,
            after={"status": batch.status, "verified_by_id": actor.id})
@@ -331,6 +332,7 @@ def discard_batch(session: Session, actor, batch: Batch, reason, *,
     batch.status, batch.discarded_by_id = "discarded", actor.id
     batch.discarded_at, batch.discard_reason = now or utcnow(), reason
     session.flush()
+    session.expire(batch, ["discarded_by"])
     record(session, actor, "batch.discard", "batch", batch.id,
            summary=f"Discarded {batch.batch_number}", before=before,
            after={"status": "discarded"}, reason=reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,7 +22,7 @@ from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.forms import BatchLogForm, DeliveryImportForm, StockReportForm
 from formulary.reports.exports import send_batch_log, send_stock_report
-from formulary.reports.respond import XLSX, workbook_response
+from formulary.reports.respond import file_response, workbook_response
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -124,8 +124,7 @@ def delivery_template():
     out = io.BytesIO()
     template_workbook(out)
     out.seek(0)
-    return send_file(out, mimetype=XLSX, as_attachment=True,
-                     download_name="delivery-template.xlsx", max_age=0)
+    return file_response(out, "delivery-template.xlsx")
 
 
 @bp.post("/delivery")

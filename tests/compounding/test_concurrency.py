@@ -1,0 +1,212 @@
+"""Two pharmacists preparing at once never take more than a lot holds (SPEC §7).
+
+16 preparations start together, from separate connections (threads, each with its own
+app context and session; then 4 gunicorn worker processes over HTTP), against a lot that
+can serve only 10 of them. Exactly 10 succeed, the other 6 get ``insufficient_stock``, the
+lot ends at zero and its ledger sums to it. On PostgreSQL the lots are locked in a fixed
+order; on SQLite (a file, shared by every connection) the write transaction is taken first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from formulary.auth import services as auth_services
+from formulary.auth.models import User
+from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.compounding import services
+from formulary.compounding.models import Batch
+from formulary.domain.errors import InsufficientStock
+from formulary.extensions import db
+from formulary.inventory.ledger import check_books, ledger_sum
+from formulary.inventory.models import Ingredient, Lot, Movement
+from tests.compounding.conftest import TZ
+from tests.conftest import PG_URL, make_app
+
+CLIENTS = 16
+SERVES = 10
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed() -> dict:
+    """A scarce lot (10 mL, 1 mL a dose) and a plentiful one (100 mL, 2 mL a dose) behind
+    one active cocktail, and a pharmacist with an API token. Committed."""
+    def ingredient(name):
+        ing = Ingredient(name=name, name_key=name.casefold(), category="vitamin", unit="mL")
+        db.session.add(ing)
+        return ing
+
+    def lot(ing, qty, number):
+        q = Decimal(qty)
+        row = Lot(ingredient=ing, lot_number=number, expiry_date=date.today() + timedelta(days=300),
+                  quantity_received=q, quantity_on_hand=q, status="available")
+        db.session.add_all([row, Movement(lot=row, kind="receipt", quantity_delta=q, balance_after=q)])
+        return row
+
+    scarce, plenty = ingredient("Scarce"), ingredient("Plenty")
+    scarce_lot, plenty_lot = lot(scarce, str(SERVES), "SCARCE-1"), lot(plenty, "100", "PLENTY-1")
+    cocktail = Cocktail(name="Race", name_key="race", status="active")
+    version = CocktailVersion(cocktail=cocktail, number=1, area="scalp", storage="fridge", status="active")
+    for pos, (ing, qty) in enumerate(((scarce, "1"), (plenty, "2"))):
+        version.components.append(Component(ingredient=ing, position=pos, amount=Decimal(qty), unit="mL",
+                                            stock_quantity=Decimal(qty), stock_unit="mL"))
+    db.session.add_all([cocktail, version])
+    db.session.flush()
+    cocktail.active_version = version
+    user = auth_services.create_user(db.session, "test", username="racer", password="correct horse battery",
+                                     role="pharmacist")
+    db.session.flush()
+    token, _ = auth_services.create_token(db.session, user, days=1)
+    db.session.commit()
+    return {"cocktail_id": cocktail.id, "user_id": user.id, "token": token,
+            "scarce_lot": scarce_lot.id, "plenty_lot": plenty_lot.id}
+
+
+def check_outcome(outcomes: list[str], ids: dict) -> None:
+    db.session.expire_all()
+    assert sorted(outcomes) == ["ok"] * SERVES + ["short"] * (CLIENTS - SERVES), outcomes
+    scarce = db.session.get(Lot, ids["scarce_lot"])
+    plenty = db.session.get(Lot, ids["plenty_lot"])
+    assert scarce.quantity_on_hand == 0 and ledger_sum(db.session, scarce.id) == 0
+    assert plenty.quantity_on_hand == 100 - 2 * SERVES  # all or nothing: no half-batch
+    assert ledger_sum(db.session, plenty.id) == plenty.quantity_on_hand
+    assert check_books(db.session) == []
+    assert db.session.execute(select(func.count()).select_from(Batch)).scalar_one() == SERVES
+    numbers = db.session.execute(select(Batch.batch_number)).scalars().all()
+    assert len(set(numbers)) == SERVES
+
+
+def race_threads(app, ids: dict) -> list[str]:
+    barrier = threading.Barrier(CLIENTS)
+    outcomes: list[str] = []
+
+    def worker():
+        with app.app_context():
+            try:
+                user = db.session.get(User, ids["user_id"])
+                cocktail = db.session.get(Cocktail, ids["cocktail_id"])
+                barrier.wait()
+                services.prepare_batch(db.session, user, cocktail=cocktail, doses=1, tz=TZ)
+                db.session.commit()
+                outcomes.append("ok")
+            except InsufficientStock:
+                db.session.rollback()
+                outcomes.append("short")
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return outcomes
+
+
+@pytest.fixture
+def race_app(backend, tmp_path, request):
+    """The app the race runs on: PostgreSQL (the ``app`` fixture's database) or a SQLite
+    file that every connection shares."""
+    if backend == "postgresql":
+        app = request.getfixturevalue("app")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        yield app, PG_URL
+        return
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    app = make_app(url)
+    with app.app_context():
+        db.create_all()
+    with app.app_context():
+        yield app, url
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_concurrent_preparations_never_oversell(race_app):
+    app, _ = race_app
+    ids = seed()
+    outcomes = race_threads(app, ids)
+    check_outcome(outcomes, ids)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+WSGI = """
+import os
+from config import TestingConfig
+from formulary import create_app
+
+class RaceConfig(TestingConfig):
+    SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+
+app = create_app(RaceConfig)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
+    app, url = race_app
+    ids = seed()
+    (tmp_path / "race_wsgi.py").write_text(WSGI)
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen([str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "--pythonpath",
+                             f"{ROOT},{tmp_path}", "--timeout", "60", "race_wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("gunicorn did not start: " + proc.stderr.read1().decode())
+                time.sleep(0.2)
+        barrier = threading.Barrier(CLIENTS)
+        outcomes: list[str] = []
+        body = json.dumps({"cocktail_id": ids["cocktail_id"], "doses": 1}).encode()
+
+        def post():
+            req = urllib.request.Request(f"{base}/api/v1/batches", data=body, method="POST", headers={
+                "Authorization": f"Bearer {ids['token']}", "Content-Type": "application/json"})
+            barrier.wait()
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    outcomes.append("ok" if r.status == 201 else f"status {r.status}")
+            except urllib.error.HTTPError as exc:
+                code = json.loads(exc.read() or b"{}").get("error", {}).get("code")
+                outcomes.append("short" if code == "insufficient_stock" else f"{exc.code} {code}")
+
+        threads = [threading.Thread(target=post) for _ in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    check_outcome(outcomes, ids)
