@@ -18,6 +18,7 @@ from formulary.cocktails.forms import (ApproveForm, CocktailForm, RetireForm, in
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import DomainError
+from formulary.domain.units import to_api
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient
 
@@ -193,7 +194,7 @@ def edit(cocktail_id: int):
         form.indication.data, form.storage.data, form.notes.data = base.indication, base.storage, base.notes
         for c in base.components:
             form.components.append_entry({"ingredient_id": str(c.ingredient_id),
-                                          "amount": format(c.amount, "f"), "unit": c.unit})
+                                          "amount": to_api(c.amount), "unit": c.unit})
     return _editor(form, cocktail, base)
 
 

@@ -58,22 +58,25 @@ def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None
     name) or a substance (free text). The patient is then assessed (``known``)."""
     given = [n for n, v in (("ingredient_id", ingredient_id), ("allergen_group", allergen_group),
                             ("substance", substance)) if v not in (None, "")]
+    errors: dict[str, list[str]] = {}
     if len(given) != 1:
         message = ("Name the allergen: an ingredient, an allergen group or a free-text substance."
                    if not given else "Name only one allergen: " + ", ".join(given) + " were given.")
-        raise ValidationError(message, fields={n: [message] for n in (given or ["substance"])})
-    errors: dict[str, list[str]] = {}
+        for name in given or ["substance"]:
+            errors[name] = [message]
     ing = group = None
     text = None
-    for field, check in (
-            ("target", lambda: (_ingredient(session, ingredient_id) if ingredient_id not in (None, "")
-                                else _group(session, allergen_group) if allergen_group not in (None, "")
-                                else _text(substance, "substance", "Substance", required=True,
-                                           max_length=200))),
-            ("severity", lambda: _choice(severity, safety.SEVERITIES, "severity", "Severity")),
-            ("reaction", lambda: _text(reaction, "reaction", "Reaction", required=False,
-                                       max_length=300)),
-            ("status", lambda: _choice(status, safety.ALLERGY_STATUSES, "status", "Status"))):
+    checks = [
+        ("severity", lambda: _choice(severity, safety.SEVERITIES, "severity", "Severity")),
+        ("reaction", lambda: _text(reaction, "reaction", "Reaction", required=False,
+                                   max_length=300)),
+        ("status", lambda: _choice(status, safety.ALLERGY_STATUSES, "status", "Status"))]
+    if len(given) == 1:
+        checks.insert(0, ("target", lambda: (
+            _ingredient(session, ingredient_id) if given[0] == "ingredient_id"
+            else _group(session, allergen_group) if given[0] == "allergen_group"
+            else _text(substance, "substance", "Substance", required=True, max_length=200))))
+    for field, check in checks:
         try:
             value = check()
         except ValidationError as exc:

@@ -39,6 +39,8 @@ class FormulationResult:
     cocktail: Cocktail
     version: CocktailVersion
     result: safety.ScreenResult
+    #: the version's ingredients as screened (id, name, groups), in component order
+    ingredients: tuple[safety.ScreenIngredient, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -207,12 +209,13 @@ def formulations(session: Session, patient: Patient,
     version_ids = active(select(CocktailVersion.id).join(
         Cocktail, Cocktail.active_version_id == CocktailVersion.id))
     component_ids = select(Component.ingredient_id).where(Component.version_id.in_(version_ids))
+    # Plain rows, not ORM objects: the picker reads ids and names of thousands of them.
     rows = session.execute(
-        select(Component, Ingredient)
+        select(Component.version_id, Component.ingredient_id, Ingredient.name)
         .join(Ingredient, Ingredient.id == Component.ingredient_id)
         .where(Component.version_id.in_(version_ids))
+        .order_by(Component.version_id, Component.position, Component.id)
     ).all() if pairs else []
-    ingredients = _attach_components(versions, rows)
     all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
     groups = _group_names(session, select(all_ids.c[0]))
     contra = _contraindications(session, component_ids) if pairs else {}
@@ -220,16 +223,19 @@ def formulations(session: Session, patient: Patient,
     screen = safety.PatientScreen(patient_value, cross_reactivity(session))
 
     shown: dict[int, safety.ScreenIngredient] = {}
-
-    def of(ing: Ingredient) -> safety.ScreenIngredient:
-        value = shown.get(ing.id)
+    per_version: dict[int, list[safety.ScreenIngredient]] = defaultdict(list)
+    for version_id, ingredient_id, name in rows:
+        value = shown.get(ingredient_id)
         if value is None:
-            value = shown[ing.id] = _screen_ingredient(ing, groups, contra)
-        return value
+            value = shown[ingredient_id] = safety.ScreenIngredient(
+                id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
+                contraindications=frozenset(contra.get(ingredient_id, ())))
+        per_version[version_id].append(value)
 
-    results = [FormulationResult(cocktail, version,
-                                 screen([of(i) for i in ingredients.get(version.id, [])]))
-               for cocktail, version in pairs]
+    results = []
+    for cocktail, version in pairs:
+        ingredients = tuple(per_version.get(version.id, ()))
+        results.append(FormulationResult(cocktail, version, screen(ingredients), ingredients))
     ranked = safety.rank_formulations([(fr, fr.result) for fr in results],
                                       name=lambda fr: fr.cocktail.name)
     return [fr for fr, _ in ranked]

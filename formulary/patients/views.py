@@ -71,7 +71,8 @@ def new():
         else:
             flash(f"Patient {patient.mrn} recorded. Ask about allergies next.", "success")
             return redirect(url_for("patients.record", patient_id=patient.id))
-    _date_error(form)
+    else:
+        _date_error(form)
     return render_template("patients/form.html", form=form, patient=None), \
         422 if form.errors else 200
 
@@ -94,7 +95,8 @@ def edit(patient_id: int):
         else:
             flash(f"Patient {patient.mrn} saved.", "success")
             return redirect(url_for("patients.record", patient_id=patient.id))
-    _date_error(form)
+    else:
+        _date_error(form)
     return render_template("patients/form.html", form=form, patient=patient), \
         422 if form.errors else 200
 

@@ -54,7 +54,8 @@ from formulary.domain.gs1 import normalize_gtin
 from formulary.domain.units import parse_quantity
 from formulary.reports.workbook import Column, Sheet, write_workbook
 
-__all__ = ["COLUMNS", "DeliveryFileError", "DeliveryRow", "read_delivery", "template_workbook"]
+__all__ = ["COLUMNS", "DAMAGED", "NOT_A_WORKBOOK", "NO_ROWS", "DeliveryFileError",
+           "DeliveryRow", "read_delivery", "template_workbook"]
 
 #: The columns a delivery sheet may have, in the template's order.
 COLUMNS = ("ingredient", "gtin", "lot", "expiry", "quantity", "unit_cost", "supplier")
@@ -62,6 +63,7 @@ _REQUIRED = ("lot", "expiry", "quantity")
 
 NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx)."
 NO_ROWS = "The sheet has no rows to import."
+DAMAGED = "The first sheet of this workbook cannot be read: the file may be damaged."
 
 # Defences against a small upload that unpacks into a huge sheet: no part of the file
 # may unpack to more than this (a 5,000-row delivery sheet is about 2 MB of XML) ...
@@ -121,18 +123,18 @@ def read_delivery(fileobj: BinaryIO, *, max_rows: int = 5000) -> list[DeliveryRo
     rows, more than ``max_rows`` rows), or each bad row with its number and reason.
     """
     _check_parts(fileobj)
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about parts it drops (data validation extensions, ...):
-            # nothing this reader uses
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+    with warnings.catch_warnings():
+        # openpyxl warns about parts it drops (data validation extensions, ...):
+        # nothing this reader uses
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+        try:
             wb = load_workbook(fileobj, read_only=True, data_only=True)
-    except Exception as exc:
-        raise DeliveryFileError([(None, NOT_A_WORKBOOK)]) from exc
-    try:
-        return _read_first_sheet(wb, max_rows)
-    finally:
-        wb.close()
+        except Exception as exc:
+            raise DeliveryFileError([(None, NOT_A_WORKBOOK)]) from exc
+        try:
+            return _read_first_sheet(wb, max_rows)
+        finally:
+            wb.close()
 
 
 def template_workbook(out: BinaryIO) -> None:
@@ -168,28 +170,34 @@ def _check_parts(fileobj: BinaryIO) -> None:
 
 
 def _rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(row number as Excel shows it, cells) for every row, empty ones included."""
     # Some programs write a wrong sheet size ("A1:A1") that read-only mode would obey:
-    # forget it and read what is there. Missing rows come back empty, so the count
-    # from row 1 is the row number Excel shows.
+    # forget it and read what is there. Missing rows come back empty, so counting from
+    # row 1 gives the row number Excel shows.
     ws.reset_dimensions()
-    yield from enumerate(ws.iter_rows(min_row=1), 1)
+    source = ws.iter_rows(min_row=1)
+    number = 0
+    while True:
+        try:
+            cells = next(source)
+        except StopIteration:
+            return
+        except Exception as exc:  # the sheet's XML is damaged: openpyxl gave up
+            raise DeliveryFileError([(None, DAMAGED)]) from exc
+        number += 1
+        yield number, cells
 
 
 def _read_first_sheet(wb: Any, max_rows: int) -> list[DeliveryRow]:
     if not wb.worksheets:
         raise DeliveryFileError([(None, NO_ROWS)])
     rows = _rows(wb.worksheets[0])
-    try:
-        header = _find_header(rows)
-        if header is None:
-            raise DeliveryFileError([(None, NO_ROWS)])
-        header_row, header_cells = header
-        columns = _columns(header_cells)
-        result, problems = _read_rows(rows, columns, header_row, max_rows)
-    except DeliveryFileError:
-        raise
-    except Exception as exc:  # a damaged sheet: openpyxl or the XML parser gave up
-        raise DeliveryFileError([(None, NOT_A_WORKBOOK)]) from exc
+    header = _find_header(rows)
+    if header is None:
+        raise DeliveryFileError([(None, NO_ROWS)])
+    header_row, header_cells = header
+    columns = _columns(header_cells)
+    result, problems = _read_rows(rows, columns, header_row, max_rows)
     if problems:
         raise DeliveryFileError(problems)
     if not result:

@@ -31,7 +31,9 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
 def file_response(f: BinaryIO, filename: str) -> Response:
     """Send the binary file ``f`` (positioned at its start) as an .xlsx attachment; the
     response closes it."""
-    size = os.fstat(f.fileno()).st_size if hasattr(f, "fileno") else len(f.getbuffer())
+    start = f.tell()
+    size = f.seek(0, os.SEEK_END) - start
+    f.seek(start)
     response = Response(_chunks(f), mimetype=XLSX, direct_passthrough=True)
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     response.headers["Content-Length"] = str(size)

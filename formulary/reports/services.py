@@ -90,9 +90,17 @@ def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str
     :class:`DeliveryFileError` listing every bad row with its number and reason; the
     caller's transaction then rolls back and nothing is received.
     """
-    rows = read_delivery(fileobj)
-    by_name, by_gtin = _resolve(session, rows)
     problems: list[tuple[int | None, str]] = []
+    try:
+        rows = read_delivery(fileobj)
+    except DeliveryFileError as exc:
+        good_rows = getattr(exc, "rows", None)
+        if good_rows is None or any(row is None for row, _ in exc.problems):
+            raise          # the file itself is wrong: its rows mean nothing yet
+        # Bad rows in the sheet: check the good ones against the stock too, so the
+        # answer lists every bad row at once.
+        rows, problems = list(good_rows), list(exc.problems)
+    by_name, by_gtin = _resolve(session, rows)
     lots: list[Lot] = []
     for row in rows:
         try:
@@ -105,7 +113,7 @@ def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str
         except DomainError as exc:
             problems.append((row.row, _reason(exc)))
     if problems:
-        raise DeliveryFileError(problems)
+        raise DeliveryFileError(sorted(problems, key=lambda p: p[0] or 0))
     record(session, actor, "delivery.import", "delivery", filename[:40],
            summary=f"Imported a delivery sheet{' ' + filename if filename else ''}: "
                    f"{len(lots)} lot(s) received",

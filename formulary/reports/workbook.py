@@ -18,11 +18,15 @@ What every sheet gets:
 - optional native bar charts over the sheet's own columns (:class:`ChartSpec`), whose
   ranges are filled in once the last row is known.
 
-Text a person typed (``kind="text"``) is inert, whatever it starts with: it is written
-as an inline string whatever it looks like (``=HYPERLINK(..)``, ``+1``, ``-2``,
-``@SUM(..)``, ``#N/A``, ``00123``) and carries Excel's *quote prefix* so that editing the
-cell in Excel keeps it text. The quote prefix is on every text cell, not only on the
-dangerous ones: one shared style, and "00123" stays "00123" after an edit too.
+Text a person typed (``kind="text"``) is inert, whatever it starts with. Every text
+value is written as a string, never as a formula or an error value (``=HYPERLINK(..)``,
+``#N/A``, ``00123`` and ``TRUE`` all read back exactly as typed). Text that Excel could
+turn into a formula when someone edits the cell -- first character ``=``, ``+``, ``-``,
+``@``, tab or carriage return -- and the error spellings (``#N/A``, ...) also carry
+Excel's *quote prefix*, which keeps the cell text on edit. Only those: the prefix costs
+a styled cell per value, and a plain string is already stored as text (an edit of
+"00123" in Excel may still turn it into a number, but the file holds "00123").
+``label`` columns (our own fixed text) get the same guard.
 What cannot be stored as typed is made visible rather than dropped or guessed:
 
 - control characters that XML cannot carry (U+0000-U+0008, U+000B, U+000C,
@@ -59,8 +63,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 __all__ = [
-    "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS", "MONEY_FORMAT",
-    "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet", "inert_text", "write_workbook",
+    "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS",
+    "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet", "inert_text", "write_workbook",
 ]
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -192,7 +196,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
     ``rows``. ``tz`` is the clinic's time zone, in which aware datetimes are written.
     A value of the wrong type for its column (a string in a money column, a naive
     datetime) raises ``TypeError``/``ValueError`` naming the sheet, row and column;
-    nothing is written to ``out`` then.
+    the workbook is not saved then (``out`` is left untouched), and the temporary
+    files of the sheets written so far are deleted.
     """
     wb = Workbook(write_only=True)
     wb.properties.creator = "Formulary"
@@ -338,7 +343,8 @@ def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
     reused for every row: a write-only sheet serialises each row inside ``append``,
     so the cell is free again when the next row comes, and no cell or style object is
     made per value. (Each such cell has a style, so openpyxl never borrows it as its
-    own scratch cell.)
+    own scratch cell.) Values that need no style (most text, dates: openpyxl gives a
+    plain date our format) go out as plain values, the cheapest path openpyxl has.
     """
     header = column.header
     kind = column.kind

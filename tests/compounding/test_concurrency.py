@@ -71,9 +71,11 @@ def seed() -> dict:
                                      role="pharmacist")
     db.session.flush()
     token, _ = auth_services.create_token(db.session, user, days=1)
+    ids = {"cocktail_id": cocktail.id, "user_id": user.id, "token": token,
+           "scarce_lot": scarce_lot.id, "plenty_lot": plenty_lot.id}
     db.session.commit()
-    return {"cocktail_id": cocktail.id, "user_id": user.id, "token": token,
-            "scarce_lot": scarce_lot.id, "plenty_lot": plenty_lot.id}
+    db.session.remove()  # no transaction left open here (on SQLite it would hold the lock)
+    return ids
 
 
 def check_outcome(outcomes: list[str], ids: dict) -> None:
@@ -97,9 +99,9 @@ def race_threads(app, ids: dict) -> list[str]:
     def worker():
         with app.app_context():
             try:
+                barrier.wait()  # before any statement: on SQLite the first one takes the write lock
                 user = db.session.get(User, ids["user_id"])
                 cocktail = db.session.get(Cocktail, ids["cocktail_id"])
-                barrier.wait()
                 services.prepare_batch(db.session, user, cocktail=cocktail, doses=1, tz=TZ)
                 db.session.commit()
                 outcomes.append("ok")
@@ -172,9 +174,11 @@ def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    proc = subprocess.Popen([str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "--pythonpath",
-                             f"{ROOT},{tmp_path}", "--timeout", "60", "race_wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "--pythonpath",
+                                 f"{ROOT},{tmp_path}", "--timeout", "60", "race_wsgi:app"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -184,8 +188,9 @@ def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("gunicorn did not start: " + proc.stderr.read1().decode())
+                    raise AssertionError("gunicorn did not start: " + log.read_text())
                 time.sleep(0.2)
+        started = time.monotonic()
         barrier = threading.Barrier(CLIENTS)
         outcomes: list[str] = []
         body = json.dumps({"cocktail_id": ids["cocktail_id"], "doses": 1}).encode()
@@ -206,7 +211,9 @@ def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
             t.start()
         for t in threads:
             t.join(120)
+        elapsed = time.monotonic() - started
     finally:
         proc.terminate()
         proc.wait(20)
     check_outcome(outcomes, ids)
+    assert elapsed < 60, f"{CLIENTS} requests took {elapsed:.1f} s"

@@ -78,8 +78,8 @@ def _count(session, count_queries, patient, expected):
     with count_queries() as n:
         results = formulations(session, patient, "scalp")
         for fr in results:  # reading what the picker shows sends nothing more
-            [c.ingredient.name for c in fr.version.components]
-            fr.cocktail.active_version.area
+            [i.name for i in fr.ingredients]
+            fr.cocktail.active_version.area, fr.version.number
     assert len(results) == expected
     return n
 

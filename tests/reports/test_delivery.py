@@ -14,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 from formulary.domain.errors import ValidationError
 from formulary.reports import delivery
 from formulary.reports.delivery import (
+    DAMAGED,
     NO_ROWS,
     NOT_A_WORKBOOK,
     DeliveryFileError,
@@ -110,21 +111,31 @@ def test_a_numeric_gtin_gets_its_leading_zeros_back():
     assert [r.gtin for r in rows] == ["00036000291452", "00036000291452"]
 
 
-def test_a_sheet_with_a_wrong_size_record_is_read_whole():
-    # some programs write <dimension ref="A1"/> whatever the sheet holds; read-only
-    # openpyxl would believe it and stop after the first row
-    data = xlsx(HEADER, GOOD, [*GOOD[:1], "L2", *GOOD[2:]])
+def patch_sheet(data: io.BytesIO, pattern: bytes, replacement: bytes) -> io.BytesIO:
+    """``data`` with ``pattern`` replaced once in its first sheet's XML."""
     patched = io.BytesIO()
     with zipfile.ZipFile(data) as src, zipfile.ZipFile(patched, "w") as dst:
         for item in src.infolist():
             content = src.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                content, n = re.subn(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1"/>',
-                                     content)
+                content, n = re.subn(pattern, replacement, content)
                 assert n == 1
             dst.writestr(item, content)
     patched.seek(0)
+    return patched
+
+
+def test_a_sheet_with_a_wrong_size_record_is_read_whole():
+    # some programs write <dimension ref="A1"/> whatever the sheet holds; read-only
+    # openpyxl would believe it and stop after the first row
+    data = xlsx(HEADER, GOOD, [*GOOD[:1], "L2", *GOOD[2:]])
+    patched = patch_sheet(data, rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1"/>')
     assert [r.lot for r in read_delivery(patched)] == ["L1", "L2"]
+
+
+def test_a_damaged_sheet_is_refused():
+    damaged = patch_sheet(xlsx(HEADER, GOOD, GOOD), rb"</sheetData>", b"<sheetData>")
+    assert problems_of(damaged) == [(None, DAMAGED)]
 
 
 def test_only_the_first_sheet_is_read():

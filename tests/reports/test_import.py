@@ -49,13 +49,13 @@ def post_file(client, data: bytes, name="delivery.xlsx"):
 
 def test_a_good_sheet_receives_every_lot(api, products):
     data = sheet(("  biotin 5 MG/ml ", None, "B-1", NEXT_YEAR, 10, 4.5, "Pharma Ltd"),
-                 (None, GTIN, "=L-2", NEXT_YEAR.isoformat(), "2.5", None, None))
+                 (None, GTIN, "+L-2", NEXT_YEAR.isoformat(), "2.5", None, None))
     response = post_file(api("pharmacist"), data)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["total"] == 2
     assert [(i["lot_number"], i["quantity_on_hand"], i["unit_cost"]) for i in body["items"]] == [
-        ("B-1", "10", "4.5"), ("=L-2", "2.5", None)]
+        ("B-1", "10", "4.5"), ("+L-2", "2.5", None)]
     db.session.expire_all()
     lots = db.session.execute(select(Lot).order_by(Lot.id)).scalars().all()
     assert [(lot.ingredient_id, lot.quantity_on_hand, lot.supplier) for lot in lots] == [

@@ -1,0 +1,174 @@
+"""Benchmark of the formulation picker (issue 5).
+
+A patient with 30 allergies (ingredients, groups, free text) against 1,000 active
+cocktails of 8 components each, bulk-inserted into a SQLite file. Measures, in the same
+run, the SQL statements per request and the median / p95 server time of:
+
+- ``/baseline`` (the app's reference page: a template, no query beyond the login),
+- the picker page ``/patients/<id>/formulations`` (every area: all 1,000 screened),
+- the API ``/api/v1/patients/<id>/formulations`` (every area, 500 per page).
+
+Run: ``.venv/bin/python -m bench.picker`` (``--requests N``, ``--cocktails N``).
+Goal: the picker under 10x the baseline page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import event, insert
+
+from config import TestingConfig
+from formulary import create_app
+from formulary.extensions import db
+
+COMPONENTS = 8
+INGREDIENTS = 240
+GROUPS = 40
+ALLERGIES = 30
+
+
+def _app(path: Path):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+        WTF_CSRF_ENABLED = False
+
+    return create_app(Config)
+
+
+def _seed(cocktails: int) -> tuple[int, str]:
+    from formulary.auth import services as auth
+    from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+    from formulary.db import utcnow
+    from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
+                                            IngredientContraindication,
+                                            ingredient_allergen_group)
+    from formulary.patients.models import Allergy, Patient, PatientCondition
+
+    rnd = random.Random(5)
+    s = db.session
+    now = utcnow()
+    s.execute(insert(AllergenGroup), [
+        {"id": g, "name": f"Group {g}", "name_key": f"group {g}", "description": ""}
+        for g in range(1, GROUPS + 1)])
+    s.execute(insert(CrossReactivity), [
+        {"group_a_id": g, "group_b_id": g + 1, "note": ""} for g in range(1, GROUPS, 3)])
+    s.execute(insert(Ingredient), [
+        {"id": i, "name": f"Ingredient {i:03d} 10 mg/mL", "name_key": f"ingredient {i:03d} 10 mg/ml",
+         "category": "vitamin", "unit": "mL", "storage": "room", "multi_dose": False,
+         "active": True, "notes": "", "created_at": now, "updated_at": now}
+        for i in range(1, INGREDIENTS + 1)])
+    s.execute(insert(ingredient_allergen_group), [
+        {"ingredient_id": i, "allergen_group_id": g}
+        for i in range(1, INGREDIENTS + 1)
+        for g in {rnd.randint(1, GROUPS), rnd.randint(1, GROUPS)}])
+    s.execute(insert(IngredientContraindication), [
+        {"ingredient_id": i, "condition": "pregnant"} for i in range(1, INGREDIENTS + 1, 17)])
+    areas = ("scalp", "face", "neck", "body", "hands")
+    s.execute(insert(Cocktail), [
+        {"id": c, "name": f"Cocktail {c:04d}", "name_key": f"cocktail {c:04d}", "status": "active",
+         "created_at": now} for c in range(1, cocktails + 1)])
+    s.execute(insert(CocktailVersion), [
+        {"id": c, "cocktail_id": c, "number": 1, "status": "active", "area": areas[c % 5],
+         "indication": "benchmark", "storage": "fridge", "notes": "", "created_at": now,
+         "approved_at": now} for c in range(1, cocktails + 1)])
+    s.execute(Cocktail.__table__.update().values(active_version_id=Cocktail.__table__.c.id))
+    s.execute(insert(Component), [
+        {"version_id": c, "ingredient_id": ing, "position": n, "amount": Decimal("1"),
+         "unit": "mL", "stock_quantity": Decimal("1"), "stock_unit": "mL"}
+        for c in range(1, cocktails + 1)
+        for n, ing in enumerate(rnd.sample(range(1, INGREDIENTS + 1), COMPONENTS))])
+    s.execute(insert(Patient), [{"id": 1, "mrn": "BENCH-1", "first_name": "Bench",
+                                 "last_name": "Patient", "allergy_status": "known", "notes": "",
+                                 "created_at": now, "updated_at": now}])
+    s.execute(insert(PatientCondition), [{"patient_id": 1, "condition": "diabetes"}])
+    allergies = []
+    for a in range(ALLERGIES):
+        row = {"patient_id": 1, "ingredient_id": None, "allergen_group_id": None,
+               "substance": None, "severity": "moderate", "reaction": "urticaria",
+               "status": "active" if a % 5 else "refuted", "recorded_at": now, "updated_at": now}
+        if a % 3 == 0:
+            row["ingredient_id"] = rnd.randint(1, INGREDIENTS)
+        elif a % 3 == 1:
+            row["allergen_group_id"] = 1 + (a * 7) % GROUPS
+        else:
+            row["substance"] = f"substance {a}"
+        allergies.append(row)
+    s.execute(insert(Allergy), allergies)
+    user = auth.create_user(s, "bench", username="bench", password="bench-password-1",
+                            role="practitioner")
+    s.flush()
+    token, _ = auth.create_token(s, user, days=1)
+    s.commit()
+    return user.id, token
+
+
+def _measure(client, url: str, n: int, headers=None) -> dict:
+    engine = db.engine
+    counts: list[int] = []
+    times: list[float] = []
+    for i in range(n + 2):
+        counter = [0]
+
+        def before(*_a, **_k):
+            counter[0] += 1
+
+        event.listen(engine, "before_cursor_execute", before)
+        start = time.perf_counter()
+        response = client.get(url, headers=headers or {})
+        elapsed = time.perf_counter() - start
+        event.remove(engine, "before_cursor_execute", before)
+        assert response.status_code == 200, (url, response.status_code)
+        if i >= 2:  # two warm-up requests
+            times.append(elapsed * 1000)
+            counts.append(counter[0])
+    times.sort()
+    return {"url": url, "median_ms": statistics.median(times),
+            "p95_ms": times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))],
+            "statements": sorted(set(counts))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--cocktails", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _app(Path(tmp) / "bench.db")
+        with app.app_context():
+            db.create_all()
+            started = time.perf_counter()
+            user_id, token = _seed(args.cocktails)
+            print(f"seeded {args.cocktails} active cocktails x {COMPONENTS} components, "
+                  f"{ALLERGIES} allergies in {time.perf_counter() - started:.1f} s")
+            client = app.test_client()
+            with client.session_transaction() as sess:
+                from formulary.auth.models import User
+
+                sess["_user_id"] = db.session.get(User, user_id).get_id()
+                sess["_fresh"] = True
+            db.session.remove()
+            bearer = {"Authorization": f"Bearer {token}"}
+            rows = [
+                _measure(client, "/baseline", args.requests),
+                _measure(client, "/patients/1/formulations", args.requests),
+                _measure(client, "/patients/1/formulations?area=scalp", args.requests),
+                _measure(client, "/api/v1/patients/1/formulations?per_page=500", args.requests,
+                         bearer),
+            ]
+            db.engine.dispose()
+    base = rows[0]["median_ms"]
+    print(f"{'request':52} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11} statements")
+    for row in rows:
+        print(f"{row['url']:52} {row['median_ms']:10.1f} {row['p95_ms']:8.1f} "
+              f"{row['median_ms'] / base:11.1f} {row['statements']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The dashboard's charts: usage per ingredient over 12 weeks and usable stock expiring
+per month over 6 months, drawn by the app as inline SVG, in a constant number of
+queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from formulary import clock
+from formulary.extensions import db
+from formulary.inventory.models import Movement
+from formulary.reports import dashboard
+
+
+def use(lot, quantity, at):
+    db.session.add(Movement(lot_id=lot.id, kind="batch_use", quantity_delta=-Decimal(quantity),
+                            balance_after=Decimal("0"), at=at))
+    db.session.commit()
+
+
+def test_usage_per_ingredient_per_week(app, make_ingredient, make_lot):
+    tz = clock.clinic_tz()
+    now = clock.now()
+    today = now.astimezone(tz).date()
+    biotin = make_ingredient("Biotin", unit="mL")
+    zinc = make_ingredient("<Zinc>", unit="mg")
+    b_lot, z_lot = make_lot(biotin, "100"), make_lot(zinc, "100")
+    use(b_lot, "2.5", now - timedelta(hours=1))             # this week
+    use(b_lot, "1.5", now - timedelta(hours=2))
+    use(b_lot, "4", now - timedelta(days=7 * 11 + 1))      # the first of the 12 weeks
+    use(b_lot, "9", now - timedelta(days=7 * 12 + 1))      # before them: not counted
+    use(z_lot, "10", now - timedelta(days=8))
+    series, starts = dashboard.usage_by_week(db.session, today, tz)
+    assert starts[-1] == today - timedelta(days=6) and len(starts) == 12
+    by_name = {s.label: s for s in series}
+    assert [s.label for s in series] == ["Biotin", "<Zinc>"]     # most draws first
+    assert by_name["Biotin"].values[-1] == Decimal("4") and by_name["Biotin"].values[0] == Decimal("4")
+    assert by_name["Biotin"].total == Decimal("8")
+    assert by_name["<Zinc>"].values[-2] == Decimal("10") and by_name["<Zinc>"].unit == "mg"
+
+
+def test_expiring_per_month(app, make_ingredient, make_lot):
+    tz = clock.clinic_tz()
+    now = clock.now()
+    today = now.astimezone(tz).date()
+    ing = make_ingredient("Biotin", unit="mL")
+    first = date(today.year, today.month, 1)
+    in_two = date(first.year + (first.month + 1) // 12, (first.month + 1) % 12 + 1, 15)
+    make_lot(ing, "10", expiry=in_two, unit_cost="2")
+    make_lot(ing, "10", expiry=in_two, unit_cost="1")
+    make_lot(ing, "10", expiry=in_two, status="quarantined")           # not usable
+    make_lot(ing, "10", expiry=today + timedelta(days=400))           # beyond 6 months
+    make_lot(ing, "10", expiry=in_two, on_hand="0")                   # nothing on hand
+    buckets = dashboard.expiring_by_month(db.session, now, tz)
+    assert [b.month for b in buckets][0] == first and len(buckets) == 6
+    assert [(b.lots, b.value) for b in buckets][2] == (2, Decimal("30.00"))
+    assert sum(b.lots for b in buckets) == 2
+
+
+def test_dashboard_shows_both_charts_in_constant_queries(client, login_as, make_ingredient,
+                                                         make_lot, count_queries):
+    login_as("practitioner")
+    now = datetime.now(timezone.utc)
+
+    def add(n):
+        for _ in range(n):
+            ing = make_ingredient()
+            lot = make_lot(ing, "100", unit_cost="1",
+                           expiry=clock.today() + timedelta(days=40))
+            use(lot, "1", now - timedelta(days=3))
+
+    add(2)
+    with count_queries() as few:
+        html = client.get("/dashboard").get_data(as_text=True)
+    add(6)
+    with count_queries() as many:
+        html = client.get("/dashboard").get_data(as_text=True)
+    assert many.count == few.count
+    assert 'data-chart="usage-chart"' in html and 'data-chart="expiry-chart"' in html
+    assert html.count("<svg") >= 2 and "cdn" not in html.lower()
+
+
+def test_charts_escape_names_and_handle_no_data(app, make_ingredient, make_lot):
+    from formulary.reports.charts import Series, small_multiples
+
+    svg = small_multiples([Series("<script>x</script>", "mL", [Decimal(1)] * 12)],
+                          [f"w{i}" for i in range(12)], title="t", chart_id="c")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "Nothing" in small_multiples([], [], title="t", chart_id="c", empty="Nothing here")
