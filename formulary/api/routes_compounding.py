@@ -120,7 +120,7 @@ def create_batch():
         db.session, current_api_user(), cocktail=cocktail, doses=doses, patient=patient,
         override_reason=data.get("override_reason"), idempotency_key=data.get("idempotency_key"),
         tz=clock.clinic_tz(), policy=policy())
-    body = batch_json(services.get_batch(db.session, batch.id))
+    body = batch_json(batch)  # its rows are in the session: no reload needed
     return jsonify(body) if batch.replayed else created(body)
 
 

@@ -186,7 +186,7 @@ def update_allergy(patient_id: int, allergy_id: int):
     return allergy_json(allergy)
 
 
-def screen_json(cocktail: Cocktail, version, result: safety.ScreenResult) -> dict:
+def screen_json(cocktail, version, result: safety.ScreenResult) -> dict:
     return {"cocktail_id": cocktail.id, "name": cocktail.name, "area": version.area,
             "version": version.number, "verdict": result.verdict,
             "findings": findings_json(result)}
@@ -231,9 +231,9 @@ def patient_formulations(patient_id: int):
     per_page = arg_int("per_page", current_app.config["API_MAX_PER_PAGE"], minimum=1,
                        maximum=current_app.config["API_MAX_PER_PAGE"])
     patient = services.get_patient(db.session, patient_id, with_allergies=False)
-    results = screening.formulations(db.session, patient, area)
+    found = screening.formulation_page(db.session, patient, area,
+                                       offset=(page - 1) * per_page, limit=per_page)
     services.record_view(db.session, current_api_user(), patient,
                          what=f"formulations ({area or 'all areas'})", via="api")
-    chosen = results[(page - 1) * per_page:page * per_page]
-    return {"items": [screen_json(fr.cocktail, fr.version, fr.result) for fr in chosen],
-            "total": len(results), "page": page, "per_page": per_page}
+    return {"items": [screen_json(fr.cocktail, fr.version, fr.result) for fr in found.items],
+            "total": found.total, "page": page, "per_page": per_page}

@@ -29,7 +29,7 @@ class PreviewForm(FlaskForm):
     doses = StringField("Doses", validators=[DataRequired("How many doses?"), Length(max=6)],
                         render_kw={"inputmode": "numeric"})
     patient_mrn = StringField("Patient MRN (optional)", validators=[Optional(), Length(max=40)],
-                              render_kw={"autocomplete": "off", "list": "patient-mrns"})
+                              render_kw={"autocomplete": "off"})
     preview = SubmitField("Preview")
 
     def set_cocktails(self, cocktails) -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
@@ -30,15 +30,19 @@ from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
 from formulary.domain import batch_numbers
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
-from formulary.domain.errors import (InsufficientStock, InvalidState, NotFound, SafetyBlock,
-                                     ValidationError)
+from formulary.domain.errors import InsufficientStock, InvalidState, SafetyBlock, ValidationError
 from formulary.domain.safety import ScreenResult
-from formulary.domain.stock import LotStock, Pick, pick_lots
+from formulary.domain.stock import Pick, pick_lots
 from formulary.inventory import ledger
 from formulary.inventory.models import Lot
 from formulary.inventory.queries import lots_for_ingredients, to_lot_stock
 from formulary.patients.models import Patient
 from formulary.patients.screening import screen_patient
+
+# Reading lives in queries.py; re-exported so callers find every batch action here.
+from formulary.compounding.queries import (LotTrace, batch_options, batches_query,  # noqa: F401
+                                           count_batches, get_batch, get_lot,
+                                           local_day_bounds, trace_lot)
 
 MAX_DOSES = 1000
 MAX_REASON = 2000
@@ -337,73 +341,3 @@ def discard_batch(session: Session, actor, batch: Batch, reason, *,
            summary=f"Discarded {batch.batch_number}", before=before,
            after={"status": "discarded"}, reason=reason)
     return batch
-
-
-# --- reading -----------------------------------------------------------------------------
-
-def batch_options():
-    return (joinedload(Batch.cocktail), joinedload(Batch.version), joinedload(Batch.patient),
-            joinedload(Batch.prepared_by), joinedload(Batch.verified_by),
-            joinedload(Batch.discarded_by),
-            selectinload(Batch.lines).joinedload(BatchLine.lot),
-            selectinload(Batch.lines).joinedload(BatchLine.ingredient))
-
-
-def get_batch(session: Session, batch_id: int) -> Batch:
-    batch = session.execute(select(Batch).options(*batch_options())
-                            .where(Batch.id == batch_id)).unique().scalar_one_or_none()
-    if batch is None:
-        raise NotFound("No such batch.")
-    return batch
-
-
-def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-
-
-def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
-                  cocktail_id: int | None = None, patient_id: int | None = None,
-                  status: str | None = None, lot_id: int | None = None):
-    """Batches newest first, filtered by clinic-local prepared dates (both inclusive)."""
-    stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
-    if date_from is not None:
-        stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
-    if date_to is not None:
-        stmt = stmt.where(Batch.prepared_at < local_day_bounds(date_to, tz)[1])
-    if cocktail_id is not None:
-        stmt = stmt.where(Batch.cocktail_id == cocktail_id)
-    if patient_id is not None:
-        stmt = stmt.where(Batch.patient_id == patient_id)
-    if status:
-        stmt = stmt.where(Batch.status == status)
-    if lot_id is not None:
-        stmt = stmt.where(Batch.id.in_(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)))
-    return stmt
-
-
-@dataclass(frozen=True)
-class LotTrace:
-    lot: Lot
-    batches: list[Batch]
-    patients: list[Patient]
-
-
-def trace_lot(session: Session, lot: Lot) -> LotTrace:
-    """Recall: every batch that used ``lot`` and every patient those batches were for."""
-    batches = list(session.execute(batches_query(lot_id=lot.id)).unique().scalars())
-    patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
-    ordered = sorted(patients.values(), key=lambda p: (p.last_name.casefold(), p.first_name.casefold(), p.id))
-    return LotTrace(lot=lot, batches=batches, patients=ordered)
-
-
-def get_lot(session: Session, lot_id: int) -> Lot:
-    lot = session.execute(select(Lot).options(joinedload(Lot.ingredient))
-                          .where(Lot.id == lot_id)).scalar_one_or_none()
-    if lot is None:
-        raise NotFound("No such lot.")
-    return lot
-
-
-def count_batches(session: Session, stmt) -> int:
-    return session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()

@@ -8,6 +8,7 @@ import uuid
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.auth.access import require
@@ -25,8 +26,6 @@ PER_PAGE = 50
 
 
 def _active_cocktails() -> list[Cocktail]:
-    from sqlalchemy.orm import joinedload
-
     return list(db.session.execute(
         select(Cocktail).options(joinedload(Cocktail.active_version))
         .where(Cocktail.status == "active", Cocktail.active_version_id.is_not(None))
@@ -113,12 +112,17 @@ def prepare():
                 idempotency_key=confirm.idempotency_key.data or None, tz=clock.clinic_tz(),
                 policy=_policy())
         except DomainError as exc:
-            form_errors(confirm, exc)
             status = exc.status
             if isinstance(exc, SafetyBlock):
-                confirm.override_reason.errors = list(confirm.override_reason.errors or [])
+                form_errors(confirm, exc)  # on the override reason field
+            else:  # its fields are hidden ones: say it above the form
+                db.session.rollback()
+                flash(exc.message, "danger")
             # the rolled-back session forgot the plan's rows: show a fresh preview
-            plan, patient = _preview(form)
+            try:
+                plan, patient = _preview(form)
+            except DomainError:
+                plan = None
         else:
             flash(f"Batch {batch.batch_number} prepared." if not batch.replayed
                   else f"Batch {batch.batch_number} was already prepared.", "success")

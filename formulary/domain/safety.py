@@ -50,9 +50,11 @@ patient as a whole (no ingredient) first, then by ingredient name, then by kind 
 message. Exact duplicates are dropped (e.g. an ingredient listed twice).
 
 For the formulation picker (one patient, every active cocktail of an area), build one
-:class:`PatientScreen` and call it per cocktail: each ingredient is then screened once
-for the patient, whatever the number of cocktails holding it. Order the results with
-:func:`rank_formulations`.
+:class:`PatientScreen`: each ingredient is then screened once for the patient, whatever
+the number of cocktails holding it. Rank every cocktail by its
+:meth:`PatientScreen.verdict` (no findings built) and :func:`formulation_key`, then call
+the screen for the findings of the cocktails shown; or, for a few cocktails, call it
+for each and order the results with :func:`rank_formulations`.
 
 Malformed input (an unknown condition, severity or status; an allergy that names no
 target or two) is refused with ValueError when the value is built: a screen that
@@ -74,7 +76,8 @@ __all__ = [
     "ALLERGY_ASSESSMENTS", "ALLERGY_STATUSES", "BLOCKING_CONDITIONS", "CONDITIONS",
     "CONDITION_LABELS", "KINDS", "LEVELS", "SEVERITIES", "VERDICTS", "WARNING_CONDITIONS",
     "CrossReactivity", "Finding", "PatientScreen", "ScreenAllergy", "ScreenIngredient",
-    "ScreenPatient", "ScreenResult", "free_text_names", "group_key", "rank_formulations",
+    "ScreenPatient", "ScreenResult", "formulation_key", "free_text_names", "group_key",
+    "rank_formulations",
     "screen", "verdict_of",
 ]
 
@@ -538,18 +541,33 @@ def _keyed(item: _Item) -> _Keyed:
     return key, f
 
 
+# Per ingredient, what its findings mean for a verdict, as bits of one int: any block,
+# any warning, and (from bit 2 on) which free-text allergies, by index, named it.
+_BLOCKS, _WARNS, _NAMED_SHIFT = 1, 2, 2
+
+
+def _level_bits(items: Iterable[_Item]) -> int:
+    bits = 0
+    for _, finding in items:
+        bits |= _BLOCKS if finding.level == "block" else _WARNS
+    return bits
+
+
 class PatientScreen:
     """One patient's screen, prepared once and applied to many cocktails.
 
     ``PatientScreen(patient, cross)(ingredients)`` equals ``screen(patient,
-    ingredients, cross)``. The formulation picker builds one for the patient and calls
-    it for every cocktail: what an ingredient gives is worked out once and reused for
-    every cocktail that holds it. Not meant to be shared between threads or kept
-    beyond the request: it holds the patient's data as they were when it was built.
+    ingredients, cross)``, and ``.verdict(ingredients)`` equals its ``verdict``. The
+    formulation picker builds one for the patient: what an ingredient gives is worked
+    out once and reused for every cocktail that holds it. It ranks every cocktail with
+    :meth:`verdict` (flags per ingredient, no finding built or sorted) and builds the
+    findings, with the call, only for the cocktails it shows. Not meant to be shared
+    between threads or kept beyond the request: it holds the patient's data as they
+    were when it was built, and remembers every ingredient it was given.
     """
 
-    __slots__ = ("patient", "cross", "_general", "_coded", "_free", "_free_reviews",
-                 "_by_ingredient")
+    __slots__ = ("patient", "cross", "_general", "_general_bits", "_coded", "_free",
+                 "_free_reviews", "_all_free", "_by_ingredient", "_by_identity")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
@@ -566,16 +584,29 @@ class PatientScreen:
         self._coded = tuple(_CodedAllergy(a, cross) for a in active if a.substance is None)
         self._free = tuple(a for a in active if a.substance is not None)
         self._general = tuple(_keyed(item) for item in general)
+        self._general_bits = _level_bits(general)
         self._free_reviews = tuple(_keyed((None, _free_text_review(a))) for a in self._free)
-        self._by_ingredient: dict[ScreenIngredient,
-                                  tuple[tuple[_Keyed, ...], frozenset[int]]] = {}
+        # Every free-text allergy named by some ingredient: then none asks for review.
+        self._all_free = (1 << len(self._free)) - 1
+        self._by_ingredient: dict[ScreenIngredient, tuple[tuple[_Keyed, ...], int]] = {}
+        # The same, by the object's identity (which the object, kept here, holds).
+        self._by_identity: dict[int, tuple[ScreenIngredient, tuple[tuple[_Keyed, ...], int]]] = {}
 
-    def _of_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], frozenset[int]]:
-        """The findings about one ingredient, and which free-text allergies (by index)
-        named it."""
-        known = self._by_ingredient.get(ing)
+    def _of_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], int]:
+        """The findings about one ingredient, and their bits: any block, any warning,
+        which free-text allergies (by index) named it."""
+        known = self._by_identity.get(id(ing))
         if known is not None:
-            return known
+            return known[1]
+        if not isinstance(ing, ScreenIngredient):
+            raise TypeError(f"not a ScreenIngredient: {ing!r}")
+        found = self._by_ingredient.get(ing)
+        if found is None:
+            found = self._by_ingredient[ing] = self._screen_ingredient(ing)
+        self._by_identity[id(ing)] = (ing, found)
+        return found
+
+    def _screen_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], int]:
         items: list[_Item] = []
         for condition in CONDITIONS:
             if condition in self.patient.conditions and condition in ing.contraindications:
@@ -584,29 +615,55 @@ class PatientScreen:
                     f"{_clean(ing.name)} is contraindicated in {CONDITION_LABELS[condition]}.")))
         for coded in self._coded:
             items.extend(coded.findings(ing, self.cross))
-        named: set[int] = set()
+        named = 0
         for index, allergy in enumerate(self._free):
             block = _free_text_block(allergy, ing)
             if block is not None:
                 items.append((ing, block))
-                named.add(index)
-        known = (tuple(_keyed(item) for item in items), frozenset(named))
-        self._by_ingredient[ing] = known
-        return known
+                named |= 1 << index
+        bits = _level_bits(items) | named << _NAMED_SHIFT
+        return tuple(_keyed(item) for item in items), bits
+
+    def _bits(self, ingredients: Iterable[ScreenIngredient]) -> int:
+        bits = 0
+        of_ingredient, by_identity = self._of_ingredient, self._by_identity
+        for ing in ingredients:
+            known = by_identity.get(id(ing))
+            bits |= (known[1] if known is not None else of_ingredient(ing))[1]
+        return bits
+
+    def _verdict_of_bits(self, bits: int) -> str:
+        bits |= self._general_bits
+        if bits & _BLOCKS:
+            return "blocked"
+        if bits & _WARNS or (bits >> _NAMED_SHIFT) & self._all_free != self._all_free:
+            return "caution"  # a warning, or a free-text allergy no ingredient named
+        return "safe"
+
+    def verdict(self, ingredients: Iterable[ScreenIngredient]) -> str:
+        """``self(ingredients).verdict``, from what each ingredient gives (any block, any
+        warning, which free texts it names) without building or sorting findings: for
+        ranking every cocktail of the picker."""
+        ingredients = tuple(ingredients)
+        for ing in ingredients:  # refused before anything, as the call does
+            if id(ing) not in self._by_identity and not isinstance(ing, ScreenIngredient):
+                raise TypeError(f"not a ScreenIngredient: {ing!r}")
+        return self._verdict_of_bits(self._bits(ingredients))
 
     def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
         ingredients = tuple(ingredients)
         for ing in ingredients:
-            if not isinstance(ing, ScreenIngredient):
+            if id(ing) not in self._by_identity and not isinstance(ing, ScreenIngredient):
                 raise TypeError(f"not a ScreenIngredient: {ing!r}")
         items = list(self._general)
-        named: set[int] = set()
+        bits = 0
         for ing in ingredients:
-            ing_items, ing_named = self._of_ingredient(ing)
+            ing_items, ing_bits = self._of_ingredient(ing)
             items.extend(ing_items)
-            named |= ing_named
+            bits |= ing_bits
+        named = bits >> _NAMED_SHIFT
         items.extend(review for index, review in enumerate(self._free_reviews)
-                     if index not in named)
+                     if not named >> index & 1)
         items.sort(key=itemgetter(0))
         # dict keeps the first of equal findings, in sorted order: no exact duplicates.
         findings = tuple(dict.fromkeys(finding for _, finding in items))
@@ -631,16 +688,23 @@ K = TypeVar("K")
 _VERDICT_RANK = {"safe": 0, "caution": 1, "blocked": 2}
 
 
+def formulation_key(verdict: str, name: str | None = None) -> tuple:
+    """Where a cocktail goes in the formulation picker: safe first, then caution, then
+    blocked; within a verdict by ``name`` (case-insensitive, then exact) when given."""
+    rank = _VERDICT_RANK[verdict]
+    if name is None:
+        return (rank,)
+    shown = _clean(name)
+    return (rank, shown.casefold(), shown)
+
+
 def rank_formulations(results: Iterable[tuple[K, ScreenResult]], *,
                       name: Callable[[K], str] | None = None) -> list[tuple[K, ScreenResult]]:
     """Order ``(key, result)`` pairs for the formulation picker: safe first, then
     caution, then blocked. Within a verdict, by ``name(key)`` (case-insensitive, then
-    exact) when ``name`` is given, else in the order given (the sort is stable)."""
+    exact) when ``name`` is given, else in the order given (the sort is stable). See
+    :func:`formulation_key`."""
     def key(item: tuple[K, ScreenResult]):
-        rank = _VERDICT_RANK[item[1].verdict]
-        if name is None:
-            return (rank,)
-        shown = _clean(name(item[0]))
-        return (rank, shown.casefold(), shown)
+        return formulation_key(item[1].verdict, None if name is None else name(item[0]))
 
     return sorted(results, key=key)

@@ -126,6 +126,10 @@ class Lot(db.Model):
         CheckConstraint(f"status IN {_in(LOT_STATUSES)}", name="status"),
         CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost"),
         Index("ix_lot_ingredient_expiry", "ingredient_id", "expiry_date"),
+        # Covers the usable-stock and expiring-lot queries (status, date range) without
+        # reading the table: the dashboard's sums over every lot.
+        Index("ix_lot_usable", "status", "expiry_date", "ingredient_id", "quantity_on_hand",
+              "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -6,8 +6,9 @@ components, allergies or groups: ids are selected through subqueries, never sent
 long ``IN (...)`` lists (which SQLAlchemy's ``selectinload`` splits in chunks of 500).
 
 - :func:`screen_patient`: one patient against one cocktail version.
-- :func:`formulations`: one patient against every active cocktail of an area (the
-  formulation picker), ranked safe, caution, blocked, then by name.
+- :func:`formulation_page`: one patient against every active cocktail of an area (the
+  formulation picker), ranked safe, caution, blocked, then by name; the findings built
+  only for the page shown. :func:`formulations`: the same, every cocktail in full.
 
 Neither reads ``current_user``; neither writes.
 """
@@ -28,16 +29,35 @@ from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredie
                                         IngredientContraindication, ingredient_allergen_group)
 from formulary.patients.models import Allergy, Patient, PatientCondition
 
-__all__ = ["FormulationResult", "cross_reactivity", "formulations", "screen_patient",
+__all__ = ["FormulationPage", "FormulationResult", "PickerCocktail", "PickerVersion",
+           "cross_reactivity", "formulation_page", "formulations", "screen_patient",
            "screen_values"]
+
+
+@dataclass(frozen=True, slots=True)
+class PickerCocktail:
+    """An active cocktail as the picker shows it (a plain value, not the ORM object)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PickerVersion:
+    """The cocktail's active version as the picker shows it."""
+
+    id: int
+    number: int
+    area: str
+    indication: str
 
 
 @dataclass(frozen=True)
 class FormulationResult:
     """One active cocktail of the picker with its screen for the patient."""
 
-    cocktail: Cocktail
-    version: CocktailVersion
+    cocktail: PickerCocktail
+    version: PickerVersion
     result: safety.ScreenResult
     #: the version's ingredients as screened (id, name, groups), in component order
     ingredients: tuple[safety.ScreenIngredient, ...] = ()
@@ -49,6 +69,16 @@ class FormulationResult:
     @property
     def findings(self) -> tuple[safety.Finding, ...]:
         return self.result.findings
+
+
+@dataclass(frozen=True)
+class FormulationPage:
+    """One page of the picker: its cocktails with every finding, and how many cocktails
+    of each verdict there are in all."""
+
+    items: list[FormulationResult]
+    total: int
+    counts: dict[str, int]
 
 
 # --------------------------------------------------------------------------- loaders
@@ -185,12 +215,10 @@ def check_area(area: str | None) -> str | None:
     return area
 
 
-def formulations(session: Session, patient: Patient,
-                 area: str | None) -> list[FormulationResult]:
-    """Every active cocktail (its active version) of ``area`` (every area when None)
-    screened for ``patient``: safe first, then caution, then blocked; by name within a
-    verdict. Eight statements, whatever the number of cocktails and allergies."""
-    area = check_area(area)
+def _active_formulations(session: Session, patient: Patient, area: str | None):
+    """Every active cocktail (its active version) of ``area`` with its ingredients as the
+    screen takes them, and the patient's prepared screen. Seven statements, whatever the
+    number of cocktails and allergies; plain rows, not ORM objects."""
 
     def active(stmt):
         stmt = stmt.where(Cocktail.status == "active")
@@ -198,30 +226,29 @@ def formulations(session: Session, patient: Patient,
             stmt = stmt.where(CocktailVersion.area == area)
         return stmt
 
-    pairs = session.execute(active(
-        select(Cocktail, CocktailVersion)
-        .join(CocktailVersion, CocktailVersion.id == Cocktail.active_version_id))
+    cocktails = session.execute(active(
+        select(Cocktail.id, Cocktail.name, CocktailVersion.id, CocktailVersion.number,
+               CocktailVersion.area, CocktailVersion.indication)
+        .join(CocktailVersion, CocktailVersion.id == Cocktail.active_version_id)
+        .order_by(Cocktail.id))
     ).all()
-    versions = {version.id: version for _, version in pairs}
-    for cocktail, version in pairs:
-        set_committed_value(cocktail, "active_version", version)
-
     version_ids = active(select(CocktailVersion.id).join(
         Cocktail, Cocktail.active_version_id == CocktailVersion.id))
     component_ids = select(Component.ingredient_id).where(Component.version_id.in_(version_ids))
-    # Plain rows, not ORM objects: the picker reads ids and names of thousands of them.
     rows = session.execute(
         select(Component.version_id, Component.ingredient_id, Ingredient.name)
         .join(Ingredient, Ingredient.id == Component.ingredient_id)
         .where(Component.version_id.in_(version_ids))
         .order_by(Component.version_id, Component.position, Component.id)
-    ).all() if pairs else []
+    ).all()
     all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
     groups = _group_names(session, select(all_ids.c[0]))
-    contra = _contraindications(session, component_ids) if pairs else {}
+    contra = _contraindications(session, component_ids)
     patient_value = _screen_patient_value(session, patient, groups)
     screen = safety.PatientScreen(patient_value, cross_reactivity(session))
 
+    # One value per ingredient, shared by every version holding it: the screen works
+    # each out once.
     shown: dict[int, safety.ScreenIngredient] = {}
     per_version: dict[int, list[safety.ScreenIngredient]] = defaultdict(list)
     for version_id, ingredient_id, name in rows:
@@ -231,11 +258,42 @@ def formulations(session: Session, patient: Patient,
                 id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
                 contraindications=frozenset(contra.get(ingredient_id, ())))
         per_version[version_id].append(value)
+    return [(PickerCocktail(c_id, c_name), PickerVersion(v_id, number, v_area, indication or ""),
+             tuple(per_version.get(v_id, ())))
+            for c_id, c_name, v_id, number, v_area, indication in cocktails], screen
 
-    results = []
-    for cocktail, version in pairs:
-        ingredients = tuple(per_version.get(version.id, ()))
-        results.append(FormulationResult(cocktail, version, screen(ingredients), ingredients))
-    ranked = safety.rank_formulations([(fr, fr.result) for fr in results],
-                                      name=lambda fr: fr.cocktail.name)
-    return [fr for fr, _ in ranked]
+
+def formulation_page(session: Session, patient: Patient, area: str | None, *,
+                     offset: int = 0, limit: int | None = None) -> FormulationPage:
+    """Every active cocktail (its active version) of ``area`` (every area when None)
+    screened for ``patient``: safe first, then caution, then blocked; by name within a
+    verdict. Every cocktail is ranked and counted by its verdict; the findings are built
+    only for the ``limit`` cocktails from ``offset`` (every one when ``limit`` is None).
+    Seven statements, whatever the number of cocktails and allergies."""
+    area = check_area(area)
+    offset = max(0, offset)
+    cocktails, screen = _active_formulations(session, patient, area)
+    counts = dict.fromkeys(safety.VERDICTS, 0)
+    ranked = []
+    for n, (cocktail, _, ingredients) in enumerate(cocktails):
+        verdict = screen.verdict(ingredients)
+        counts[verdict] += 1
+        ranked.append((safety.formulation_key(verdict, cocktail.name), n, verdict))
+    ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
+    chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
+    items = []
+    for _, n, verdict in chosen:
+        cocktail, version, ingredients = cocktails[n]
+        result = screen(ingredients)
+        if result.verdict != verdict:  # never: the verdict follows from the findings
+            raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened "
+                               f"{result.verdict}")
+        items.append(FormulationResult(cocktail, version, result, ingredients))
+    return FormulationPage(items, len(cocktails), counts)
+
+
+def formulations(session: Session, patient: Patient,
+                 area: str | None) -> list[FormulationResult]:
+    """Every active cocktail of ``area`` with every finding, ranked (see
+    :func:`formulation_page`)."""
+    return formulation_page(session, patient, area).items

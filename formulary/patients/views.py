@@ -194,15 +194,14 @@ def picker(patient_id: int):
     except ValidationError as exc:
         flash(exc.message, "warning")
         area = None
-    results = screening.formulations(db.session, patient, area)
+    page = _page_arg()
+    found = screening.formulation_page(db.session, patient, area,
+                                       offset=(page - 1) * PICKER_PER_PAGE,
+                                       limit=PICKER_PER_PAGE)
     services.record_view(db.session, current_user, patient,
                          what=f"formulation picker ({area or 'all areas'})")
-    counts = {v: 0 for v in safety.VERDICTS}
-    for fr in results:
-        counts[fr.verdict] += 1
-    page = _page_arg()
-    shown = results[(page - 1) * PICKER_PER_PAGE:page * PICKER_PER_PAGE]
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
-                           results=shown, counts=counts, total=len(results), page=page,
-                           per_page=PICKER_PER_PAGE, condition_labels=safety.CONDITION_LABELS,
+                           results=found.items, counts=found.counts, total=found.total,
+                           page=page, per_page=PICKER_PER_PAGE,
+                           condition_labels=safety.CONDITION_LABELS,
                            target=services.allergy_target)

@@ -97,10 +97,14 @@ class DeliveryRow:
 class DeliveryFileError(ValidationError):
     """The delivery sheet was refused, whole. ``problems`` lists every reason as
     ``(row, reason)``: the row number Excel shows, or None for the file itself.
-    ``fields["file"]`` holds the same problems as sentences ("Row 7: ...")."""
+    ``fields["file"]`` holds the same problems as sentences ("Row 7: ...").
+    ``rows``: when only some rows were bad, the rows that were read well (so a caller
+    can check them further and report every bad row at once); otherwise None."""
 
-    def __init__(self, problems: list[tuple[int | None, str]]):
+    def __init__(self, problems: list[tuple[int | None, str]],
+                 rows: list["DeliveryRow"] | None = None):
         self.problems = list(problems)
+        self.rows = rows
         lines = [_sentence(row, reason) for row, reason in self.problems]
         if len(lines) == 1:
             message = lines[0]
@@ -199,7 +203,7 @@ def _read_first_sheet(wb: Any, max_rows: int) -> list[DeliveryRow]:
     columns = _columns(header_cells)
     result, problems = _read_rows(rows, columns, header_row, max_rows)
     if problems:
-        raise DeliveryFileError(problems)
+        raise DeliveryFileError(problems, rows=result)
     if not result:
         raise DeliveryFileError([(None, NO_ROWS)])
     return result
@@ -317,9 +321,9 @@ def _read_row(number: int, cells: tuple[Any, ...], columns: dict[str, int],
         try:
             values[name] = parse(cell(name))
         except _Refused as refusal:
-            problems.append((columns[name], str(refusal)))
+            problems.append((columns.get(name, -1), str(refusal)))
         except ValidationError as exc:
-            problems.append((columns[name], _with_label(name, exc.message)))
+            problems.append((columns.get(name, -1), _with_label(name, exc.message)))
     if ("ingredient" in values and "gtin" in values
             and values["ingredient"] is None and values["gtin"] is None):
         problems.append((float("inf"), "Give the ingredient's name or its GTIN."))

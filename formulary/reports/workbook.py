@@ -64,7 +64,8 @@ from openpyxl.utils import get_column_letter
 
 __all__ = [
     "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS",
-    "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet", "inert_text", "write_workbook",
+    "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet",
+    "inert_text", "write_workbook",
 ]
 
 DATE_FORMAT = "yyyy-mm-dd"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from formulary.audit.models import AuditEntry
 from formulary.cocktails import services
-from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.domain.errors import Duplicate, InvalidState, ValidationError
 from tests.cocktails.conftest import cocktail_input, comp
 

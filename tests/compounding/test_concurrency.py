@@ -92,7 +92,7 @@ def check_outcome(outcomes: list[str], ids: dict) -> None:
     assert len(set(numbers)) == SERVES
 
 
-def race_threads(app, ids: dict) -> list[str]:
+def race_threads(app, ids: dict, key: str | None = None) -> list[str]:
     barrier = threading.Barrier(CLIENTS)
     outcomes: list[str] = []
 
@@ -102,9 +102,10 @@ def race_threads(app, ids: dict) -> list[str]:
                 barrier.wait()  # before any statement: on SQLite the first one takes the write lock
                 user = db.session.get(User, ids["user_id"])
                 cocktail = db.session.get(Cocktail, ids["cocktail_id"])
-                services.prepare_batch(db.session, user, cocktail=cocktail, doses=1, tz=TZ)
+                batch = services.prepare_batch(db.session, user, cocktail=cocktail, doses=1, tz=TZ,
+                                               idempotency_key=key)
                 db.session.commit()
-                outcomes.append("ok")
+                outcomes.append("replayed" if batch.replayed else "ok")
             except InsufficientStock:
                 db.session.rollback()
                 outcomes.append("short")
@@ -148,6 +149,17 @@ def test_concurrent_preparations_never_oversell(race_app):
     check_outcome(outcomes, ids)
 
 
+def test_concurrent_retries_with_one_key_make_one_batch(race_app):
+    app, _ = race_app
+    ids = seed()
+    outcomes = race_threads(app, ids, key="double-click")
+    assert sorted(outcomes) == ["ok"] + ["replayed"] * (CLIENTS - 1), outcomes
+    db.session.expire_all()
+    assert db.session.execute(select(func.count()).select_from(Batch)).scalar_one() == 1
+    assert db.session.get(Lot, ids["scarce_lot"]).quantity_on_hand == SERVES - 1
+    assert check_books(db.session) == []
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,7 +189,7 @@ def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as err:
         proc = subprocess.Popen([str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "--pythonpath",
-                                 f"{ROOT},{tmp_path}", "--timeout", "60", "race_wsgi:app"],
+                                 f"{ROOT},{tmp_path}", "--timeout", "60", "--no-control-socket", "race_wsgi:app"],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -159,3 +159,29 @@ def test_dashboard_panel(client, login_as, stocked, make_user):
     db.session.commit()
     html = client.get("/dashboard").get_data(as_text=True)
     assert 'data-testid="batches-today">1<' in html and "1 awaiting verification" in html
+
+
+def test_stock_gone_between_preview_and_confirm(client, login_as, stocked, prepare, make_user):
+    login_as("pharmacist")
+    url = _new_url(stocked, doses=10)
+    html = client.get(url).get_data(as_text=True)
+    data = {"cocktail_id": stocked["cocktail"].id, "doses": 10, "patient_mrn": "",
+            "idempotency_key": _key(html)}
+    prepare(make_user("pharmacist"), stocked["cocktail"], 5)  # a colleague takes biotin meanwhile
+    r = client.post_form("/batches/new", data, form_url=url)
+    assert r.status_code == 409
+    assert "Biotin 5 mg/mL short by 2 mL" in r.get_data(as_text=True)
+    assert counts()[0] == 1
+
+
+def test_batch_list_query_count_is_constant(client, login_as, stocked, prepare, make_patient,
+                                            count_queries):
+    user = login_as("pharmacist")
+    prepare(user, stocked["cocktail"], 1, patient=make_patient())
+    with count_queries() as few:
+        client.get("/batches")
+    for _ in range(6):
+        prepare(user, stocked["cocktail"], 1, patient=make_patient())
+    with count_queries() as many:
+        client.get("/batches")
+    assert many.count == few.count

@@ -79,7 +79,7 @@ def _count(session, count_queries, patient, expected):
         results = formulations(session, patient, "scalp")
         for fr in results:  # reading what the picker shows sends nothing more
             [i.name for i in fr.ingredients]
-            fr.cocktail.active_version.area, fr.version.number
+            fr.cocktail.name, fr.version.area, fr.version.number
     assert len(results) == expected
     return n
 

@@ -322,7 +322,8 @@ def test_chart_ranges_stop_before_the_totals_row():
 def test_a_sheet_without_rows_gets_no_chart():
     spec = ChartSpec("Nothing", 1, [2])
     data = build([Sheet("S", [Column("A", "label"), Column("B", "int")], [], charts=[spec])])
-    assert not any(n.startswith("xl/charts/") for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert not any(name.startswith("xl/charts/") for name in names)
 
 
 def test_a_chart_over_a_missing_column_is_refused_before_writing():
