@@ -5,7 +5,6 @@ bad requests answered 4xx."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
