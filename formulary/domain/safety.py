@@ -566,8 +566,9 @@ class PatientScreen:
     were when it was built, and remembers every ingredient it was given.
     """
 
-    __slots__ = ("patient", "cross", "_general", "_general_bits", "_coded", "_free",
-                 "_free_reviews", "_all_free", "_by_ingredient", "_by_identity")
+    __slots__ = ("patient", "cross", "_general", "_general_bits", "_coded", "_coded_by_id",
+                 "_coded_by_group", "_free", "_free_by_word", "_free_reviews", "_all_free", "_by_ingredient",
+                 "_by_identity")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
@@ -582,7 +583,23 @@ class PatientScreen:
                        for c in CONDITIONS if c in patient.conditions)
         active = [a for a in patient.allergies if a.is_active]
         self._coded = tuple(_CodedAllergy(a, cross) for a in active if a.substance is None)
+        # Which coded allergies can say anything of an ingredient: those to its id, and
+        # those whose groups (or their cross-reacting partners) it holds. The others give
+        # no finding (see _CodedAllergy.findings), so they are not asked.
+        self._coded_by_id: dict[int, list[int]] = {}
+        self._coded_by_group: dict[str, list[int]] = {}
+        for index, coded in enumerate(self._coded):
+            if coded.allergy.ingredient_id is not None:
+                self._coded_by_id.setdefault(coded.allergy.ingredient_id, []).append(index)
+            for key in coded.relevant:
+                self._coded_by_group.setdefault(key, []).append(index)
         self._free = tuple(a for a in active if a.substance is not None)
+        # A free text can name an ingredient (or one of its groups) only if they share a
+        # word (see free_text_names): the others are not asked.
+        self._free_by_word: dict[str, list[int]] = {}
+        for index, allergy in enumerate(self._free):
+            for word in set(_words(_clean(allergy.substance or ""))):
+                self._free_by_word.setdefault(word, []).append(index)
         self._general = tuple(_keyed(item) for item in general)
         self._general_bits = _level_bits(general)
         self._free_reviews = tuple(_keyed((None, _free_text_review(a))) for a in self._free)
@@ -613,10 +630,20 @@ class PatientScreen:
                 items.append((ing, Finding(
                     "block", "contraindication", ing.id,
                     f"{_clean(ing.name)} is contraindicated in {CONDITION_LABELS[condition]}.")))
-        for coded in self._coded:
-            items.extend(coded.findings(ing, self.cross))
+        asked = set(self._coded_by_id.get(ing.id, ()))
+        for key, _ in _shown_groups(ing.groups):
+            asked.update(self._coded_by_group.get(key, ()))
+        for index in sorted(asked):
+            items.extend(self._coded[index].findings(ing, self.cross))
         named = 0
-        for index, allergy in enumerate(self._free):
+        words = set(_words(ing.name))
+        for _, shown in _shown_groups(ing.groups):
+            words.update(_words(shown))
+        asked = set()
+        for word in words:
+            asked.update(self._free_by_word.get(word, ()))
+        for index in sorted(asked):
+            allergy = self._free[index]
             block = _free_text_block(allergy, ing)
             if block is not None:
                 items.append((ing, block))

@@ -216,51 +216,64 @@ def check_area(area: str | None) -> str | None:
 
 
 def _active_formulations(session: Session, patient: Patient, area: str | None):
-    """Every active cocktail (its active version) of ``area`` with its ingredients as the
-    screen takes them, and the patient's prepared screen. Seven statements, whatever the
-    number of cocktails and allergies; plain rows, not ORM objects."""
+    """Every active cocktail (its active version) of ``area``, by id, with its version
+    and the components of that version as ``(position, component id, ingredient)``,
+    unordered; and the patient's prepared screen. Seven statements, whatever the number
+    of cocktails and allergies. Core statements over the tables, giving plain rows: the
+    picker reads thousands of them, too many to build ORM objects for."""
+    cocktail, version = Cocktail.__table__, CocktailVersion.__table__
+    component, ingredient = Component.__table__, Ingredient.__table__
+    iag = ingredient_allergen_group
 
     def active(stmt):
-        stmt = stmt.where(Cocktail.status == "active")
-        if area is not None:
-            stmt = stmt.where(CocktailVersion.area == area)
-        return stmt
+        stmt = stmt.where(cocktail.c.status == "active")
+        return stmt if area is None else stmt.where(version.c.area == area)
 
+    active_versions = cocktail.join(version, version.c.id == cocktail.c.active_version_id)
     cocktails = session.execute(active(
-        select(Cocktail.id, Cocktail.name, CocktailVersion.id, CocktailVersion.number,
-               CocktailVersion.area, CocktailVersion.indication)
-        .join(CocktailVersion, CocktailVersion.id == Cocktail.active_version_id)
-        .order_by(Cocktail.id))
-    ).all()
-    version_ids = active(select(CocktailVersion.id).join(
-        Cocktail, Cocktail.active_version_id == CocktailVersion.id))
-    component_ids = select(Component.ingredient_id).where(Component.version_id.in_(version_ids))
-    rows = session.execute(
-        select(Component.version_id, Component.ingredient_id, Ingredient.name)
-        .join(Ingredient, Ingredient.id == Component.ingredient_id)
-        .where(Component.version_id.in_(version_ids))
-        .order_by(Component.version_id, Component.position, Component.id)
-    ).all()
+        select(cocktail.c.id, cocktail.c.name, version.c.id, version.c.number,
+               version.c.area, version.c.indication)
+        .select_from(active_versions).order_by(cocktail.c.id))).all()
+    in_use = active_versions.join(component, component.c.version_id == version.c.id)
+    rows = session.execute(active(
+        select(component.c.version_id, component.c.ingredient_id, component.c.position,
+               component.c.id).select_from(in_use))).all()
+    component_ids = active(select(component.c.ingredient_id).select_from(in_use))
     all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
-    groups = _group_names(session, select(all_ids.c[0]))
+    names: dict[int, str] = {}
+    groups: dict[int, list[str]] = defaultdict(list)
+    for ingredient_id, name, group in session.execute(
+            select(ingredient.c.id, ingredient.c.name, AllergenGroup.__table__.c.name)
+            .select_from(ingredient.outerjoin(iag, iag.c.ingredient_id == ingredient.c.id)
+                         .outerjoin(AllergenGroup.__table__,
+                                    AllergenGroup.__table__.c.id == iag.c.allergen_group_id))
+            .where(ingredient.c.id.in_(select(all_ids.c[0])))):
+        names[ingredient_id] = name
+        if group is not None:
+            groups[ingredient_id].append(group)
     contra = _contraindications(session, component_ids)
     patient_value = _screen_patient_value(session, patient, groups)
     screen = safety.PatientScreen(patient_value, cross_reactivity(session))
 
     # One value per ingredient, shared by every version holding it: the screen works
     # each out once.
-    shown: dict[int, safety.ScreenIngredient] = {}
-    per_version: dict[int, list[safety.ScreenIngredient]] = defaultdict(list)
-    for version_id, ingredient_id, name in rows:
-        value = shown.get(ingredient_id)
+    values: dict[int, safety.ScreenIngredient] = {}
+    per_version: dict[int, list] = defaultdict(list)
+    for version_id, ingredient_id, position, component_id in rows:
+        value = values.get(ingredient_id)
         if value is None:
-            value = shown[ingredient_id] = safety.ScreenIngredient(
-                id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
+            value = values[ingredient_id] = safety.ScreenIngredient(
+                id=ingredient_id, name=names[ingredient_id],
+                groups=frozenset(groups.get(ingredient_id, ())),
                 contraindications=frozenset(contra.get(ingredient_id, ())))
-        per_version[version_id].append(value)
+        per_version[version_id].append((position, component_id, value))
     return [(PickerCocktail(c_id, c_name), PickerVersion(v_id, number, v_area, indication or ""),
-             tuple(per_version.get(v_id, ())))
+             per_version.get(v_id, []))
             for c_id, c_name, v_id, number, v_area, indication in cocktails], screen
+
+
+def _in_order(component: tuple) -> tuple:
+    return component[:2]  # position, then id
 
 
 def formulation_page(session: Session, patient: Patient, area: str | None, *,
@@ -275,15 +288,16 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     cocktails, screen = _active_formulations(session, patient, area)
     counts = dict.fromkeys(safety.VERDICTS, 0)
     ranked = []
-    for n, (cocktail, _, ingredients) in enumerate(cocktails):
-        verdict = screen.verdict(ingredients)
+    for n, (cocktail, _, components) in enumerate(cocktails):
+        verdict = screen.verdict([value for _, _, value in components])
         counts[verdict] += 1
         ranked.append((safety.formulation_key(verdict, cocktail.name), n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
     items = []
     for _, n, verdict in chosen:
-        cocktail, version, ingredients = cocktails[n]
+        cocktail, version, components = cocktails[n]
+        ingredients = tuple(value for _, _, value in sorted(components, key=_in_order))
         result = screen(ingredients)
         if result.verdict != verdict:  # never: the verdict follows from the findings
             raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened "
