@@ -33,9 +33,10 @@ class Cocktail(db.Model):
     name: Mapped[str] = mapped_column(String(160))
     name_key: Mapped[str] = mapped_column(String(160), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
-    active_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("cocktail_version.id", use_alter=True, name="fk_cocktail_active_version"),
-        nullable=True)
+    # No database foreign key here: it would make a cycle with cocktail_version.cocktail_id
+    # that SQLite cannot build by ALTER. The services set it only to a version of this
+    # cocktail, and the relationship below names the join.
+    active_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
 
@@ -43,7 +44,8 @@ class Cocktail(db.Model):
         back_populates="cocktail", foreign_keys="CocktailVersion.cocktail_id",
         order_by="CocktailVersion.number")
     active_version: Mapped["CocktailVersion | None"] = relationship(
-        foreign_keys=[active_version_id], post_update=True)
+        primaryjoin="foreign(Cocktail.active_version_id) == CocktailVersion.id",
+        post_update=True)
 
 
 class CocktailVersion(db.Model):

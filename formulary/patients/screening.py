@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, union
+from sqlalchemy import String, cast, func, select, union
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -215,65 +215,81 @@ def check_area(area: str | None) -> str | None:
     return area
 
 
+_cocktail, _version = Cocktail.__table__, CocktailVersion.__table__
+_component, _ingredient, _group = Component.__table__, Ingredient.__table__, AllergenGroup.__table__
+_contra = IngredientContraindication.__table__
+_ACTIVE_VERSIONS = _cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id)
+_IN_USE = _ACTIVE_VERSIONS.join(_component, _component.c.version_id == _version.c.id)
+
+
+def _active(area: str | None, stmt):
+    """``stmt`` (over cocktails joined to their active version) for the active cocktails
+    of ``area``."""
+    stmt = stmt.where(_cocktail.c.status == "active")
+    return stmt if area is None else stmt.where(_version.c.area == area)
+
+
 def _active_formulations(session: Session, patient: Patient, area: str | None):
-    """Every active cocktail (its active version) of ``area``, by id, with its version
-    and the components of that version as ``(position, component id, ingredient)``,
-    unordered; and the patient's prepared screen. Seven statements, whatever the number
-    of cocktails and allergies. Core statements over the tables, giving plain rows: the
-    picker reads thousands of them, too many to build ORM objects for."""
-    cocktail, version = Cocktail.__table__, CocktailVersion.__table__
-    component, ingredient = Component.__table__, Ingredient.__table__
+    """Every active cocktail (its active version) of ``area``, by id, as ``(cocktail,
+    version, ingredients)`` with the ingredients in no particular order, and the
+    patient's prepared screen. Six statements, whatever the number of cocktails and
+    allergies. Core statements over the tables: the picker reads every active cocktail,
+    too many to build ORM objects (or even to fetch one row per component) for."""
+    cocktails = session.execute(_active(area, select(
+        _cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number, _version.c.area,
+        _version.c.indication,
+        func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
+        .select_from(_ACTIVE_VERSIONS.outerjoin(
+            _component, _component.c.version_id == _version.c.id))
+        .group_by(_cocktail.c.id, _version.c.id).order_by(_cocktail.c.id))).all()
+    # The ingredients of those cocktails and those the patient is allergic to, each with
+    # its groups and contraindications (a row per pair: few per ingredient).
+    ids = union(_active(area, select(_component.c.ingredient_id).select_from(_IN_USE)),
+                _allergy_ingredient_ids(patient.id)).subquery()
     iag = ingredient_allergen_group
-
-    def active(stmt):
-        stmt = stmt.where(cocktail.c.status == "active")
-        return stmt if area is None else stmt.where(version.c.area == area)
-
-    active_versions = cocktail.join(version, version.c.id == cocktail.c.active_version_id)
-    cocktails = session.execute(active(
-        select(cocktail.c.id, cocktail.c.name, version.c.id, version.c.number,
-               version.c.area, version.c.indication)
-        .select_from(active_versions).order_by(cocktail.c.id))).all()
-    in_use = active_versions.join(component, component.c.version_id == version.c.id)
-    rows = session.execute(active(
-        select(component.c.version_id, component.c.ingredient_id, component.c.position,
-               component.c.id).select_from(in_use))).all()
-    component_ids = active(select(component.c.ingredient_id).select_from(in_use))
-    all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
     names: dict[int, str] = {}
-    groups: dict[int, list[str]] = defaultdict(list)
-    for ingredient_id, name, group in session.execute(
-            select(ingredient.c.id, ingredient.c.name, AllergenGroup.__table__.c.name)
-            .select_from(ingredient.outerjoin(iag, iag.c.ingredient_id == ingredient.c.id)
-                         .outerjoin(AllergenGroup.__table__,
-                                    AllergenGroup.__table__.c.id == iag.c.allergen_group_id))
-            .where(ingredient.c.id.in_(select(all_ids.c[0])))):
+    groups: dict[int, set[str]] = defaultdict(set)
+    contra: dict[int, set[str]] = defaultdict(set)
+    for ingredient_id, name, group, condition in session.execute(
+            select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
+            .select_from(_ingredient
+                         .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
+                         .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
+                         .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
+            .where(_ingredient.c.id.in_(select(ids.c[0])))):
         names[ingredient_id] = name
         if group is not None:
-            groups[ingredient_id].append(group)
-    contra = _contraindications(session, component_ids)
+            groups[ingredient_id].add(group)
+        if condition in safety.CONDITIONS:
+            contra[ingredient_id].add(condition)
     patient_value = _screen_patient_value(session, patient, groups)
     screen = safety.PatientScreen(patient_value, cross_reactivity(session))
 
-    # One value per ingredient, shared by every version holding it: the screen works
-    # each out once.
-    values: dict[int, safety.ScreenIngredient] = {}
-    per_version: dict[int, list] = defaultdict(list)
-    for version_id, ingredient_id, position, component_id in rows:
-        value = values.get(ingredient_id)
-        if value is None:
-            value = values[ingredient_id] = safety.ScreenIngredient(
-                id=ingredient_id, name=names[ingredient_id],
-                groups=frozenset(groups.get(ingredient_id, ())),
-                contraindications=frozenset(contra.get(ingredient_id, ())))
-        per_version[version_id].append((position, component_id, value))
+    # One value per ingredient, shared by every cocktail holding it (the screen works
+    # each out once), by its id as the aggregate spells it.
+    values = {str(ingredient_id): safety.ScreenIngredient(
+        id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
+        contraindications=frozenset(contra.get(ingredient_id, ())))
+        for ingredient_id, name in names.items()}
     return [(PickerCocktail(c_id, c_name), PickerVersion(v_id, number, v_area, indication or ""),
-             per_version.get(v_id, []))
-            for c_id, c_name, v_id, number, v_area, indication in cocktails], screen
+             [values[i] for i in ingredient_ids.split(",")] if ingredient_ids else [])
+            for c_id, c_name, v_id, number, v_area, indication, ingredient_ids in cocktails], screen
 
 
-def _in_order(component: tuple) -> tuple:
-    return component[:2]  # position, then id
+def _component_order(session: Session, area: str | None,
+                     versions: list[int] | None) -> dict[int, list[int]]:
+    """The ingredient ids of the given versions (every active one of ``area`` when None)
+    in component order (position, then id): one statement."""
+    stmt = select(_component.c.version_id, _component.c.ingredient_id)
+    if versions is None:
+        stmt = _active(area, stmt.select_from(_IN_USE))
+    else:
+        stmt = stmt.where(_component.c.version_id.in_(versions))
+    order: dict[int, list[int]] = defaultdict(list)
+    for version_id, ingredient_id in session.execute(
+            stmt.order_by(_component.c.version_id, _component.c.position, _component.c.id)):
+        order[version_id].append(ingredient_id)
+    return order
 
 
 def formulation_page(session: Session, patient: Patient, area: str | None, *,
@@ -288,16 +304,19 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     cocktails, screen = _active_formulations(session, patient, area)
     counts = dict.fromkeys(safety.VERDICTS, 0)
     ranked = []
-    for n, (cocktail, _, components) in enumerate(cocktails):
-        verdict = screen.verdict([value for _, _, value in components])
+    for n, (cocktail, _, ingredients) in enumerate(cocktails):
+        verdict = screen.verdict(ingredients)
         counts[verdict] += 1
         ranked.append((safety.formulation_key(verdict, cocktail.name), n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
+    order = _component_order(session, area, None if limit is None else
+                             [cocktails[n][1].id for _, n, _ in chosen])
     items = []
     for _, n, verdict in chosen:
-        cocktail, version, components = cocktails[n]
-        ingredients = tuple(value for _, _, value in sorted(components, key=_in_order))
+        cocktail, version, ingredients = cocktails[n]
+        by_id = {value.id: value for value in ingredients}
+        ingredients = tuple(by_id[i] for i in order.get(version.id, ()))
         result = screen(ingredients)
         if result.verdict != verdict:  # never: the verdict follows from the findings
             raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened "
