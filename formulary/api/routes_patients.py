@@ -6,7 +6,7 @@ Every read of a patient's record (the record, a screen, the picker) is audited a
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_int, created, current_api_user, iso,
@@ -77,9 +77,13 @@ def patient_summary_json(p: Patient) -> dict:
             "date_of_birth": iso(p.date_of_birth), "allergy_status": p.allergy_status}
 
 
+def finding_json(f: safety.Finding) -> dict:
+    return {"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
+            "message": f.message}
+
+
 def findings_json(result: safety.ScreenResult) -> list[dict]:
-    return [{"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
-             "message": f.message} for f in result.findings]
+    return [finding_json(f) for f in result.findings]
 
 
 def _patient(patient_id: int) -> Patient:
@@ -186,10 +190,13 @@ def update_allergy(patient_id: int, allergy_id: int):
     return allergy_json(allergy)
 
 
-def screen_json(cocktail, version, result: safety.ScreenResult) -> dict:
+def _screen_head_json(cocktail, version, result: safety.ScreenResult) -> dict:
     return {"cocktail_id": cocktail.id, "name": cocktail.name, "area": version.area,
-            "version": version.number, "verdict": result.verdict,
-            "findings": findings_json(result)}
+            "version": version.number, "verdict": result.verdict}
+
+
+def screen_json(cocktail, version, result: safety.ScreenResult) -> dict:
+    return {**_screen_head_json(cocktail, version, result), "findings": findings_json(result)}
 
 
 @api_route("/patients/<int:patient_id>/safety", ["GET"],
@@ -224,8 +231,6 @@ def patient_safety(patient_id: int):
            responses={200: S.page_of(SCREEN)})
 @writes_on_read
 def patient_formulations(patient_id: int):
-    from flask import current_app
-
     area = screening.check_area(request.args.get("area"))
     page = arg_int("page", 1, minimum=1)
     per_page = arg_int("per_page", current_app.config["API_MAX_PER_PAGE"], minimum=1,
@@ -235,5 +240,28 @@ def patient_formulations(patient_id: int):
                                        offset=(page - 1) * per_page, limit=per_page)
     services.record_view(db.session, current_api_user(), patient,
                          what=f"formulations ({area or 'all areas'})", via="api")
-    return {"items": [screen_json(fr.cocktail, fr.version, fr.result) for fr in found.items],
-            "total": found.total, "page": page, "per_page": per_page}
+    return current_app.response_class(_formulations_body(found, page, per_page) + "\n",
+                                      mimetype="application/json")
+
+
+def _formulations_body(found: screening.FormulationPage, page: int, per_page: int) -> str:
+    """The page as JSON: ``{items: [screen_json...], total, page, per_page}``. Up to 500
+    cocktails with some twenty findings each, most of them the same few findings (about
+    the patient, about an ingredient) and the same objects: each is encoded once, then
+    the text is put together, instead of encoding tens of thousands of dicts."""
+    def dumps(value) -> str:
+        return current_app.json.dumps(value, separators=(",", ":"))
+
+    encoded: dict[int, str] = {}
+    items = []
+    for fr in found.items:
+        findings = []
+        for f in fr.findings:
+            text = encoded.get(id(f))
+            if text is None:
+                text = encoded[id(f)] = dumps(finding_json(f))
+            findings.append(text)
+        head = dumps(_screen_head_json(fr.cocktail, fr.version, fr.result))
+        items.append(f'{head[:-1]},"findings":[{",".join(findings)}]}}')
+    rest = dumps({"total": found.total, "page": page, "per_page": per_page})
+    return f'{{"items":[{",".join(items)}],{rest[1:]}'

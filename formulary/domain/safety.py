@@ -651,14 +651,6 @@ class PatientScreen:
         bits = _level_bits(items) | named << _NAMED_SHIFT
         return tuple(_keyed(item) for item in items), bits
 
-    def _bits(self, ingredients: Iterable[ScreenIngredient]) -> int:
-        bits = 0
-        of_ingredient, by_identity = self._of_ingredient, self._by_identity
-        for ing in ingredients:
-            known = by_identity.get(id(ing))
-            bits |= (known[1] if known is not None else of_ingredient(ing))[1]
-        return bits
-
     def _verdict_of_bits(self, bits: int) -> str:
         bits |= self._general_bits
         if bits & _BLOCKS:
@@ -671,11 +663,13 @@ class PatientScreen:
         """``self(ingredients).verdict``, from what each ingredient gives (any block, any
         warning, which free texts it names) without building or sorting findings: for
         ranking every cocktail of the picker."""
-        ingredients = tuple(ingredients)
-        for ing in ingredients:  # refused before anything, as the call does
-            if id(ing) not in self._by_identity and not isinstance(ing, ScreenIngredient):
-                raise TypeError(f"not a ScreenIngredient: {ing!r}")
-        return self._verdict_of_bits(self._bits(ingredients))
+        bits = 0
+        by_identity = self._by_identity
+        for ing in ingredients:
+            known = by_identity.get(id(ing))
+            # Not seen yet: screened now (TypeError if it is not a ScreenIngredient).
+            bits |= known[1][1] if known is not None else self._of_ingredient(ing)[1]
+        return self._verdict_of_bits(bits)
 
     def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
         ingredients = tuple(ingredients)
@@ -684,16 +678,30 @@ class PatientScreen:
                 raise TypeError(f"not a ScreenIngredient: {ing!r}")
         items = list(self._general)
         bits = 0
+        # What each distinct ingredient gives, once (an ingredient listed twice, or two
+        # equal values, give the same tuple), and whether two differing values share an
+        # ingredient id.
+        given: dict[int, int | None] = {}
+        same_id = False
         for ing in ingredients:
-            ing_items, ing_bits = self._of_ingredient(ing)
-            items.extend(ing_items)
-            bits |= ing_bits
+            found = self._of_ingredient(ing)
+            if id(found) in given:
+                continue
+            same_id = same_id or ing.id in given.values()
+            given[id(found)] = ing.id
+            items.extend(found[0])
+            bits |= found[1]
         named = bits >> _NAMED_SHIFT
         items.extend(review for index, review in enumerate(self._free_reviews)
                      if not named >> index & 1)
         items.sort(key=itemgetter(0))
-        # dict keeps the first of equal findings, in sorted order: no exact duplicates.
-        findings = tuple(dict.fromkeys(finding for _, finding in items))
+        # No exact duplicates; the first of equal findings is kept, in sorted order. A
+        # sort key names its finding, and two equal findings have equal keys unless two
+        # differing ingredients share an id (names differ): then findings are compared.
+        if same_id:
+            findings = tuple(dict.fromkeys(finding for _, finding in items))
+        else:
+            findings = tuple(dict(items).values())
         return ScreenResult(verdict_of(findings), findings)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import String, cast, func, select, union
+from sqlalchemy import String, cast, exists, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,16 +35,14 @@ __all__ = ["FormulationPage", "FormulationResult", "PickerCocktail", "PickerVers
            "screen_values"]
 
 
-@dataclass(frozen=True, slots=True)
-class PickerCocktail:
+class PickerCocktail(NamedTuple):
     """An active cocktail as the picker shows it (a plain value, not the ORM object)."""
 
     id: int
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class PickerVersion:
+class PickerVersion(NamedTuple):
     """The cocktail's active version as the picker shows it."""
 
     id: int
@@ -215,6 +214,9 @@ def check_area(area: str | None) -> str | None:
     return area
 
 
+#: The longest list of ids sent in one ``IN (...)``; beyond, a subquery selects them.
+MAX_LISTED_IDS = 900
+
 _cocktail, _version = Cocktail.__table__, CocktailVersion.__table__
 _component, _ingredient, _group = Component.__table__, Ingredient.__table__, AllergenGroup.__table__
 _contra = IngredientContraindication.__table__
@@ -235,17 +237,23 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
     patient's prepared screen. Six statements, whatever the number of cocktails and
     allergies. Core statements over the tables: the picker reads every active cocktail,
     too many to build ORM objects (or even to fetch one row per component) for."""
+    ingredient_ids = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
+                      .where(_component.c.version_id == _version.c.id).scalar_subquery())
     cocktails = session.execute(_active(area, select(
         _cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number, _version.c.area,
-        _version.c.indication,
-        func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
-        .select_from(_ACTIVE_VERSIONS.outerjoin(
-            _component, _component.c.version_id == _version.c.id))
-        .group_by(_cocktail.c.id, _version.c.id).order_by(_cocktail.c.id))).all()
+        _version.c.indication, ingredient_ids)
+        .select_from(_ACTIVE_VERSIONS).order_by(_cocktail.c.id))).all()
     # The ingredients of those cocktails and those the patient is allergic to, each with
-    # its groups and contraindications (a row per pair: few per ingredient).
-    ids = union(_active(area, select(_component.c.ingredient_id).select_from(_IN_USE)),
-                _allergy_ingredient_ids(patient.id)).subquery()
+    # its groups and contraindications (a row per pair: few per ingredient). Their ids
+    # are those the aggregate spelt: sent as a list while it is short, else selected
+    # again by the database.
+    in_use = {i for *_, ids in cocktails if ids for i in ids.split(",")}
+    if len(in_use) <= MAX_LISTED_IDS:
+        listed = _ingredient.c.id.in_(sorted(int(i) for i in in_use))
+    else:
+        listed = exists(_active(area, select(_component.c.id).select_from(_IN_USE)
+                                .where(_component.c.ingredient_id == _ingredient.c.id)))
+    wanted = or_(listed, _ingredient.c.id.in_(_allergy_ingredient_ids(patient.id)))
     iag = ingredient_allergen_group
     names: dict[int, str] = {}
     groups: dict[int, set[str]] = defaultdict(set)
@@ -256,7 +264,7 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
                          .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
                          .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
                          .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
-            .where(_ingredient.c.id.in_(select(ids.c[0])))):
+            .where(wanted)):
         names[ingredient_id] = name
         if group is not None:
             groups[ingredient_id].add(group)

@@ -6,6 +6,7 @@ Every view of a patient's record (the record, its edit form, the picker) is audi
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -183,6 +184,27 @@ def no_known_allergies(patient_id: int):
     return redirect(url_for("patients.record", patient_id=patient_id))
 
 
+def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
+    """The ``<li>`` of every finding of each cocktail shown, escaped. The same findings
+    (about the patient, about an ingredient) recur on most cocktails of a page and are
+    the same objects: each is rendered once, not once per cocktail."""
+    rendered: dict[int, str] = {}
+    out = []
+    for fr in results:
+        items = []
+        for f in fr.findings:
+            li = rendered.get(id(f))
+            if li is None:
+                kind, level = escape(f.kind), escape(f.level)
+                colour = "danger" if f.level == "block" else "warning"
+                li = rendered[id(f)] = (
+                    f'<li data-kind="{kind}" data-level="{level}"><span class="badge '
+                    f'text-bg-{colour}">{level}</span> {escape(f.message)}</li>')
+            items.append(li)
+        out.append(Markup("".join(items)))
+    return out
+
+
 @bp.get("/<int:patient_id>/formulations")
 @require(SAFETY)
 @writes_on_read
@@ -202,6 +224,7 @@ def picker(patient_id: int):
                          what=f"formulation picker ({area or 'all areas'})")
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
                            results=found.items, counts=found.counts, total=found.total,
+                           findings_html=_findings_html(found.items),
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
                            target=services.allergy_target)

@@ -787,3 +787,67 @@ def test_rank_formulations_safe_then_caution_then_blocked_by_name():
     # Without a name the order given is kept within a verdict.
     assert [k for k, _ in rank_formulations(results)] == [
         "Zinc glow", "biotin boost", "Fat melt", "hair booster", "Anti-age"]
+
+
+# --------------------------------------------------------------------------- the picker's fast path
+# The formulation picker ranks every cocktail by PatientScreen.verdict (flags per
+# ingredient, no finding built) and builds the findings only for the cocktails shown: the
+# verdict must be exactly the one the findings give, for every rule.
+
+
+def test_verdict_without_findings_equals_the_verdict_of_the_findings():
+    cocktails = list(dict.fromkeys(tuple(c.cocktail) for c in CASES))
+    shelf = tuple(dict.fromkeys(ing for c in CASES for ing in c.cocktail))
+    cocktails += [(), (LIDO_MD, LIDO_MD), (BIOTIN, DEXPANTH), shelf]
+    for c in CASES:
+        prepared = PatientScreen(c.patient, CROSS)
+        assert prepared.verdict(c.cocktail) == c.verdict, c.id
+        for cocktail in cocktails + cocktails[::-1]:
+            assert prepared.verdict(cocktail) == screen(c.patient, cocktail, CROSS).verdict, c.id
+            assert prepared.verdict(cocktail) == prepared(cocktail).verdict, c.id
+
+
+def test_verdict_counts_a_free_text_review_unless_the_cocktail_names_it():
+    # Two free texts: "lidocaine" names the lidocaines, "latex" names nothing. A cocktail
+    # is safe only when every free text is named by one of its ingredients (and then it
+    # is blocked by that ingredient).
+    prepared = PatientScreen(patient(text_allergy(1, "lidocaine"), conditions=()), CROSS)
+    assert prepared.verdict([BIOTIN]) == "caution"
+    assert prepared.verdict([BIOTIN, LIDO_PF]) == "blocked"
+    both = PatientScreen(patient(text_allergy(1, "lidocaine"), text_allergy(2, "latex")), CROSS)
+    assert both.verdict([LIDO_PF]) == "blocked" == both([LIDO_PF]).verdict
+    assert both.verdict([BIOTIN]) == "caution"
+    assert PatientScreen(patient(), CROSS).verdict([BIOTIN]) == "safe"
+
+
+def test_verdict_refuses_what_is_not_an_ingredient():
+    prepared = PatientScreen(patient(), CROSS)
+    with pytest.raises(TypeError):
+        prepared.verdict([BIOTIN, "biotin"])
+    with pytest.raises(TypeError):
+        prepared(["biotin"])
+
+
+def test_two_values_with_one_id_give_no_duplicate_and_lose_nothing():
+    # Two spellings of one ingredient id (not something the database gives, but the
+    # screen takes any values): every finding of each, none twice.
+    a = ScreenIngredient(2, "Lidocaine 2% (multi-dose)", frozenset({AMIDE, "parabens"}))
+    b = ScreenIngredient(2, "Lidocaine 2%  (multi-dose)", frozenset({AMIDE}))
+    p = patient(group_allergy(1, AMIDE), text_allergy(2, "latex"), conditions={"diabetes"})
+    result = screen(p, [a, b, a], CROSS)
+    assert len(set(result.findings)) == len(result.findings)
+    assert set(result.findings) == set(screen(p, [a], CROSS).findings) | set(
+        screen(p, [b], CROSS).findings)
+
+
+def test_formulation_key_is_the_order_of_rank_formulations():
+    from formulary.domain.safety import formulation_key
+
+    names = ["Zinc glow", "hair booster", "Fat melt", "Anti-age", "biotin boost", "Fat  melt"]
+    verdicts = ["safe", "blocked", "caution", "blocked", "safe", "caution"]
+    results = [(n, ScreenResult(v, () if v == "safe" else (
+        Finding("block" if v == "blocked" else "warn", "contraindication", None, "x"),)))
+        for n, v in zip(names, verdicts)]
+    by_key = sorted(results, key=lambda item: formulation_key(item[1].verdict, item[0]))
+    assert by_key == rank_formulations(results, name=str)
+    assert formulation_key("safe") < formulation_key("caution") < formulation_key("blocked")

@@ -139,3 +139,25 @@ def test_formulations_rank_every_active_cocktail(practitioner, make_patient, cli
     assert [i["name"] for i in scalp["items"]] == ["Minoxidil scalp", "Hair vitality"]
     r = practitioner.get(f"patients/{patient.id}/formulations?area=elbow")
     assert r.status_code == 422 and "area" in r.json["error"]["fields"]
+
+
+def test_formulations_pages_carry_every_finding(practitioner, make_patient, clinic):
+    # Each page gives, for each of its cocktails, exactly what the single screen gives.
+    patient = make_patient(allergies=[{"group": "paraben", "severity": "moderate"},
+                                      {"substance": "latex", "severity": "mild"}],
+                           conditions=["diabetes"])
+    whole = practitioner.get(f"patients/{patient.id}/formulations").json
+    assert whole["total"] == 4 and whole["page"] == 1
+    paged = []
+    for page in (1, 2, 3):
+        r = practitioner.get(f"patients/{patient.id}/formulations?per_page=2&page={page}")
+        assert r.status_code == 200 and r.mimetype == "application/json"
+        assert (r.json["total"], r.json["page"], r.json["per_page"]) == (4, page, 2)
+        paged += r.json["items"]
+    assert paged == whole["items"]
+    for item in whole["items"]:
+        single = _screen(practitioner, patient, type("C", (), {"id": item["cocktail_id"]}))
+        assert item == single
+    latex = [f for f in whole["items"][0]["findings"] if "latex" in f["message"]]
+    assert latex == [{"level": "warn", "kind": "uncoded_allergy", "ingredient_id": None,
+                      "message": latex[0]["message"]}]

@@ -162,3 +162,23 @@ def test_manager_may_not_open_patient_pages(client, login_as, make_patient):
     assert client.get(f"/patients/{patient.id}").status_code == 403
     assert client.get(f"/patients/{patient.id}/formulations").status_code == 403
     assert _views(patient.id) == 0
+
+
+def test_picker_pages_and_escapes_the_findings(client, login_as, make_patient, clinic,
+                                               monkeypatch):
+    from formulary.patients import views
+
+    monkeypatch.setattr(views, "PICKER_PER_PAGE", 2)
+    patient = make_patient("MRN-2011", allergies=[{"substance": "<b>latex</b> & co",
+                                                   "severity": "mild"}])
+    login_as("practitioner")
+    first = client.get(f"/patients/{patient.id}/formulations").get_data(as_text=True)
+    second = client.get(f"/patients/{patient.id}/formulations?page=2").get_data(as_text=True)
+    names = [html.count('data-cocktail="') for html in (first, second)]
+    assert names == [2, 2]
+    assert 'data-cocktail="Body contour"' in first and 'data-cocktail="Hair vitality"' in second
+    for html in (first, second):
+        assert "4 active cocktails" in html
+        assert "<b>latex" not in html
+        assert "&#39;&lt;b&gt;latex&lt;/b&gt; &amp; co&#39;" in html
+        assert html.count('<li data-kind="uncoded_allergy" data-level="warn">') == 2

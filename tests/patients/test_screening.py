@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from formulary.domain.errors import ValidationError
-from formulary.patients.screening import cross_reactivity, formulations, screen_patient
+from formulary.patients import screening
+from formulary.patients.screening import (cross_reactivity, formulation_page, formulations,
+                                          screen_patient)
 
 
 def test_an_allergy_to_one_lidocaine_blocks_the_other_through_its_class(session, clinic,
@@ -92,3 +94,77 @@ def test_the_picker_sends_a_constant_number_of_statements(
     large = _count(session, count_queries, _patient(make_patient, groups, ings, 30), 50)
     assert small.count == large.count, (small.statements, large.statements)
     assert large.count <= 9
+
+
+# --------------------------------------------------------------------------- one page of the picker
+# formulation_page ranks and counts every cocktail by its verdict and builds the findings
+# only for the page asked: the page must be exactly that slice of the full list.
+
+
+def _full(session, patient, area=None):
+    return [(fr.cocktail.id, fr.verdict, fr.findings, tuple(i.id for i in fr.ingredients))
+            for fr in formulations(session, patient, area)]
+
+
+def test_a_page_is_the_slice_of_the_whole_ranking(session, make_ingredient, make_cocktail,
+                                                   make_group, make_patient):
+    groups, ings = _add_cocktails(make_ingredient, make_cocktail, make_group, 12)
+    make_cocktail([(ings[0], "1", "mL")], name="Only one")  # blocked: the allergy below
+    make_cocktail([(ings[4], "1", "mL")], name="Nothing wrong")
+    patient = make_patient(allergies=[{"ingredient": ings[0]}, {"group": groups[3].name},
+                                      {"substance": "thing"}], conditions=["diabetes"])
+    everything = _full(session, patient)
+    assert [verdict for _, verdict, _, _ in everything] == ["caution"] * 2 + ["blocked"] * 12
+    for offset, limit in [(0, 5), (5, 5), (10, 5), (0, 50), (11, 1), (40, 5)]:
+        page = formulation_page(session, patient, None, offset=offset, limit=limit)
+        assert page.total == len(everything) == 14
+        assert [(fr.cocktail.id, fr.verdict, fr.findings, tuple(i.id for i in fr.ingredients))
+                for fr in page.items] == everything[offset:offset + limit]
+    page = formulation_page(session, patient, None, offset=0, limit=1)
+    assert page.counts == {v: [verdict for _, verdict, _, _ in everything].count(v)
+                           for v in ("safe", "caution", "blocked")}
+
+
+def test_ingredients_are_shown_in_component_order(session, clinic, make_patient):
+    patient = make_patient()
+    hair = next(fr for fr in formulation_page(session, patient, "scalp", limit=10).items
+                if fr.cocktail.name == "Hair vitality")
+    assert [i.id for i in hair.ingredients] == [
+        clinic["biotin"].id, clinic["dexpanthenol"].id, clinic["lido_md"].id]
+    assert hair.version.area == "scalp" and hair.version.number == 1
+
+
+def test_a_long_list_of_ingredients_is_selected_by_the_database(
+        session, clinic, make_patient, monkeypatch):
+    # Beyond MAX_LISTED_IDS ingredients the ids are not sent as a list: same result.
+    patient = make_patient(allergies=[{"ingredient": clinic["lido_pf"], "severity": "severe"},
+                                      {"substance": "soy lecithin"}], conditions=["pregnant"])
+    listed = _full(session, patient)
+    monkeypatch.setattr(screening, "MAX_LISTED_IDS", 0)
+    assert _full(session, patient) == listed
+    assert _full(session, patient, "scalp") == [row for row in listed if row[0] in {
+        clinic["c_hair"].id, clinic["c_minox"].id}]
+
+
+def test_no_active_cocktail_gives_an_empty_page(session, make_patient):
+    page = formulation_page(session, make_patient(), "hands", offset=0, limit=50)
+    assert page.items == [] and page.total == 0
+    assert page.counts == {"safe": 0, "caution": 0, "blocked": 0}
+
+
+def test_a_page_sends_a_constant_number_of_statements(
+        session, count_queries, make_ingredient, make_cocktail, make_patient, make_group):
+    groups, ings = _add_cocktails(make_ingredient, make_cocktail, make_group, 5)
+    counts = []
+    for cocktails, allergies in [(0, 2), (60, 30)]:
+        _add_cocktails(make_ingredient, make_cocktail, make_group, cocktails)
+        patient = _patient(make_patient, groups, ings, allergies)
+        session.expire_all()
+        with count_queries() as n:
+            page = formulation_page(session, patient, "scalp", offset=0, limit=50)
+            for fr in page.items:
+                [i.name for i in fr.ingredients], fr.version.area, fr.cocktail.name
+        assert len(page.items) == min(50, page.total)
+        counts.append(n.count)
+    # Six for the page; the transaction's BEGIN (SQLite) and the patient, reloaded.
+    assert counts[0] == counts[1] <= 8, (counts, n.statements)
