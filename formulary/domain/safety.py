@@ -567,8 +567,8 @@ class PatientScreen:
     """
 
     __slots__ = ("patient", "cross", "_general", "_general_bits", "_coded", "_coded_by_id",
-                 "_coded_by_group", "_free", "_free_by_word", "_free_reviews", "_all_free", "_by_ingredient",
-                 "_by_identity")
+                 "_coded_by_group", "_free", "_free_by_word", "_free_reviews", "_all_free",
+                 "_by_ingredient", "_by_identity")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
