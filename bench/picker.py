@@ -8,6 +8,9 @@ run, the SQL statements per request and the median / p95 server time of:
 - the picker page ``/patients/<id>/formulations`` (every area: all 1,000 screened),
 - the API ``/api/v1/patients/<id>/formulations`` (every area, 500 per page).
 
+Each time is also taken as the thread's CPU time: on a loaded machine the wall time
+mostly measures the wait for a processor, the CPU time what the request costs.
+
 Run: ``.venv/bin/python -m bench.picker`` (``--requests N``, ``--cocktails N``).
 Goal: the picker under 10x the baseline page.
 """

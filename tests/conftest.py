@@ -75,20 +75,33 @@ def make_app(url: str, **overrides):
     return app
 
 
-_pg_schema_ready = False
+_shared_apps: dict = {}
 
 
-def _reset_postgres(app) -> None:
-    global _pg_schema_ready
+def _empty_tables(app) -> None:
+    """Every table emptied, ids restarting at 1, as a fresh database would be."""
     with app.app_context():
-        if not _pg_schema_ready:
-            db.drop_all()
-            db.create_all()
-            _pg_schema_ready = True
-        else:
+        if db.engine.dialect.name == "postgresql":
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
+        else:
+            db.session.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in reversed(db.metadata.sorted_tables):
+                db.session.execute(table.delete())
+            db.session.execute(text("PRAGMA foreign_keys=ON"))
+        db.session.commit()
+
+
+def _shared_app(backend: str):
+    """One app per backend for the whole run (making one costs a quarter of a second);
+    each test gets it with empty tables and its configuration as it was."""
+    if backend not in _shared_apps:
+        app = make_app("sqlite://" if backend == "sqlite" else PG_URL)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+        _shared_apps[backend] = (app, dict(app.config))
+    return _shared_apps[backend]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -98,13 +111,8 @@ def backend(request) -> str:
 
 @pytest.fixture
 def app(backend):
-    if backend == "sqlite":
-        app = make_app("sqlite://")
-        with app.app_context():
-            db.create_all()
-    else:
-        app = make_app(PG_URL)
-        _reset_postgres(app)
+    app, config = _shared_app(backend)
+    _empty_tables(app)
     ctx = app.app_context()
     ctx.push()
     try:
@@ -112,8 +120,8 @@ def app(backend):
     finally:
         db.session.remove()
         ctx.pop()
-        with app.app_context():
-            db.engine.dispose()
+        app.config.clear()
+        app.config.update(config)
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Loads the rows the pure screen (:mod:`formulary.domain.safety`) needs and calls it. Every
 loader runs a fixed number of SQL statements, whatever the number of cocktails,
-components, allergies or groups: ids are selected through subqueries, never sent as
-long ``IN (...)`` lists (which SQLAlchemy's ``selectinload`` splits in chunks of 500).
+components, allergies or groups: ids are selected through subqueries, or sent as one
+``IN (...)`` list while it is short (a page's versions; up to :data:`MAX_LISTED_IDS`
+ingredients), never split in chunks as SQLAlchemy's ``selectinload`` does.
 
 - :func:`screen_patient`: one patient against one cocktail version.
 - :func:`formulation_page`: one patient against every active cocktail of an area (the
@@ -234,7 +235,7 @@ def _active(area: str | None, stmt):
 def _active_formulations(session: Session, patient: Patient, area: str | None):
     """Every active cocktail (its active version) of ``area``, by id, as ``(cocktail,
     version, ingredients)`` with the ingredients in no particular order, and the
-    patient's prepared screen. Six statements, whatever the number of cocktails and
+    patient's prepared screen. Five statements, whatever the number of cocktails and
     allergies. Core statements over the tables: the picker reads every active cocktail,
     too many to build ORM objects (or even to fetch one row per component) for."""
     ingredient_ids = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
@@ -306,7 +307,7 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     screened for ``patient``: safe first, then caution, then blocked; by name within a
     verdict. Every cocktail is ranked and counted by its verdict; the findings are built
     only for the ``limit`` cocktails from ``offset`` (every one when ``limit`` is None).
-    Seven statements, whatever the number of cocktails and allergies."""
+    Six statements, whatever the number of cocktails and allergies."""
     area = check_area(area)
     offset = max(0, offset)
     cocktails, screen = _active_formulations(session, patient, area)
@@ -323,8 +324,13 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     items = []
     for _, n, verdict in chosen:
         cocktail, version, ingredients = cocktails[n]
+        # The components read twice (the ranking's and the order's) must be the same
+        # (an active version does not change): none screened may be left out.
         by_id = {value.id: value for value in ingredients}
-        ingredients = tuple(by_id[i] for i in order.get(version.id, ()))
+        ordered = [by_id.pop(i) for i in order.get(version.id, ()) if i in by_id]
+        if by_id or len(ordered) != len(order.get(version.id, ())):
+            raise RuntimeError(f"the components of {cocktail.name} changed while screened")
+        ingredients = tuple(ordered)
         result = screen(ingredients)
         if result.verdict != verdict:  # never: the verdict follows from the findings
             raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened "
