@@ -57,8 +57,15 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("demo-data")
     @click.option("--if-empty", is_flag=True, help="do nothing when the database has users")
-    def demo_data(if_empty):
+    @click.option("--scale", type=click.Choice(["clinic", "year"]), default="clinic",
+                  help="clinic: a small realistic clinic; year: a year of a busy clinic, in bulk")
+    def demo_data(if_empty, scale):
         """Load a realistic demo clinic (ingredients, lots, cocktails, patients, batches)."""
+        if scale == "year":
+            from formulary.scale import load_year  # the bulk generator
+
+            load_year(db.session, echo=click.echo)
+            return
         has_users = db.session.execute(select(func.count()).select_from(User)).scalar_one()
         if has_users:
             if if_empty:
@@ -74,6 +81,11 @@ def register_cli(app: Flask) -> None:
         click.echo("Demo data loaded.")
         click.echo(f"Log in at http://127.0.0.1:5000 as '{DEMO_ADMIN[0]}' with password "
                    f"'{DEMO_ADMIN[1]}' (demo users pharmacist, practitioner, manager: same password).")
+
+    # Further command groups of their own modules (backup and restore, ...).
+    for name in ("formulary.backup",):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register_cli(app)
 
     @app.cli.group("audit")
     def audit_group():
