@@ -40,6 +40,12 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
     API_TOKEN_DAYS = 30
+    # Rate limits of POST /login and POST /api/v1/tokens, shared by every worker (a table):
+    # at most so many attempts per client IP and per username within the window; over it,
+    # 429 with Retry-After. 0 turns a limit off (e.g. a load test logging in from loopback).
+    LOGIN_RATE_WINDOW_SECONDS = 60
+    LOGIN_RATE_PER_IP = int(os.environ.get("LOGIN_RATE_PER_IP", "10"))
+    LOGIN_RATE_PER_USERNAME = int(os.environ.get("LOGIN_RATE_PER_USERNAME", "5"))
     API_MAX_PER_PAGE = 500
     # Beyond-use policy in hours per storage (after USP <797> category 1).
     BEYOND_USE_HOURS = {"room": 12, "fridge": 24}
@@ -60,6 +66,9 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True
     SERVER_NAME = None
+    # Tests log in many times from one address; the rate-limit tests set their own limits.
+    LOGIN_RATE_PER_IP = 1000
+    LOGIN_RATE_PER_USERNAME = 1000
 
 
 class ProductionConfig(Config):

@@ -30,6 +30,7 @@ MENU = (
     NavItem("Audit log", "audit.index", P.AUDIT, "shield-check"),
     NavItem("Allergen groups", "inventory.allergen_groups", P.ADMIN, "exclamation-triangle"),
     NavItem("Users", "auth.users", P.ADMIN, "people"),
+    NavItem("My API tokens", "auth.my_tokens", P.VIEW, "key"),
 )
 
 

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from formulary.api import schema as S
 from formulary.auth.services import user_for_token
-from formulary.domain.errors import DomainError, Forbidden, MalformedRequest, ValidationError
+from formulary.domain.dates import parse_iso_date
+from formulary.domain.errors import DomainError, Forbidden, MalformedRequest, NotFound, ValidationError
 from formulary.extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -49,6 +50,7 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
+MAX_ID = 2**31 - 1  # the largest id a database column holds
 
 
 def current_api_user():
@@ -82,6 +84,9 @@ def api_route(rule: str, methods=("GET",), *, summary: str, tag: str,
     def decorate(fn):
         @wraps(fn)
         def view(**kwargs):
+            if any(isinstance(v, int) and v > MAX_ID for v in kwargs.values()):
+                # No row has such an id, and the database cannot even be asked (overflow).
+                raise NotFound("No such object.")
             if auth:
                 user = _authenticate()
                 g.api_user = user
@@ -173,14 +178,7 @@ def arg_date(name: str, default: date | None = None) -> date | None:
 
 
 def parse_date(raw, name: str) -> date:
-    if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
-    if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
-        raise ValidationError("Use a date written YYYY-MM-DD.", field=name)
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise ValidationError(f"{raw} is not a date that exists.", field=name) from None
+    return parse_iso_date(raw, name)
 
 
 def arg_bool(name: str) -> bool:
@@ -278,8 +276,8 @@ def build_openapi() -> dict:
             errors = {"400", "422"} if (doc.body is not None or doc.query) else set()
             if doc.auth:
                 errors |= {"401", "403"}
-            if path_params:
-                errors.add("404")
+            if path_params or any(n.endswith("_id") for n, _, _ in doc.query):
+                errors.add("404")  # an unknown object named in the path or the query
             if method in ("POST", "PUT", "PATCH", "DELETE"):
                 errors |= {"400", "409", "422"}
             for status in sorted(errors):
@@ -290,7 +288,7 @@ def build_openapi() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Formulary API", "version": "1",
                  "description": "Stock room, formulary and compounding log of a mesotherapy clinic."},
-        "servers": [{"url": "/"}],
+        "servers": [{"url": bp.url_prefix}],  # the paths are relative to /api/v1
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(S.COMPONENTS.items())),

@@ -7,7 +7,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
 from formulary.auth.models import ApiToken, User
@@ -210,7 +211,56 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
         return None
     if row.revoked_at is not None or row.expires_at <= now or not row.user.active:
         return None
+    _touch(session, row, now)
     return row.user
+
+
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def _touch(session: Session, row: ApiToken, now: datetime) -> None:
+    """Note when a token was last used, at most once a minute (not a write per request).
+
+    A read request's transaction may not get the write lock (SQLite: another writer
+    committed since it began); then the note is skipped: it is only a hint, and this runs
+    before the request did anything else, so rolling back loses nothing.
+    """
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
+        return
+    row.last_used_at = now
+    try:
+        session.flush()
+    except OperationalError:
+        session.rollback()
+
+
+def visible_tokens(session: Session, actor, *, user_id: int | None = None):
+    """A select of the tokens ``actor`` may see: their own; an admin's: anyone's
+    (``user_id`` narrows to one user)."""
+    stmt = select(ApiToken).options(joinedload(ApiToken.user)).order_by(ApiToken.created_at.desc(),
+                                                                       ApiToken.id.desc())
+    if not actor.may("admin"):
+        if user_id is not None and user_id != actor.id:
+            raise Forbidden("You may list only your own tokens.", field="user_id")
+        return stmt.where(ApiToken.user_id == actor.id)
+    if user_id is not None:
+        return stmt.where(ApiToken.user_id == user_id)
+    return stmt
+
+
+def get_token(session: Session, actor, token_id) -> ApiToken:
+    """A token its owner or an admin may see; anyone else is told it does not exist."""
+    row = session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+    if row is None or (row.user_id != getattr(actor, "id", None) and not actor.may("admin")):
+        raise NotFound("No such API token.")
+    return row
+
+
+def token_state(row: ApiToken, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if row.expires_at <= now else "active"
 
 
 def revoke_token(session: Session, actor, token: ApiToken) -> None:

@@ -8,11 +8,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from formulary.auth import services
+from formulary.auth import ratelimit, services
 from formulary.auth.access import public, require
 from formulary.auth.forms import LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
 from formulary.auth.models import User
-from formulary.auth.permissions import ADMIN
+from formulary.auth.permissions import ADMIN, VIEW
 from formulary.domain.errors import DomainError, NotFound
 from formulary.errors import form_errors
 from formulary.extensions import db, login_manager
@@ -49,6 +49,18 @@ def login():
     status = 200
     if form.validate_on_submit():
         cfg = current_app.config
+        try:
+            ratelimit.check_and_record(db.session, address=request.remote_addr,
+                                       username=form.username.data,
+                                       per_ip=cfg["LOGIN_RATE_PER_IP"],
+                                       per_username=cfg["LOGIN_RATE_PER_USERNAME"],
+                                       window_seconds=cfg["LOGIN_RATE_WINDOW_SECONDS"])
+        except ratelimit.TooManyAttempts as exc:
+            flash(exc.message, "danger")
+            response = current_app.make_response(
+                (render_template("auth/login.html", form=form), 429))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         try:
             user = services.authenticate(db.session, form.username.data, form.password.data,
                                          max_failures=cfg["LOGIN_MAX_FAILURES"],
@@ -123,7 +135,10 @@ def user_edit(user_id: int):
             flash(f"User {user.username} saved.", "success")
             return redirect(url_for("auth.users"))
     status = 422 if form.errors else 200
-    return render_template("auth/user_form.html", form=form, user=user, reset=reset), status
+    tokens = db.session.execute(services.visible_tokens(db.session, current_user, user_id=user.id)
+                                .limit(100)).scalars().all()
+    return render_template("auth/user_form.html", form=form, user=user, reset=reset,
+                           tokens=tokens, token_state=services.token_state), status
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -141,3 +156,25 @@ def user_reset_password(user_id: int):
         return redirect(url_for("auth.users"))
     flash("Give a new password.", "danger")
     return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+@bp.get("/tokens")
+@require(VIEW)
+def my_tokens():
+    stmt = services.visible_tokens(db.session, current_user, user_id=current_user.id)
+    page = request.args.get("page", 1, type=int) or 1
+    pagination = db.paginate(stmt, page=max(page, 1), per_page=50, error_out=False)
+    return render_template("auth/tokens.html", pagination=pagination, tokens=pagination.items,
+                           token_state=services.token_state)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@require(VIEW)
+def token_revoke(token_id: int):
+    """Revoke a token: its owner, or an admin (from the user's page). Anyone else is told
+    the token does not exist."""
+    row = services.get_token(db.session, current_user, token_id)
+    services.revoke_token(db.session, current_user, row)
+    flash(f"API token '{row.label or row.id}' revoked: it no longer opens the API.", "success")
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("auth.my_tokens"))

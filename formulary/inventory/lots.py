@@ -11,7 +11,6 @@ authority recalled it; a new delivery is a new lot). Each change needs a reason.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from formulary import clock
 from formulary.audit.services import record
 from formulary.db import utcnow
 from formulary.domain import gs1
+from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import (DomainError, Duplicate, InvalidState, NotFound,
                                      ValidationError)
 from formulary.domain.stock import expiry_end
@@ -51,14 +51,7 @@ def _text(value, field: str, label: str, *, required: bool, max_length: int) -> 
 
 
 def parse_expiry(value, field: str = "expiry_date") -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise ValidationError("Give the expiry date as YYYY-MM-DD.", field=field)
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationError(f"{value.strip()} is not a date that exists.", field=field) from None
+    return parse_iso_date(value, field, what="the expiry date")
 
 
 def lot_snapshot(lot: Lot) -> dict:

@@ -41,6 +41,21 @@ def to_lot_stock(lot: Lot) -> LotStock:
                     opened_at=lot.opened_at)
 
 
+#: The columns ``lot_stock_from_row`` reads: enough for the stock rules, no ORM objects.
+LOT_STOCK_COLUMNS = (Lot.id, Lot.ingredient_id, Lot.lot_number, Lot.expiry_date, Lot.received_at,
+                     Lot.quantity_on_hand, Lot.status, Lot.opened_at, Ingredient.multi_dose,
+                     Ingredient.in_use_days)
+
+
+def lot_stock_from_row(row) -> LotStock:
+    """A ``LotStock`` from a row of ``LOT_STOCK_COLUMNS`` (much cheaper than an object)."""
+    return LotStock(lot_id=row.id, ingredient_id=row.ingredient_id, lot_number=row.lot_number,
+                    expiry_date=row.expiry_date, received_at=row.received_at,
+                    on_hand=row.quantity_on_hand, status=row.status,
+                    multi_dose=bool(row.multi_dose), in_use_days=row.in_use_days,
+                    opened_at=row.opened_at)
+
+
 def today_in(now: datetime, tz: tzinfo) -> date:
     return now.astimezone(tz).date()
 
@@ -104,16 +119,16 @@ def usable_quantities(session: Session, ingredient_ids: Iterable[int] | None, no
                 .join(Ingredient, Ingredient.id == Lot.ingredient_id)
                 .where(_dated_usable(today), not_(opened_multi))
                 .group_by(group))
-        opened = (select(Lot).join(Lot.ingredient).options(joinedload(Lot.ingredient))
+        opened = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
                   .where(_dated_usable(today), opened_multi))
         if chunk is not None:
             stmt = stmt.where(Lot.ingredient_id.in_(chunk))
             opened = opened.where(Lot.ingredient_id.in_(chunk))
         for ingredient_id, total in session.execute(stmt):
             result[ingredient_id] = result.get(ingredient_id, ZERO) + _from_sum(sqlite, total)
-        for lot in session.execute(opened).scalars():
-            if is_usable(to_lot_stock(lot), now, tz):
-                result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.quantity_on_hand
+        for row in session.execute(opened):
+            if is_usable(lot_stock_from_row(row), now, tz):
+                result[row.ingredient_id] = result.get(row.ingredient_id, ZERO) + row.quantity_on_hand
     return result
 
 

@@ -19,9 +19,13 @@ ROUTES = {
     "auth.user_new": P.ADMIN,
     "auth.user_edit": P.ADMIN,
     "auth.user_reset_password": P.ADMIN,
+    "auth.my_tokens": P.VIEW,
+    "auth.token_revoke": P.VIEW,
     "audit.index": P.AUDIT,
     "api.openapi_document": None,
     "api.create_token": None,
+    "api.list_tokens": P.VIEW,
+    "api.revoke_token": P.VIEW,
     "api.list_users": P.ADMIN,
     "api.create_user": P.ADMIN,
 }

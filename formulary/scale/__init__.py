@@ -1,0 +1,189 @@
+"""``flask demo-data --scale year``: a year of a busy clinic, loaded in bulk.
+
+About 200 ingredients, 5,000 lots, 20,000 patients with allergies, 300 cocktails with
+their versions, 50,000 batches with 400,000 lot lines, the matching ledger and audit
+trail, and the demo users. Rows are generated in Python (seeded: the same data every
+run) and inserted in chunks with ``insert()``; ids are given explicitly, so PostgreSQL's
+sequences are moved past them at the end. ``factor`` scales every count (the tests load
+a small clinic with ``factor=0.002``). One transaction: committed at the end or not at all.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta, timezone
+
+from sqlalchemy import func, insert, select, text
+
+from formulary import clock
+from formulary.audit.models import AuditEntry
+from formulary.auth import demo as auth_demo
+from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.compounding.models import Batch, BatchLine
+from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
+                                        IngredientContraindication, IngredientGtin, Lot, Movement,
+                                        ingredient_allergen_group)
+from formulary.patients.models import Allergy, Patient, PatientCondition
+from formulary.scale import activity, audit, catalog, people
+
+SEED = 20240601
+CHUNK = 5_000
+FULL = {"ingredients": 200, "lots": 5_000, "patients": 20_000, "cocktails": 300,
+        "batches": 50_000}
+#: Tables that must be empty before a load.
+GUARDED = (AuditEntry, Ingredient, Lot, Patient, Cocktail, Batch)
+
+
+class NotEmpty(Exception):
+    pass
+
+
+def sizes(factor: float) -> dict[str, int]:
+    """Counts for ``factor``: patients and batches scale linearly; the catalogue (which a
+    clinic does not grow tenfold) with the square root, with small floors."""
+    root = factor ** 0.5
+    return {"ingredients": max(12, round(FULL["ingredients"] * root)),
+            "cocktails": max(10, round(FULL["cocktails"] * root)),
+            "lots": max(60, round(FULL["lots"] * root)),
+            "patients": max(20, round(FULL["patients"] * factor)),
+            "batches": max(30, round(FULL["batches"] * factor))}
+
+
+def _bulk(session, model, rows, echo, label=None):
+    table = getattr(model, "__table__", model)
+    started = time.perf_counter()
+    conn = session.connection()
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(insert(table), rows[i:i + CHUNK])
+        if label and len(rows) > 4 * CHUNK and (i // CHUNK) % 20 == 19:
+            echo(f"  {label}: {i + CHUNK:,} / {len(rows):,}")
+    if label:
+        echo(f"  {label}: {len(rows):,} rows in {time.perf_counter() - started:.1f} s")
+
+
+def _reset_sequences(session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ("user", "allergen_group", "ingredient", "lot", "movement", "cocktail",
+                  "cocktail_version", "component", "patient", "allergy", "batch", "batch_line",
+                  "audit_entry"):
+        session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM \"{table}\"), false)"))
+
+
+def check_empty(session) -> None:
+    for model in GUARDED:
+        if session.execute(select(func.count()).select_from(model)).scalar_one():
+            raise NotEmpty(f"The database already has data (table {model.__tablename__}); "
+                           "--scale year loads only into an empty database.")
+
+
+def load_year(session, echo=print, factor: float = 1.0, seed: int = SEED) -> dict[str, int]:
+    """Fill an empty database with a year of a busy clinic; return the row counts."""
+    import click
+
+    try:
+        check_empty(session)
+    except NotEmpty as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    try:
+        counts = _load(session, echo, factor, seed)
+        echo("Committing ...")
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return counts
+
+
+def _load(session, echo, factor, seed):
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    n = sizes(factor)
+    tz = clock.clinic_tz()
+    end = clock.now().astimezone(timezone.utc).replace(microsecond=0)
+    start = end - timedelta(days=365)
+    today = clock.today()
+    echo(f"A year of a busy clinic ({session.get_bind().dialect.name}, factor {factor:g}): "
+         + ", ".join(f"{v:,} {k}" for k, v in n.items()))
+
+    ctx: dict = {}
+    auth_demo.load(session, ctx)
+    session.flush()
+    users = ctx["users"]
+    usernames = {u.id: u.username for u in users.values()}
+    pharmacists = [users["pharmacist"].id, users["pharmacist2"].id]
+    practitioner = users["practitioner"].id
+
+    echo("Generating the catalogue ...")
+    groups, cross, group_ids = catalog.groups_rows()
+    specs = catalog.ingredient_specs(n["ingredients"])
+    catalogued = start - timedelta(days=90)
+    ingredients, links, contra, gtins = catalog.ingredient_rows(specs, group_ids, catalogued)
+    cocktails, versions, components, periods, cocktail_events = catalog.cocktails(
+        rng, specs, n["cocktails"], start, end, pharmacists, pharmacists[::-1])
+    echo("Generating patients ...")
+    patients, conditions, allergies, safe = people.patients(
+        rng, n["patients"], group_ids, len(specs), start, end, practitioner)
+    echo("Generating batches and the ledger ...")
+    times = activity.batch_times(rng, n["batches"], start, end, tz)
+    batches = activity.plan_batches(rng, times, periods, components, safe, pharmacists, end)
+    by_version: dict[int, list[dict]] = {}
+    for comp in components:
+        by_version.setdefault(comp["version_id"], []).append(comp)
+    lots, movements, lines = activity.run(rng, batches, by_version, specs, n["lots"],
+                                          pharmacists[0], start, end, today)
+
+    echo("Chaining the audit trail ...")
+    events = [(catalogued, pharmacists[0], "ingredient.create", "ingredient", r["id"],
+               f"Created ingredient {r['name']}") for r in ingredients]
+    events += [(at, user, action, "cocktail", cid, summary)
+               for at, user, action, cid, summary in cocktail_events]
+    events += [(lot["received_at"], lot["received_by_id"], "lot.receive", "lot", lot["id"],
+                f"Received lot {lot['lot_number']}: {lot['quantity_received']:f} mL")
+               for lot in lots]
+    events += [(p["created_at"], practitioner, "patient.create", "patient", p["id"],
+                f"Recorded patient {p['mrn']}") for p in patients]
+    for b in batches:
+        events.append((b["prepared_at"], b["prepared_by_id"], "batch.prepare", "batch", b["id"],
+                       f"Prepared {b['batch_number']}: {b['doses']} dose(s)"))
+        if b["verified_at"]:
+            events.append((b["verified_at"], b["verified_by_id"], "batch.verify", "batch",
+                           b["id"], f"Verified {b['batch_number']}"))
+        if b["discarded_at"]:
+            events.append((b["discarded_at"], b["discarded_by_id"], "batch.discard", "batch",
+                           b["id"], f"Discarded {b['batch_number']}"))
+    entries = audit.chain(events, usernames)
+    echo(f"Generated in {time.perf_counter() - started:.1f} s; inserting ...")
+
+    _bulk(session, AllergenGroup, groups, echo)
+    _bulk(session, CrossReactivity, cross, echo)
+    _bulk(session, Ingredient, ingredients, echo, "ingredients")
+    _bulk(session, ingredient_allergen_group, links, echo)
+    _bulk(session, IngredientContraindication, contra, echo)
+    _bulk(session, IngredientGtin, gtins, echo)
+    _bulk(session, Cocktail, cocktails, echo, "cocktails")
+    _bulk(session, CocktailVersion, versions, echo, "cocktail versions")
+    _bulk(session, Component, components, echo, "components")
+    _bulk(session, Patient, patients, echo, "patients")
+    _bulk(session, PatientCondition, conditions, echo)
+    _bulk(session, Allergy, allergies, echo, "allergies")
+    _bulk(session, Lot, lots, echo, "lots")
+    _bulk(session, Batch, batches, echo, "batches")
+    _bulk(session, BatchLine, lines, echo, "batch lines")
+    _bulk(session, Movement, movements, echo, "movements")
+    _bulk(session, AuditEntry, entries, echo, "audit entries")
+    _reset_sequences(session)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("ANALYZE"))
+    counts = {"ingredients": len(ingredients), "lots": len(lots), "patients": len(patients),
+              "allergies": len(allergies), "cocktails": len(cocktails),
+              "cocktail versions": len(versions), "batches": len(batches),
+              "batch lines": len(lines), "movements": len(movements),
+              "audit entries": len(entries)}
+    echo(f"Loaded in {time.perf_counter() - started:.1f} s: "
+         + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    return counts

@@ -1,0 +1,238 @@
+"""Helpers of the fault tests: a seeded clinic, the books a fault must not break, and a
+gunicorn server on loopback serving the app from a database shared with the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from formulary.audit.models import AuditEntry
+from formulary.audit.services import verify_chain
+from formulary.auth import services as auth_services
+from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.compounding.models import Batch, BatchLine
+from formulary.extensions import db
+from formulary.inventory.ledger import check_books
+from formulary.inventory.models import Ingredient, Lot, Movement
+from tests.conftest import PG_URL, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed(stock: str = "100000") -> dict:
+    """Two ingredients with a large lot each, one active cocktail (1 mL + 2 mL a dose) and
+    a pharmacist with an API token. Committed; no transaction left open."""
+    ings = []
+    for name in ("Fault A", "Fault B"):
+        ing = Ingredient(name=name, name_key=name.casefold(), category="vitamin", unit="mL")
+        q = Decimal(stock)
+        lot = Lot(ingredient=ing, lot_number=f"{name[-1]}-1", quantity_received=q, quantity_on_hand=q,
+                  expiry_date=date.today() + timedelta(days=300), status="available")
+        db.session.add_all([ing, lot, Movement(lot=lot, kind="receipt", quantity_delta=q, balance_after=q)])
+        ings.append(ing)
+    cocktail = Cocktail(name="Fault mix", name_key="fault mix", status="active")
+    version = CocktailVersion(cocktail=cocktail, number=1, area="scalp", storage="fridge", status="active")
+    for pos, (ing, qty) in enumerate(zip(ings, ("1", "2"))):
+        version.components.append(Component(ingredient=ing, position=pos, amount=Decimal(qty), unit="mL",
+                                            stock_quantity=Decimal(qty), stock_unit="mL"))
+    db.session.add_all([cocktail, version])
+    db.session.flush()
+    cocktail.active_version = version
+    user = auth_services.create_user(db.session, "test", username="faulty", password="correct horse battery",
+                                     role="pharmacist")
+    db.session.flush()
+    token, _ = auth_services.create_token(db.session, user, days=1)
+    ids = {"cocktail_id": cocktail.id, "ingredient_ids": [i.id for i in ings], "token": token,
+           "user_id": user.id}
+    db.session.commit()
+    db.session.remove()
+    return ids
+
+
+def counts() -> dict:
+    """Rows of every table a request of these tests may write."""
+    return {m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (Lot, Movement, Batch, BatchLine, AuditEntry)}
+
+
+def book_problems() -> list[str]:
+    """Everything a crash could have left half-written, as readable problems (none: clean).
+
+    - every lot's on hand equals the sum of its ledger and is not negative (``check_books``);
+    - every lot's quantity received equals the sum of its receipt movements;
+    - every batch has all its lines: per ingredient, doses x the component's stock
+      quantity; and its lots' ``batch_use`` movements take exactly its lines;
+    - the audit hash chain verifies.
+    """
+    db.session.expire_all()
+    problems = [f"lot {p.lot_id}: on hand {p.on_hand} vs ledger {p.ledger}" for p in check_books(db.session)]
+    receipts = dict(db.session.execute(
+        select(Movement.lot_id, func.sum(Movement.quantity_delta)).where(Movement.kind == "receipt")
+        .group_by(Movement.lot_id)).all())
+    q = Decimal("0.000001")
+    for lot_id, received in db.session.execute(select(Lot.id, Lot.quantity_received)):
+        if Decimal(str(receipts.get(lot_id, 0))).quantize(q) != received.quantize(q):
+            problems.append(f"lot {lot_id}: received {received} vs receipts {receipts.get(lot_id)}")
+    lines = defaultdict(Decimal)
+    line_lots = defaultdict(Decimal)
+    for batch_id, ing_id, lot_id, qty in db.session.execute(
+            select(BatchLine.batch_id, BatchLine.ingredient_id, BatchLine.lot_id, BatchLine.quantity)):
+        lines[batch_id, ing_id] += qty
+        line_lots[batch_id, lot_id] += qty
+    uses = defaultdict(Decimal)
+    for batch_id, lot_id, delta in db.session.execute(
+            select(Movement.batch_id, Movement.lot_id, Movement.quantity_delta).where(Movement.kind == "batch_use")):
+        uses[batch_id, lot_id] -= delta
+    components = defaultdict(list)
+    for version_id, ing_id, stock_qty in db.session.execute(
+            select(Component.version_id, Component.ingredient_id, Component.stock_quantity)):
+        components[version_id].append((ing_id, stock_qty))
+    for batch_id, version_id, doses in db.session.execute(
+            select(Batch.id, Batch.cocktail_version_id, Batch.doses)):
+        for ing_id, stock_qty in components[version_id]:
+            if lines[batch_id, ing_id].quantize(q) != (stock_qty * doses).quantize(q):
+                problems.append(f"batch {batch_id}: {lines[batch_id, ing_id]} of ingredient {ing_id}, "
+                                f"wants {stock_qty * doses}")
+    for key in set(line_lots) | {k for k in uses if k[0] is not None}:
+        if line_lots[key].quantize(q) != uses[key].quantize(q):
+            problems.append(f"batch {key[0]} lot {key[1]}: lines {line_lots[key]} vs movements {uses[key]}")
+    problems += [f"audit {p.seq}: {p.problem}" for p in verify_chain(db.session)]
+    db.session.rollback()
+    return problems
+
+
+@pytest.fixture
+def shared_app(backend, tmp_path, request):
+    """``(app, url)``: an app whose database other processes can open too: the PostgreSQL
+    test database (the ``app`` fixture's, emptied) or a SQLite file."""
+    if backend == "postgresql":
+        yield request.getfixturevalue("app"), PG_URL
+        return
+    url = f"sqlite:///{tmp_path / 'faults.db'}"
+    app = make_app(url)
+    with app.app_context():
+        db.create_all()
+    with app.app_context():
+        yield app, url
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- gunicorn on loopback ----------------------------------------------------------------
+
+WSGI = """
+import os
+from config import TestingConfig
+from formulary import create_app
+
+class FaultConfig(TestingConfig):
+    SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+
+app = create_app(FaultConfig)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (gunicorn's workers), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+class Gunicorn:
+    """``with Gunicorn(url, tmp_path, workers=3) as server: server.base``"""
+
+    def __init__(self, url: str, tmp_path: Path, workers: int = 3):
+        self.url, self.tmp_path, self.workers = url, tmp_path, workers
+        self.log = tmp_path / "gunicorn.log"
+
+    def __enter__(self):
+        (self.tmp_path / "fault_wsgi.py").write_text(WSGI)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        env = dict(os.environ, DATABASE_URL=self.url)
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(
+                [str(gunicorn), "-w", str(self.workers), "-b", f"127.0.0.1:{port}", "--pythonpath",
+                 f"{ROOT},{self.tmp_path}", "--timeout", "30", "--graceful-timeout", "5",
+                 "--no-control-socket", "--preload", "fault_wsgi:app"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.__exit__(None, None, None)
+                    raise AssertionError("gunicorn did not start: " + self.log.read_text())
+                time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def worker_pids(self) -> list[int]:
+        return children(self.proc.pid)
+
+
+def call(base: str, token: str, method: str, path: str, body: dict | None = None,
+         timeout: float = 30) -> tuple[int | str, dict]:
+    """One API call; ``(status, json)``, or ``("dropped", {})`` when the connection broke."""
+    req = urllib.request.Request(f"{base}/api/v1/{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            data = json.loads(exc.read() or b"{}")
+        except ValueError:
+            data = {}
+        data["_retry_after"] = exc.headers.get("Retry-After")
+        return exc.code, data
+    except (OSError, http_client_errors()) as exc:  # RemoteDisconnected, ConnectionReset, ...
+        return "dropped", {"error": repr(exc)}
+
+
+def http_client_errors():
+    import http.client
+
+    return http.client.HTTPException
