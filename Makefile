@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test migrate demo serve bench clean
+.PHONY: run test install install-test migrate demo serve bench bench-load clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install-test
 
 bench: install-test
 	$(PY) -m bench
+
+# The load test (a clinic day against gunicorn + PostgreSQL, bench/README.md):
+# make bench-load LOAD_ARGS="--users 50 --minutes 2"
+bench-load: install-test
+	$(PIP) install -q -r requirements-bench.txt
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.db

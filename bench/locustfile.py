@@ -3,7 +3,7 @@
 Run through ``python -m bench.load``, which prepares the database, starts gunicorn and
 hands this file its ids in the JSON file named by ``LOAD_CONFIG``. Every request is
 named ``<group>: <what>`` (group = login, page, api, export) so the runner can report per
-kind; every sample is appended to ``LOAD_SAMPLES`` (one ``group<TAB>name<TAB>ms<TAB>ok``
+kind; every sample is appended to ``LOAD_SAMPLES`` (one ``group<TAB>name<TAB>ms<TAB>ok<TAB>unix time``
 line each) for the percentiles per group.
 """
 
@@ -29,7 +29,8 @@ _samples = open(os.environ["LOAD_SAMPLES"], "a", encoding="utf-8", buffering=1)
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, exception=None, **kw):
     group = name.split(":", 1)[0]
-    _samples.write(f"{group}\t{name}\t{response_time:.1f}\t{0 if exception else 1}\n")
+    _samples.write(f"{group}\t{name}\t{response_time:.1f}\t{0 if exception else 1}\t"
+                   f"{time.time():.3f}\n")
 
 
 def _csrf(html: str) -> str:

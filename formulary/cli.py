@@ -10,7 +10,7 @@ import importlib.util
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import func, select
 
 from formulary.auth import services as auth_services

@@ -85,6 +85,12 @@ def _page_or_json(code: str, message: str, status: int):
 
 
 def unavailable_response():
+    if not wants_json() and g.get("_login_user") is None:
+        # The error page must not reach for the database again: loading the logged-in
+        # user for the menu is what just failed. It shows as to a visitor.
+        from formulary.extensions import login_manager
+
+        g._login_user = login_manager.anonymous_user()
     response = _page_or_json("unavailable", UNAVAILABLE, 503)
     response.headers["Retry-After"] = "5"
     return response

@@ -42,11 +42,13 @@ INGREDIENT = S.component("Ingredient", S.obj(
     usable=S.decimal_out(description="usable stock in the stock unit"),
     on_hand=S.decimal_out(description="on hand over all lots, whatever their status"),
     low_stock=S.boolean(), **INGREDIENT_FIELDS))
-GROUP = S.component("AllergenGroup", S.obj(
-    required=("id", "name", "cross_reacts_with"), id=S.integer(), name=S.string(),
-    description=S.string(), cross_reacts_with=S.array(S.string())))
-GROUP_IN = S.obj(name=S.string(max_length=120), description=S.string(),
-                 cross_reacts_with=S.array(S.string()))
+# ``description`` is a field here, not the schema's description (S.obj's keyword).
+_GROUP = S.obj(required=("id", "name", "cross_reacts_with"), id=S.integer(), name=S.string(),
+               cross_reacts_with=S.array(S.string()))
+_GROUP["properties"]["description"] = S.string()
+GROUP = S.component("AllergenGroup", _GROUP)
+GROUP_IN = S.obj(name=S.string(max_length=120), cross_reacts_with=S.array(S.string()))
+GROUP_IN["properties"]["description"] = S.string()
 LOT = S.component("Lot", S.obj(
     required=("id", "ingredient_id", "lot_number", "expiry_date", "quantity_received",
               "quantity_on_hand", "status"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from datetime import timedelta, timezone
+from decimal import Decimal
 
 from sqlalchemy import func, insert, select, text
 
@@ -57,7 +58,7 @@ def _bulk(session, model, rows, echo, label=None):
     for i in range(0, len(rows), CHUNK):
         conn.execute(insert(table), rows[i:i + CHUNK])
         if label and len(rows) > 4 * CHUNK and (i // CHUNK) % 20 == 19:
-            echo(f"  {label}: {i + CHUNK:,} / {len(rows):,}")
+            echo(f"  {label}: {min(i + CHUNK, len(rows)):,} / {len(rows):,}")
     if label:
         echo(f"  {label}: {len(rows):,} rows in {time.perf_counter() - started:.1f} s")
 
@@ -99,6 +100,18 @@ def load_year(session, echo=print, factor: float = 1.0, seed: int = SEED) -> dic
     return counts
 
 
+def _some_run_low(ingredients, lots, today) -> None:
+    """Every ninth product ends the year below its reorder level (the dashboard's and the
+    stock report's low-stock list is never empty, at any size)."""
+    usable: dict[int, Decimal] = {}
+    for lot in lots:
+        if lot["status"] == "available" and lot["expiry_date"] >= today:
+            usable[lot["ingredient_id"]] = usable.get(lot["ingredient_id"], Decimal(0)) + lot["quantity_on_hand"]
+    for row in ingredients:
+        if row["id"] % 9 == 4:
+            row["reorder_level"] = (usable.get(row["id"], Decimal(0)) + 10).quantize(Decimal(1))
+
+
 def _load(session, echo, factor, seed):
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -136,6 +149,8 @@ def _load(session, echo, factor, seed):
         by_version.setdefault(comp["version_id"], []).append(comp)
     lots, movements, lines = activity.run(rng, batches, by_version, specs, n["lots"],
                                           pharmacists[0], start, end, today)
+
+    _some_run_low(ingredients, lots, today)
 
     echo("Chaining the audit trail ...")
     events = [(catalogued, pharmacists[0], "ingredient.create", "ingredient", r["id"],

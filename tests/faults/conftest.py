@@ -64,8 +64,10 @@ def seed(stock: str = "100000") -> dict:
 
 def counts() -> dict:
     """Rows of every table a request of these tests may write."""
-    return {m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
-            for m in (Lot, Movement, Batch, BatchLine, AuditEntry)}
+    result = {m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar_one()
+              for m in (Lot, Movement, Batch, BatchLine, AuditEntry)}
+    db.session.rollback()  # no transaction left open (on SQLite it would hold the write lock)
+    return result
 
 
 def book_problems() -> list[str]:

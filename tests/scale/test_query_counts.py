@@ -9,7 +9,6 @@ a count that differs between the two sizes is a query per row (N+1).
 
 from __future__ import annotations
 
-import pytest
 
 from formulary.auth import services as auth_services
 from formulary.auth.models import User

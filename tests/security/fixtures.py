@@ -34,3 +34,19 @@ def seed_objects(request) -> dict:
     db.session.commit()
     return {"group": group, "ingredient": biotin, "lot": lot, "cocktail": cocktail,
             "patient": patient, "batch": batch, "pharmacist": pharmacist}
+
+
+def table_counts() -> dict[str, int]:
+    """The number of rows of every table: what a refused request must leave as it was."""
+    from sqlalchemy import func, select
+
+    db.session.rollback()
+    return {t.name: db.session.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in db.metadata.sorted_tables}
+
+
+def url_for_rule(rule, value: int | str = 1) -> str:
+    import re
+
+    return re.sub(r"<(?:(\w+):)?(\w+)>",
+                  lambda m: str(value) if m.group(1) == "int" else "x", rule.rule)

@@ -1,0 +1,102 @@
+"""Time every list page and API list once over on a year-scale database.
+
+Run: ``.venv/bin/python -m bench.scale_pages DATABASE_URL [--requests N]``
+
+The database is one filled by ``flask --app wsgi demo-data --scale year`` (about 200
+ingredients, 5,000 lots, 20,000 patients, 50,000 batches, 400,000 lot lines). Requests go
+through the test client as the demo admin (every permission; the API through a bearer
+token made for the run and revoked after it); for each URL: SQL statements per request,
+median and 95th percentile of the server time and the ratio to ``/baseline`` (a
+template, no database beyond the login). Only reads: apart from the token and the audit
+entries of the patient views (the record of who looked), nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from sqlalchemy import event
+
+PAGES = ("/baseline", "/dashboard", "/ingredients", "/lots", "/cocktails/", "/patients",
+         "/patients?q=mar", "/patients/{patient}/formulations", "/batches", "/audit/")
+API = ("ingredients", "lots", "cocktails", "patients", "batches", "users")
+
+
+def admin_again(db):
+    from formulary.auth.models import User
+
+    return db.session.execute(db.select(User).where(User.username == "admin")).scalar_one()
+
+
+def measure(app, requests: int) -> dict:
+    from formulary.auth import services
+    from formulary.auth.models import ApiToken, User
+    from formulary.extensions import db
+    from formulary.patients.models import Patient
+
+    with app.app_context():
+        admin = db.session.execute(db.select(User).where(User.username == "admin")).scalar_one()
+        token, row = services.create_token(db.session, admin, days=1, label="bench.scale_pages")
+        patient = db.session.execute(db.select(Patient.id).where(Patient.allergy_status == "known")
+                                     .order_by(Patient.id).limit(1)).scalar_one()
+        db.session.commit()
+        token_id, user_id = row.id, admin.get_id()
+        engine = db.engine
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = user_id
+        sess["_fresh"] = True
+    headers = {"Authorization": f"Bearer {token}"}
+    urls = [(u.format(patient=patient), {}) for u in PAGES]
+    urls += [(f"/api/v1/{name}", headers) for name in API]
+    counter = {"n": 0}
+
+    def count(*_args):
+        counter["n"] += 1
+
+    results = {}
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for url, hdrs in urls:
+            for _ in range(3):  # warm up caches and the template
+                assert client.get(url, headers=hdrs).status_code == 200, url
+            times, statements = [], set()
+            for _ in range(requests):
+                counter["n"] = 0
+                start = time.perf_counter()
+                response = client.get(url, headers=hdrs)
+                times.append((time.perf_counter() - start) * 1000)
+                assert response.status_code == 200, url
+                statements.add(counter["n"])
+            times.sort()
+            results[url.replace(str(patient), "<id>")] = {
+                "statements": max(statements), "median": statistics.median(times),
+                "p95": times[max(0, int(len(times) * 0.95) - 1)]}
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        with app.app_context():
+            services.revoke_token(db.session, admin_again(db), db.session.get(ApiToken, token_id))
+            db.session.commit()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("database_url")
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args()
+    from tests.conftest import make_app
+
+    app = make_app(args.database_url)
+    results = measure(app, args.requests)
+    base = results["/baseline"]
+    print(f"{'page':<34}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'p95 / baseline':>16}")
+    for url, r in results.items():
+        print(f"{url:<34}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
+              f"{r['p95'] / base['p95']:>15.1f}x")
+
+
+if __name__ == "__main__":
+    main()

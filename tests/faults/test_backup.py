@@ -1,0 +1,149 @@
+"""``flask backup PATH`` / ``flask restore PATH`` round-trip a database (SQLite: the online
+backup API; PostgreSQL: pg_dump / pg_restore): after the data is changed or destroyed and
+the backup restored, every table holds what it held, every lot's ledger balances and the
+audit hash chain verifies. A restore over data refuses to run without ``--yes``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import make_url
+
+from formulary.audit.models import AuditEntry
+from formulary.audit.services import verify_chain
+from formulary.cli import load_demo
+from formulary.extensions import db
+from formulary.inventory.ledger import check_books
+from formulary.inventory.models import Lot
+from tests.conftest import PG_URL, make_app
+from tests.faults.conftest import ROOT, book_problems, seed
+
+THROWAWAY = "formulary_faults_backup"
+
+
+def _admin(sql: str) -> None:
+    url = make_url(PG_URL)
+    conn = psycopg2.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                            dbname=url.database)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_app(request, tmp_path):
+    """An app on its own database (a SQLite file, or a throwaway PostgreSQL database made
+    for the test and dropped after), its tables created."""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+        _admin(f'DROP DATABASE IF EXISTS "{THROWAWAY}" WITH (FORCE)')
+        _admin(f'CREATE DATABASE "{THROWAWAY}"')
+        url = make_url(PG_URL).set(database=THROWAWAY).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    app = make_app(url)
+    try:
+        with app.app_context():
+            db.create_all()
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if request.param == "postgresql":
+            _admin(f'DROP DATABASE IF EXISTS "{THROWAWAY}" WITH (FORCE)')
+
+
+def table_counts() -> dict[str, int]:
+    result = {t.name: db.session.execute(select(func.count()).select_from(t)).scalar_one()
+              for t in db.metadata.sorted_tables}
+    db.session.rollback()
+    return result
+
+
+@pytest.mark.slow
+def test_backup_then_restore_brings_back_every_ledger_and_the_audit_chain(own_app, tmp_path):
+    app = own_app
+    load_demo(db.session)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    saved = table_counts()
+    assert saved["lot"] and saved["batch"] and saved["audit_entry"] and saved["movement"]
+    assert book_problems() == []
+    path = tmp_path / "clinic.backup"
+
+    result = runner.invoke(args=["backup", str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.stat().st_size > 0
+
+    # The data changes after the backup: a lot is emptied behind the ledger's back, the
+    # newest audit entries are removed.
+    db.session.execute(update(Lot).where(Lot.id == 1).values(quantity_on_hand=0, supplier="changed"))
+    newest = db.session.execute(select(func.max(AuditEntry.seq))).scalar_one()
+    db.session.execute(delete(AuditEntry).where(AuditEntry.seq > newest - 3))
+    db.session.commit()
+    changed = table_counts()
+    assert changed != saved
+
+    # Over a database that holds data, restore refuses without --yes (the prompt answers no).
+    result = runner.invoke(args=["restore", str(path)], input="n\n")
+    assert result.exit_code != 0
+    assert table_counts() == changed
+
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Stock ledger and audit chain verified" in result.output
+    assert table_counts() == saved
+    assert db.session.get(Lot, 1).supplier != "changed"
+    assert check_books(db.session) == [] and verify_chain(db.session) == []
+    assert book_problems() == []
+
+    # Destroyed: every table dropped. An empty database is restored without a question.
+    db.session.remove()
+    db.drop_all()
+    result = runner.invoke(args=["restore", str(path)])
+    assert result.exit_code == 0, result.output
+    assert table_counts() == saved
+    assert book_problems() == []
+
+
+def test_restore_refuses_what_is_not_a_backup(own_app, tmp_path):
+    seed()
+    bogus = tmp_path / "not-a-backup"
+    bogus.write_bytes(b"certainly not a database" * 100)
+    saved = table_counts()
+    result = own_app.test_cli_runner().invoke(args=["restore", str(bogus), "--yes"])
+    assert result.exit_code != 0
+    assert table_counts() == saved  # checked before anything was touched
+    assert book_problems() == []
+
+
+def test_backup_command_through_flask_cli(tmp_path):
+    """``flask --app wsgi backup PATH`` as an operator runs it, on the DATABASE_URL database."""
+    source = tmp_path / "live.db"
+    app = make_app(f"sqlite:///{source}")
+    with app.app_context():
+        db.create_all()
+        seed()
+        saved = table_counts()
+        db.engine.dispose()
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{source}", FORMULARY_CONFIG="development")
+    env.pop("TEST_DATABASE_URL", None)
+    flask = Path(sys.executable).with_name("flask")
+    out = subprocess.run([str(flask), "--app", "wsgi", "backup", str(tmp_path / "copy.db")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    copy = make_app(f"sqlite:///{tmp_path / 'copy.db'}")
+    with copy.app_context():
+        assert table_counts() == saved
+        assert book_problems() == []
+        db.engine.dispose()
