@@ -6,7 +6,8 @@
    migrates it (``flask db upgrade``) and loads the demo clinic (``flask demo-data``),
    plus ``--patients`` extra patients and one large lot of every ingredient so batches
    do not run out; or, with ``--data year``, ``formulary.scale.load_year(factor=...)``.
-2. Starts gunicorn (``-w 4``, ``SECRET_KEY`` set) on a free loopback port.
+2. Starts gunicorn (``-w 4``, ``SECRET_KEY`` set) on a free loopback port, with the
+   login rate limits raised (every simulated person comes from 127.0.0.1).
 3. Runs Locust headless (``bench/locustfile.py``) for ``--minutes`` with ``--users``:
    practitioners (6/10: patient search, record, formulation picker, safety API),
    pharmacists (3/10: receive lots by API, prepare batches by API and by the page),
@@ -159,7 +160,10 @@ def write_config(app, path: Path) -> dict:
 def start_gunicorn(url: str, port: int) -> subprocess.Popen:
     import http.client
 
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET)
+    # Every simulated person logs in from 127.0.0.1 and several share a demo username:
+    # the login rate limits (per address, per username) are raised, not switched off.
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET, LOGIN_RATE_PER_IP="100000",
+               LOGIN_RATE_PER_USERNAME="100000")
     env.pop("FORMULARY_CONFIG", None)
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-w", "4", "-b",
                              f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
@@ -245,7 +249,29 @@ def report(samples: Path) -> dict:
             print(f"{name:<34}{r['count']:>7}{r['rps']:>8.2f}{r['p50']:>9.0f}{r['p95']:>9.0f}"
                   f"{r['max']:>9.0f}{r['errors']:>8}")
         print()
-    return {"total": total, "rps": total / seconds, "errors": sum(errors.values()), "rows": rows}
+    steady = steady_state(samples)
+    return {"total": total, "rps": total / seconds, "errors": sum(errors.values()), "rows": rows,
+            "steady": steady}
+
+
+def steady_state(samples: Path) -> dict:
+    """Per group, the answers after the last login: the ramp-up (every user logging in,
+    a deliberately slow password hash, and the login rate limit) left out."""
+    lines = [line.split("\t") for line in samples.read_text().splitlines()]
+    logins = [float(at) for group, _, _, _, at in lines if group == "login"]
+    start = max(logins) if logins else 0.0
+    rest = [(g, float(ms), float(at)) for g, _, ms, _, at in lines if float(at) > start]
+    if len(rest) < 2:
+        return {}
+    span = max(at for *_, at in rest) - min(at for *_, at in rest)
+    groups: dict[str, list[float]] = defaultdict(list)
+    for g, ms, _ in rest:
+        groups[g].append(ms)
+    out = {g: {"count": len(v), "p50": pct(v, 0.5), "p95": pct(v, 0.95)} for g, v in groups.items()}
+    print(f"steady state (after the last login, {span:.0f} s): {len(rest) / span:.1f} req/s; "
+          + "; ".join(f"{g} p50 {r['p50']:.0f} / p95 {r['p95']:.0f} ms"
+                      for g, r in sorted(out.items())))
+    return {"seconds": span, "rps": len(rest) / span, "groups": out}
 
 
 def check_books(app) -> list[str]:

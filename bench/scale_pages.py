@@ -71,7 +71,7 @@ def measure(app, requests: int) -> dict:
                 assert response.status_code == 200, url
                 statements.add(counter["n"])
             times.sort()
-            results[url.replace(str(patient), "<id>")] = {
+            results[url.replace(f"/{patient}/", "/<id>/")] = {
                 "statements": max(statements), "median": statistics.median(times),
                 "p95": times[max(0, int(len(times) * 0.95) - 1)]}
     finally:

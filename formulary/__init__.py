@@ -44,6 +44,7 @@ def _load_config(app: Flask, config) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = _database_url("")
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -144,6 +144,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         db.session.rollback()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # The connection died under the request (e.g. the driver's InterfaceError on a
+            # closed connection): the pool has dropped it; nothing was committed.
+            log.warning("database connection lost: %s", exc)
+            return unavailable_response()
         if isinstance(exc, DBAPIError):
             log.exception("database error")
         else:

@@ -10,10 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg2
 import pytest
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import make_url
 
 from formulary.audit.models import AuditEntry
 from formulary.audit.services import verify_chain
@@ -24,43 +22,29 @@ from formulary.inventory.models import Lot
 from tests.conftest import PG_URL, make_app
 from tests.faults.conftest import ROOT, book_problems, seed
 
-THROWAWAY = "formulary_faults_backup"
-
-
-def _admin(sql: str) -> None:
-    url = make_url(PG_URL)
-    conn = psycopg2.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                            dbname=url.database)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_app(request, tmp_path):
-    """An app on its own database (a SQLite file, or a throwaway PostgreSQL database made
-    for the test and dropped after), its tables created."""
+    """An app on a database of its own with fresh tables: a SQLite file, or the PostgreSQL
+    test database (its tables dropped and made again, and left empty after, as the other
+    tests expect them). A throwaway database per test would cost a CREATE and a DROP
+    DATABASE, each a checkpoint of the whole shared server."""
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
-        _admin(f'DROP DATABASE IF EXISTS "{THROWAWAY}" WITH (FORCE)')
-        _admin(f'CREATE DATABASE "{THROWAWAY}"')
-        url = make_url(PG_URL).set(database=THROWAWAY).render_as_string(hide_password=False)
+        url = PG_URL
     else:
         url = f"sqlite:///{tmp_path / 'clinic.db'}"
     app = make_app(url)
-    try:
-        with app.app_context():
-            db.create_all()
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        try:
             yield app
+        finally:
             db.session.remove()
+            db.drop_all()
+            db.create_all()
             db.engine.dispose()
-    finally:
-        if request.param == "postgresql":
-            _admin(f'DROP DATABASE IF EXISTS "{THROWAWAY}" WITH (FORCE)')
 
 
 def table_counts() -> dict[str, int]:

@@ -212,3 +212,29 @@ def test_repeated_restarts_under_load_leave_every_book_whole(app, tmp_path):
     assert book_problems() == []
     print(f"\n{len(outcomes)} requests, {sum(restarts)} backends terminated, "
           f"{statuses.count(503)} answered 503, {statuses.count(201)} created")
+
+
+def test_a_connection_the_driver_reports_closed_answers_503_and_writes_nothing(app, monkeypatch):
+    """Not every driver says OperationalError when the server went away (psycopg2 raises
+    InterfaceError on a closed connection); SQLAlchemy marks them connection_invalidated."""
+    from sqlalchemy.exc import InterfaceError
+
+    ids = seed()
+    call_api = api_client(app, ids["token"])
+    before = counts()
+    original = ledger.post_movement
+
+    def post_then_find_the_connection_closed(*args, **kwargs):
+        original(*args, **kwargs)
+        db.session.flush()
+        raise InterfaceError("SELECT 1", {}, Exception("connection already closed"),
+                             connection_invalidated=True)
+
+    monkeypatch.setattr(ledger, "post_movement", post_then_find_the_connection_closed)
+    response = call_api("post", "batches", {"cocktail_id": ids["cocktail_id"], "doses": 1})
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "unavailable"
+    assert counts() == before
+    assert call_api("post", "batches", {"cocktail_id": ids["cocktail_id"], "doses": 1}).status_code == 201
+    assert book_problems() == []
