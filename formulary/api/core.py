@@ -122,7 +122,31 @@ def json_body() -> dict:
         raise MalformedRequest(f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedRequest("The body must be a JSON object.")
+    try:
+        too_large = _too_large_integers(data)
+    except RecursionError:
+        raise MalformedRequest("The body is nested too deeply.") from None
+    if too_large:
+        # No id, count or amount of the clinic is that large, and the database cannot
+        # even be asked about it (integer overflow).
+        raise ValidationError("A whole number is too large.",
+                              fields={k: [f"Must be at most {MAX_ID}."] for k in too_large})
     return data
+
+
+def _too_large_integers(value, path: str = "") -> list[str]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [path or "body"] if abs(value) > MAX_ID else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        found += _too_large_integers(item, f"{path}.{key}" if path else str(key))
+    return found
 
 
 def only_fields(data: dict, allowed) -> dict:

@@ -110,3 +110,17 @@ def test_another_users_token_is_not_found_unless_admin(app, client, api):
     assert admin.delete(f"tokens/{token_id}").status_code == 200
     db.session.expire_all()
     assert db.session.get(ApiToken, token_id).revoked_at is not None
+
+
+def test_an_id_too_large_for_the_database_in_a_body_is_422_not_500(app, client, api, request):
+    """Found by schemathesis: ``{"ingredient_id": 10**30}`` overflowed the database driver."""
+    seed_objects(request)
+    admin = api("admin")
+    before = table_counts()
+    r = admin.post("lots", json={"ingredient_id": 10**30, "lot_number": "X1",
+                                 "expiry_date": "2030-01-01", "quantity": "1"})
+    assert_envelope(r, 422, "invalid", "huge ingredient_id")
+    assert r.get_json()["error"]["fields"] == {"ingredient_id": ["Must be at most 2147483647."]}
+    r = admin.post("batches", json={"cocktail_id": 1, "doses": 1, "patient_id": -10**20})
+    assert_envelope(r, 422, "invalid", "huge patient_id")
+    assert table_counts() == before

@@ -11,17 +11,12 @@ operation, SQLite only (the document and the routes are the same on both databas
 from __future__ import annotations
 
 import pytest
+import schemathesis  # requirements-test.txt: CI must run this, never skip it
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    response_schema_conformance,
-    status_code_conformance,
-)
-
-from tests.security.fixtures import seed_objects  # noqa: E402
+from tests.security.fixtures import seed_objects
 
 MAX_EXAMPLES = 5
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
