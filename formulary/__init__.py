@@ -9,6 +9,7 @@ import os
 
 from flask import Flask
 from markupsafe import Markup
+from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS, ProductionConfig
 
@@ -75,10 +76,20 @@ def _init_extensions(app: Flask) -> None:
     security.install(app)
 
 
+class _DatabaseInt(IntegerConverter):
+    """``<int:...>`` in every URL: an id beyond what an integer column holds matches no
+    route (404) instead of reaching the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def _register_blueprints(app: Flask) -> None:
     from formulary import api
     from formulary.extensions import csrf
 
+    app.url_map.converters["int"] = _DatabaseInt
     for area in AREAS:
         name = f"formulary.{area}.views"
         if importlib.util.find_spec(name) is not None:

@@ -26,3 +26,9 @@ def test_production_cookies_are_secure(monkeypatch):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SECRET_KEY"] == "x" * 32
+
+
+def test_an_id_too_large_for_the_database_is_not_found(client, login_as):
+    login_as("admin")
+    assert client.get(f"/users/{2**31}").status_code == 404
+    assert client.get(f"/users/{10**30}").status_code == 404
