@@ -38,11 +38,11 @@ PER_DOSE = Decimal("0.5")
 
 
 def ensure_database(url: str) -> None:
-    import psycopg2
+    import psycopg
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    conn = psycopg2.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
                             dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:

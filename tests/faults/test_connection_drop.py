@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-import psycopg2
+import psycopg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -31,7 +31,7 @@ def terminate_backends() -> int:
     """What a server restart does to the app: every backend of this database but the one
     asking is terminated. Returns how many were."""
     url = make_url(PG_URL)
-    conn = psycopg2.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+    conn = psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
                             dbname=url.database)
     conn.autocommit = True
     try:
