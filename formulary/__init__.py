@@ -77,12 +77,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 class _DatabaseInt(IntegerConverter):
-    """``<int:...>`` in every URL: an id beyond what an integer column holds matches no
-    route (404) instead of reaching the database driver."""
+    """``<int:...>`` in every URL: an id beyond what an integer column holds names no row,
+    so it is read as 0 (ids start at 1) and the view answers 404 as for any unknown id,
+    instead of the number reaching the database driver (which refuses it with an error)."""
 
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= 2**31 - 1 else 0
 
 
 def _register_blueprints(app: Flask) -> None:
