@@ -34,8 +34,9 @@ run: demo serve
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# make bench NAME=export (no NAME: the list)
 bench: install-test
-	$(PY) -m bench
+	$(PY) -m bench $(NAME)
 
 # The load test (a clinic day against gunicorn + PostgreSQL, bench/README.md):
 # make bench-load LOAD_ARGS="--users 50 --minutes 2"
