@@ -19,12 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import (
-    ROUND_CEILING,
-    Decimal,
-    Inexact,
-    localcontext,
-)
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 from fractions import Fraction
 
 from formulary.domain.errors import ValidationError
@@ -311,12 +306,20 @@ def round_computed(value: Fraction) -> Decimal:
         return _canonical(quotient.quantize(Decimal(1).scaleb(-COMPUTED_SCALE)))
 
 
+_WIDE = Context(prec=_PRECISION)
+
+
 def round_half_up(value: Fraction | Decimal, places: int) -> Decimal:
     """``value`` rounded half-up to ``places`` decimals, trailing zeros stripped.
 
     For values shown or stored for information (a concentration), not for
     quantities taken from stock (see :func:`round_computed`).
     """
+    if isinstance(value, Decimal):
+        # The common case (every quantity shown on a page): Decimal rounds half away from
+        # zero exactly, and far faster than going through a Fraction.
+        return _canonical(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP,
+                                         context=_WIDE))
     value = Fraction(value)
     scaled = value * 10**places
     # half-up on the magnitude, as people round: 0.5 -> 1, -0.5 -> -1
