@@ -12,6 +12,7 @@ from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS, ProductionConfig
+from formulary.db import MAX_ID
 
 #: The areas of the application, each a package with a ``views.py`` defining ``bp``.
 AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
@@ -83,7 +84,7 @@ class _DatabaseInt(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         number = super().to_python(value)
-        return number if number <= 2**31 - 1 else 0
+        return number if number <= MAX_ID else 0
 
 
 def _register_blueprints(app: Flask) -> None:

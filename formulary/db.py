@@ -22,6 +22,9 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, Numeric, event
 from sqlalchemy.types import TypeDecorator
 
+#: The largest value an integer column (every id) holds on both databases.
+MAX_ID = 2**31 - 1
+
 Quantity = Numeric(20, 6, asdecimal=True)
 Money = Numeric(14, 4, asdecimal=True)
 

@@ -21,8 +21,10 @@ from sqlalchemy import func, select
 
 from formulary.api import schema as S
 from formulary.auth.services import user_for_token
+from formulary.db import MAX_ID
 from formulary.domain.dates import parse_iso_date
-from formulary.domain.errors import DomainError, Forbidden, MalformedRequest, NotFound, ValidationError
+from formulary.domain.errors import (DomainError, Forbidden, MalformedRequest, ValidationError,
+                                     refuse_unknown_fields)
 from formulary.extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -50,7 +52,6 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
-MAX_ID = 2**31 - 1  # the largest id a database column holds
 
 
 def current_api_user():
@@ -84,9 +85,6 @@ def api_route(rule: str, methods=("GET",), *, summary: str, tag: str,
     def decorate(fn):
         @wraps(fn)
         def view(**kwargs):
-            if any(isinstance(v, int) and v > MAX_ID for v in kwargs.values()):
-                # No row has such an id, and the database cannot even be asked (overflow).
-                raise NotFound("No such object.")
             if auth:
                 user = _authenticate()
                 g.api_user = user
@@ -151,10 +149,7 @@ def _too_large_integers(value, path: str = "") -> list[str]:
 
 def only_fields(data: dict, allowed) -> dict:
     """Refuse fields the route does not know, so a typo is not silently ignored."""
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
-                              fields={k: ["Unknown field."] for k in unknown})
+    refuse_unknown_fields(data, allowed)
     return data
 
 

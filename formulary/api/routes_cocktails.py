@@ -26,7 +26,7 @@ from formulary.cocktails import services
 from formulary.cocktails.composition import version_composition
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
 from formulary.domain.doses import ComponentInput
-from formulary.domain.errors import ValidationError
+from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.domain.units import UNITS
 from formulary.extensions import db
 
@@ -123,10 +123,7 @@ def _components(raw) -> list[ComponentInput] | None:
         if not isinstance(item, dict):
             raise ValidationError("Each component is an object {ingredient_id, amount, unit}.",
                                   field=f"components.{i}")
-        unknown = sorted(set(item) - {"ingredient_id", "amount", "unit"})
-        if unknown:
-            raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
-                                  fields={f"components.{i}.{k}": ["Unknown field."] for k in unknown})
+        refuse_unknown_fields(item, ("ingredient_id", "amount", "unit"), prefix=f"components.{i}.")
         out.append(ComponentInput(item.get("ingredient_id"), item.get("amount"), item.get("unit")))
     return out
 

@@ -60,13 +60,18 @@ def _detail_context(cocktail, version) -> dict:
             "approve_form": ApproveForm(prefix="approve"), "retire_form": RetireForm(prefix="retire")}
 
 
+def _requested_version(cocktail):
+    """The version ``?version=N`` names, or the one shown by default."""
+    number = _int_arg("version")
+    return (services.version_by_number(cocktail, number) if number is not None
+            else services.shown_version(cocktail))
+
+
 @bp.get("/<int:cocktail_id>")
 @require(VIEW)
 def detail(cocktail_id: int):
     cocktail = services.get_cocktail(db.session, cocktail_id)
-    number = _int_arg("version")
-    version = (services.version_by_number(cocktail, number) if number is not None
-               else services.shown_version(cocktail))
+    version = _requested_version(cocktail)
     return render_template("cocktails/detail.html", **_detail_context(cocktail, version))
 
 
@@ -87,9 +92,7 @@ def diff(cocktail_id: int):
 @require(VIEW)
 def sheet(cocktail_id: int):
     cocktail = services.get_cocktail(db.session, cocktail_id)
-    number = _int_arg("version")
-    version = (services.version_by_number(cocktail, number) if number is not None
-               else services.shown_version(cocktail))
+    version = _requested_version(cocktail)
     return render_template("cocktails/sheet.html", cocktail=cocktail, version=version,
                            composition=version_composition(version))
 

@@ -35,6 +35,15 @@ class ValidationError(DomainError):
     status = 422
 
 
+def refuse_unknown_fields(data: dict, allowed, prefix: str = "") -> None:
+    """Refuse keys of ``data`` not in ``allowed``, so a typo is not silently ignored;
+    ``prefix`` names a nested object in ``fields`` (``components.0.``)."""
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
+                              fields={f"{prefix}{k}": ["Unknown field."] for k in unknown})
+
+
 class MalformedRequest(DomainError):
     """The body could not be read at all (HTTP 400)."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
-from formulary.domain.errors import Duplicate, ValidationError
+from formulary.domain.errors import Duplicate, ValidationError, refuse_unknown_fields
 from formulary.domain.safety import CrossReactivity as CrossReactivityRule
 from formulary.domain.safety import group_key
 from formulary.inventory.models import AllergenGroup, CrossReactivity
@@ -43,10 +43,7 @@ def cross_reactivity(session: Session) -> CrossReactivityRule:
 def _validate(session: Session, data, group: AllergenGroup | None) -> dict:
     if not isinstance(data, dict):
         raise ValidationError("Give the allergen group as an object.")
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
-                              fields={k: ["Unknown field."] for k in unknown})
+    refuse_unknown_fields(data, FIELDS)
     problems: dict[str, list[str]] = {}
     out: dict = {}
     if group is None or "name" in data:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain.doses import IngredientFacts
-from formulary.domain.errors import Duplicate, InvalidState, ValidationError
+from formulary.domain.errors import Duplicate, InvalidState, ValidationError, refuse_unknown_fields
 from formulary.domain.gs1 import normalize_gtin
 from formulary.domain.safety import CONDITIONS, group_key
 from formulary.domain.units import (ACTIVE_UNITS, Strength, UnitConversionError, convert_exact,
@@ -130,10 +130,7 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
     (for a create: every key, with defaults)."""
     if not isinstance(data, dict):
         raise ValidationError("Give the ingredient as an object.")
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
-                              fields={k: ["Unknown field."] for k in unknown})
+    refuse_unknown_fields(data, FIELDS)
     creating = ing is None
     if creating:
         data = {"strength": None, "allergen_groups": [], "contraindications": [],

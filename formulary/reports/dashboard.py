@@ -24,7 +24,8 @@ from formulary.domain.stock import is_usable
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient, Lot, Movement
 from formulary.reports.charts import Series, bar_chart, small_multiples
-from formulary.reports.stock_report import _lot_stock, _lots_statement, last_usable_day
+from formulary.inventory.queries import lot_stock_from_row
+from formulary.reports.stock_report import _lots_statement, last_usable_day
 
 WEEKS = 12
 MONTHS = 6
@@ -106,7 +107,7 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
         _lots_statement().order_by(None)
         .where(Lot.status == "available", Lot.expiry_date >= today, opened_multi)).all()
     for row in opened:
-        lot = _lot_stock(row)
+        lot = lot_stock_from_row(row)
         if not is_usable(lot, now, tz):
             continue
         day = last_usable_day(lot, tz)

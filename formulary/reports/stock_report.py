@@ -25,6 +25,7 @@ from formulary.domain.errors import ValidationError
 from formulary.domain.stock import (DEFAULT_EXPIRING_WITHIN_DAYS, LotStock, classify_expiring,
                                     is_usable, lot_state, usable_by_ingredient, usable_until)
 from formulary.inventory.models import Ingredient, Lot, Movement
+from formulary.inventory.queries import lot_stock_from_row
 from formulary.reports.batch_log import YIELD_PER, local_bounds, stream
 from formulary.reports.workbook import ChartSpec, Column, Sheet
 
@@ -108,14 +109,6 @@ def check_expiring_days(days: int | None, field_name: str = "expiring_within_day
     return days
 
 
-def _lot_stock(row) -> LotStock:
-    return LotStock(lot_id=row.id, ingredient_id=row.ingredient_id, lot_number=row.lot_number,
-                    expiry_date=row.expiry_date, received_at=row.received_at,
-                    on_hand=row.quantity_on_hand, status=row.status,
-                    multi_dose=bool(row.multi_dose), in_use_days=row.in_use_days,
-                    opened_at=row.opened_at)
-
-
 def _lots_statement() -> Select:
     return (
         select(Lot.id, Lot.ingredient_id, Lot.lot_number, Lot.expiry_date, Lot.received_at,
@@ -149,7 +142,7 @@ class _Tally:
 
 def _on_hand_rows(session: Session, q: StockReportQuery, tz: tzinfo, tally: _Tally) -> Iterator:
     for row in stream(session, _lots_statement()):
-        lot = _lot_stock(row)
+        lot = lot_stock_from_row(row)
         value = _value(row.quantity_on_hand, row.unit_cost)
         cat = tally.by_category[row.category]
         cat[0] += 1
@@ -166,7 +159,7 @@ def _on_hand_rows(session: Session, q: StockReportQuery, tz: tzinfo, tally: _Tal
 def _expiring_rows(session: Session, q: StockReportQuery, tz: tzinfo) -> Iterator:
     rows = {row.id: row for row in session.execute(
         _lots_statement().where(Lot.status == "available"))}
-    lots = classify_expiring((_lot_stock(r) for r in rows.values()), q.now, tz,
+    lots = classify_expiring((lot_stock_from_row(r) for r in rows.values()), q.now, tz,
                              q.expiring_within_days)
     today = q.now.astimezone(tz).date()
     for lot in lots:
@@ -190,7 +183,7 @@ def reorder_rows(session: Session, now: datetime, tz: tzinfo) -> list[tuple]:
     lots = session.execute(
         _lots_statement().where(Lot.status == "available",
                                 Lot.ingredient_id.in_([i.id for i in ingredients]))).all()
-    usable = usable_by_ingredient((_lot_stock(r) for r in lots), now, tz)
+    usable = usable_by_ingredient((lot_stock_from_row(r) for r in lots), now, tz)
     out = []
     for ing in ingredients:
         have = usable.get(ing.id, ZERO)
