@@ -52,7 +52,8 @@ message. Exact duplicates are dropped (e.g. an ingredient listed twice).
 For the formulation picker (one patient, every active cocktail of an area), build one
 :class:`PatientScreen`: each ingredient is then screened once for the patient, whatever
 the number of cocktails holding it. Rank every cocktail by its
-:meth:`PatientScreen.verdict` (no findings built) and :func:`formulation_key`, then call
+:meth:`PatientScreen.verdict`, or by its ingredients' :meth:`PatientScreen.flags` ORed
+(no findings built), and :func:`formulation_key`, then call
 the screen for the findings of the cocktails shown; or, for a few cocktails, call it
 for each and order the results with :func:`rank_formulations`.
 
@@ -341,25 +342,33 @@ class PatientScreen:
         bits = _level_bits(items) | named << _NAMED_SHIFT
         return tuple(_keyed(item) for item in items), bits
 
-    def _verdict_of_bits(self, bits: int) -> str:
-        bits |= self._general_bits
-        if bits & _BLOCKS:
+    def flags(self, ing: ScreenIngredient) -> int:
+        """What ``ing`` gives a verdict (any block, any warning, which free-text allergies
+        name it), as an int: OR those of a cocktail's ingredients together and
+        :meth:`verdict_of_flags` is the cocktail's verdict. For ranking many cocktails in
+        a tight loop over flags worked out once per ingredient."""
+        return self._of_ingredient(ing)[1]
+
+    def verdict_of_flags(self, flags: int) -> str:
+        """The verdict of a cocktail whose ingredients' :meth:`flags`, ORed, are ``flags``
+        (0 for a cocktail with no ingredients)."""
+        flags |= self._general_bits
+        if flags & _BLOCKS:
             return "blocked"
-        if bits & _WARNS or (bits >> _NAMED_SHIFT) & self._all_free != self._all_free:
+        if flags & _WARNS or (flags >> _NAMED_SHIFT) & self._all_free != self._all_free:
             return "caution"  # a warning, or a free-text allergy no ingredient named
         return "safe"
 
     def verdict(self, ingredients: Iterable[ScreenIngredient]) -> str:
-        """``self(ingredients).verdict``, from what each ingredient gives (any block, any
-        warning, which free texts it names) without building or sorting findings: for
-        ranking every cocktail of the picker."""
+        """``self(ingredients).verdict``, from what each ingredient gives (its
+        :meth:`flags`) without building or sorting findings."""
         bits = 0
         by_identity = self._by_identity
         for ing in ingredients:
             known = by_identity.get(id(ing))
             # Not seen yet: screened now (TypeError if it is not a ScreenIngredient).
             bits |= known[1][1] if known is not None else self._of_ingredient(ing)[1]
-        return self._verdict_of_bits(bits)
+        return self.verdict_of_flags(bits)
 
     def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
         ingredients = tuple(ingredients)

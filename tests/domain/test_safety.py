@@ -807,6 +807,24 @@ def test_verdict_without_findings_equals_the_verdict_of_the_findings():
             assert prepared.verdict(cocktail) == prepared(cocktail).verdict, c.id
 
 
+def test_verdict_of_flags_ored_equals_the_verdict_of_the_findings():
+    # The picker's tight loop: each ingredient's flags worked out once, ORed per
+    # cocktail, then read as a verdict (0 for a cocktail with no ingredients).
+    cocktails = list(dict.fromkeys(tuple(c.cocktail) for c in CASES))
+    shelf = tuple(dict.fromkeys(ing for c in CASES for ing in c.cocktail))
+    cocktails += [(), (LIDO_MD, LIDO_MD), (BIOTIN, DEXPANTH), shelf]
+    for c in CASES:
+        prepared = PatientScreen(c.patient, CROSS)
+        flags = {ing: prepared.flags(ing) for ing in shelf}
+        for cocktail in cocktails + cocktails[::-1]:
+            ored = 0
+            for ing in cocktail:
+                ored |= flags[ing]
+            assert prepared.verdict_of_flags(ored) == screen(c.patient, cocktail, CROSS).verdict, c.id
+    with pytest.raises(TypeError):
+        PatientScreen(patient(), CROSS).flags("biotin")
+
+
 def test_verdict_counts_a_free_text_review_unless_the_cocktail_names_it():
     # Two free texts: "lidocaine" names the lidocaines, "latex" names nothing. A cocktail
     # is safe only when every free text is named by one of its ingredients (and then it
