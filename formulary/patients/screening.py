@@ -20,8 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import String, cast, exists, func, or_, select, union
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, bindparam, cast, exists, func, or_, select, union
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
@@ -73,25 +73,44 @@ class FormulationResult:
 
 @dataclass(frozen=True)
 class FormulationPage:
-    """One page of the picker: its cocktails with every finding, and how many cocktails
-    of each verdict there are in all."""
+    """One page of the picker: its cocktails with every finding, how many cocktails of
+    each verdict there are in all, and the patient as screened (allergies by id,
+    conditions), read in the same transaction."""
 
     items: list[FormulationResult]
     total: int
     counts: dict[str, int]
+    patient: safety.ScreenPatient
 
 
 # --------------------------------------------------------------------------- loaders
 
+# Statements that do not depend on the request are built once, here (over the tables:
+# the ORM's classes are not all mapped yet when this module is imported): building them
+# is a good part of what a short statement costs.
+_allergy_t, _condition_t = Allergy.__table__, PatientCondition.__table__
+_group_t, _cross_t = AllergenGroup.__table__, CrossReactivity.__table__
+_ga, _gb = _group_t.alias("group_a"), _group_t.alias("group_b")
+_CROSS_REACTIVITY = select(_ga.c.name, _gb.c.name).select_from(
+    _cross_t.join(_ga, _ga.c.id == _cross_t.c.group_a_id)
+    .join(_gb, _gb.c.id == _cross_t.c.group_b_id))
+_ALLERGIES = (select(_allergy_t.c.id, _allergy_t.c.status, _allergy_t.c.severity,
+                     _allergy_t.c.reaction, _allergy_t.c.ingredient_id,
+                     _allergy_t.c.allergen_group_id, _allergy_t.c.substance,
+                     Ingredient.__table__.c.name, _group_t.c.name)
+              .select_from(_allergy_t
+                           .outerjoin(Ingredient.__table__,
+                                      Ingredient.__table__.c.id == _allergy_t.c.ingredient_id)
+                           .outerjoin(_group_t, _group_t.c.id == _allergy_t.c.allergen_group_id))
+              .where(_allergy_t.c.patient_id == bindparam("patient_id"))
+              .order_by(_allergy_t.c.id))
+_CONDITIONS = (select(_condition_t.c.condition)
+               .where(_condition_t.c.patient_id == bindparam("patient_id")))
+
+
 def cross_reactivity(session: Session) -> safety.CrossReactivity:
     """The table of groups that cross-react, by name (one statement)."""
-    ga, gb = aliased(AllergenGroup), aliased(AllergenGroup)
-    rows = session.execute(
-        select(ga.name, gb.name)
-        .select_from(CrossReactivity)
-        .join(ga, ga.id == CrossReactivity.group_a_id)
-        .join(gb, gb.id == CrossReactivity.group_b_id)
-    ).all()
+    rows = session.execute(_CROSS_REACTIVITY).all()
     return safety.CrossReactivity((a, b) for a, b in rows if a and b)
 
 
@@ -130,28 +149,19 @@ def _screen_patient_value(session: Session, patient: Patient,
                           groups: dict[int, list[str]]) -> safety.ScreenPatient:
     """The patient as the pure screen sees it (two statements). ``groups`` must hold
     the groups of every ingredient the patient is allergic to."""
-    rows = session.execute(
-        select(Allergy, Ingredient.name, AllergenGroup.name)
-        .outerjoin(Ingredient, Ingredient.id == Allergy.ingredient_id)
-        .outerjoin(AllergenGroup, AllergenGroup.id == Allergy.allergen_group_id)
-        .where(Allergy.patient_id == patient.id)
-        .order_by(Allergy.id)
-    ).all()
     allergies = []
-    for allergy, ingredient_name, group_name in rows:
+    for (allergy_id, status, severity, reaction, ingredient_id, group_id, substance,
+         ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}):
         allergies.append(safety.ScreenAllergy(
-            id=allergy.id, status=allergy.status, severity=allergy.severity,
-            reaction=allergy.reaction or None,
-            ingredient_id=allergy.ingredient_id,
-            ingredient_name=ingredient_name if allergy.ingredient_id is not None else None,
-            ingredient_groups=frozenset(groups.get(allergy.ingredient_id, ()))
-            if allergy.ingredient_id is not None else frozenset(),
-            group=group_name if allergy.allergen_group_id is not None else None,
-            substance=allergy.substance if allergy.substance else None,
+            id=allergy_id, status=status, severity=severity, reaction=reaction or None,
+            ingredient_id=ingredient_id,
+            ingredient_name=ingredient_name if ingredient_id is not None else None,
+            ingredient_groups=frozenset(groups.get(ingredient_id, ()))
+            if ingredient_id is not None else frozenset(),
+            group=group_name if group_id is not None else None,
+            substance=substance if substance else None,
         ))
-    conditions = session.execute(
-        select(PatientCondition.condition).where(PatientCondition.patient_id == patient.id)
-    ).scalars().all()
+    conditions = session.execute(_CONDITIONS, {"patient_id": patient.id}).scalars().all()
     return safety.ScreenPatient(
         allergy_status=patient.allergy_status, allergies=tuple(allergies),
         conditions=frozenset(c for c in conditions if c in safety.CONDITIONS))
@@ -233,11 +243,13 @@ def _active(area: str | None, stmt):
 
 
 def _active_formulations(session: Session, patient: Patient, area: str | None):
-    """Every active cocktail (its active version) of ``area``, by id, as ``(cocktail,
-    version, ingredients)`` with the ingredients in no particular order, and the
-    patient's prepared screen. Five statements, whatever the number of cocktails and
-    allergies. Core statements over the tables: the picker reads every active cocktail,
-    too many to build ORM objects (or even to fetch one row per component) for."""
+    """Every active cocktail (its active version) of ``area``, by id, as rows ``(cocktail
+    id, name, version id, number, area, indication, ingredient ids)`` with the ids spelt
+    as one string ("3,17,42", in no particular order; None for no component); the value
+    of every ingredient they hold, by its id as spelt there; and the patient's prepared
+    screen. Five statements, whatever the number of cocktails and allergies. Core
+    statements over the tables: the picker reads every active cocktail, too many to build
+    ORM objects (or even to fetch one row per component) for."""
     ingredient_ids = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
                       .where(_component.c.version_id == _version.c.id).scalar_subquery())
     cocktails = session.execute(_active(area, select(
@@ -248,7 +260,8 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
     # its groups and contraindications (a row per pair: few per ingredient). Their ids
     # are those the aggregate spelt: sent as a list while it is short, else selected
     # again by the database.
-    in_use = {i for *_, ids in cocktails if ids for i in ids.split(",")}
+    spelt = ",".join(ids for *_, ids in cocktails if ids)
+    in_use = set(spelt.split(",")) if spelt else set()
     if len(in_use) <= MAX_LISTED_IDS:
         listed = _ingredient.c.id.in_(sorted(int(i) for i in in_use))
     else:
@@ -274,15 +287,13 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
     patient_value = _screen_patient_value(session, patient, groups)
     screen = safety.PatientScreen(patient_value, cross_reactivity(session))
 
-    # One value per ingredient, shared by every cocktail holding it (the screen works
-    # each out once), by its id as the aggregate spells it.
+    # One value per ingredient in use, shared by every cocktail holding it (the screen
+    # works each out once), by its id as the aggregate spells it.
     values = {str(ingredient_id): safety.ScreenIngredient(
         id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
         contraindications=frozenset(contra.get(ingredient_id, ())))
-        for ingredient_id, name in names.items()}
-    return [(PickerCocktail(c_id, c_name), PickerVersion(v_id, number, v_area, indication or ""),
-             [values[i] for i in ingredient_ids.split(",")] if ingredient_ids else [])
-            for c_id, c_name, v_id, number, v_area, indication, ingredient_ids in cocktails], screen
+        for ingredient_id, name in names.items() if str(ingredient_id) in in_use}
+    return cocktails, values, screen
 
 
 def _component_order(session: Session, area: str | None,
@@ -310,33 +321,44 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     Six statements, whatever the number of cocktails and allergies."""
     area = check_area(area)
     offset = max(0, offset)
-    cocktails, screen = _active_formulations(session, patient, area)
+    cocktails, values, screen = _active_formulations(session, patient, area)
+    # Every cocktail's verdict from its ingredients' flags, each worked out once: a tight
+    # loop over the spelt ids, no value or list built per cocktail.
+    flags = {spelt: screen.flags(value) for spelt, value in values.items()}
+    verdict_of_flags, key = screen.verdict_of_flags, safety.formulation_key
     counts = dict.fromkeys(safety.VERDICTS, 0)
     ranked = []
-    for n, (cocktail, _, ingredients) in enumerate(cocktails):
-        verdict = screen.verdict(ingredients)
+    for n, (_, name, *_, ingredient_ids) in enumerate(cocktails):
+        bits = 0
+        if ingredient_ids:
+            for spelt in ingredient_ids.split(","):
+                bits |= flags[spelt]
+        verdict = verdict_of_flags(bits)
         counts[verdict] += 1
-        ranked.append((safety.formulation_key(verdict, cocktail.name), n, verdict))
+        ranked.append((key(verdict, name), n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
     order = _component_order(session, area, None if limit is None else
-                             [cocktails[n][1].id for _, n, _ in chosen])
+                             [cocktails[n][2] for _, n, _ in chosen])
     items = []
     for _, n, verdict in chosen:
-        cocktail, version, ingredients = cocktails[n]
+        c_id, c_name, v_id, number, v_area, indication, ingredient_ids = cocktails[n]
         # The components read twice (the ranking's and the order's) must be the same
         # (an active version does not change): none screened may be left out.
-        by_id = {value.id: value for value in ingredients}
-        ordered = [by_id.pop(i) for i in order.get(version.id, ()) if i in by_id]
-        if by_id or len(ordered) != len(order.get(version.id, ())):
-            raise RuntimeError(f"the components of {cocktail.name} changed while screened")
+        by_id = {value.id: value for value in
+                 (values[spelt] for spelt in (ingredient_ids.split(",") if ingredient_ids else ()))}
+        in_order = order.get(v_id, ())
+        ordered = [by_id.pop(i) for i in in_order if i in by_id]
+        if by_id or len(ordered) != len(in_order):
+            raise RuntimeError(f"the components of {c_name} changed while screened")
         ingredients = tuple(ordered)
         result = screen(ingredients)
         if result.verdict != verdict:  # never: the verdict follows from the findings
-            raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened "
-                               f"{result.verdict}")
-        items.append(FormulationResult(cocktail, version, result, ingredients))
-    return FormulationPage(items, len(cocktails), counts)
+            raise RuntimeError(f"{c_name} was ranked {verdict} but screened {result.verdict}")
+        items.append(FormulationResult(PickerCocktail(c_id, c_name),
+                                       PickerVersion(v_id, number, v_area, indication or ""),
+                                       result, ingredients))
+    return FormulationPage(items, len(cocktails), counts, screen.patient)
 
 
 def formulations(session: Session, patient: Patient,

@@ -184,6 +184,13 @@ def no_known_allergies(patient_id: int):
     return redirect(url_for("patients.record", patient_id=patient_id))
 
 
+def _screened_target(allergy: safety.ScreenAllergy) -> str:
+    """What an allergy is to, as :func:`services.allergy_target` says it."""
+    if allergy.ingredient_id is not None:
+        return allergy.ingredient_name or f"ingredient #{allergy.ingredient_id}"
+    return allergy.group or allergy.substance or ""
+
+
 def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
     """The ``<li>`` of every finding of each cocktail shown, escaped. The same findings
     (about the patient, about an ingredient) recur on most cocktails of a page and are
@@ -209,7 +216,9 @@ def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
 @require(SAFETY)
 @writes_on_read
 def picker(patient_id: int):
-    patient = services.get_patient(db.session, patient_id)
+    # The allergies and conditions shown are those screened (the page's), not loaded
+    # again with the patient.
+    patient = services.get_patient(db.session, patient_id, with_allergies=False)
     area = request.args.get("area") or None
     try:
         area = screening.check_area(area)
@@ -223,8 +232,8 @@ def picker(patient_id: int):
     services.record_view(db.session, current_user, patient,
                          what=f"formulation picker ({area or 'all areas'})")
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
-                           results=found.items, counts=found.counts, total=found.total,
-                           findings_html=_findings_html(found.items),
+                           screened=found.patient, results=found.items, counts=found.counts,
+                           total=found.total, findings_html=_findings_html(found.items),
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
-                           target=services.allergy_target)
+                           target=_screened_target)

@@ -155,6 +155,24 @@ def test_picker_shows_verdicts_safe_first_with_findings(client, login_as, make_p
     assert "Unknown area" in html and 'data-cocktail="Face glow"' in html
 
 
+def test_picker_summarises_the_active_allergies_and_the_conditions_screened(
+        client, login_as, make_patient, clinic):
+    patient = make_patient("MRN-2012", conditions=["pregnant", "diabetes"], allergies=[
+        {"ingredient": clinic["lido_md"], "severity": "severe"},
+        {"group": "paraben", "severity": "mild", "status": "refuted"},
+        {"substance": "latex", "severity": "anaphylaxis"}])
+    login_as("practitioner")
+    html = client.get(f"/patients/{patient.id}/formulations").get_data(as_text=True)
+    summary = html[html.index('data-testid="patient-summary"'):]
+    summary = " ".join(summary[:summary.index("</div>")].split())
+    assert f"{clinic['lido_md'].name} (severe), latex (anaphylaxis)" in summary
+    assert "paraben" not in summary  # refuted
+    assert "Conditions:</strong> diabetes, pregnancy" in summary
+    empty = make_patient("MRN-2013", allergy_status="unknown")
+    html = client.get(f"/patients/{empty.id}/formulations").get_data(as_text=True)
+    assert "not yet assessed" in html and "none recorded" in html
+
+
 def test_manager_may_not_open_patient_pages(client, login_as, make_patient):
     patient = make_patient("MRN-2010")
     login_as("manager")
