@@ -212,6 +212,13 @@ def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
     return out
 
 
+def _picker_rows(results: list[screening.FormulationResult]) -> list[tuple]:
+    """Per cocktail shown: the result, its ingredients' names joined (escaped by the
+    template), the ``<li>`` of its findings (empty when it has none)."""
+    names = [", ".join([i.name for i in fr.ingredients]) for fr in results]
+    return list(zip(results, names, _findings_html(results)))
+
+
 @bp.get("/<int:patient_id>/formulations")
 @require(SAFETY)
 @writes_on_read
@@ -232,8 +239,8 @@ def picker(patient_id: int):
     services.record_view(db.session, current_user, patient,
                          what=f"formulation picker ({area or 'all areas'})")
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
-                           screened=found.patient, results=found.items, counts=found.counts,
-                           total=found.total, findings_html=_findings_html(found.items),
+                           screened=found.patient, results=_picker_rows(found.items),
+                           counts=found.counts, total=found.total,
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
                            target=_screened_target)
