@@ -191,6 +191,15 @@ def _screened_target(allergy: safety.ScreenAllergy) -> str:
     return allergy.group or allergy.substance or ""
 
 
+# The start of a finding's <li>, up to its message, for each kind and level: the same
+# few strings for every finding of every page.
+_FINDING_LI = {
+    (kind, level): (f'<li data-kind="{escape(kind)}" data-level="{escape(level)}"><span '
+                    f'class="badge text-bg-{"danger" if level == "block" else "warning"}">'
+                    f'{escape(level)}</span> ')
+    for kind in safety.KINDS for level in safety.LEVELS}
+
+
 def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
     """The ``<li>`` of every finding of each cocktail shown, escaped. The same findings
     (about the patient, about an ingredient) recur on most cocktails of a page and are
@@ -202,11 +211,7 @@ def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
         for f in fr.findings:
             li = rendered.get(id(f))
             if li is None:
-                kind, level = escape(f.kind), escape(f.level)
-                colour = "danger" if f.level == "block" else "warning"
-                li = rendered[id(f)] = (
-                    f'<li data-kind="{kind}" data-level="{level}"><span class="badge '
-                    f'text-bg-{colour}">{level}</span> {escape(f.message)}</li>')
+                li = rendered[id(f)] = f"{_FINDING_LI[f.kind, f.level]}{escape(f.message)}</li>"
             items.append(li)
         out.append(Markup("".join(items)))
     return out
