@@ -143,7 +143,7 @@ class _CodedAllergy:
     """An active allergy to an ingredient or a group, with what every ingredient is
     checked against worked out once."""
 
-    __slots__ = ("allergy", "reaction", "groups", "source", "relevant")
+    __slots__ = ("allergy", "reaction", "groups", "source", "relevant", "reacting")
 
     def __init__(self, allergy: ScreenAllergy, cross: CrossReactivity):
         self.allergy = allergy
@@ -160,16 +160,29 @@ class _CodedAllergy:
         for key in self.groups:
             relevant |= cross.partners(key)
         self.relevant = frozenset(relevant)
+        # For each group (not the allergy's own) an ingredient may hold, the allergy's
+        # groups it cross-reacts with, joined as the warning names them. A group outside
+        # ``relevant`` reacts with none: cross-reaction is symmetric, so a group that
+        # reacts with one of the allergy's is among that one's partners.
+        self.reacting: dict[str, str] = {}
+        for key in relevant - set(self.groups):
+            partners = cross.partners(key)
+            reacting = [a_shown for a_key, a_shown in self.groups.items() if a_key in partners]
+            if reacting:
+                self.reacting[key] = _join(reacting)
 
-    def findings(self, ing: ScreenIngredient, cross: CrossReactivity) -> list[_Item]:
+    def findings(self, ing: ScreenIngredient, name: str,
+                 groups: tuple[tuple[str, str], ...]) -> list[_Item]:
+        """The findings of this allergy about ``ing``, whose name as shown is ``name``
+        and whose groups are ``groups`` (:func:`_shown_groups`), with the
+        cross-reactivity table it was built with."""
         allergy, reaction = self.allergy, self.reaction
-        name = _clean(ing.name)
         if allergy.ingredient_id is not None and allergy.ingredient_id == ing.id:
             # Every group of the ingredient is the allergen: no cross warnings on it.
             return [(ing, Finding("block", "allergy", ing.id,
                                   f"The patient had {reaction} to {name}.", allergy.id))]
-        groups = _shown_groups(ing.groups)
-        if self.relevant.isdisjoint(key for key, _ in groups):
+        relevant = self.relevant
+        if not any(key in relevant for key, _ in groups):
             return []
         out: list[_Item] = []
         shared = [shown for key, shown in groups if key in self.groups]
@@ -183,12 +196,11 @@ class _CodedAllergy:
         for key, shown in groups:
             if key in self.groups:
                 continue  # this group already blocked the ingredient for this allergy
-            partners = cross.partners(key)
-            reacting = [a_shown for a_key, a_shown in self.groups.items() if a_key in partners]
+            reacting = self.reacting.get(key)
             if reacting:
                 out.append((ing, Finding(
                     "warn", "cross_reactivity", ing.id,
-                    f"{name} contains {shown}, which can cross-react with {_join(reacting)}"
+                    f"{name} contains {shown}, which can cross-react with {reacting}"
                     f"{self.source}, to which the patient had {reaction}.", allergy.id)))
         return out
 
@@ -257,9 +269,9 @@ class PatientScreen:
     were when it was built, and remembers every ingredient it was given.
     """
 
-    __slots__ = ("patient", "cross", "_general", "_general_bits", "_coded", "_coded_by_id",
-                 "_coded_by_group", "_free", "_free_by_word", "_free_reviews", "_all_free",
-                 "_by_ingredient", "_by_identity")
+    __slots__ = ("patient", "cross", "_conditions", "_general", "_general_bits", "_coded",
+                 "_coded_by_id", "_coded_by_group", "_free", "_free_by_word", "_free_reviews",
+                 "_all_free", "_by_ingredient", "_by_identity")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
@@ -270,8 +282,9 @@ class PatientScreen:
         general: list[_Item] = []
         if patient.allergy_status == "unknown":
             general.append((None, _NOT_ASSESSED))
-        general.extend((None, _general_contraindication(c))
-                       for c in CONDITIONS if c in patient.conditions)
+        # The patient's conditions, in the order of CONDITIONS.
+        self._conditions = tuple(c for c in CONDITIONS if c in patient.conditions)
+        general.extend((None, _general_contraindication(c)) for c in self._conditions)
         active = [a for a in patient.allergies if a.is_active]
         self._coded = tuple(_CodedAllergy(a, cross) for a in active if a.substance is None)
         # Which coded allergies can say anything of an ingredient: those to its id, and
@@ -316,31 +329,35 @@ class PatientScreen:
 
     def _screen_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], int]:
         items: list[_Item] = []
-        for condition in CONDITIONS:
-            if condition in self.patient.conditions and condition in ing.contraindications:
-                items.append((ing, Finding(
-                    "block", "contraindication", ing.id,
-                    f"{_clean(ing.name)} is contraindicated in {CONDITION_LABELS[condition]}.")))
+        name, groups = _clean(ing.name), _shown_groups(ing.groups)
+        if ing.contraindications:
+            for condition in self._conditions:
+                if condition in ing.contraindications:
+                    items.append((ing, Finding(
+                        "block", "contraindication", ing.id,
+                        f"{name} is contraindicated in {CONDITION_LABELS[condition]}.")))
         asked = set(self._coded_by_id.get(ing.id, ()))
-        for key, _ in _shown_groups(ing.groups):
-            asked.update(self._coded_by_group.get(key, ()))
+        coded_by_group = self._coded_by_group
+        for key, _ in groups:
+            asked.update(coded_by_group.get(key, ()))
         for index in sorted(asked):
-            items.extend(self._coded[index].findings(ing, self.cross))
+            items.extend(self._coded[index].findings(ing, name, groups))
         named = 0
-        words = set(_words(ing.name))
-        for _, shown in _shown_groups(ing.groups):
-            words.update(_words(shown))
-        asked = set()
-        for word in words:
-            asked.update(self._free_by_word.get(word, ()))
-        for index in sorted(asked):
-            allergy = self._free[index]
-            block = _free_text_block(allergy, ing)
-            if block is not None:
-                items.append((ing, block))
-                named |= 1 << index
+        if self._free:
+            words = set(_words(ing.name))
+            for _, shown in groups:
+                words.update(_words(shown))
+            asked = set()
+            for word in words:
+                asked.update(self._free_by_word.get(word, ()))
+            for index in sorted(asked):
+                allergy = self._free[index]
+                block = _free_text_block(allergy, ing)
+                if block is not None:
+                    items.append((ing, block))
+                    named |= 1 << index
         bits = _level_bits(items) | named << _NAMED_SHIFT
-        return tuple(_keyed(item) for item in items), bits
+        return tuple([_keyed(item) for item in items]), bits
 
     def flags(self, ing: ScreenIngredient) -> int:
         """What ``ing`` gives a verdict (any block, any warning, which free-text allergies
