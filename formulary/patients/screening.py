@@ -151,7 +151,7 @@ def _screen_patient_value(session: Session, patient: Patient,
     the groups of every ingredient the patient is allergic to."""
     allergies = []
     for (allergy_id, status, severity, reaction, ingredient_id, group_id, substance,
-         ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}):
+         ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}).all():
         allergies.append(safety.ScreenAllergy(
             id=allergy_id, status=status, severity=severity, reaction=reaction or None,
             ingredient_id=ingredient_id,
@@ -278,7 +278,7 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
                          .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
                          .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
                          .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
-            .where(wanted)):
+            .where(wanted)).all():
         names[ingredient_id] = name
         if group is not None:
             groups[ingredient_id].add(group)
@@ -307,7 +307,7 @@ def _component_order(session: Session, area: str | None,
         stmt = stmt.where(_component.c.version_id.in_(versions))
     order: dict[int, list[int]] = defaultdict(list)
     for version_id, ingredient_id in session.execute(
-            stmt.order_by(_component.c.version_id, _component.c.position, _component.c.id)):
+            stmt.order_by(_component.c.version_id, _component.c.position, _component.c.id)).all():
         order[version_id].append(ingredient_id)
     return order
 
