@@ -235,11 +235,56 @@ _ACTIVE_VERSIONS = _cocktail.join(_version, _version.c.id == _cocktail.c.active_
 _IN_USE = _ACTIVE_VERSIONS.join(_component, _component.c.version_id == _version.c.id)
 
 
-def _active(area: str | None, stmt):
-    """``stmt`` (over cocktails joined to their active version) for the active cocktails
-    of ``area``."""
+def _active(by_area: bool, stmt):
+    """``stmt`` (over cocktails joined to their active version) for the active cocktails,
+    of the area given as the parameter ``area`` when ``by_area``."""
     stmt = stmt.where(_cocktail.c.status == "active")
-    return stmt if area is None else stmt.where(_version.c.area == area)
+    return stmt.where(_version.c.area == bindparam("area")) if by_area else stmt
+
+
+# The picker's statements, built once (by whether they filter by area; for the ids of the
+# ingredients, by whether they are listed or selected): building and coercing them took
+# as long as SQLite took to run them.
+_ID_LIST = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
+            .where(_component.c.version_id == _version.c.id).scalar_subquery())
+_COCKTAILS = {by_area: _active(by_area, select(
+    _cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number, _version.c.area,
+    _version.c.indication, _ID_LIST).select_from(_ACTIVE_VERSIONS).order_by(_cocktail.c.id))
+    for by_area in (False, True)}
+_ALLERGY_INGREDIENTS = select(_allergy_t.c.ingredient_id).where(
+    _allergy_t.c.patient_id == bindparam("patient_id"), _allergy_t.c.ingredient_id.is_not(None))
+
+
+def _ingredients_statement(in_use):
+    iag = ingredient_allergen_group
+    return (select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
+            .select_from(_ingredient
+                         .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
+                         .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
+                         .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
+            .where(or_(in_use, _ingredient.c.id.in_(_ALLERGY_INGREDIENTS))))
+
+
+#: Keyed ("listed", False) for the ids sent as the list ``ids``; ("selected", by_area)
+#: for those selected again by the database.
+_INGREDIENTS = {
+    ("listed", False): _ingredients_statement(
+        _ingredient.c.id.in_(bindparam("ids", expanding=True))),
+    **{("selected", by_area): _ingredients_statement(exists(_active(
+        by_area, select(_component.c.id).select_from(_IN_USE)
+        .where(_component.c.ingredient_id == _ingredient.c.id))))
+       for by_area in (False, True)},
+}
+_COMPONENT_ORDER = (_component.c.version_id, _component.c.position, _component.c.id)
+#: Keyed "listed" for the versions sent as the list ``versions``; else by_area.
+_ORDERED_COMPONENTS = {
+    "listed": select(_component.c.version_id, _component.c.ingredient_id)
+    .where(_component.c.version_id.in_(bindparam("versions", expanding=True)))
+    .order_by(*_COMPONENT_ORDER),
+    **{by_area: _active(by_area, select(_component.c.version_id, _component.c.ingredient_id)
+                        .select_from(_IN_USE)).order_by(*_COMPONENT_ORDER)
+       for by_area in (False, True)},
+}
 
 
 def _active_formulations(session: Session, patient: Patient, area: str | None):
@@ -250,35 +295,26 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
     screen. Five statements, whatever the number of cocktails and allergies. Core
     statements over the tables: the picker reads every active cocktail, too many to build
     ORM objects (or even to fetch one row per component) for."""
-    ingredient_ids = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
-                      .where(_component.c.version_id == _version.c.id).scalar_subquery())
-    cocktails = session.execute(_active(area, select(
-        _cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number, _version.c.area,
-        _version.c.indication, ingredient_ids)
-        .select_from(_ACTIVE_VERSIONS).order_by(_cocktail.c.id))).all()
+    by_area = area is not None
+    cocktails = session.execute(_COCKTAILS[by_area], {"area": area} if by_area else {}).all()
     # The ingredients of those cocktails and those the patient is allergic to, each with
     # its groups and contraindications (a row per pair: few per ingredient). Their ids
     # are those the aggregate spelt: sent as a list while it is short, else selected
     # again by the database.
-    spelt = ",".join(ids for *_, ids in cocktails if ids)
+    spelt = ",".join([row[6] for row in cocktails if row[6]])
     in_use = set(spelt.split(",")) if spelt else set()
+    params: dict = {"patient_id": patient.id}
     if len(in_use) <= MAX_LISTED_IDS:
-        listed = _ingredient.c.id.in_(sorted(int(i) for i in in_use))
+        stmt = _INGREDIENTS["listed", False]
+        params["ids"] = sorted(int(i) for i in in_use)
     else:
-        listed = exists(_active(area, select(_component.c.id).select_from(_IN_USE)
-                                .where(_component.c.ingredient_id == _ingredient.c.id)))
-    wanted = or_(listed, _ingredient.c.id.in_(_allergy_ingredient_ids(patient.id)))
-    iag = ingredient_allergen_group
+        stmt = _INGREDIENTS["selected", by_area]
+        if by_area:
+            params["area"] = area
     names: dict[int, str] = {}
     groups: dict[int, set[str]] = defaultdict(set)
     contra: dict[int, set[str]] = defaultdict(set)
-    for ingredient_id, name, group, condition in session.execute(
-            select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
-            .select_from(_ingredient
-                         .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
-                         .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
-                         .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
-            .where(wanted)).all():
+    for ingredient_id, name, group, condition in session.execute(stmt, params).all():
         names[ingredient_id] = name
         if group is not None:
             groups[ingredient_id].add(group)
@@ -300,14 +336,14 @@ def _component_order(session: Session, area: str | None,
                      versions: list[int] | None) -> dict[int, list[int]]:
     """The ingredient ids of the given versions (every active one of ``area`` when None)
     in component order (position, then id): one statement."""
-    stmt = select(_component.c.version_id, _component.c.ingredient_id)
-    if versions is None:
-        stmt = _active(area, stmt.select_from(_IN_USE))
+    if versions is not None:
+        rows = session.execute(_ORDERED_COMPONENTS["listed"], {"versions": versions})
+    elif area is not None:
+        rows = session.execute(_ORDERED_COMPONENTS[True], {"area": area})
     else:
-        stmt = stmt.where(_component.c.version_id.in_(versions))
+        rows = session.execute(_ORDERED_COMPONENTS[False])
     order: dict[int, list[int]] = defaultdict(list)
-    for version_id, ingredient_id in session.execute(
-            stmt.order_by(_component.c.version_id, _component.c.position, _component.c.id)).all():
+    for version_id, ingredient_id in rows.all():
         order[version_id].append(ingredient_id)
     return order
 
@@ -328,14 +364,14 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     verdict_of_flags, key = screen.verdict_of_flags, safety.formulation_key
     counts = dict.fromkeys(safety.VERDICTS, 0)
     ranked = []
-    for n, (_, name, *_, ingredient_ids) in enumerate(cocktails):
+    for n, row in enumerate(cocktails):
         bits = 0
-        if ingredient_ids:
-            for spelt in ingredient_ids.split(","):
+        if row[6]:
+            for spelt in row[6].split(","):
                 bits |= flags[spelt]
         verdict = verdict_of_flags(bits)
         counts[verdict] += 1
-        ranked.append((key(verdict, name), n, verdict))
+        ranked.append((key(verdict, row[1]), n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
     order = _component_order(session, area, None if limit is None else
