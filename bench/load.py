@@ -288,8 +288,7 @@ def check_books(app) -> list[str]:
     problems: list[str] = []
     with app.app_context():
         s = db.session
-        for p in ledger.check_books(s):
-            problems.append(f"lot {p.lot_id}: on hand {p.on_hand} but ledger {p.ledger}")
+        problems += [str(p) for p in ledger.check_books(s)]
         negative = s.execute(select(Lot.id).where(Lot.quantity_on_hand < 0)).scalars().all()
         problems += [f"lot {i} oversold (negative on hand)" for i in negative]
         taken = dict(s.execute(select(BatchLine.lot_id, func.sum(BatchLine.quantity))

@@ -54,6 +54,7 @@ def _init_extensions(app: Flask) -> None:
     from formulary import security, transaction
     from formulary.audit import services as audit_services
     from formulary.extensions import bootstrap, csrf, db, login_manager, migrate
+    from formulary.inventory import totals as stock_totals
 
     from formulary.models import load_all
 
@@ -73,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session
 
     audit_services.install(Session)
+    stock_totals.install(Session)
     transaction.install(app)
     security.install(app)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Numeric, event
+from sqlalchemy import DateTime, Numeric, event, text
 from sqlalchemy.types import TypeDecorator
 
 #: The largest value an integer column (every id) holds on both databases.
@@ -51,6 +51,22 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+#: The PostgreSQL advisory lock that orders the writes made just before a commit.
+_COMMIT_ORDER_LOCK = 7_300_041  # arbitrary constant
+
+
+def lock_commit_order(session) -> None:
+    """Queue this transaction's commit-time writes (the audit chain, the stock totals per
+    ingredient) behind those of every other writer, until it commits or rolls back.
+
+    PostgreSQL: a transaction-scoped advisory lock (taking it again in the same
+    transaction is a no-op wait). SQLite: nothing to do, the write lock of ``BEGIN
+    IMMEDIATE`` is already held.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _COMMIT_ORDER_LOCK})
 
 
 def is_sqlite(engine_or_session) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -35,12 +36,49 @@ def _round_trip(url):
         db.engine.dispose()
 
 
+def _totals_filled_from_lots(url):
+    """Upgrading a database that already holds lots gives every ingredient its total on
+    hand (ddc8664d1994), as the sum of its lots."""
+    app = make_app(url)
+    with app.app_context():
+        upgrade(directory="migrations", revision="e37e002494d1")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO ingredient (id, name, name_key, category, unit, storage, multi_dose, "
+                "active, notes, created_at, updated_at) VALUES "
+                "(1, 'Biotin', 'biotin', 'vitamin', 'mL', 'room', false, true, '', :t, :t), "
+                "(2, 'Zinc', 'zinc', 'mineral', 'mL', 'room', false, true, '', :t, :t)"),
+                {"t": "2026-11-01 09:00:00"})
+            conn.execute(text(
+                "INSERT INTO lot (id, ingredient_id, lot_number, expiry_date, supplier, "
+                "quantity_received, quantity_on_hand, status, status_reason, received_at) VALUES "
+                "(1, 1, 'A', '2027-06-30', '', 10, 2.5, 'available', '', :t), "
+                "(2, 1, 'B', '2027-07-31', '', 10, 0.125, 'quarantined', '', :t), "
+                "(3, 1, 'C', '2025-01-31', '', 10, 0, 'available', '', :t)"),
+                {"t": "2026-11-01 09:00:00"})
+        upgrade(directory="migrations")
+        from formulary.inventory.models import IngredientStock
+        from formulary.inventory.totals import check_totals
+
+        totals = dict(db.session.execute(
+            db.select(IngredientStock.ingredient_id, IngredientStock.on_hand)).all())
+        assert totals == {1: Decimal("2.625"), 2: Decimal(0)}
+        assert check_totals(db.session) == []
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_migrations_on_sqlite(tmp_path):
     _round_trip(f"sqlite:///{tmp_path / 'migrated.db'}")
 
 
+def test_stock_totals_are_filled_on_upgrade_sqlite(tmp_path):
+    _totals_filled_from_lots(f"sqlite:///{tmp_path / 'totals.db'}")
+
+
 @pytest.mark.postgres
-def test_migrations_on_postgresql():
+@pytest.mark.parametrize("check", [_round_trip, _totals_filled_from_lots])
+def test_migrations_on_postgresql(check):
     if not ADMIN_URL:
         pytest.skip("PostgreSQL migration test skipped: TEST_POSTGRES_ADMIN_URL is not set")
     name = f"formulary_migr_{uuid.uuid4().hex[:8]}"
@@ -48,7 +86,7 @@ def test_migrations_on_postgresql():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        _round_trip(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+        check(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

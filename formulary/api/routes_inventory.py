@@ -89,9 +89,8 @@ def ingredient_json(ing: Ingredient, usable, on_hand) -> dict:
 
 
 def _ingredient_rows(rows: list[Ingredient]) -> list[dict]:
-    ids = [i.id for i in rows]
-    usable = queries.usable_quantities(db.session, ids, clock.now(), clock.clinic_tz())
-    on_hand = queries.on_hand_quantities(db.session, ids)
+    on_hand, usable = queries.stock_quantities(db.session, [i.id for i in rows], clock.now(),
+                                               clock.clinic_tz())
     return [ingredient_json(i, usable[i.id], on_hand[i.id]) for i in rows]
 
 

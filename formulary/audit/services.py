@@ -16,15 +16,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from formulary.audit.models import AuditEntry
-from formulary.db import utcnow
+from formulary.db import lock_commit_order, utcnow
 
 GENESIS = "0" * 64
 _PENDING = "formulary_audit_pending"
-_PG_LOCK_KEY = 7_300_041  # arbitrary constant: "the audit chain"
 
 
 def _default(value: Any):
@@ -84,9 +83,7 @@ def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    lock_commit_order(session)
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from formulary.db import utcnow
 from formulary.domain.errors import InsufficientStock, ValidationError
 from formulary.inventory.models import ADJUSTMENT_REASONS, MOVEMENT_KINDS, Lot, Movement
+from formulary.inventory.totals import TotalProblem, check_totals
 
 
 def lock_lots(session: Session, lot_ids: Iterable[int]) -> dict[int, Lot]:
@@ -81,9 +82,13 @@ class BookProblem:
     on_hand: Decimal
     ledger: Decimal
 
+    def __str__(self) -> str:
+        return f"lot {self.lot_id}: on hand {self.on_hand} vs ledger {self.ledger}"
 
-def check_books(session: Session) -> list[BookProblem]:
-    """Every lot whose on-hand quantity differs from the sum of its ledger."""
+
+def check_books(session: Session) -> list[BookProblem | TotalProblem]:
+    """Every lot whose on-hand quantity differs from the sum of its ledger (or is
+    negative), then every ingredient whose total on hand differs from its lots'."""
     sums = dict(session.execute(
         select(Movement.lot_id, func.sum(Movement.quantity_delta)).group_by(Movement.lot_id)).all())
     problems = []
@@ -92,4 +97,4 @@ def check_books(session: Session) -> list[BookProblem]:
         ledger = Decimal(str(sums.get(lot_id, 0))).quantize(q)
         if on_hand.quantize(q) != ledger or on_hand < 0:
             problems.append(BookProblem(lot_id, on_hand, ledger))
-    return problems
+    return problems + check_totals(session)

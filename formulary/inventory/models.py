@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer,
-                        String, Table, Text, UniqueConstraint)
+                        String, Table, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import Money, Quantity, UTCDateTime, utcnow
@@ -130,6 +130,12 @@ class Lot(db.Model):
         # reading the table: the dashboard's sums over every lot.
         Index("ix_lot_usable", "status", "expiry_date", "ingredient_id", "quantity_on_hand",
               "opened_at"),
+        # The lots holding stock, by ingredient (a small part of all lots once most are used
+        # up): the lots whose stock is not plainly usable (not available, expired, opened
+        # multi-dose vials) are read from here alone, see ``inventory.queries``.
+        Index("ix_lot_in_stock", "ingredient_id", "status", "expiry_date", "opened_at",
+              "quantity_on_hand", sqlite_where=text("quantity_on_hand > 0"),
+              postgresql_where=text("quantity_on_hand > 0")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,6 +154,36 @@ class Lot(db.Model):
 
     ingredient: Mapped[Ingredient] = relationship(back_populates="lots")
     movements: Mapped[list["Movement"]] = relationship(back_populates="lot", order_by="Movement.id")
+
+
+class IngredientStock(db.Model):
+    """The quantity on hand of one ingredient: the sum of its lots' on hand, whatever their
+    status or dates (so, through the lots, the sum of the ingredient's ledger).
+
+    Kept by ``inventory.totals``: at each commit that changed a lot, the totals of the
+    ingredients concerned are recomputed from their lots, under the commit-order lock.
+    An ingredient with no row holds nothing. ``inventory.ledger.check_books`` checks it.
+    """
+
+    __tablename__ = "ingredient_stock"
+    __table_args__ = (CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),)
+
+    ingredient_id: Mapped[int] = mapped_column(
+        ForeignKey("ingredient.id", ondelete="CASCADE"), primary_key=True)
+    on_hand: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class StockRevision(db.Model):
+    """One row (id 1): a new random token at every commit that changed the stock room (a
+    lot, its ledger or an ingredient). What is built from the stock and kept between
+    requests (``inventory.panel_cache``) is kept for one token only. Written with the
+    totals, under the commit-order lock (``inventory.totals``)."""
+
+    __tablename__ = "stock_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Movement(db.Model):

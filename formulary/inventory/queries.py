@@ -3,14 +3,16 @@
 The rules themselves are in ``formulary.domain.stock``; this module loads rows and hands
 them to it, in a bounded number of statements whatever the amount of data:
 
-- ``usable_quantities`` sums in SQL the lots whose usability the dates alone decide
-  (available, something on hand, expiry date today or later in the clinic's zone, and not
-  an opened multi-dose vial), and passes the few opened multi-dose lots through the
-  domain's ``is_usable`` (their in-use period is elapsed time, which SQL dialects
-  disagree on). ``tests/inventory/test_queries.py`` checks that this split agrees with
-  the domain lot by lot.
-- SQLite keeps ``Numeric`` as a float: sums are taken over integer micro-units there
-  (exact for any quantity under 10^9 with 6 places), and as exact numerics on PostgreSQL.
+- ``on_hand_quantities`` reads the total per ingredient that ``inventory.totals`` keeps
+  (the sum of its lots' on hand, whatever their status or dates).
+- ``usable_quantities`` is that total less the stock of the lots that are not plainly
+  usable: the lots holding stock that are not ``available``, or past their expiry date
+  in the clinic's zone, or opened multi-dose vials. Those few lots (the ``ix_lot_in_stock``
+  partial index holds only lots with stock) are passed one by one through the domain's
+  ``is_usable``, which decides (an in-use period is elapsed time, which SQL dialects
+  disagree on). Every other lot with stock is usable by the dates alone.
+  ``tests/inventory/test_pages.py`` checks this against the domain lot by lot.
+- Sums are exact on both databases (``inventory.sums``).
 """
 
 from __future__ import annotations
@@ -19,16 +21,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Integer, and_, cast, func, not_, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from formulary.db import is_sqlite
 from formulary.domain.stock import LotStock, is_usable, lot_state
-from formulary.inventory.models import Ingredient, Lot
-
-ZERO = Decimal(0)
-_MICRO = Decimal("0.000001")
-_CHUNK = 500  # ids per IN list: far below every database's limit on parameters
+from formulary.inventory import totals
+from formulary.inventory.models import Ingredient, IngredientStock, Lot
+from formulary.inventory.sums import ZERO, chunked, exact_sum
 
 
 def to_lot_stock(lot: Lot) -> LotStock:
@@ -66,33 +65,50 @@ def lot_read_status(lot: Lot, now: datetime, tz: tzinfo) -> str:
     return lot_state(to_lot_stock(lot), now, tz)
 
 
-def _chunks(ids: Iterable[int] | None):
-    if ids is None:
-        yield None
-        return
-    ids = sorted(set(ids))
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i:i + _CHUNK]
-
-
-def exact_sum(session: Session, column):
-    """A SUM of a quantity column that reads back exactly (see the module docstring)."""
-    if is_sqlite(session):
-        return func.sum(cast(func.round(column * 1_000_000), Integer))
-    return func.sum(column)
-
-
-def _from_sum(sqlite: bool, value) -> Decimal:
-    if value is None:
-        return ZERO
-    if sqlite:
-        return (Decimal(int(value)) * _MICRO).normalize() + ZERO
-    return Decimal(value).normalize() + ZERO
-
-
 def _dated_usable(today: date):
     """Conditions shared by every usable lot that SQL can decide."""
     return and_(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today)
+
+
+def _not_plainly_usable(today: date):
+    """Lots holding stock whose usability the dates alone do not settle as "usable"."""
+    return and_(Lot.quantity_on_hand > 0,
+                or_(Lot.status != "available", Lot.expiry_date < today,
+                    and_(Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True))))
+
+
+def _exception_lots(ingredient_ids: list[int] | None, today: date):
+    stmt = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
+            .where(_not_plainly_usable(today)))
+    return stmt if ingredient_ids is None else stmt.where(Lot.ingredient_id.in_(ingredient_ids))
+
+
+def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
+                     tz: tzinfo) -> dict[int, Decimal]:
+    """Stock on hand that may not be used, per ingredient (only those with some): lots
+    quarantined or recalled, expired, or opened multi-dose vials past their in-use
+    period. One statement per 500 ids."""
+    today = today_in(now, tz)
+    result: dict[int, Decimal] = {}
+    for chunk in chunked(ingredient_ids):
+        for row in session.execute(_exception_lots(chunk, today)):
+            if not is_usable(lot_stock_from_row(row), now, tz):
+                result[row.ingredient_id] = result.get(row.ingredient_id, ZERO) + row.quantity_on_hand
+    return result
+
+
+def stock_quantities(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
+                     tz: tzinfo) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """(on hand, usable stock) per ingredient id, ``Decimal(0)`` for an ingredient with
+    none; ``ingredient_ids=None`` means every ingredient (only those with some stock
+    appear then). Two statements per 500 ids."""
+    if ingredient_ids is not None:
+        ingredient_ids = list(ingredient_ids)
+    on_hand = on_hand_quantities(session, ingredient_ids)
+    usable = dict(on_hand)
+    for ingredient_id, unusable in unusable_on_hand(session, ingredient_ids, now, tz).items():
+        usable[ingredient_id] = usable.get(ingredient_id, ZERO) - unusable
+    return on_hand, usable
 
 
 def usable_quantities(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
@@ -102,52 +118,16 @@ def usable_quantities(session: Session, ingredient_ids: Iterable[int] | None, no
     ``ingredient_ids=None`` means every ingredient (only those with usable stock appear
     then). Two statements per 500 ids.
     """
-    today = today_in(now, tz)
-    result: dict[int, Decimal] = {}
-    if ingredient_ids is not None:
-        result = {i: ZERO for i in ingredient_ids}
-    sqlite = is_sqlite(session)
-    opened_multi = and_(Ingredient.multi_dose.is_(True), Lot.opened_at.is_not(None))
-    for chunk in _chunks(ingredient_ids):
-        if chunk is not None and not chunk:
-            continue
-        # Grouped by ``ingredient_id + 0``: on the bare column SQLite walks the
-        # (ingredient_id, expiry_date) index over every lot to save a sort; this way it
-        # reads the covering ix_lot_usable range of lots not yet expired.
-        group = (Lot.ingredient_id + 0) if chunk is None else Lot.ingredient_id
-        stmt = (select(group, exact_sum(session, Lot.quantity_on_hand))
-                .join(Ingredient, Ingredient.id == Lot.ingredient_id)
-                .where(_dated_usable(today), not_(opened_multi))
-                .group_by(group))
-        opened = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-                  .where(_dated_usable(today), opened_multi))
-        if chunk is not None:
-            stmt = stmt.where(Lot.ingredient_id.in_(chunk))
-            opened = opened.where(Lot.ingredient_id.in_(chunk))
-        for ingredient_id, total in session.execute(stmt):
-            result[ingredient_id] = result.get(ingredient_id, ZERO) + _from_sum(sqlite, total)
-        for row in session.execute(opened):
-            if is_usable(lot_stock_from_row(row), now, tz):
-                result[row.ingredient_id] = result.get(row.ingredient_id, ZERO) + row.quantity_on_hand
-    return result
+    usable = stock_quantities(session, ingredient_ids, now, tz)[1]
+    if ingredient_ids is None:
+        usable = {i: q for i, q in usable.items() if q > 0}
+    return usable
 
 
 def on_hand_quantities(session: Session, ingredient_ids: Iterable[int] | None) -> dict[int, Decimal]:
-    """Quantity on hand per ingredient over all its lots, whatever their status."""
-    result: dict[int, Decimal] = {}
-    sqlite = is_sqlite(session)
-    if ingredient_ids is not None:
-        result = {i: ZERO for i in ingredient_ids}
-    for chunk in _chunks(ingredient_ids):
-        if chunk is not None and not chunk:
-            continue
-        stmt = (select(Lot.ingredient_id, exact_sum(session, Lot.quantity_on_hand))
-                .where(Lot.quantity_on_hand > 0).group_by(Lot.ingredient_id))
-        if chunk is not None:
-            stmt = stmt.where(Lot.ingredient_id.in_(chunk))
-        for ingredient_id, total in session.execute(stmt):
-            result[ingredient_id] = _from_sum(sqlite, total)
-    return result
+    """Quantity on hand per ingredient over all its lots, whatever their status (the
+    totals ``inventory.totals`` keeps). One statement per 500 ids."""
+    return totals.on_hand(session, ingredient_ids)
 
 
 def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> list[Lot]:
@@ -156,9 +136,7 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
     usability at its own ``now`` with the domain (``to_lot_stock`` + ``is_usable``)."""
     ids = sorted(set(ingredient_ids))
     lots: list[Lot] = []
-    for chunk in _chunks(ids):
-        if not chunk:
-            continue
+    for chunk in chunked(ids):
         lots.extend(session.execute(
             select(Lot).options(joinedload(Lot.ingredient))
             .where(Lot.ingredient_id.in_(chunk), Lot.status == "available",
@@ -168,16 +146,45 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
     return lots
 
 
+def stock_levels(session: Session, now: datetime, tz: tzinfo
+                 ) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
+    """The low-stock ingredients (active, with a reorder level, usable stock below it) as
+    id -> (usable stock, reorder level), and the number of ingredients with usable stock. Four statements,
+    whose rows grow with the low-stock and not-plainly-usable ones, not with the stock.
+
+    Usable stock is at most the total on hand, so an ingredient is low only if its total
+    is below its level or some of its stock is not usable: only those are read.
+    """
+    unusable = unusable_on_hand(session, None, now, tz)
+    today = today_in(now, tz)
+    stocked = func.coalesce(IngredientStock.on_hand, 0)
+    has_unusable = Ingredient.id.in_(
+        select(Lot.ingredient_id).join(Ingredient, Ingredient.id == Lot.ingredient_id)
+        .where(_not_plainly_usable(today)).scalar_subquery())
+    rows = session.execute(
+        select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, stocked)
+        .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
+        .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
+                        stocked < Ingredient.reorder_level),
+                   has_unusable if unusable else false()))).all()
+    low: dict[int, tuple[Decimal, Decimal]] = {}
+    emptied = 0  # ingredients with a total on hand but nothing usable
+    for ingredient_id, level, active, on_hand in rows:
+        on_hand = Decimal(on_hand)
+        usable = on_hand - unusable.get(ingredient_id, ZERO)
+        if on_hand > 0 and usable <= 0:
+            emptied += 1
+        if active and level is not None and usable < level:
+            low[ingredient_id] = (usable, level)
+    with_total = session.execute(select(func.count()).select_from(IngredientStock)
+                                 .where(IngredientStock.on_hand > 0)).scalar_one()
+    return low, with_total - emptied
+
+
 def low_stock_ids(session: Session, now: datetime, tz: tzinfo) -> dict[int, Decimal]:
     """Ingredients whose usable stock is below their reorder level: id -> usable stock.
-    Active ingredients only. Three statements."""
-    levels = dict(session.execute(
-        select(Ingredient.id, Ingredient.reorder_level)
-        .where(Ingredient.reorder_level.is_not(None), Ingredient.active.is_(True))).all())
-    if not levels:
-        return {}
-    usable = usable_quantities(session, None, now, tz)
-    return {i: usable.get(i, ZERO) for i, level in levels.items() if usable.get(i, ZERO) < level}
+    Active ingredients only."""
+    return {i: usable for i, (usable, _level) in stock_levels(session, now, tz)[0].items()}
 
 
 def expiring_filter(now: datetime, tz: tzinfo, within_days: int):
@@ -204,4 +211,4 @@ def search_filter(q: str):
 
 __all__ = ["exact_sum", "expiring_filter", "lot_read_status", "lots_for_ingredients",
            "low_stock_ids", "on_hand_quantities", "search_filter", "status_filter",
-           "to_lot_stock", "today_in", "usable_quantities"]
+           "stock_levels", "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]

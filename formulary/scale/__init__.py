@@ -22,6 +22,7 @@ from formulary.audit.models import AuditEntry
 from formulary.auth import demo as auth_demo
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
+from formulary.inventory import totals as stock_totals
 from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
                                         IngredientContraindication, IngredientGtin, Lot, Movement,
                                         ingredient_allergen_group)
@@ -192,6 +193,7 @@ def _load(session, echo, factor, seed):
     _bulk(session, Movement, movements, echo, "movements")
     _bulk(session, AuditEntry, entries, echo, "audit entries")
     _reset_sequences(session)
+    stock_totals.rebuild(session)  # the lots went in by bulk insert, not through the session
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("ANALYZE"))
     counts = {"ingredients": len(ingredients), "lots": len(lots), "patients": len(patients),

@@ -73,14 +73,15 @@ def counts() -> dict:
 def book_problems() -> list[str]:
     """Everything a crash could have left half-written, as readable problems (none: clean).
 
-    - every lot's on hand equals the sum of its ledger and is not negative (``check_books``);
+    - every lot's on hand equals the sum of its ledger and is not negative, and every
+      ingredient's total on hand the sum of its lots (``check_books``);
     - every lot's quantity received equals the sum of its receipt movements;
     - every batch has all its lines: per ingredient, doses x the component's stock
       quantity; and its lots' ``batch_use`` movements take exactly its lines;
     - the audit hash chain verifies.
     """
     db.session.expire_all()
-    problems = [f"lot {p.lot_id}: on hand {p.on_hand} vs ledger {p.ledger}" for p in check_books(db.session)]
+    problems = [str(p) for p in check_books(db.session)]
     receipts = dict(db.session.execute(
         select(Movement.lot_id, func.sum(Movement.quantity_delta)).where(Movement.kind == "receipt")
         .group_by(Movement.lot_id)).all())

@@ -117,6 +117,39 @@ def test_sql_usable_stock_agrees_with_the_domain(app, make_ingredient, make_lot)
     lots = db.session.execute(select(Lot)).scalars().all()
     expected = usable_by_ingredient([queries.to_lot_stock(lot) for lot in lots], now, tz)
     assert queries.usable_quantities(db.session, [i.id for i in ings], now, tz) == expected
+    assert queries.usable_quantities(db.session, None, now, tz) == {
+        i: q for i, q in expected.items() if q > 0}
+
+
+@pytest.mark.parametrize("level", ["0.5", "1.5", "3", "4.5", "100"])
+def test_low_stock_and_with_stock_agree_with_the_domain(app, make_ingredient, make_lot, level):
+    """``queries.stock_levels`` reads only the candidates (total below the level, or some
+    stock not plainly usable); it must find exactly what the domain finds over every lot."""
+    now, tz = clock.now(), clock.clinic_tz()
+    today = queries.today_in(now, tz)
+    kinds = [dict(), dict(status="quarantined"), dict(expiry=today - timedelta(days=1)),
+             dict(opened_at=now - timedelta(days=40)), dict(opened_at=now - timedelta(days=1))]
+    ings = []
+    for k, first in enumerate(kinds):
+        for second in kinds[k:]:
+            ing = make_ingredient(multi_dose=True, reorder_level=Decimal(level))
+            make_lot(ing, "1.5", **first)
+            make_lot(ing, "3", **second)
+            ings.append(ing)
+    ings.append(make_ingredient(reorder_level=Decimal(level)))  # no lot at all
+    ings.append(make_ingredient(reorder_level=None))
+    make_lot(ings[-1], "1")
+    make_lot(make_ingredient(reorder_level=Decimal(level), active=False), "0.25")
+    lots = db.session.execute(select(Lot)).scalars().all()
+    usable = usable_by_ingredient([queries.to_lot_stock(lot) for lot in lots], now, tz)
+    every = db.session.execute(select(Ingredient)).scalars().all()
+    expected_low = {i.id: (usable.get(i.id, Decimal(0)), i.reorder_level) for i in every
+                    if i.active and i.reorder_level is not None
+                    and usable.get(i.id, Decimal(0)) < i.reorder_level}
+    low, with_stock = queries.stock_levels(db.session, now, tz)
+    assert low == expected_low
+    assert with_stock == sum(1 for q in usable.values() if q > 0)
+    assert queries.low_stock_ids(db.session, now, tz) == {i: u for i, (u, _) in expected_low.items()}
 
 
 def _fill(make_ingredient, make_lot, n):
