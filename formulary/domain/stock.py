@@ -172,6 +172,23 @@ def lot_state(lot: LotStock, now: datetime, tz: tzinfo) -> str:
     return "available"
 
 
+def steady_until(lots: Iterable[LotStock], now: datetime, tz: tzinfo) -> datetime:
+    """The first instant after ``now`` at which what these rules say of the stock may
+    change with the passing of time alone (not by anyone's action): the next midnight in
+    the clinic's zone (a day ends: lots expire at the end of their expiry date, and
+    every "within N days" moves), or, earlier, the end of an opened vial's in-use period.
+    Until then, the state, usability and expiring-ness of every lot read at ``now``
+    stay as they are."""
+    _require_aware(now, "now")
+    _require_tz(tz)
+    end = expiry_end(_utc(now).astimezone(tz).date(), tz)
+    for lot in lots:
+        opened_end = in_use_end(lot)
+        if opened_end is not None and _utc(now) < _utc(opened_end) < _utc(end):
+            end = opened_end
+    return end
+
+
 def is_usable(lot: LotStock, now: datetime, tz: tzinfo) -> bool:
     """A lot can be drawn from at ``now``: available, not expired, within its in-use period
     once opened, and with something on hand."""

@@ -1,5 +1,7 @@
 """The stock part of the dashboard: usable stock, low-stock ingredients, lots expiring
-within 90 days. A constant number of statements, whatever the size of the stock."""
+within 90 days. A constant number of statements, whatever the size of the stock; the
+panel is kept between views until the stock or the time changes it
+(``inventory.panel_cache``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from formulary import clock
 from formulary.auth.permissions import VIEW
 from formulary.extensions import db
-from formulary.inventory import queries
+from formulary.inventory import panel_cache, queries
 from formulary.inventory.models import Ingredient, Lot
 
 SHOWN = 10
@@ -19,18 +21,13 @@ SHOWN = 10
 
 def stock_summary(now, tz, within_days: int) -> dict:
     session = db.session
-    usable = queries.usable_quantities(session, None, now, tz)
-    levels = dict(session.execute(
-        select(Ingredient.id, Ingredient.reorder_level)
-        .where(Ingredient.reorder_level.is_not(None), Ingredient.active.is_(True))).all())
-    low = sorted(((i, usable.get(i, queries.ZERO), level) for i, level in levels.items()
-                  if usable.get(i, queries.ZERO) < level),
-                 key=lambda t: (t[1] / t[2] if t[2] else 0, t[0]))
-    low_shown = low[:SHOWN]
+    low, with_stock = queries.stock_levels(session, now, tz)
+    # lowest first: usable stock as a share of the reorder level
+    shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
     names = {}
-    if low_shown:
+    if shown:
         names = {i.id: i for i in session.execute(
-            select(Ingredient).where(Ingredient.id.in_([t[0] for t in low_shown]))).scalars()}
+            select(Ingredient).where(Ingredient.id.in_([i for i, _ in shown]))).scalars()}
     expiring = queries.expiring_filter(now, tz, within_days)
     expiring_count = session.execute(select(func.count()).select_from(Lot).where(expiring)).scalar_one()
     expiring_lots = session.execute(
@@ -38,8 +35,9 @@ def stock_summary(now, tz, within_days: int) -> dict:
         .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)).scalars().all()
     active_count = session.execute(
         select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True))).scalar_one()
-    return {"with_stock": sum(1 for v in usable.values() if v > 0), "active_count": active_count,
-            "low": [(names[i], u, level) for i, u, level in low_shown], "low_count": len(low),
+    return {"with_stock": with_stock, "active_count": active_count,
+            "low": [(names[i], usable, level) for i, (usable, level) in shown],
+            "low_count": len(low),
             "expiring": expiring_lots, "expiring_count": expiring_count,
             "within_days": within_days}
 
@@ -48,5 +46,10 @@ def panels(user) -> list[Markup]:
     if not user.may(VIEW):
         return []
     now, tz = clock.now(), clock.clinic_tz()
-    summary = stock_summary(now, tz, current_app.config.get("EXPIRING_WITHIN_DAYS", 90))
-    return [Markup(render_template("inventory/_dashboard.html", s=summary, today=queries.today_in(now, tz)))]
+    within_days = current_app.config.get("EXPIRING_WITHIN_DAYS", 90)
+
+    def render() -> Markup:
+        return Markup(render_template("inventory/_dashboard.html", s=stock_summary(now, tz, within_days),
+                                      today=queries.today_in(now, tz)))
+
+    return [panel_cache.panel("inventory.stock", within_days, now, tz, render)]

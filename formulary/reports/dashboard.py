@@ -3,7 +3,9 @@ usable stock expiring per month over the next 6 months, drawn as inline SVG.
 
 Three queries in all, whatever the number of ingredients, lots or movements: the usage
 is summed by the database per ingredient and week, and so are the lots expiring per
-month; only opened multi-dose vials are read one by one.
+month; only opened multi-dose vials are read one by one. Both charts depend on the stock
+room and the time only: they are kept between views until either changes them
+(``inventory.panel_cache``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from formulary import clock
 from formulary.auth.permissions import VIEW
 from formulary.domain.stock import is_usable
 from formulary.extensions import db
+from formulary.inventory import panel_cache
 from formulary.inventory.models import Ingredient, Lot, Movement
 from formulary.reports.charts import Series, bar_chart, small_multiples
 from formulary.inventory.queries import lot_stock_from_row
@@ -140,7 +143,11 @@ def panels(user) -> list[Markup]:
         return []
     tz = clock.clinic_tz()
     now = clock.now()
-    return [Markup(render_template("reports/_dashboard_panels.html",
-                                   usage=usage_chart(db.session, now.astimezone(tz).date(), tz),
-                                   expiry=expiry_chart(db.session, now, tz), weeks=WEEKS,
-                                   months=MONTHS))]
+
+    def render() -> Markup:
+        return Markup(render_template("reports/_dashboard_panels.html",
+                                      usage=usage_chart(db.session, now.astimezone(tz).date(), tz),
+                                      expiry=expiry_chart(db.session, now, tz), weeks=WEEKS,
+                                      months=MONTHS))
+
+    return [panel_cache.panel("reports.charts", (WEEKS, MONTHS), now, tz, render)]

@@ -22,6 +22,7 @@ from formulary.domain.stock import (
     lot_state,
     low_stock,
     pick_lots,
+    steady_until,
     usable_by_ingredient,
     usable_quantity,
     usable_until,
@@ -204,6 +205,47 @@ def test_in_use_period_is_elapsed_time_across_a_change_of_clock():
 def test_usable_until_is_the_earlier_of_expiry_and_in_use_end(lot, until):
     assert usable_until(lot, PARIS) == until
     assert usable_until(lot, PARIS).tzinfo is PARIS
+
+
+# --- how long what is read of the stock holds by time alone ------------------------------
+
+TOMORROW_MIDNIGHT = datetime(2026, 11, 23, 0, 0, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize("lots, until", [
+    # no lot: the day ends at midnight in the clinic's zone ("today" moves)
+    ([], TOMORROW_MIDNIGHT),
+    # a lot expiring today stops being usable at that same midnight
+    ([make_lot(expires_in=0)], TOMORROW_MIDNIGHT),
+    # an opened vial whose in-use period ends this afternoon: that instant comes first
+    ([make_lot(multi_dose=True, opened_ago=days(28) - timedelta(hours=5))],
+     NOW + timedelta(hours=5)),
+    # ... of several, the earliest
+    ([make_lot(1, multi_dose=True, opened_ago=days(28) - timedelta(hours=5)),
+      make_lot(2, multi_dose=True, opened_ago=days(28) - timedelta(hours=2))],
+     NOW + timedelta(hours=2)),
+    # an in-use period that ended already changes nothing any more: midnight
+    ([make_lot(multi_dose=True, opened_ago=days(29))], TOMORROW_MIDNIGHT),
+    # one ending after midnight: midnight comes first
+    ([make_lot(multi_dose=True, opened_ago=days(27))], TOMORROW_MIDNIGHT),
+    # an opened single-use lot has no in-use period
+    ([make_lot(opened_ago=days(28) - timedelta(hours=5))], TOMORROW_MIDNIGHT),
+    # a quarantined opened vial: its in-use end is still an instant that may change what
+    # is read (it would show as in-use expired once released); kept, being conservative
+    ([make_lot(multi_dose=True, status="quarantined", opened_ago=days(28) - timedelta(hours=1))],
+     NOW + timedelta(hours=1)),
+])
+def test_steady_until_is_the_next_midnight_or_the_first_in_use_end(lots, until):
+    assert steady_until(lots, NOW, PARIS) == until
+
+
+def test_steady_until_uses_the_clinic_zone_and_refuses_a_naive_now():
+    # 23:30 UTC on the 22nd is already the 23rd in Paris: the next midnight is the 24th's
+    late = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    assert steady_until([], late, PARIS) == datetime(2026, 11, 24, 0, 0, tzinfo=PARIS)
+    assert steady_until([], late, UTC) == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        steady_until([], datetime(2026, 11, 22, 10, 0), PARIS)
 
 
 # --- usable stock ----------------------------------------------------------------------

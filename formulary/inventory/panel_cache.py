@@ -1,0 +1,90 @@
+"""Dashboard panels built from the stock room, kept until the stock or the time changes
+them.
+
+The stock panels (usable stock, low stock, lots expiring; the usage and expiry charts of
+the reports) read the whole stock room, and are the same for everyone allowed to see
+them: they depend on the lots, their ledger, the ingredients, and the time. Each is
+rendered once and served again while both hold:
+
+- the stock revision (``inventory.totals``: a new random token at every commit that
+  wrote a lot, a movement or an ingredient, under the commit-order lock) is the one it
+  was rendered at. The token is read from the database on every view (one statement),
+  so a change committed by any process or worker is seen at once;
+- the time is within the span over which nothing in it can change by time alone: from
+  the instant it was rendered to the next midnight in the clinic's zone or the end of
+  an opened vial's in-use period, whichever is first (``domain.stock.steady_until``).
+
+A panel is only kept when the token read after rendering it is still the one read
+before (no stock change committed meanwhile), and never by a transaction that has itself
+changed the stock. Each worker process keeps the newest rendering of each panel, nothing
+more. The settings a panel reads (the clinic's zone, "expiring within" days) are part of
+its key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Callable, Hashable
+
+from flask import current_app, g
+from markupsafe import Markup
+from sqlalchemy import select
+
+from formulary.domain.stock import steady_until
+from formulary.extensions import db
+from formulary.inventory import totals
+from formulary.inventory.models import Ingredient, Lot
+from formulary.inventory.queries import LOT_STOCK_COLUMNS, lot_stock_from_row
+
+_STORE = "formulary.panel_cache"
+
+
+def _opened_vials(session):
+    """The opened lots holding stock (their in-use periods end by time alone)."""
+    rows = session.execute(
+        select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
+        .where(Lot.quantity_on_hand > 0, Lot.opened_at.is_not(None)))
+    return [lot_stock_from_row(row) for row in rows]
+
+
+def _steady_until(now: datetime, tz: tzinfo) -> datetime:
+    key = ("steady_until", now, str(tz))
+    if g.get("_panel_steady_key") != key:
+        g._panel_steady_key = key
+        g._panel_steady = steady_until(_opened_vials(db.session), now, tz)
+    return g._panel_steady
+
+
+def _revision() -> str | None:
+    if "_panel_revision" not in g:
+        g._panel_revision = totals.revision(db.session)
+    return g._panel_revision
+
+
+def panel(name: str, settings: Hashable, now: datetime, tz: tzinfo,
+          render: Callable[[], Markup]) -> Markup:
+    """The panel ``name`` as ``render()`` gives it at ``now``, rendered again only when
+    the stock, the time or ``settings`` call for it (see the module docstring)."""
+    session = db.session
+    if totals.has_changes(session):
+        return render()
+    revision = _revision()
+    if revision is None:  # no stock change recorded yet: nothing to key on
+        return render()
+    store = current_app.extensions.setdefault(_STORE, {})
+    key = (revision, str(tz), settings)
+    kept = store.get(name)
+    if kept is not None:
+        kept_key, since, until, html = kept
+        if kept_key == key and since <= now < until:
+            return html
+    html = render()
+    until = _steady_until(now, tz)
+    if totals.revision(session) == revision:
+        store[name] = (key, now, until, html)
+    return html
+
+
+def forget() -> None:
+    """Drop every kept panel of this process."""
+    current_app.extensions.pop(_STORE, None)

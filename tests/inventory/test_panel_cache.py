@@ -1,0 +1,162 @@
+"""The dashboard's stock panels are kept between views (``inventory.panel_cache``) and
+rendered again as soon as the stock or the time calls for it: a change through this app,
+a change committed by another process, midnight, the end of an opened vial's in-use
+period."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask_login import login_user
+
+from formulary import clock
+from formulary.extensions import db
+from formulary.inventory import panel_cache
+from formulary.inventory.models import Lot
+from tests.conftest import PG_URL, make_app
+
+UTC = ZoneInfo("UTC")
+
+
+def figures(html: str) -> dict[str, int]:
+    return {name: int(re.search(rf'data-testid="{name}">(\d+)<', html).group(1))
+            for name in ("with-stock", "low-count", "expiring-count")}
+
+
+def test_panels_are_served_again_until_the_stock_changes(client, login_as, api, make_ingredient,
+                                                          make_lot, count_queries):
+    login_as("pharmacist")
+    ing = make_ingredient("Biotin 5 mg/mL", reorder_level=Decimal(5))
+    lot = make_lot(ing, "8", expiry=clock.today() + timedelta(days=30))
+    with count_queries() as first:
+        page = client.get("/dashboard").get_data(as_text=True)
+    assert figures(page) == {"with-stock": 1, "low-count": 0, "expiring-count": 1}
+    with count_queries() as again:
+        assert client.get("/dashboard").get_data(as_text=True) == page
+    assert again.count < first.count - 3, (first.count, again.count)
+
+    r = api("pharmacist").post(f"/api/v1/lots/{lot.id}/adjustments",
+                               json={"quantity_delta": "-4", "reason": "waste"})
+    assert r.status_code == 201
+    assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 1
+    # an ingredient's edit (not a lot) counts too: its reorder level
+    r = api("pharmacist").patch(f"/api/v1/ingredients/{ing.id}", json={"reorder_level": "2"})
+    assert r.status_code == 200, r.get_json()
+    assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 0
+
+
+def test_a_refused_change_keeps_the_panels(client, login_as, api, make_ingredient, make_lot,
+                                           count_queries):
+    login_as("pharmacist")
+    lot = make_lot(make_ingredient(), "3")
+    client.get("/dashboard")
+    r = api("pharmacist").post(f"/api/v1/lots/{lot.id}/adjustments",
+                               json={"quantity_delta": "-9", "reason": "waste"})
+    assert r.status_code == 409
+    with count_queries() as counter:
+        client.get("/dashboard")
+    with count_queries() as again:
+        client.get("/dashboard")
+    assert counter.count == again.count  # still served from what was kept
+
+
+@pytest.fixture
+def second_process(backend, tmp_path):
+    """Two apps on one database, as two worker processes would be: each its own engine,
+    its own session and its own kept panels."""
+    url = f"sqlite:///{tmp_path / 'two.db'}" if backend == "sqlite" else PG_URL
+    apps = [make_app(url), make_app(url)]
+    if backend == "sqlite":
+        with apps[0].app_context():
+            db.create_all()
+    yield apps
+    for a in apps:
+        with a.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_change_committed_by_another_process_is_seen_at_once(app, second_process):
+    from formulary.auth import services as auth
+    from formulary.auth.models import User
+    from formulary.inventory import lots as lot_services
+    from formulary.inventory.models import Ingredient
+
+    viewer, writer = second_process
+    with writer.app_context():
+        user = auth.create_user(db.session, "test", username="other", password="x" * 12,
+                                role="pharmacist")
+        ing = Ingredient(name="Zinc", name_key="zinc", category="mineral", unit="mL",
+                         reorder_level=Decimal(5))
+        db.session.add(ing)
+        db.session.flush()
+        lot = lot_services.receive_lot(db.session, user, ingredient=ing, lot_number="Z1",
+                                       expiry_date=clock.today() + timedelta(days=300),
+                                       quantity=Decimal(10))
+        db.session.commit()
+        user_id, session_id, lot_id = user.id, user.get_id(), lot.id
+    client = viewer.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = session_id
+        sess["_fresh"] = True
+    assert client.get("/dashboard").status_code == 200
+    assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 0
+    assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 0
+    with writer.app_context():
+        lot_services.adjust_lot(db.session, db.session.get(User, user_id),
+                                db.session.get(Lot, lot_id), quantity_delta=Decimal(-6),
+                                reason="waste")
+        db.session.commit()
+    assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 1
+
+
+def test_midnight_and_the_end_of_an_in_use_period_render_the_panels_again(
+        app, client, login_as, make_ingredient, make_lot, monkeypatch):
+    app.config["CLINIC_TIMEZONE"] = "UTC"
+    now = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: now)
+    login_as("pharmacist")
+    today = now.date()
+    make_lot(make_ingredient("Ascorbic acid"), "5", expiry=today)  # usable until midnight
+    vial = make_ingredient("Lidocaine 2% multi-dose", multi_dose=True, in_use_days=28)
+    make_lot(vial, "5", expiry=today + timedelta(days=200),
+             opened_at=now - timedelta(days=28) + timedelta(hours=1))  # in use for 1 more hour
+    assert figures(client.get("/dashboard").get_data(as_text=True))["with-stock"] == 2
+
+    now = now + timedelta(minutes=59)
+    assert figures(client.get("/dashboard").get_data(as_text=True))["with-stock"] == 2
+    now = now + timedelta(minutes=2)  # the vial's in-use period is over
+    assert figures(client.get("/dashboard").get_data(as_text=True))["with-stock"] == 1
+    now = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # the ascorbic acid lot has expired
+    assert figures(client.get("/dashboard").get_data(as_text=True))["with-stock"] == 0
+    now = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)  # a clock set back is not trusted
+    assert figures(client.get("/dashboard").get_data(as_text=True))["with-stock"] == 1
+
+
+def test_a_transaction_that_changed_the_stock_neither_reads_nor_keeps_panels(app, make_user,
+                                                                              make_ingredient, make_lot):
+    lot = make_lot(make_ingredient(), "5")
+    user = make_user("pharmacist")
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"<p>{len(renders)}</p>"
+
+    now, tz = clock.now(), clock.clinic_tz()
+    with app.test_request_context("/dashboard"):
+        login_user(user)
+        assert panel_cache.panel("test", None, now, tz, render) == "<p>1</p>"
+    with app.test_request_context("/dashboard"):
+        assert panel_cache.panel("test", None, now, tz, render) == "<p>1</p>"  # kept
+        db.session.get(Lot, lot.id).status = "quarantined"  # not flushed, not committed
+        assert panel_cache.panel("test", None, now, tz, render) == "<p>2</p>"
+        db.session.flush()
+        assert panel_cache.panel("test", None, now, tz, render) == "<p>3</p>"
+        db.session.rollback()
+    with app.test_request_context("/dashboard"):
+        assert panel_cache.panel("test", None, now, tz, render) == "<p>1</p>"  # as it was
