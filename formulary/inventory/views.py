@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import SelectChoice
 
 from formulary import clock
@@ -33,9 +33,13 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: i
     return min(max(int(raw), minimum), maximum)
 
 
-def _page(stmt):
+def _page(stmt, count=None):
+    """One page of ``stmt``'s rows, the page number and the number of rows in all
+    (``count``: a cheaper statement counting the same rows, if the caller has one)."""
     page = _int_arg("page", 1, minimum=1)
-    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    if count is None:
+        count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = db.session.execute(count).scalar_one()
     rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
     return rows, page, total
 
@@ -67,9 +71,7 @@ def ingredients_list():
     if low_only:
         stmt = stmt.where(Ingredient.id.in_(list(queries.low_stock_ids(db.session, now, tz))))
     rows, page, total = _page(stmt)
-    ids = [i.id for i in rows]
-    usable = queries.usable_quantities(db.session, ids, now, tz)
-    on_hand = queries.on_hand_quantities(db.session, ids)
+    on_hand, usable = queries.stock_quantities(db.session, [i.id for i in rows], now, tz)
     return render_template("inventory/ingredients.html", rows=rows, usable=usable, on_hand=on_hand,
                            page=page, per_page=PER_PAGE, total=total, categories=CATEGORIES,
                            q=q, category=category, show=show, low_only=low_only)
@@ -90,8 +92,7 @@ def ingredient(ingredient_id: int):
     lot_rows = db.session.execute(
         select(Lot).options(joinedload(Lot.ingredient)).where(Lot.ingredient_id == ing.id)
         .order_by((Lot.quantity_on_hand > 0).desc(), Lot.expiry_date, Lot.id).limit(200)).scalars().all()
-    usable = queries.usable_quantities(db.session, [ing.id], now, tz)[ing.id]
-    on_hand = queries.on_hand_quantities(db.session, [ing.id])[ing.id]
+    on_hand, usable = (q[ing.id] for q in queries.stock_quantities(db.session, [ing.id], now, tz))
     return render_template("inventory/ingredient.html", ing=ing, lots=lot_rows, usable=usable,
                            on_hand=on_hand, state=lambda lot: queries.lot_read_status(lot, now, tz))
 
@@ -135,26 +136,34 @@ def ingredient_edit(ingredient_id: int):
 @require(VIEW)
 def lots_list():
     now, tz = clock.now(), clock.clinic_tz()
-    stmt = (select(Lot).join(Lot.ingredient).options(joinedload(Lot.ingredient))
-            .order_by(Lot.expiry_date, Lot.id))
+    filters = []
+    by_ingredient = False  # whether a filter reads the ingredient (the count joins it then)
     q = request.args.get("q", "").strip()
     if q:
-        stmt = stmt.where(queries.search_filter(q))
+        filters.append(queries.search_filter(q))
+        by_ingredient = True
     ingredient_id = _int_arg("ingredient_id")
     if ingredient_id:
-        stmt = stmt.where(Lot.ingredient_id == ingredient_id)
+        filters.append(Lot.ingredient_id == ingredient_id)
     category = request.args.get("category", "")
     if category in CATEGORIES:
-        stmt = stmt.where(Ingredient.category == category)
+        filters.append(Ingredient.category == category)
+        by_ingredient = True
     status = request.args.get("status", "")
     if status in LIST_STATUSES:
-        stmt = stmt.where(queries.status_filter(status, now, tz))
+        filters.append(queries.status_filter(status, now, tz))
     within = _int_arg("expiring_within_days", None, maximum=36500)
     if within is not None:
-        stmt = stmt.where(queries.expiring_filter(now, tz, within))
+        filters.append(queries.expiring_filter(now, tz, within))
     if request.args.get("in_stock") == "1":
-        stmt = stmt.where(Lot.quantity_on_hand > 0)
-    rows, page, total = _page(stmt)
+        filters.append(Lot.quantity_on_hand > 0)
+    stmt = (select(Lot).join(Lot.ingredient).options(contains_eager(Lot.ingredient))
+            .where(*filters).order_by(Lot.expiry_date, Lot.id))
+    # Every lot has its ingredient: the count needs the join only for a filter on it.
+    count = select(func.count()).select_from(Lot).where(*filters)
+    if by_ingredient:
+        count = count.join(Lot.ingredient)
+    rows, page, total = _page(stmt, count)
     return render_template("inventory/lots.html", rows=rows, page=page, per_page=PER_PAGE,
                            total=total, q=q, status=status, within=within, category=category,
                            categories=CATEGORIES, statuses=LIST_STATUSES,
