@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
+from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_HALF_UP, Context, Decimal,
+                     Inexact, localcontext)
 from fractions import Fraction
 
 from formulary.domain.errors import ValidationError
@@ -106,25 +107,25 @@ def _label(field: str) -> str:
     return last[0].upper() + last[1:]
 
 
+#: A context that never rounds what ``_canonical`` does: its precision is the largest
+#: the decimal module allows, far beyond any digit count a value here can have.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_ONE = Decimal(1)
+
+
 def _canonical(d: Decimal) -> Decimal:
     """The same value with no trailing fractional zeros and no positive exponent
     (Decimal("2.50") -> 2.5, Decimal("1E+3") -> 1000, Decimal("-0") -> 0).
 
-    Built from the digit tuple, not with ``normalize()``, so no context
-    precision can round it.
+    ``normalize`` and ``quantize`` under ``_EXACT``, whose precision no value reaches,
+    so nothing is rounded (done in C: this runs for every quantity on every page).
     """
-    sign, digits, exponent = d.as_tuple()
-    assert isinstance(exponent, int)
-    digits = list(digits)
-    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    if exponent > 0:
-        digits.extend([0] * exponent)
-        exponent = 0
-    if not any(digits):
+    if not d:
         return Decimal(0)  # no "-0", no "0.000"
-    return Decimal((sign, tuple(digits), exponent))
+    d = d.normalize(_EXACT)
+    if d.as_integer_ratio()[1] == 1:
+        return d.quantize(_ONE, context=_EXACT)  # 1E+3 -> 1000
+    return d
 
 
 def _places(d: Decimal) -> int:
@@ -307,6 +308,7 @@ def round_computed(value: Fraction) -> Decimal:
 
 
 _WIDE = Context(prec=_PRECISION)
+_STEPS = {places: Decimal(1).scaleb(-places) for places in range(0, 9)}
 
 
 def round_half_up(value: Fraction | Decimal, places: int) -> Decimal:
@@ -356,7 +358,13 @@ def format_quantity(d: Decimal, places: int = 4) -> str:
     d = _as_decimal(d)
     if not d.is_finite():
         raise ValueError(f"Cannot format {d}.")
-    return format(round_half_up(d, places), "f")
+    # round_half_up, then its canonical form written out, by string: this runs for every
+    # quantity on every page (tests/domain/test_units.py holds the two to the same text)
+    text = format(d.quantize(_STEPS.get(places) or Decimal(1).scaleb(-places),
+                             rounding=ROUND_HALF_UP, context=_WIDE), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def to_api(d: Decimal) -> str:

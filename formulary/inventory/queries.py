@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import Date, and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.domain.stock import LotStock, is_usable, lot_state
@@ -70,17 +70,16 @@ def _dated_usable(today: date):
     return and_(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today)
 
 
-def _not_plainly_usable(today: date):
-    """Lots holding stock whose usability the dates alone do not settle as "usable"."""
-    return and_(Lot.quantity_on_hand > 0,
-                or_(Lot.status != "available", Lot.expiry_date < today,
-                    and_(Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True))))
-
-
-def _exception_lots(ingredient_ids: list[int] | None, today: date):
-    stmt = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-            .where(_not_plainly_usable(today)))
-    return stmt if ingredient_ids is None else stmt.where(Lot.ingredient_id.in_(ingredient_ids))
+#: Lots holding stock whose usability the dates alone do not settle as "usable" (the
+#: clinic's date is the parameter ``today``). The statements below are built once:
+#: building them costs more per request than SQLite takes to run them.
+_NOT_PLAINLY_USABLE = and_(
+    Lot.quantity_on_hand > 0,
+    or_(Lot.status != "available", Lot.expiry_date < bindparam("today", type_=Date),
+        and_(Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True))))
+_EXCEPTION_LOTS = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
+                   .where(_NOT_PLAINLY_USABLE))
+_EXCEPTION_LOTS_OF = _EXCEPTION_LOTS.where(Lot.ingredient_id.in_(bindparam("ids", expanding=True)))
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
@@ -91,7 +90,9 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
     today = today_in(now, tz)
     result: dict[int, Decimal] = {}
     for chunk in chunked(ingredient_ids):
-        for row in session.execute(_exception_lots(chunk, today)):
+        rows = (session.execute(_EXCEPTION_LOTS, {"today": today}) if chunk is None
+                else session.execute(_EXCEPTION_LOTS_OF, {"today": today, "ids": chunk}))
+        for row in rows:
             if not is_usable(lot_stock_from_row(row), now, tz):
                 result[row.ingredient_id] = result.get(row.ingredient_id, ZERO) + row.quantity_on_hand
     return result
@@ -160,13 +161,13 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo
     stocked = func.coalesce(IngredientStock.on_hand, 0)
     has_unusable = Ingredient.id.in_(
         select(Lot.ingredient_id).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(_not_plainly_usable(today)).scalar_subquery())
+        .where(_NOT_PLAINLY_USABLE).scalar_subquery())
     rows = session.execute(
         select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, stocked)
         .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
         .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
                         stocked < Ingredient.reorder_level),
-                   has_unusable if unusable else false()))).all()
+                   has_unusable if unusable else false())), {"today": today}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:

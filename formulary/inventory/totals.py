@@ -35,7 +35,7 @@ from typing import Iterable
 
 import uuid
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from formulary.db import is_sqlite, lock_commit_order, utcnow
@@ -160,11 +160,14 @@ def on_hand(session: Session, ingredient_ids: Iterable[int] | None) -> dict[int,
     if ingredient_ids is not None:
         result = {i: ZERO for i in ingredient_ids}
     for chunk in chunked(ingredient_ids):
-        stmt = select(IngredientStock.ingredient_id, IngredientStock.on_hand)
-        stmt = (stmt.where(IngredientStock.on_hand > 0) if chunk is None
-                else stmt.where(IngredientStock.ingredient_id.in_(chunk)))
-        result.update(session.execute(stmt).all())
+        result.update(session.execute(_HOLDING).all() if chunk is None
+                      else session.execute(_OF, {"ids": chunk}).all())
     return result
+
+
+_TOTALS = select(IngredientStock.ingredient_id, IngredientStock.on_hand)
+_HOLDING = _TOTALS.where(IngredientStock.on_hand > 0)
+_OF = _TOTALS.where(IngredientStock.ingredient_id.in_(bindparam("ids", expanding=True)))
 
 
 def rebuild(session: Session) -> None:

@@ -6,20 +6,22 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from formulary import clock
 from formulary.auth.access import require
 from formulary.auth.permissions import ADMIN, INVENTORY, VIEW
 from formulary.domain.errors import DomainError, NotFound
+from formulary.domain.stock import lot_state
 from formulary.domain.units import format_quantity
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.inventory import allergens, ingredients, lots, queries
 from formulary.inventory.forms import (AdjustForm, AllergenGroupForm, IngredientForm,
                                        ReceiveForm, ScanForm, StatusForm)
-from formulary.inventory.models import CATEGORIES, AllergenGroup, Ingredient, Lot, Movement
+from formulary.inventory.models import (CATEGORIES, AllergenGroup, Ingredient, Lot, Movement,
+                                       ingredient_allergen_group)
 
 bp = Blueprint("inventory", __name__)
 PER_PAGE = 50
@@ -33,14 +35,16 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: i
     return min(max(int(raw), minimum), maximum)
 
 
-def _page(stmt, count=None):
-    """One page of ``stmt``'s rows, the page number and the number of rows in all
-    (``count``: a cheaper statement counting the same rows, if the caller has one)."""
+def _page(stmt, count=None, *, objects: bool = True):
+    """One page of ``stmt``'s rows (ORM objects, or plain rows when ``objects`` is false),
+    the page number and the number of rows in all (``count``: a cheaper statement
+    counting the same rows, if the caller has one)."""
     page = _int_arg("page", 1, minimum=1)
     if count is None:
         count = select(func.count()).select_from(stmt.order_by(None).subquery())
     total = db.session.execute(count).scalar_one()
-    rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
+    result = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    rows = result.unique().scalars().all() if objects else result.all()
     return rows, page, total
 
 
@@ -55,7 +59,11 @@ def _group_choices():
 @require(VIEW)
 def ingredients_list():
     now, tz = clock.now(), clock.clinic_tz()
-    stmt = select(Ingredient).options(selectinload(Ingredient.allergen_groups)).order_by(Ingredient.name_key)
+    # plain rows of the columns shown (a page of ORM objects costs more than the query)
+    stmt = select(Ingredient.id, Ingredient.name, Ingredient.category, Ingredient.unit,
+                  Ingredient.strength_amount, Ingredient.strength_unit, Ingredient.reorder_level,
+                  Ingredient.storage, Ingredient.multi_dose, Ingredient.active
+                  ).order_by(Ingredient.name_key)
     q = request.args.get("q", "").strip()
     if q:
         stmt = stmt.where(Ingredient.name_key.like(f"%{ingredients.name_key(q)}%"))
@@ -70,9 +78,19 @@ def ingredients_list():
     low_only = request.args.get("low_stock") == "1"
     if low_only:
         stmt = stmt.where(Ingredient.id.in_(list(queries.low_stock_ids(db.session, now, tz))))
-    rows, page, total = _page(stmt)
-    on_hand, usable = queries.stock_quantities(db.session, [i.id for i in rows], now, tz)
+    rows, page, total = _page(stmt, objects=False)
+    ids = [i.id for i in rows]
+    on_hand, usable = queries.stock_quantities(db.session, ids, now, tz)
+    groups: dict[int, list[str]] = {}
+    if ids:
+        for ingredient_id, name in db.session.execute(
+                select(ingredient_allergen_group.c.ingredient_id, AllergenGroup.name)
+                .join(AllergenGroup, AllergenGroup.id == ingredient_allergen_group.c.allergen_group_id)
+                .where(ingredient_allergen_group.c.ingredient_id.in_(ids))
+                .order_by(AllergenGroup.name)):
+            groups.setdefault(ingredient_id, []).append(name)
     return render_template("inventory/ingredients.html", rows=rows, usable=usable, on_hand=on_hand,
+                           groups={i: ", ".join(names) for i, names in groups.items()},
                            page=page, per_page=PER_PAGE, total=total, categories=CATEGORIES,
                            q=q, category=category, show=show, low_only=low_only)
 
@@ -157,18 +175,20 @@ def lots_list():
         filters.append(queries.expiring_filter(now, tz, within))
     if request.args.get("in_stock") == "1":
         filters.append(Lot.quantity_on_hand > 0)
-    stmt = (select(Lot).join(Lot.ingredient).options(contains_eager(Lot.ingredient))
-            .where(*filters).order_by(Lot.expiry_date, Lot.id))
+    # plain rows: the stock rules' columns and those shown
+    stmt = (select(*queries.LOT_STOCK_COLUMNS, Lot.quantity_received, Lot.supplier,
+                   Ingredient.name.label("ingredient_name"), Ingredient.unit)
+            .join(Lot.ingredient).where(*filters).order_by(Lot.expiry_date, Lot.id))
     # Every lot has its ingredient: the count needs the join only for a filter on it.
     count = select(func.count()).select_from(Lot).where(*filters)
     if by_ingredient:
         count = count.join(Lot.ingredient)
-    rows, page, total = _page(stmt, count)
-    return render_template("inventory/lots.html", rows=rows, page=page, per_page=PER_PAGE,
+    rows, page, total = _page(stmt, count, objects=False)
+    states = {row.id: lot_state(queries.lot_stock_from_row(row), now, tz) for row in rows}
+    return render_template("inventory/lots.html", rows=rows, states=states, page=page, per_page=PER_PAGE,
                            total=total, q=q, status=status, within=within, category=category,
                            categories=CATEGORIES, statuses=LIST_STATUSES,
-                           in_stock=request.args.get("in_stock") == "1",
-                           state=lambda lot: queries.lot_read_status(lot, now, tz))
+                           in_stock=request.args.get("in_stock") == "1")
 
 
 def _lot_or_404(lot_id: int) -> Lot:

@@ -337,3 +337,38 @@ def test_mass_conversion_round_trips_exactly(amount, src, dst):
 @given(amount=entered)
 def test_parse_quantity_reads_back_what_to_api_writes(amount):
     assert parse_quantity(to_api(amount)) == amount
+
+
+def _canonical_by_digits(d: D) -> D:
+    """The reference: trailing zeros stripped from the digit tuple, by hand."""
+    sign, digits, exponent = d.as_tuple()
+    digits = list(digits)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    if exponent > 0:
+        digits.extend([0] * exponent)
+        exponent = 0
+    if not any(digits):
+        return D(0)
+    return D((sign, tuple(digits), exponent))
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None)
+       .filter(lambda d: abs(d.adjusted()) < 400))
+@settings(max_examples=500)
+def test_canonical_form_is_exact_and_has_no_trailing_zeros(d):
+    from formulary.domain.units import _canonical
+
+    got = _canonical(d)
+    assert got.as_tuple() == _canonical_by_digits(d).as_tuple()
+    assert got == d
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None)
+       .filter(lambda d: abs(d.adjusted()) < 30), st.integers(min_value=0, max_value=8))
+@settings(max_examples=500)
+def test_format_quantity_writes_the_rounded_canonical_value(d, places):
+    from formulary.domain.units import format_quantity, round_half_up
+
+    assert format_quantity(d, places) == format(round_half_up(d, places), "f")
