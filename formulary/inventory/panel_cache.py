@@ -48,7 +48,10 @@ def _opened_vials(session):
 
 
 def _steady_until(now: datetime, tz: tzinfo) -> datetime:
-    key = ("steady_until", now, str(tz))
+    """Worked out once per request: computed at the request's first ``now``, it is an
+    instant no later than the true one for any later ``now`` (an in-use end passed in
+    between only makes a panel kept for no time)."""
+    key = str(tz)
     if g.get("_panel_steady_key") != key:
         g._panel_steady_key = key
         g._panel_steady = steady_until(_opened_vials(db.session), now, tz)
