@@ -229,7 +229,7 @@ def check_area(area: str | None) -> str | None:
 MAX_LISTED_IDS = 900
 
 _cocktail, _version = Cocktail.__table__, CocktailVersion.__table__
-_component, _ingredient, _group = Component.__table__, Ingredient.__table__, AllergenGroup.__table__
+_component, _ingredient, _group = Component.__table__, Ingredient.__table__, _group_t
 _contra = IngredientContraindication.__table__
 _ACTIVE_VERSIONS = _cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id)
 _IN_USE = _ACTIVE_VERSIONS.join(_component, _component.c.version_id == _version.c.id)
@@ -265,10 +265,10 @@ def _ingredients_statement(in_use):
             .where(or_(in_use, _ingredient.c.id.in_(_ALLERGY_INGREDIENTS))))
 
 
-#: Keyed ("listed", False) for the ids sent as the list ``ids``; ("selected", by_area)
-#: for those selected again by the database.
+#: Keyed "listed" for the ids sent as the list ``ids``; ("selected", by_area) for those
+#: selected again by the database.
 _INGREDIENTS = {
-    ("listed", False): _ingredients_statement(
+    "listed": _ingredients_statement(
         _ingredient.c.id.in_(bindparam("ids", expanding=True))),
     **{("selected", by_area): _ingredients_statement(exists(_active(
         by_area, select(_component.c.id).select_from(_IN_USE)
@@ -305,7 +305,7 @@ def _active_formulations(session: Session, patient: Patient, area: str | None):
     in_use = set(spelt.split(",")) if spelt else set()
     params: dict = {"patient_id": patient.id}
     if len(in_use) <= MAX_LISTED_IDS:
-        stmt = _INGREDIENTS["listed", False]
+        stmt = _INGREDIENTS["listed"]
         params["ids"] = sorted(int(i) for i in in_use)
     else:
         stmt = _INGREDIENTS["selected", by_area]
