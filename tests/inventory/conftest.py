@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from formulary.extensions import db
+from tests.conftest import make_app
 
 BIOTIN_GTIN = "09506000134352"   # GS1's example GTIN: valid check digit
 TABLES = ("ingredient", "ingredient_gtin", "ingredient_allergen_group",
@@ -62,3 +63,18 @@ def books(app):
         assert problems == []
 
     return check
+
+
+@pytest.fixture
+def shared_app(backend, app, tmp_path):
+    """An app whose database every thread reaches through its own connection (SQLite: a
+    file, not the shared in-memory database)."""
+    if backend != "sqlite":
+        yield app
+        return
+    file_app = make_app(f"sqlite:///{tmp_path / 'shared.db'}")
+    with file_app.app_context():
+        db.create_all()
+    yield file_app
+    with file_app.app_context():
+        db.engine.dispose()

@@ -7,28 +7,12 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from formulary.auth import services
 from formulary.extensions import db
 from formulary.inventory.ledger import check_books
 from formulary.inventory.models import Lot, Movement
-from tests.conftest import make_app
-
-
-@pytest.fixture
-def shared_app(backend, app, tmp_path):
-    """An app whose database every thread reaches through its own connection."""
-    if backend != "sqlite":
-        yield app
-        return
-    file_app = make_app(f"sqlite:///{tmp_path / 'concurrent.db'}")
-    with file_app.app_context():
-        db.create_all()
-    yield file_app
-    with file_app.app_context():
-        db.engine.dispose()
 
 
 def test_concurrent_adjustments_never_oversell(shared_app):

@@ -18,7 +18,7 @@ from formulary.inventory import lots as lot_services
 from formulary.inventory import queries, totals
 from formulary.inventory.ledger import check_books
 from formulary.inventory.models import Ingredient, IngredientStock, Lot, Movement
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD
 
 
 def recorded(ingredient_id: int) -> Decimal | None:
@@ -105,20 +105,6 @@ def test_rebuild_after_a_bulk_load_and_check_totals_reports_a_difference(session
     totals.rebuild(session)
     session.commit()
     assert totals.check_totals(session) == [] and recorded(ing.id) == Decimal(5)
-
-
-@pytest.fixture
-def shared_app(backend, app, tmp_path):
-    """An app whose database every thread reaches through its own connection."""
-    if backend != "sqlite":
-        yield app
-        return
-    file_app = make_app(f"sqlite:///{tmp_path / 'totals.db'}")
-    with file_app.app_context():
-        db.create_all()
-    yield file_app
-    with file_app.app_context():
-        db.engine.dispose()
 
 
 def test_concurrent_changes_to_lots_of_one_ingredient_keep_its_total(shared_app):
