@@ -121,6 +121,10 @@ def _register_template_helpers(app: Flask) -> None:
     from formulary.auth.permissions import ROLE_LABELS
     from formulary.nav import menu_for_current_user
 
+    from formulary.display import status_badge
+
+    app.add_template_global(status_badge, "status_badge")
+
     @app.context_processor
     def _helpers():
         return {"nav_menu": menu_for_current_user, "role_label": lambda r: ROLE_LABELS.get(r, r),

@@ -17,7 +17,7 @@ from formulary.domain.stock import lot_state
 from formulary.domain.units import format_quantity
 from formulary.errors import form_errors
 from formulary.extensions import db
-from formulary.inventory import allergens, ingredients, lots, queries
+from formulary.inventory import allergens, ingredients, lots, queries, tables
 from formulary.inventory.forms import (AdjustForm, AllergenGroupForm, IngredientForm,
                                        ReceiveForm, ScanForm, StatusForm)
 from formulary.inventory.models import (CATEGORIES, AllergenGroup, Ingredient, Lot, Movement,
@@ -89,8 +89,9 @@ def ingredients_list():
                 .where(ingredient_allergen_group.c.ingredient_id.in_(ids))
                 .order_by(AllergenGroup.name)):
             groups.setdefault(ingredient_id, []).append(name)
-    return render_template("inventory/ingredients.html", rows=rows, usable=usable, on_hand=on_hand,
-                           groups={i: ", ".join(names) for i, names in groups.items()},
+    return render_template("inventory/ingredients.html", rows=rows,
+                           ingredient_rows=tables.ingredient_rows(
+                               rows, usable, on_hand, {i: ", ".join(n) for i, n in groups.items()}),
                            page=page, per_page=PER_PAGE, total=total, categories=CATEGORIES,
                            q=q, category=category, show=show, low_only=low_only)
 
@@ -185,7 +186,8 @@ def lots_list():
         count = count.join(Lot.ingredient)
     rows, page, total = _page(stmt, count, objects=False)
     states = {row.id: lot_state(queries.lot_stock_from_row(row), now, tz) for row in rows}
-    return render_template("inventory/lots.html", rows=rows, states=states, page=page, per_page=PER_PAGE,
+    return render_template("inventory/lots.html", rows=rows, lot_rows=tables.lot_rows(rows, states),
+                           page=page, per_page=PER_PAGE,
                            total=total, q=q, status=status, within=within, category=category,
                            categories=CATEGORIES, statuses=LIST_STATUSES,
                            in_stock=request.args.get("in_stock") == "1")
