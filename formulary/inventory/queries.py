@@ -150,8 +150,9 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
 def stock_levels(session: Session, now: datetime, tz: tzinfo
                  ) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
     """The low-stock ingredients (active, with a reorder level, usable stock below it) as
-    id -> (usable stock, reorder level), and the number of ingredients with usable stock. Four statements,
-    whose rows grow with the low-stock and not-plainly-usable ones, not with the stock.
+    id -> (usable stock, reorder level), and the number of ingredients with usable stock.
+    Three statements, whose rows grow with the low-stock and not-plainly-usable ones, not
+    with the stock.
 
     Usable stock is at most the total on hand, so an ingredient is low only if its total
     is below its level or some of its stock is not usable: only those are read.
