@@ -34,16 +34,20 @@ from formulary.domain.stock import steady_until
 from formulary.extensions import db
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, Lot
-from formulary.inventory.queries import LOT_STOCK_COLUMNS, lot_stock_from_row
+from formulary.inventory.queries import LOT_STOCK_COLUMNS, lot_stock_from_row, today_in
 
 _STORE = "formulary.panel_cache"
 
 
-def _opened_vials(session):
-    """The opened lots holding stock (their in-use periods end by time alone)."""
+def _opened_vials(session, today):
+    """The opened multi-dose vials whose in-use period ending may still change what is
+    read of them: holding stock, available, not expired (one past its expiry date, or
+    quarantined, or recalled, reads so whatever its in-use period; a single-use lot has
+    none)."""
     rows = session.execute(
         select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Lot.quantity_on_hand > 0, Lot.opened_at.is_not(None)))
+        .where(Lot.quantity_on_hand > 0, Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True),
+               Lot.status == "available", Lot.expiry_date >= today))
     return [lot_stock_from_row(row) for row in rows]
 
 
@@ -54,7 +58,7 @@ def _steady_until(now: datetime, tz: tzinfo) -> datetime:
     key = str(tz)
     if g.get("_panel_steady_key") != key:
         g._panel_steady_key = key
-        g._panel_steady = steady_until(_opened_vials(db.session), now, tz)
+        g._panel_steady = steady_until(_opened_vials(db.session, today_in(now, tz)), now, tz)
     return g._panel_steady
 
 
