@@ -80,8 +80,7 @@ def _init_extensions(app: Flask) -> None:
             dbmod.configure_engine(engine, app.config["SQLITE_BUSY_TIMEOUT"])
     from flask_sqlalchemy.session import Session
 
-    audit_services.install(Session)
-    stock_totals.install(Session)
+    stock_totals.install(Session, audit_services.install)  # hooks in their order
     transaction.install(app)
     security.install(app)
 

@@ -58,8 +58,8 @@ _COMMIT_ORDER_LOCK = 7_300_041  # arbitrary constant
 
 
 def lock_commit_order(session) -> None:
-    """Queue this transaction's commit-time writes (the audit chain, the stock totals per
-    ingredient) behind those of every other writer, until it commits or rolls back.
+    """Queue this transaction's commit-time writes (the audit chain) behind those of every
+    other writer, until it commits or rolls back.
 
     PostgreSQL: a transaction-scoped advisory lock (taking it again in the same
     transaction is a no-op wait). SQLite: nothing to do, the write lock of ``BEGIN

@@ -161,7 +161,7 @@ class IngredientStock(db.Model):
     status or dates (so, through the lots, the sum of the ingredient's ledger).
 
     Kept by ``inventory.totals``: at each commit that changed a lot, the totals of the
-    ingredients concerned are recomputed from their lots, under the commit-order lock.
+    ingredients concerned are recomputed from their lots, their rows locked.
     An ingredient with no row holds nothing. ``inventory.ledger.check_books`` checks it.
     """
 
@@ -177,7 +177,7 @@ class StockRevision(db.Model):
     """One row (id 1): a new random token at every commit that changed the stock room (a
     lot, its ledger or an ingredient). What is built from the stock and kept between
     requests (``inventory.panel_cache``) is kept for one token only. Written with the
-    totals, under the commit-order lock (``inventory.totals``)."""
+    totals (``inventory.totals``)."""
 
     __tablename__ = "stock_revision"
 

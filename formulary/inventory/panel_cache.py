@@ -7,7 +7,7 @@ them: they depend on the lots, their ledger, the ingredients, and the time. Each
 rendered once and served again while both hold:
 
 - the stock revision (``inventory.totals``: a new random token at every commit that
-  wrote a lot, a movement or an ingredient, under the commit-order lock) is the one it
+  wrote a lot, a movement or an ingredient) is the one it
   was rendered at. The token is read from the database on every view (one statement),
   so a change committed by any process or worker is seen at once;
 - the time is within the span over which nothing in it can change by time alone: from

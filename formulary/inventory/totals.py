@@ -8,8 +8,7 @@ dashboard, low stock) read one row per ingredient instead of summing every lot:
 - whenever the session flushes a lot (new, changed or deleted: the ledger's movements,
   a status change, a test's factory), its ingredient is noted on the session;
 - just before the outermost transaction commits, the totals of the noted ingredients
-  are recomputed from their lots, in ascending id order, under the commit-order lock
-  (``db.lock_commit_order``, the lock the audit chain is written under).
+  are recomputed from their lots, their rows locked in ascending id order (``refresh``).
 
 The same commit gives the stock revision a new random token when the flushes wrote a lot,
 a movement or an ingredient: what is built from the stock and kept between requests
@@ -18,10 +17,10 @@ never comes back, even after a restore, except with the data it was drawn for.
 
 Recomputing, rather than adding each movement's quantity, keeps the totals right through
 savepoints that rolled back (a noted ingredient whose lots did not change is simply
-recomputed to the same value) and through writers that raced: the lock puts the
-recomputations in commit order, and each one reads (a new statement, so a new snapshot
-under READ COMMITTED on PostgreSQL; SQLite has one writer) what every earlier writer
-committed. Bulk loads that bypass the session (the year-scale generator, the
+recomputed to the same value) and through writers that raced: the row lock puts the
+recomputations of one ingredient in commit order, and each one reads (a new statement,
+so a new snapshot under READ COMMITTED on PostgreSQL; SQLite has one writer) what every
+earlier writer committed. Bulk loads that bypass the session (the year-scale generator, the
 benchmarks' fills) call ``rebuild``; ``check_totals`` reports any total that differs
 from its lots, beside ``ledger.check_books``.
 """
@@ -38,7 +37,7 @@ import uuid
 from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from formulary.db import is_sqlite, lock_commit_order, utcnow
+from formulary.db import is_sqlite, utcnow
 from formulary.inventory.models import Ingredient, IngredientStock, Lot, Movement, StockRevision
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
@@ -59,6 +58,10 @@ def _note_flushed_lots(session: Session, _flush_context) -> None:
             noted.add(obj.ingredient_id)
             # a lot moved to another ingredient leaves the old one's total to redo too
             noted.update(inspect(obj).attrs.ingredient_id.history.deleted or ())
+        elif isinstance(obj, Ingredient) and obj in session.new:
+            # its total's row is made by the transaction that makes the ingredient, which
+            # no other can race: every later change then finds a row to lock
+            session.info.setdefault(_NOTED, set()).add(obj.id)
 
 
 def has_changes(session: Session) -> bool:
@@ -68,7 +71,7 @@ def has_changes(session: Session) -> bool:
 
 
 def _refresh_noted(session: Session) -> None:
-    """``before_commit``: recompute the noted totals and renew the revision (the
+    """``before_commit``, ahead of the audit chain's: recompute the noted totals (the
     outermost commit only)."""
     if session.in_nested_transaction():
         return  # a savepoint: the transaction's own commit recomputes
@@ -76,7 +79,14 @@ def _refresh_noted(session: Session) -> None:
     noted = session.info.pop(_NOTED, None)
     if noted:
         refresh(session, noted)
-    if session.info.pop(_CHANGED, False):
+
+
+def _renew_revision(session: Session) -> None:
+    """``before_commit``, after the audit chain's (whose lock every change of the stock
+    holds then): a new stock revision if the stock room changed."""
+    if session.in_nested_transaction():
+        return
+    if session.info.pop(_CHANGED, False) or has_changes(session):
         new_revision(session)
 
 
@@ -90,8 +100,9 @@ def _forget(session: Session, transaction) -> None:
 
 
 def new_revision(session: Session) -> None:
-    """Give the stock revision a new token (under the commit-order lock)."""
-    lock_commit_order(session)
+    """Give the stock revision a new token. Any new token will do (the last committed
+    wins): a kept panel is only kept under the token it read both before and after it was
+    built."""
     values = {"token": uuid.uuid4().hex, "changed_at": utcnow()}
     if session.execute(update(StockRevision).where(StockRevision.id == 1).values(**values)).rowcount == 0:
         session.execute(insert(StockRevision).values(id=1, **values))
@@ -102,13 +113,19 @@ def revision(session: Session) -> str | None:
     return session.execute(select(StockRevision.token).where(StockRevision.id == 1)).scalar()
 
 
-def install(session_class) -> None:
-    """Hook the totals onto a Session class (once)."""
+def install(session_class, audit_install) -> None:
+    """Hook the totals onto a Session class (once), around the audit chain's hooks
+    (``audit_install``, called here): the totals are recomputed before the audit chain
+    takes its lock, the revision renewed after. Locks are therefore always taken in
+    one order: lots (during the request), totals rows (ascending ids), the audit chain's
+    lock, the revision's row; no two transactions can wait for each other in a circle."""
     if getattr(session_class, "_formulary_totals", False):
         return
     session_class._formulary_totals = True
     event.listen(session_class, "after_flush", _note_flushed_lots)
     event.listen(session_class, "before_commit", _refresh_noted)
+    audit_install(session_class)
+    event.listen(session_class, "before_commit", _renew_revision)
     event.listen(session_class, "after_transaction_end", _forget)
 
 
@@ -126,15 +143,21 @@ def lot_sums(session: Session, ingredient_ids: list[int] | None) -> dict[int, De
 
 
 def refresh(session: Session, ingredient_ids: Iterable[int]) -> None:
-    """Recompute the totals of these ingredients from their lots (flushed changes)."""
+    """Recompute the totals of these ingredients from their lots (flushed changes).
+
+    Their rows are locked first, in ascending id order (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite has one writer), and the lots summed after: a transaction that
+    changed lots of the same ingredient and recomputed its total before us has committed
+    by the time we hold the row, and the sum, a new statement (so a new snapshot under
+    READ COMMITTED), counts its lots. Transactions of other ingredients do not wait."""
     ids = sorted({i for i in ingredient_ids if i is not None})
     if not ids:
         return
-    lock_commit_order(session)
     for chunk in chunked(ids):
+        kept = set(session.execute(
+            select(IngredientStock.ingredient_id).where(IngredientStock.ingredient_id.in_(chunk))
+            .order_by(IngredientStock.ingredient_id).with_for_update()).scalars())
         sums = lot_sums(session, chunk)
-        kept = set(session.execute(select(IngredientStock.ingredient_id)
-                                   .where(IngredientStock.ingredient_id.in_(chunk))).scalars())
         rows = [{"ingredient_id": i, "on_hand": sums.get(i, ZERO)} for i in chunk]
         changed = [r for r in rows if r["ingredient_id"] in kept]
         new = [r for r in rows if r["ingredient_id"] not in kept]
@@ -149,19 +172,26 @@ def on_hand(session: Session, ingredient_ids: Iterable[int] | None) -> dict[int,
     holds something; otherwise every id asked, zero when it holds nothing.
 
     A transaction that changed lots and reads before committing gets its own changes:
-    the noted totals are recomputed first (taking the commit-order lock early, which only
-    such a transaction pays).
+    the ingredients it noted are summed from their lots (read only: the totals are
+    written, and their rows locked, at its commit).
     """
     session.flush()
-    noted = session.info.pop(_NOTED, None)
-    if noted:
-        refresh(session, noted)
+    noted = session.info.get(_NOTED)
     result: dict[int, Decimal] = {}
     if ingredient_ids is not None:
         result = {i: ZERO for i in ingredient_ids}
     for chunk in chunked(ingredient_ids):
         result.update(session.execute(_HOLDING).all() if chunk is None
                       else session.execute(_OF, {"ids": chunk}).all())
+    if noted:
+        mine = sorted(i for i in noted if i is not None
+                      and (ingredient_ids is None or i in result))
+        sums = lot_sums(session, mine)
+        for i in mine:
+            if sums.get(i, ZERO) > 0 or ingredient_ids is not None:
+                result[i] = sums.get(i, ZERO)
+            else:
+                result.pop(i, None)
     return result
 
 

@@ -30,7 +30,7 @@ def recorded(ingredient_id: int) -> Decimal | None:
 def test_totals_follow_receipts_adjustments_status_and_batches(api, make_ingredient, make_cocktail):
     client = api("pharmacist")
     ing = make_ingredient("Biotin 5 mg/mL", unit="mL")
-    assert recorded(ing.id) is None  # no lot yet: holds nothing
+    assert recorded(ing.id) == 0  # its row is made with it: later changes lock it
     expiry = (date.today() + timedelta(days=200)).isoformat()
     r = client.post("/api/v1/lots", json={"ingredient_id": ing.id, "lot_number": "A",
                                           "expiry_date": expiry, "quantity": "10"})
@@ -108,9 +108,9 @@ def test_rebuild_after_a_bulk_load_and_check_totals_reports_a_difference(session
 
 
 def test_concurrent_changes_to_lots_of_one_ingredient_keep_its_total(shared_app):
-    """Each thread adjusts a lot of its own, all of one ingredient, at once: no row lock
-    is shared, so only the commit-order lock keeps the recomputed total from missing a
-    neighbour's change."""
+    """Each thread adjusts a lot of its own, all of one ingredient, at once: no lot lock
+    is shared, so only the lock on the ingredient's total keeps a recomputed total from
+    missing a neighbour's change."""
     workers = 8
     with shared_app.app_context():
         user = auth.create_user(db.session, "test", username="tot", password=PASSWORD, role="pharmacist")
