@@ -19,8 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -125,32 +123,6 @@ def check_books(app, successes: int) -> dict:
             "split_batches": split, "taken": Decimal(str(taken)), "lost": lost}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(url: str, port: int, workers: int = 4) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, FORMULARY_CONFIG="production",
-               SECRET_KEY="bench-only-secret")
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    proc = subprocess.Popen([str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                             "--no-control-socket", "--timeout", "120", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
-
-
 def run_clients(port: int, ids: dict, clients: int, seconds: float) -> dict:
     body = json.dumps({"cocktail_id": ids["cocktail_id"], "doses": 1})
     headers = {"Authorization": f"Bearer {ids['token']}", "Content-Type": "application/json"}
@@ -205,6 +177,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     sys.path.insert(0, str(ROOT))
+    from tests.serving import Gunicorn
+
     ensure_database(url)
     app = make_bench_app(url)
     from formulary.extensions import db
@@ -212,25 +186,24 @@ def main(argv=None) -> int:
     with app.app_context():
         db.drop_all()
         db.create_all()
-    port = free_port()
-    proc = start_gunicorn(url, port)
     results = []
     try:
-        for clients in (int(c) for c in args.clients.split(",")):
-            ids = seed(app)
-            run_clients(port, ids, clients, 1.0)  # warm the workers' connections and caches
-            ids = seed(app)
-            result = run_clients(port, ids, clients, args.seconds)
-            result.update(check_books(app, result["ok"]))
-            results.append(result)
-            print(f"{clients:>3} client(s): {result['per_second']:7.1f} batches/s  "
-                  f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  "
-                  f"({result['ok']} batches, {result['short']} short, {result['other']} other; "
-                  f"{result['split_batches']} split across lots; "
-                  f"oversold: {'YES' if result['oversold'] else 'none'})", flush=True)
+        with Gunicorn("wsgi:app", env={"DATABASE_URL": url, "FORMULARY_CONFIG": "production",
+                                       "SECRET_KEY": "bench-only-secret"},
+                      options=("--timeout", "120")) as server:
+            for clients in (int(c) for c in args.clients.split(",")):
+                ids = seed(app)
+                run_clients(server.port, ids, clients, 1.0)  # warm the workers' connections and caches
+                ids = seed(app)
+                result = run_clients(server.port, ids, clients, args.seconds)
+                result.update(check_books(app, result["ok"]))
+                results.append(result)
+                print(f"{clients:>3} client(s): {result['per_second']:7.1f} batches/s  "
+                      f"p50 {result['p50_ms']:6.1f} ms  p95 {result['p95_ms']:6.1f} ms  "
+                      f"({result['ok']} batches, {result['short']} short, {result['other']} other; "
+                      f"{result['split_batches']} split across lots; "
+                      f"oversold: {'YES' if result['oversold'] else 'none'})", flush=True)
     finally:
-        proc.terminate()
-        proc.wait(30)
         with app.app_context():
             db.engine.dispose()
     if len(results) > 1 and results[0]["per_second"]:

@@ -157,40 +157,6 @@ def write_config(app, path: Path) -> dict:
     return config
 
 
-def start_gunicorn(url: str, port: int) -> subprocess.Popen:
-    import http.client
-
-    # Every simulated person logs in from 127.0.0.1 and several share a demo username:
-    # the login rate limits (per address, per username) are raised, not switched off.
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET, LOGIN_RATE_PER_IP="100000",
-               LOGIN_RATE_PER_USERNAME="100000")
-    env.pop("FORMULARY_CONFIG", None)
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-w", "4", "-b",
-                             f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(ROOT / "instance" / "load-gunicorn.log", "w"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_locust(port: int, users: int, minutes: float, config: Path, samples: Path) -> list[float]:
     """Runs Locust headless; answers the load averages (1 min) sampled during the run."""
     env = dict(os.environ, LOAD_CONFIG=str(config), LOAD_SAMPLES=str(samples))
@@ -335,6 +301,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("LOAD_DATABASE_URL", DEFAULT_URL)
     sys.path.insert(0, str(ROOT))
+    from tests.serving import Gunicorn
+
     t0 = time.monotonic()
     recreate_database(url)
     flask(url, "db", "upgrade")
@@ -351,13 +319,13 @@ def main(argv=None) -> int:
     config, samples = work / "config.json", work / "samples.tsv"
     write_config(app, config)
     print(f"data ready in {time.monotonic() - t0:.0f} s ({args.data})", flush=True)
-    port = free_port()
-    proc = start_gunicorn(url, port)
-    try:
-        loads = run_locust(port, args.users, args.minutes, config, samples)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    # Every simulated person logs in from 127.0.0.1 and several share a demo username:
+    # the login rate limits (per address, per username) are raised, not switched off.
+    with Gunicorn("wsgi:app", env={"DATABASE_URL": url, "SECRET_KEY": SECRET,
+                                   "LOGIN_RATE_PER_IP": "100000",
+                                   "LOGIN_RATE_PER_USERNAME": "100000", "FORMULARY_CONFIG": None},
+                  options=("--timeout", "120"), log=ROOT / "instance" / "load-gunicorn.log") as server:
+        loads = run_locust(server.port, args.users, args.minutes, config, samples)
     result = report(samples)
     if loads:
         print(f"load average (1 min) during the run: min {min(loads):.1f}, "

@@ -78,6 +78,47 @@ def make_app(url: str, **overrides):
 _shared_apps: dict = {}
 
 
+def seed_cocktail(lots: list[tuple[str, str, str, str]], *, cocktail: str, username: str) -> dict:
+    """For the tests that serve the app to several connections: ingredients in mL, each
+    with one lot received in full, given as ``(name, quantity, lot number, mL a dose)``,
+    behind one active cocktail (a component per ingredient, in that order), and a
+    pharmacist with an API token. Committed, with no transaction left open (on SQLite it
+    would hold the write lock). Answers ``cocktail_id``, ``ingredient_ids``, ``lot_ids``,
+    ``user_id`` and ``token``."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from formulary.auth import services as auth_services
+    from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+    from formulary.inventory.models import Ingredient, Lot, Movement
+
+    made = []
+    for name, quantity, number, _dose in lots:
+        ing = Ingredient(name=name, name_key=name.casefold(), category="vitamin", unit="mL")
+        q = Decimal(quantity)
+        lot = Lot(ingredient=ing, lot_number=number, quantity_received=q, quantity_on_hand=q,
+                  expiry_date=date.today() + timedelta(days=300), status="available")
+        db.session.add_all([ing, lot, Movement(lot=lot, kind="receipt", quantity_delta=q, balance_after=q)])
+        made.append((ing, lot))
+    mix = Cocktail(name=cocktail, name_key=cocktail.casefold(), status="active")
+    version = CocktailVersion(cocktail=mix, number=1, area="scalp", storage="fridge", status="active")
+    for pos, ((ing, _lot), (*_, dose)) in enumerate(zip(made, lots)):
+        version.components.append(Component(ingredient=ing, position=pos, amount=Decimal(dose), unit="mL",
+                                            stock_quantity=Decimal(dose), stock_unit="mL"))
+    db.session.add_all([mix, version])
+    db.session.flush()
+    mix.active_version = version
+    user = auth_services.create_user(db.session, "test", username=username, password=PASSWORD,
+                                     role="pharmacist")
+    db.session.flush()
+    token, _ = auth_services.create_token(db.session, user, days=1)
+    ids = {"cocktail_id": mix.id, "ingredient_ids": [ing.id for ing, _ in made],
+           "lot_ids": [lot.id for _, lot in made], "user_id": user.id, "token": token}
+    db.session.commit()
+    db.session.remove()
+    return ids
+
+
 def _empty_tables(app) -> None:
     """Every table emptied, ids restarting at 1, as a fresh database would be."""
     with app.app_context():

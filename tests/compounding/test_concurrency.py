@@ -10,71 +10,36 @@ order; on SQLite (a file, shared by every connection) the write transaction is t
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import date, timedelta
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from formulary.auth import services as auth_services
 from formulary.auth.models import User
-from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import Batch
 from formulary.domain.errors import InsufficientStock
 from formulary.extensions import db
 from formulary.inventory.ledger import check_books, ledger_sum
-from formulary.inventory.models import Ingredient, Lot, Movement
+from formulary.inventory.models import Lot
 from tests.compounding.conftest import TZ
-from tests.conftest import PG_URL, make_app
+from tests.conftest import PG_URL, make_app, seed_cocktail
+from tests.serving import Gunicorn
 
 CLIENTS = 16
 SERVES = 10
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def seed() -> dict:
     """A scarce lot (10 mL, 1 mL a dose) and a plentiful one (100 mL, 2 mL a dose) behind
     one active cocktail, and a pharmacist with an API token. Committed."""
-    def ingredient(name):
-        ing = Ingredient(name=name, name_key=name.casefold(), category="vitamin", unit="mL")
-        db.session.add(ing)
-        return ing
-
-    def lot(ing, qty, number):
-        q = Decimal(qty)
-        row = Lot(ingredient=ing, lot_number=number, expiry_date=date.today() + timedelta(days=300),
-                  quantity_received=q, quantity_on_hand=q, status="available")
-        db.session.add_all([row, Movement(lot=row, kind="receipt", quantity_delta=q, balance_after=q)])
-        return row
-
-    scarce, plenty = ingredient("Scarce"), ingredient("Plenty")
-    scarce_lot, plenty_lot = lot(scarce, str(SERVES), "SCARCE-1"), lot(plenty, "100", "PLENTY-1")
-    cocktail = Cocktail(name="Race", name_key="race", status="active")
-    version = CocktailVersion(cocktail=cocktail, number=1, area="scalp", storage="fridge", status="active")
-    for pos, (ing, qty) in enumerate(((scarce, "1"), (plenty, "2"))):
-        version.components.append(Component(ingredient=ing, position=pos, amount=Decimal(qty), unit="mL",
-                                            stock_quantity=Decimal(qty), stock_unit="mL"))
-    db.session.add_all([cocktail, version])
-    db.session.flush()
-    cocktail.active_version = version
-    user = auth_services.create_user(db.session, "test", username="racer", password="correct horse battery",
-                                     role="pharmacist")
-    db.session.flush()
-    token, _ = auth_services.create_token(db.session, user, days=1)
-    ids = {"cocktail_id": cocktail.id, "user_id": user.id, "token": token,
-           "scarce_lot": scarce_lot.id, "plenty_lot": plenty_lot.id}
-    db.session.commit()
-    db.session.remove()  # no transaction left open here (on SQLite it would hold the lock)
+    ids = seed_cocktail([("Scarce", str(SERVES), "SCARCE-1", "1"), ("Plenty", "100", "PLENTY-1", "2")],
+                        cocktail="Race", username="racer")
+    ids["scarce_lot"], ids["plenty_lot"] = ids["lot_ids"]
     return ids
 
 
@@ -160,48 +125,12 @@ def test_concurrent_retries_with_one_key_make_one_batch(race_app):
     assert check_books(db.session) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-WSGI = """
-import os
-from config import TestingConfig
-from formulary import create_app
-
-class RaceConfig(TestingConfig):
-    SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
-
-app = create_app(RaceConfig)
-"""
-
-
 @pytest.mark.slow
 def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
     app, url = race_app
     ids = seed()
-    (tmp_path / "race_wsgi.py").write_text(WSGI)
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=url)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "--pythonpath",
-                                 f"{ROOT},{tmp_path}", "--timeout", "60", "--no-control-socket", "race_wsgi:app"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("gunicorn did not start: " + log.read_text())
-                time.sleep(0.2)
+    with Gunicorn.testing(url, tmp_path, options=("--timeout", "60"), start_timeout=30) as server:
+        base = server.base
         started = time.monotonic()
         barrier = threading.Barrier(CLIENTS)
         outcomes: list[str] = []
@@ -224,8 +153,5 @@ def test_concurrent_preparations_through_gunicorn(race_app, tmp_path):
         for t in threads:
             t.join(120)
         elapsed = time.monotonic() - started
-    finally:
-        proc.terminate()
-        proc.wait(20)
     check_outcome(outcomes, ids)
     assert elapsed < 60, f"{CLIENTS} requests took {elapsed:.1f} s"

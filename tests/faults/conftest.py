@@ -4,15 +4,9 @@ gunicorn server on loopback serving the app from a database shared with the test
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,13 +15,13 @@ from sqlalchemy import func, select
 
 from formulary.audit.models import AuditEntry
 from formulary.audit.services import verify_chain
-from formulary.auth import services as auth_services
-from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import Component
 from formulary.compounding.models import Batch, BatchLine
 from formulary.extensions import db
 from formulary.inventory.ledger import check_books
-from formulary.inventory.models import Ingredient, Lot, Movement
-from tests.conftest import PG_URL, make_app
+from formulary.inventory.models import Lot, Movement
+from tests import serving
+from tests.conftest import PG_URL, make_app, seed_cocktail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,31 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def seed(stock: str = "100000") -> dict:
     """Two ingredients with a large lot each, one active cocktail (1 mL + 2 mL a dose) and
     a pharmacist with an API token. Committed; no transaction left open."""
-    ings = []
-    for name in ("Fault A", "Fault B"):
-        ing = Ingredient(name=name, name_key=name.casefold(), category="vitamin", unit="mL")
-        q = Decimal(stock)
-        lot = Lot(ingredient=ing, lot_number=f"{name[-1]}-1", quantity_received=q, quantity_on_hand=q,
-                  expiry_date=date.today() + timedelta(days=300), status="available")
-        db.session.add_all([ing, lot, Movement(lot=lot, kind="receipt", quantity_delta=q, balance_after=q)])
-        ings.append(ing)
-    cocktail = Cocktail(name="Fault mix", name_key="fault mix", status="active")
-    version = CocktailVersion(cocktail=cocktail, number=1, area="scalp", storage="fridge", status="active")
-    for pos, (ing, qty) in enumerate(zip(ings, ("1", "2"))):
-        version.components.append(Component(ingredient=ing, position=pos, amount=Decimal(qty), unit="mL",
-                                            stock_quantity=Decimal(qty), stock_unit="mL"))
-    db.session.add_all([cocktail, version])
-    db.session.flush()
-    cocktail.active_version = version
-    user = auth_services.create_user(db.session, "test", username="faulty", password="correct horse battery",
-                                     role="pharmacist")
-    db.session.flush()
-    token, _ = auth_services.create_token(db.session, user, days=1)
-    ids = {"cocktail_id": cocktail.id, "ingredient_ids": [i.id for i in ings], "token": token,
-           "user_id": user.id}
-    db.session.commit()
-    db.session.remove()
-    return ids
+    return seed_cocktail([("Fault A", stock, "A-1", "1"), ("Fault B", stock, "B-1", "2")],
+                         cocktail="Fault mix", username="faulty")
 
 
 def counts() -> dict:
@@ -136,82 +107,11 @@ def shared_app(backend, tmp_path, request):
 
 # --- gunicorn on loopback ----------------------------------------------------------------
 
-WSGI = """
-import os
-from config import TestingConfig
-from formulary import create_app
-
-class FaultConfig(TestingConfig):
-    SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
-
-app = create_app(FaultConfig)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (gunicorn's workers), from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
-class Gunicorn:
-    """``with Gunicorn(url, tmp_path, workers=3) as server: server.base``"""
-
-    def __init__(self, url: str, tmp_path: Path, workers: int = 3):
-        self.url, self.tmp_path, self.workers = url, tmp_path, workers
-        self.log = tmp_path / "gunicorn.log"
-
-    def __enter__(self):
-        (self.tmp_path / "fault_wsgi.py").write_text(WSGI)
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        env = dict(os.environ, DATABASE_URL=self.url)
-        with open(self.log, "wb") as err:
-            self.proc = subprocess.Popen(
-                [str(gunicorn), "-w", str(self.workers), "-b", f"127.0.0.1:{port}", "--pythonpath",
-                 f"{ROOT},{self.tmp_path}", "--timeout", "30", "--graceful-timeout", "5",
-                 "--no-control-socket", "--preload", "fault_wsgi:app"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.base}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.__exit__(None, None, None)
-                    raise AssertionError("gunicorn did not start: " + self.log.read_text())
-                time.sleep(0.2)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def worker_pids(self) -> list[int]:
-        return children(self.proc.pid)
+def fault_server(url: str, tmp_path: Path, workers: int = 3) -> serving.Gunicorn:
+    """``with fault_server(url, tmp_path) as server: server.base``: the app on ``url``,
+    preloaded (the workers forked from one master, as in production)."""
+    return serving.Gunicorn.testing(url, tmp_path, workers=workers, start_timeout=30, options=(
+        "--timeout", "30", "--graceful-timeout", "5", "--preload"))
 
 
 def call(base: str, token: str, method: str, path: str, body: dict | None = None,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from formulary.extensions import db
 from formulary.inventory import ledger
 from tests.conftest import PG_URL, make_app
-from tests.faults.conftest import Gunicorn, book_problems, call, counts, seed
+from tests.faults.conftest import book_problems, call, counts, fault_server, seed
 
 pg_only = pytest.mark.skipif(not PG_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
 
@@ -169,7 +169,7 @@ def test_repeated_restarts_under_load_leave_every_book_whole(app, tmp_path):
     outcomes: list[tuple] = []
     restarts = []
     stop = threading.Event()
-    with Gunicorn(PG_URL, tmp_path, workers=3) as server:
+    with fault_server(PG_URL, tmp_path, workers=3) as server:
         def client(n: int):
             i = 0
             while not stop.is_set():

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from formulary.compounding.models import Batch
 from formulary.extensions import db
 from formulary.inventory.models import Lot
-from tests.faults.conftest import Gunicorn, book_problems, call, seed
+from tests.faults.conftest import book_problems, call, fault_server, seed
 
 CLIENTS = 6
 RUN_SECONDS = 4.0
@@ -40,7 +40,7 @@ def test_sigkilled_workers_lose_nothing_and_leave_nothing_half_written(shared_ap
     kills: list[int] = []
     stop = threading.Event()
 
-    with Gunicorn(url, tmp_path, workers=3) as server:
+    with fault_server(url, tmp_path, workers=3) as server:
         def client(n: int):
             i = 0
             while not stop.is_set():
