@@ -90,8 +90,3 @@ def panel(name: str, settings: Hashable, now: datetime, tz: tzinfo,
     if totals.revision(session) == revision:
         store[name] = (key, now, until, html)
     return html
-
-
-def forget() -> None:
-    """Drop every kept panel of this process."""
-    current_app.extensions.pop(_STORE, None)

@@ -12,7 +12,6 @@ them to it, in a bounded number of statements whatever the amount of data:
   ``is_usable``, which decides (an in-use period is elapsed time, which SQL dialects
   disagree on). Every other lot with stock is usable by the dates alone.
   ``tests/inventory/test_pages.py`` checks this against the domain lot by lot.
-- Sums are exact on both databases (``inventory.sums``).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from formulary.domain.stock import LotStock, is_usable, lot_state
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
-from formulary.inventory.sums import ZERO, chunked, exact_sum
+from formulary.inventory.sums import ZERO, chunked
 
 
 def to_lot_stock(lot: Lot) -> LotStock:
@@ -211,6 +210,6 @@ def search_filter(q: str):
     return or_(func.lower(Lot.lot_number).like(like), Ingredient.name_key.like(like))
 
 
-__all__ = ["exact_sum", "expiring_filter", "lot_read_status", "lots_for_ingredients",
-           "low_stock_ids", "on_hand_quantities", "search_filter", "status_filter",
-           "stock_levels", "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
+__all__ = ["expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
+           "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
+           "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
