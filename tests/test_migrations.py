@@ -26,11 +26,26 @@ def _diff(app):
 
 
 def _round_trip(url):
+    from formulary.cocktails import revision
+
     app = make_app(url)
     with app.app_context():
         upgrade(directory="migrations")
+        # the formulary revision's triggers (5b0e7c3f9a21), as create_all makes them
+        assert revision.missing_triggers(db.session.connection()) == []
+        before = revision.token(db.session)
+        db.session.execute(text(
+            "INSERT INTO allergen_group (name, name_key, description) VALUES ('x', 'x', '')"))
+        assert revision.token(db.session) not in (before, None)
+        db.session.rollback()
+        db.session.remove()
     assert _diff(app) == []
     with app.app_context():
+        downgrade(directory="migrations", revision="ddc8664d1994")
+        with db.engine.connect() as conn:
+            assert len(revision.missing_triggers(conn)) == len(revision.WATCHED) * (
+                3 if conn.dialect.name == "sqlite" else 4)
+            conn.rollback()
         downgrade(directory="migrations", revision="base")
         upgrade(directory="migrations")
         db.engine.dispose()

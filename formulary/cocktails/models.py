@@ -147,3 +147,7 @@ def _component_version(component: Component) -> CocktailVersion | None:
 def _refuse_component_change(_mapper, _connection, component: Component) -> None:
     if version_is_frozen(_component_version(component)):
         raise InvalidState(FROZEN_MESSAGE)
+
+
+# The formulary revision's table (and its triggers) belong with the formulary's models.
+from formulary.cocktails.revision import FormularyRevision  # noqa: E402,F401

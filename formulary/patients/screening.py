@@ -2,9 +2,9 @@
 
 Loads the rows the pure screen (:mod:`formulary.domain.safety`) needs and calls it. Every
 loader runs a fixed number of SQL statements, whatever the number of cocktails,
-components, allergies or groups: ids are selected through subqueries, or sent as one
-``IN (...)`` list while it is short (a page's versions; up to :data:`MAX_LISTED_IDS`
-ingredients), never split in chunks as SQLAlchemy's ``selectinload`` does.
+components, allergies or groups: ids are selected through subqueries, never sent in
+chunks as SQLAlchemy's ``selectinload`` does. The picker reads the formulary side from
+the snapshot kept under the formulary revision (:mod:`formulary.patients.screen_snapshot`).
 
 - :func:`screen_patient`: one patient against one cocktail version.
 - :func:`formulation_page`: one patient against every active cocktail of an area (the
@@ -20,16 +20,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, cast, exists, func, or_, select, union
+from sqlalchemy import bindparam, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import AREAS, CocktailVersion, Component
 from formulary.domain import safety
 from formulary.domain.errors import ValidationError
-from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
-                                        IngredientContraindication, ingredient_allergen_group)
+from formulary.inventory.models import (AllergenGroup, Ingredient, IngredientContraindication,
+                                        ingredient_allergen_group)
+from formulary.patients import screen_snapshot
 from formulary.patients.models import Allergy, Patient, PatientCondition
+from formulary.patients.screen_snapshot import cross_reactivity
 
 __all__ = ["FormulationPage", "FormulationResult", "PickerCocktail", "PickerVersion",
            "cross_reactivity", "formulation_page", "formulations", "screen_patient",
@@ -89,11 +91,7 @@ class FormulationPage:
 # the ORM's classes are not all mapped yet when this module is imported): building them
 # is a good part of what a short statement costs.
 _allergy_t, _condition_t = Allergy.__table__, PatientCondition.__table__
-_group_t, _cross_t = AllergenGroup.__table__, CrossReactivity.__table__
-_ga, _gb = _group_t.alias("group_a"), _group_t.alias("group_b")
-_CROSS_REACTIVITY = select(_ga.c.name, _gb.c.name).select_from(
-    _cross_t.join(_ga, _ga.c.id == _cross_t.c.group_a_id)
-    .join(_gb, _gb.c.id == _cross_t.c.group_b_id))
+_group_t = AllergenGroup.__table__
 _ALLERGIES = (select(_allergy_t.c.id, _allergy_t.c.status, _allergy_t.c.severity,
                      _allergy_t.c.reaction, _allergy_t.c.ingredient_id,
                      _allergy_t.c.allergen_group_id, _allergy_t.c.substance,
@@ -106,12 +104,6 @@ _ALLERGIES = (select(_allergy_t.c.id, _allergy_t.c.status, _allergy_t.c.severity
               .order_by(_allergy_t.c.id))
 _CONDITIONS = (select(_condition_t.c.condition)
                .where(_condition_t.c.patient_id == bindparam("patient_id")))
-
-
-def cross_reactivity(session: Session) -> safety.CrossReactivity:
-    """The table of groups that cross-react, by name (one statement)."""
-    rows = session.execute(_CROSS_REACTIVITY).all()
-    return safety.CrossReactivity((a, b) for a, b in rows if a and b)
 
 
 def _allergy_ingredient_ids(patient_id: int):
@@ -145,10 +137,22 @@ def _contraindications(session: Session, ingredient_ids) -> dict[int, list[str]]
     return out
 
 
-def _screen_patient_value(session: Session, patient: Patient,
-                          groups: dict[int, list[str]]) -> safety.ScreenPatient:
-    """The patient as the pure screen sees it (two statements). ``groups`` must hold
-    the groups of every ingredient the patient is allergic to."""
+class _GroupsOf:
+    """The groups of the snapshot's ingredients, by ingredient id, as ``dict.get``."""
+
+    __slots__ = ("_ingredients",)
+
+    def __init__(self, ingredients):
+        self._ingredients = ingredients
+
+    def get(self, ingredient_id: int, default=()):
+        ing = self._ingredients.get(ingredient_id)
+        return default if ing is None else ing.groups
+
+
+def _screen_patient_value(session: Session, patient: Patient, groups) -> safety.ScreenPatient:
+    """The patient as the pure screen sees it (two statements). ``groups.get(id, ())``
+    must give the groups of every ingredient the patient is allergic to."""
     allergies = []
     for (allergy_id, status, severity, reaction, ingredient_id, group_id, substance,
          ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}).all():
@@ -225,176 +229,56 @@ def check_area(area: str | None) -> str | None:
     return area
 
 
-#: The longest list of ids sent in one ``IN (...)``; beyond, a subquery selects them.
-MAX_LISTED_IDS = 900
-
-_cocktail, _version = Cocktail.__table__, CocktailVersion.__table__
-_component, _ingredient, _group = Component.__table__, Ingredient.__table__, _group_t
-_contra = IngredientContraindication.__table__
-_ACTIVE_VERSIONS = _cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id)
-_IN_USE = _ACTIVE_VERSIONS.join(_component, _component.c.version_id == _version.c.id)
-
-
-def _active(by_area: bool, stmt):
-    """``stmt`` (over cocktails joined to their active version) for the active cocktails,
-    of the area given as the parameter ``area`` when ``by_area``."""
-    stmt = stmt.where(_cocktail.c.status == "active")
-    return stmt.where(_version.c.area == bindparam("area")) if by_area else stmt
-
-
-# The picker's statements, built once (by whether they filter by area; for the ids of the
-# ingredients, by whether they are listed or selected): building and coercing them took
-# as long as SQLite took to run them.
-_ID_LIST = (select(func.aggregate_strings(cast(_component.c.ingredient_id, String), ","))
-            .where(_component.c.version_id == _version.c.id).scalar_subquery())
-_COCKTAILS = {by_area: _active(by_area, select(
-    _cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number, _version.c.area,
-    _version.c.indication, _ID_LIST).select_from(_ACTIVE_VERSIONS).order_by(_cocktail.c.id))
-    for by_area in (False, True)}
-_ALLERGY_INGREDIENTS = select(_allergy_t.c.ingredient_id).where(
-    _allergy_t.c.patient_id == bindparam("patient_id"), _allergy_t.c.ingredient_id.is_not(None))
-
-
-def _ingredients_statement(in_use):
-    iag = ingredient_allergen_group
-    return (select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
-            .select_from(_ingredient
-                         .outerjoin(iag, iag.c.ingredient_id == _ingredient.c.id)
-                         .outerjoin(_group, _group.c.id == iag.c.allergen_group_id)
-                         .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id))
-            .where(or_(in_use, _ingredient.c.id.in_(_ALLERGY_INGREDIENTS))))
-
-
-#: Keyed "listed" for the ids sent as the list ``ids``; ("selected", by_area) for those
-#: selected again by the database.
-_INGREDIENTS = {
-    "listed": _ingredients_statement(
-        _ingredient.c.id.in_(bindparam("ids", expanding=True))),
-    **{("selected", by_area): _ingredients_statement(exists(_active(
-        by_area, select(_component.c.id).select_from(_IN_USE)
-        .where(_component.c.ingredient_id == _ingredient.c.id))))
-       for by_area in (False, True)},
-}
-_COMPONENT_ORDER = (_component.c.version_id, _component.c.position, _component.c.id)
-#: Keyed "listed" for the versions sent as the list ``versions``; else by_area.
-_ORDERED_COMPONENTS = {
-    "listed": select(_component.c.version_id, _component.c.ingredient_id)
-    .where(_component.c.version_id.in_(bindparam("versions", expanding=True)))
-    .order_by(*_COMPONENT_ORDER),
-    **{by_area: _active(by_area, select(_component.c.version_id, _component.c.ingredient_id)
-                        .select_from(_IN_USE)).order_by(*_COMPONENT_ORDER)
-       for by_area in (False, True)},
-}
-
-
-def _active_formulations(session: Session, patient: Patient, area: str | None):
-    """Every active cocktail (its active version) of ``area``, by id, as rows ``(cocktail
-    id, name, version id, number, area, indication, ingredient ids)`` with the ids spelt
-    as one string ("3,17,42", in no particular order; None for no component); the value
-    of every ingredient they hold, by its id as spelt there; and the patient's prepared
-    screen. Five statements, whatever the number of cocktails and allergies. Core
-    statements over the tables: the picker reads every active cocktail, too many to build
-    ORM objects (or even to fetch one row per component) for."""
-    by_area = area is not None
-    cocktails = session.execute(_COCKTAILS[by_area], {"area": area} if by_area else {}).all()
-    # The ingredients of those cocktails and those the patient is allergic to, each with
-    # its groups and contraindications (a row per pair: few per ingredient). Their ids
-    # are those the aggregate spelt: sent as a list while it is short, else selected
-    # again by the database.
-    spelt = ",".join([row[6] for row in cocktails if row[6]])
-    in_use = set(spelt.split(",")) if spelt else set()
-    params: dict = {"patient_id": patient.id}
-    if len(in_use) <= MAX_LISTED_IDS:
-        stmt = _INGREDIENTS["listed"]
-        params["ids"] = sorted(int(i) for i in in_use)
-    else:
-        stmt = _INGREDIENTS["selected", by_area]
-        if by_area:
-            params["area"] = area
-    names: dict[int, str] = {}
-    groups: dict[int, set[str]] = defaultdict(set)
-    contra: dict[int, set[str]] = defaultdict(set)
-    for ingredient_id, name, group, condition in session.execute(stmt, params).all():
-        names[ingredient_id] = name
-        if group is not None:
-            groups[ingredient_id].add(group)
-        if condition in safety.CONDITIONS:
-            contra[ingredient_id].add(condition)
-    patient_value = _screen_patient_value(session, patient, groups)
-    screen = safety.PatientScreen(patient_value, cross_reactivity(session))
-
-    # One value per ingredient in use, shared by every cocktail holding it (the screen
-    # works each out once), by its id as the aggregate spells it.
-    values = {str(ingredient_id): safety.ScreenIngredient(
-        id=ingredient_id, name=name, groups=frozenset(groups.get(ingredient_id, ())),
-        contraindications=frozenset(contra.get(ingredient_id, ())))
-        for ingredient_id, name in names.items() if str(ingredient_id) in in_use}
-    return cocktails, values, screen
-
-
-def _component_order(session: Session, area: str | None,
-                     versions: list[int] | None) -> dict[int, list[int]]:
-    """The ingredient ids of the given versions (every active one of ``area`` when None)
-    in component order (position, then id): one statement."""
-    if versions is not None:
-        rows = session.execute(_ORDERED_COMPONENTS["listed"], {"versions": versions})
-    elif area is not None:
-        rows = session.execute(_ORDERED_COMPONENTS[True], {"area": area})
-    else:
-        rows = session.execute(_ORDERED_COMPONENTS[False])
-    order: dict[int, list[int]] = defaultdict(list)
-    for version_id, ingredient_id in rows.all():
-        order[version_id].append(ingredient_id)
-    return order
-
-
 def formulation_page(session: Session, patient: Patient, area: str | None, *,
                      offset: int = 0, limit: int | None = None) -> FormulationPage:
     """Every active cocktail (its active version) of ``area`` (every area when None)
     screened for ``patient``: safe first, then caution, then blocked; by name within a
     verdict. Every cocktail is ranked and counted by its verdict; the findings are built
     only for the ``limit`` cocktails from ``offset`` (every one when ``limit`` is None).
-    Six statements, whatever the number of cocktails and allergies."""
+
+    The formulary side is the snapshot at the current formulary revision
+    (``screen_snapshot``: one statement when kept, four more when read); the patient's
+    allergies and conditions are read every time (two statements)."""
     area = check_area(area)
     offset = max(0, offset)
-    cocktails, values, screen = _active_formulations(session, patient, area)
+    snapshot = screen_snapshot.current(session)
+    patient_value = _screen_patient_value(session, patient, _GroupsOf(snapshot.ingredients))
+    if any(a.ingredient_id is not None and a.ingredient_id not in snapshot.ingredients
+           for a in patient_value.allergies):
+        # An allergy to an ingredient committed after the revision was read (PostgreSQL
+        # reads each statement's latest commits): read again, the ingredient is there now.
+        snapshot = screen_snapshot.current(session)
+        patient_value = _screen_patient_value(session, patient, _GroupsOf(snapshot.ingredients))
+    ingredients = snapshot.ingredients
+    screen = safety.PatientScreen(patient_value, snapshot.cross)
     # Every cocktail's verdict from its ingredients' flags, each worked out once: a tight
-    # loop over the spelt ids, no value or list built per cocktail.
-    flags = {spelt: screen.flags(value) for spelt, value in values.items()}
+    # loop over the ids, no value or list built per cocktail.
+    flags = {i: screen.flags(ingredients[i]) for i in snapshot.in_use.get(area, ())}
     verdict_of_flags, key = screen.verdict_of_flags, safety.formulation_key
     counts = dict.fromkeys(safety.VERDICTS, 0)
+    listed = snapshot.of_area(area)
     ranked = []
-    for n, row in enumerate(cocktails):
+    for n, cocktail in enumerate(listed):
         bits = 0
-        if row[6]:
-            for spelt in row[6].split(","):
-                bits |= flags[spelt]
+        for i in cocktail.ingredient_ids:
+            bits |= flags[i]
         verdict = verdict_of_flags(bits)
         counts[verdict] += 1
-        ranked.append((key(verdict, row[1]), n, verdict))
+        ranked.append((key(verdict, cocktail.name), n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
-    order = _component_order(session, area, None if limit is None else
-                             [cocktails[n][2] for _, n, _ in chosen])
     items = []
     for _, n, verdict in chosen:
-        c_id, c_name, v_id, number, v_area, indication, ingredient_ids = cocktails[n]
-        # The components read twice (the ranking's and the order's) must be the same
-        # (an active version does not change): none screened may be left out.
-        by_id = {value.id: value for value in
-                 (values[spelt] for spelt in (ingredient_ids.split(",") if ingredient_ids else ()))}
-        in_order = order.get(v_id, ())
-        ordered = [by_id.pop(i) for i in in_order if i in by_id]
-        if by_id or len(ordered) != len(in_order):
-            raise RuntimeError(f"the components of {c_name} changed while screened")
-        ingredients = tuple(ordered)
-        result = screen(ingredients)
+        cocktail = listed[n]
+        shown = tuple(ingredients[i] for i in cocktail.ingredient_ids)
+        result = screen(shown)
         if result.verdict != verdict:  # never: the verdict follows from the findings
-            raise RuntimeError(f"{c_name} was ranked {verdict} but screened {result.verdict}")
-        items.append(FormulationResult(PickerCocktail(c_id, c_name),
-                                       PickerVersion(v_id, number, v_area, indication or ""),
-                                       result, ingredients))
-    return FormulationPage(items, len(cocktails), counts, screen.patient)
+            raise RuntimeError(f"{cocktail.name} was ranked {verdict} but screened {result.verdict}")
+        items.append(FormulationResult(
+            PickerCocktail(cocktail.id, cocktail.name),
+            PickerVersion(cocktail.version_id, cocktail.number, cocktail.area, cocktail.indication),
+            result, shown))
+    return FormulationPage(items, len(listed), counts, screen.patient)
 
 
 def formulations(session: Session, patient: Patient,

@@ -1,0 +1,173 @@
+"""What the safety screen reads of the formulary, read once per formulary revision.
+
+The formulation picker screens one patient against every active cocktail of an area.
+Everything on the formulary side of that screen is the same for every patient: the
+active cocktails (their active version and its ingredients in component order), every
+ingredient with its allergen groups and contraindications, and the cross-reactivity
+table. :func:`current` reads them into one immutable :class:`FormularySnapshot` and each
+worker process keeps the newest, for as long as the formulary revision
+(``cocktails.revision``: a random token the database's triggers renew at every write to
+those tables, in the writing transaction) is the one it was read at:
+
+- the token is read on every request (one statement), so a change committed by any
+  worker, process or tool is seen by the next request;
+- a snapshot is kept only when the token read after reading it is the one read before
+  (no change committed in between: under PostgreSQL's READ COMMITTED each statement sees
+  the latest commits, so the statements of one reading could otherwise see different
+  formularies); if a change lands meanwhile the reading is done again (three times at
+  most, then used for this request only, as an uncached reader would have used it);
+- a transaction that has itself written the formulary reads a token its own triggers
+  drew: what it reads is its own view, kept under a token no other transaction can see
+  unless this one commits it.
+
+The patient side (allergies, conditions) is never kept: it is read on every request.
+Nothing kept is mutable: tuples, frozen values and read-only mappings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from formulary.cocktails import revision
+from formulary.cocktails.models import Cocktail, CocktailVersion, Component
+from formulary.domain import safety
+from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
+                                        IngredientContraindication, ingredient_allergen_group)
+
+__all__ = ["FormularySnapshot", "SnapshotCocktail", "cross_reactivity", "current", "read"]
+
+_STORE = "formulary.screen_snapshot"
+_ATTEMPTS = 3
+
+
+class SnapshotCocktail(NamedTuple):
+    """An active cocktail with its active version, as the picker ranks and shows it."""
+
+    id: int
+    name: str
+    version_id: int
+    number: int
+    area: str
+    indication: str
+    #: the ingredient ids of its components, in component order (position, then id)
+    ingredient_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FormularySnapshot:
+    """The formulary as the safety screen reads it, at one revision."""
+
+    token: str | None
+    #: every active cocktail, by id
+    cocktails: tuple[SnapshotCocktail, ...]
+    #: the same, per area (an area with none is missing)
+    by_area: Mapping[str, tuple[SnapshotCocktail, ...]]
+    #: the ids of the ingredients the cocktails of an area hold (None: every area)
+    in_use: Mapping[str | None, frozenset[int]]
+    #: every ingredient, as the screen takes it
+    ingredients: Mapping[int, safety.ScreenIngredient]
+    cross: safety.CrossReactivity
+
+    def of_area(self, area: str | None) -> tuple[SnapshotCocktail, ...]:
+        return self.cocktails if area is None else self.by_area.get(area, ())
+
+
+# Statements built once (over the tables: the ORM's classes are not all mapped yet when
+# this module is imported).
+_cocktail, _version = Cocktail.__table__, CocktailVersion.__table__
+_component, _ingredient = Component.__table__, Ingredient.__table__
+_group, _contra, _iag = AllergenGroup.__table__, IngredientContraindication.__table__, ingredient_allergen_group
+_cross = CrossReactivity.__table__
+_ga, _gb = _group.alias("group_a"), _group.alias("group_b")
+
+# One statement for the cocktails and their components: a consistent view of both (read
+# apart, a version made active between the two reads would be listed without components).
+_COCKTAILS = (select(_cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number,
+                     _version.c.area, _version.c.indication, _component.c.ingredient_id)
+              .select_from(_cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id)
+                           .outerjoin(_component, _component.c.version_id == _version.c.id))
+              .where(_cocktail.c.status == "active")
+              .order_by(_cocktail.c.id, _component.c.position, _component.c.id))
+_INGREDIENTS = (select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
+                .select_from(_ingredient
+                             .outerjoin(_iag, _iag.c.ingredient_id == _ingredient.c.id)
+                             .outerjoin(_group, _group.c.id == _iag.c.allergen_group_id)
+                             .outerjoin(_contra, _contra.c.ingredient_id == _ingredient.c.id)))
+_CROSS_REACTIVITY = select(_ga.c.name, _gb.c.name).select_from(
+    _cross.join(_ga, _ga.c.id == _cross.c.group_a_id)
+    .join(_gb, _gb.c.id == _cross.c.group_b_id))
+
+
+def cross_reactivity(session: Session) -> safety.CrossReactivity:
+    """The table of groups that cross-react, by name (one statement)."""
+    return safety.CrossReactivity(
+        (a, b) for a, b in session.execute(_CROSS_REACTIVITY) if a and b)
+
+
+def read(session: Session, token: str | None = None) -> FormularySnapshot:
+    """Read the snapshot from the database (three statements), labelled ``token``. The
+    ingredients are read after the cocktails: every ingredient a component names is
+    there (an ingredient a component names cannot be deleted)."""
+    rows = session.execute(_COCKTAILS).all()
+    cocktails_list: list[SnapshotCocktail] = []
+    start = 0
+    for end in range(1, len(rows) + 1):  # the rows of one cocktail are together
+        if end == len(rows) or rows[end][0] != rows[start][0]:
+            c_id, name, v_id, number, area, indication, _ = rows[start]
+            ids = tuple(row[6] for row in rows[start:end] if row[6] is not None)
+            cocktails_list.append(
+                SnapshotCocktail(c_id, name, v_id, number, area, indication or "", ids))
+            start = end
+    cocktails = tuple(cocktails_list)
+    by_area: dict[str, list[SnapshotCocktail]] = defaultdict(list)
+    for cocktail in cocktails:
+        by_area[cocktail.area].append(cocktail)
+    in_use: dict[str | None, frozenset[int]] = {
+        area: frozenset(i for c in listed for i in c.ingredient_ids)
+        for area, listed in by_area.items()}
+    in_use[None] = frozenset(i for c in cocktails for i in c.ingredient_ids)
+
+    names: dict[int, str] = {}
+    groups: dict[int, set[str]] = defaultdict(set)
+    contra: dict[int, set[str]] = defaultdict(set)
+    for ingredient_id, name, group, condition in session.execute(_INGREDIENTS):
+        names[ingredient_id] = name
+        if group is not None:
+            groups[ingredient_id].add(group)
+        if condition in safety.CONDITIONS:
+            contra[ingredient_id].add(condition)
+    ingredients = {i: safety.ScreenIngredient(
+        id=i, name=name, groups=frozenset(groups.get(i, ())),
+        contraindications=frozenset(contra.get(i, ()))) for i, name in names.items()}
+    cross = cross_reactivity(session)
+    return FormularySnapshot(
+        token=token, cocktails=cocktails,
+        by_area=MappingProxyType({area: tuple(listed) for area, listed in by_area.items()}),
+        in_use=MappingProxyType(in_use), ingredients=MappingProxyType(ingredients),
+        cross=cross)
+
+
+def current(session: Session) -> FormularySnapshot:
+    """The snapshot at the current formulary revision: the one kept when its token is
+    current, else read (and kept, see the module docstring)."""
+    store = current_app.extensions.setdefault(_STORE, {})
+    token = revision.token(session)
+    kept = store.get("snapshot")
+    if token is not None and kept is not None and kept.token == token:
+        return kept
+    for _ in range(_ATTEMPTS):
+        snapshot = read(session, token)
+        after = revision.token(session)
+        if after == token:
+            if token is not None:
+                store["snapshot"] = snapshot
+            return snapshot
+        token = after  # a change committed while it was read: read again
+    return snapshot
