@@ -73,6 +73,7 @@ __all__ = [
     "CONDITION_LABELS", "KINDS", "LEVELS", "SEVERITIES", "VERDICTS", "WARNING_CONDITIONS",
     "CrossReactivity", "Finding", "PatientScreen", "ScreenAllergy", "ScreenIngredient",
     "ScreenPatient", "ScreenResult", "formulation_key", "free_text_names", "group_key",
+    "name_order",
     "rank_formulations",
     "screen", "verdict_of",
 ]
@@ -439,14 +440,21 @@ K = TypeVar("K")
 _VERDICT_RANK = {"safe": 0, "caution": 1, "blocked": 2}
 
 
+def name_order(name: str) -> tuple[str, str]:
+    """How cocktails of one verdict are ordered by name: case-insensitive, then exact
+    (the name as shown). ``formulation_key(v, name) == (rank, *name_order(name))``, for
+    a caller that works it out once per cocktail and ranks it for many patients."""
+    shown = _clean(name)
+    return (shown.casefold(), shown)
+
+
 def formulation_key(verdict: str, name: str | None = None) -> tuple:
     """Where a cocktail goes in the formulation picker: safe first, then caution, then
     blocked; within a verdict by ``name`` (case-insensitive, then exact) when given."""
     rank = _VERDICT_RANK[verdict]
     if name is None:
         return (rank,)
-    shown = _clean(name)
-    return (rank, shown.casefold(), shown)
+    return (rank, *name_order(name))
 
 
 def rank_formulations(results: Iterable[tuple[K, ScreenResult]], *,

@@ -58,6 +58,8 @@ class SnapshotCocktail(NamedTuple):
     indication: str
     #: the ingredient ids of its components, in component order (position, then id)
     ingredient_ids: tuple[int, ...]
+    #: its place among cocktails of one verdict (``safety.name_order``)
+    name_order: tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,8 @@ def read(session: Session, token: str | None = None) -> FormularySnapshot:
         if end == len(rows) or rows[end][0] != rows[start][0]:
             c_id, name, v_id, number, area, indication, _ = rows[start]
             ids = tuple(row[6] for row in rows[start:end] if row[6] is not None)
-            cocktails_list.append(
-                SnapshotCocktail(c_id, name, v_id, number, area, indication or "", ids))
+            cocktails_list.append(SnapshotCocktail(c_id, name, v_id, number, area,
+                                                   indication or "", ids, safety.name_order(name)))
             start = end
     cocktails = tuple(cocktails_list)
     by_area: dict[str, list[SnapshotCocktail]] = defaultdict(list)

@@ -254,7 +254,7 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     # Every cocktail's verdict from its ingredients' flags, each worked out once: a tight
     # loop over the ids, no value or list built per cocktail.
     flags = {i: screen.flags(ingredients[i]) for i in snapshot.in_use.get(area, ())}
-    verdict_of_flags, key = screen.verdict_of_flags, safety.formulation_key
+    verdict_of_flags, rank_of = screen.verdict_of_flags, safety.formulation_key
     counts = dict.fromkeys(safety.VERDICTS, 0)
     listed = snapshot.of_area(area)
     ranked = []
@@ -264,11 +264,12 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
             bits |= flags[i]
         verdict = verdict_of_flags(bits)
         counts[verdict] += 1
-        ranked.append((key(verdict, cocktail.name), n, verdict))
+        # formulation_key(verdict, name), its name part worked out once per revision
+        ranked.append((rank_of(verdict), cocktail.name_order, n, verdict))
     ranked.sort()  # n (the order of the ids) breaks ties: the verdict is never compared
     chosen = ranked[offset:] if limit is None else ranked[offset:offset + max(0, limit)]
     items = []
-    for _, n, verdict in chosen:
+    for _, _, n, verdict in chosen:
         cocktail = listed[n]
         shown = tuple(ingredients[i] for i in cocktail.ingredient_ids)
         result = screen(shown)

@@ -10,8 +10,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from formulary.domain.safety import (
+    ALLERGY_ASSESSMENTS,
+    ALLERGY_STATUSES,
     BLOCKING_CONDITIONS,
     CONDITION_LABELS,
     CONDITIONS,
@@ -24,6 +28,7 @@ from formulary.domain.safety import (
     ScreenIngredient,
     ScreenPatient,
     ScreenResult,
+    SEVERITIES,
     free_text_names,
     group_key,
     rank_formulations,
@@ -869,3 +874,65 @@ def test_formulation_key_is_the_order_of_rank_formulations():
     by_key = sorted(results, key=lambda item: formulation_key(item[1].verdict, item[0]))
     assert by_key == rank_formulations(results, name=str)
     assert formulation_key("safe") < formulation_key("caution") < formulation_key("blocked")
+    # The picker works out each cocktail's name order once (name_order) and ranks by
+    # (formulation_key(verdict), name_order(name)): the same order.
+    from formulary.domain.safety import name_order
+
+    by_parts = sorted(results, key=lambda item: (formulation_key(item[1].verdict),
+                                                 name_order(item[0])))
+    assert by_parts == by_key
+    assert name_order(" Fat  melt ") == ("fat melt", "Fat melt")
+
+
+# The picker ranks every cocktail by its ingredients' flags ORed (PatientScreen.flags):
+# for any patient, ingredients and cross-reactivity table, beyond the truth table's, the
+# verdict they give must be the one the findings give.
+_GROUP_NAMES = ["paraben", "Paraben", "amide local anesthetic", "ester local anesthetic",
+                "para-aminobenzoic acid", "soy", "benzyl alcohol", "sulfite", "cobalt"]
+_INGREDIENT_NAMES = ["Lidocaine 2% (multi-dose)", "Procaine 1%", "Soy lecithin 5%",
+                     "Biotin 5 mg/mL", "Benzyl alcohol 0.9%", "Sodium metabisulfite",
+                     "Cyanocobalamin 1 mg/mL"]
+_FREE_TEXTS = ["lidocaine", "parabens", "soy", "benzyl alcohol", "latex", "sulfites",
+               "procaine 1%", "vitamin b"]
+_groups = st.frozensets(st.sampled_from(_GROUP_NAMES), max_size=3)
+_ingredients = st.builds(
+    ScreenIngredient, id=st.integers(1, 6), name=st.sampled_from(_INGREDIENT_NAMES),
+    groups=_groups, contraindications=st.frozensets(st.sampled_from(CONDITIONS), max_size=2))
+
+
+@st.composite
+def _allergies(draw, index):
+    kind = draw(st.sampled_from(["ingredient", "group", "text"]))
+    common = dict(id=index, status=draw(st.sampled_from(ALLERGY_STATUSES)),
+                  severity=draw(st.sampled_from(SEVERITIES)), reaction=None)
+    if kind == "ingredient":
+        return ScreenAllergy(**common, ingredient_id=draw(st.integers(1, 6)),
+                             ingredient_name=draw(st.sampled_from(_INGREDIENT_NAMES)),
+                             ingredient_groups=draw(_groups))
+    if kind == "group":
+        return ScreenAllergy(**common, group=draw(st.sampled_from(_GROUP_NAMES)))
+    return ScreenAllergy(**common, substance=draw(st.sampled_from(_FREE_TEXTS)))
+
+
+@st.composite
+def _patients(draw):
+    allergies = tuple(draw(_allergies(i)) for i in range(draw(st.integers(0, 6))))
+    status = "known" if allergies else draw(st.sampled_from(ALLERGY_ASSESSMENTS))
+    return ScreenPatient(allergy_status=status, allergies=allergies,
+                         conditions=draw(st.frozensets(st.sampled_from(CONDITIONS), max_size=2)))
+
+
+_cross_tables = st.lists(
+    st.tuples(st.sampled_from(_GROUP_NAMES), st.sampled_from(_GROUP_NAMES))
+    .filter(lambda p: p[0].casefold() != p[1].casefold()), max_size=4).map(CrossReactivity)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_patients(), st.lists(_ingredients, min_size=1, max_size=4), _cross_tables)
+def test_ored_flags_give_the_verdict_of_the_findings(patient_, ingredients, cross):
+    prepared = PatientScreen(patient_, cross)
+    ored = 0
+    for ing in ingredients:
+        ored |= prepared.flags(ing)
+    assert prepared.verdict_of_flags(ored) == screen(patient_, ingredients, cross).verdict
+    assert prepared.verdict(ingredients) == prepared(ingredients).verdict
