@@ -22,8 +22,12 @@ for.
   and no two can hold each other's rows in a circle. Batches, lots and patients do not
   touch it.
 
-The triggers are made by the migration ``5b0e7c3f9a21`` (which spells out the same DDL) and, for a schema made by
-``create_all`` (the tests), by :func:`create_triggers` on the metadata's ``after_create``.
+The triggers are made by the migration ``5b0e7c3f9a21`` (which spells out the same DDL)
+and, for a schema made by ``create_all`` (the tests), by :func:`create_triggers` on the
+metadata's ``after_create``.
+A later migration that rebuilds a watched table on SQLite (``batch_alter_table`` copies
+the table) must make its triggers again: ``tests/test_migrations.py`` checks, at the head,
+that :func:`missing_triggers` finds none missing.
 """
 
 from __future__ import annotations

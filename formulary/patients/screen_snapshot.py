@@ -21,11 +21,15 @@ those tables, in the writing transaction) is the one it was read at:
   unless this one commits it.
 
 The patient side (allergies, conditions) is never kept: it is read on every request.
-Nothing kept is mutable: tuples, frozen values and read-only mappings.
+Nothing kept is mutable: tuples, frozen values and read-only mappings. A worker checks
+once, before it first keeps a snapshot, that every trigger is in place
+(``revision.missing_triggers``); if one is missing (a hand-made schema, a table rebuilt
+without them) it logs an error and keeps nothing: every view reads the formulary.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -42,6 +46,8 @@ from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredie
                                         IngredientContraindication, ingredient_allergen_group)
 
 __all__ = ["FormularySnapshot", "SnapshotCocktail", "cross_reactivity", "current", "read"]
+
+logger = logging.getLogger(__name__)
 
 _STORE = "formulary.screen_snapshot"
 _ATTEMPTS = 3
@@ -160,6 +166,15 @@ def current(session: Session) -> FormularySnapshot:
     """The snapshot at the current formulary revision: the one kept when its token is
     current, else read (and kept, see the module docstring)."""
     store = current_app.extensions.setdefault(_STORE, {})
+    if "may_keep" not in store:
+        missing = revision.missing_triggers(session.connection())
+        if missing:
+            logger.error("The formulary revision's triggers are missing for %s: the "
+                         "formulation picker will read the formulary on every view.",
+                         ", ".join(f"{event} on {table}" for table, event in missing))
+        store["may_keep"] = not missing
+    if not store["may_keep"]:
+        return read(session, None)
     token = revision.token(session)
     kept = store.get("snapshot")
     if token is not None and kept is not None and kept.token == token:

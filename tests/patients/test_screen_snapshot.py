@@ -46,6 +46,8 @@ def _kept():
 
 def test_the_formulary_is_read_once_per_revision(session, clinic, make_patient, count_queries):
     patient = make_patient(allergies=[{"group": "paraben"}])
+    screen_snapshot.current(session)  # the worker's one check of the triggers, done
+    session.execute(text("UPDATE allergen_group SET description = description"))
     session.commit()
     patient.allergy_status  # loaded again after the commit, before counting
     with count_queries() as cold:
@@ -315,3 +317,33 @@ def test_a_change_committed_while_the_formulary_is_read_is_not_kept(
     assert len(calls) == 2 and calls[0] != calls[1]  # read again under the new token
     assert found["Minoxidil scalp"] == "blocked"  # biotin is a paraben now
     assert _kept().token == calls[1] == revision.token(session)
+
+
+def test_nothing_is_kept_while_a_trigger_is_missing(app, session, clinic, make_patient, caplog):
+    from flask import current_app
+
+    patient = make_patient(allergies=[{"group": "paraben"}])
+    dialect = db.engine.dialect.name
+    drop = (f"DROP TRIGGER {revision._FUNCTION}_cross_reactivity_insert" if dialect == "sqlite"
+            else f"DROP TRIGGER {revision._FUNCTION} ON cross_reactivity")
+    session.execute(text(drop))
+    session.commit()
+    current_app.extensions.pop(screen_snapshot._STORE, None)  # a worker starting now
+    try:
+        assert revision.missing_triggers(session.connection()) == [("cross_reactivity", "INSERT")] \
+            if dialect == "sqlite" else [("cross_reactivity", e)
+                                         for e in ("INSERT", "DELETE", "UPDATE", "TRUNCATE")]
+        first = _picker(session, patient)
+        assert _kept() is None
+        assert "triggers are missing for INSERT on cross_reactivity" in caplog.text
+        # A cross-reactivity added now, which no token records, is screened at once.
+        _cross(clinic, session)
+        session.commit()
+        assert _picker(session, patient) != first
+        assert _kept() is None
+    finally:
+        for statement in revision.trigger_statements(dialect):
+            session.execute(text(statement))
+        session.commit()
+        current_app.extensions.pop(screen_snapshot._STORE, None)
+    assert revision.missing_triggers(session.connection()) == []
