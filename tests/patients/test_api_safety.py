@@ -161,3 +161,40 @@ def test_formulations_pages_carry_every_finding(practitioner, make_patient, clin
     latex = [f for f in whole["items"][0]["findings"] if "latex" in f["message"]]
     assert latex == [{"level": "warn", "kind": "uncoded_allergy", "ingredient_id": None,
                       "message": latex[0]["message"]}]
+
+
+def test_formulations_follow_formulary_changes_made_through_the_api(api, practitioner,
+                                                                     make_patient, clinic):
+    # The formulary is kept between views (patients.screen_snapshot): each change a
+    # pharmacist or an admin makes through the API is screened by the next view.
+    patient = make_patient(allergies=[{"group": "paraben", "severity": "severe"}])
+
+    def verdicts():
+        r = practitioner.get(f"patients/{patient.id}/formulations")
+        assert r.status_code == 200
+        return {i["name"]: i["verdict"] for i in r.json["items"]}
+
+    assert verdicts() == {"Body contour": "safe", "Face glow": "safe",
+                          "Minoxidil scalp": "safe", "Hair vitality": "blocked"}
+    assert verdicts()["Minoxidil scalp"] == "safe"  # kept, and the same
+    pharmacist, admin = api("pharmacist"), api("admin")
+    # Biotin turns out to be preserved with a paraben: Minoxidil scalp holds it.
+    r = pharmacist.patch(f"ingredients/{clinic['biotin'].id}", json={"allergen_groups": ["paraben"]})
+    assert r.status_code == 200, r.json
+    assert verdicts()["Minoxidil scalp"] == "blocked"
+    # Soy is found to cross-react with parabens (an admin's change): Body contour warns.
+    soy = next(g for g in admin.get("allergen-groups?per_page=100").json["items"] if g["name"] == "soy")
+    r = admin.patch(f"allergen-groups/{soy['id']}", json={"cross_reacts_with": ["paraben"]})
+    assert r.status_code == 200, r.json
+    assert verdicts()["Body contour"] == "caution"
+    # A new cocktail approved, one retired.
+    r = pharmacist.post("cocktails", json={
+        "name": "Zinc face", "area": "face", "indication": "acne", "storage": "fridge",
+        "components": [{"ingredient_id": clinic["dexpanthenol"].id, "amount": "1", "unit": "mL"}]})
+    assert r.status_code == 201, r.json
+    assert "Zinc face" not in verdicts()  # a draft is not offered
+    assert pharmacist.post(f"cocktails/{r.json['id']}/approve").status_code == 200
+    assert pharmacist.post(f"cocktails/{clinic['c_glow'].id}/retire",
+                           json={"reason": "supplier stopped"}).status_code == 200
+    assert verdicts() == {"Body contour": "caution", "Zinc face": "safe",
+                          "Hair vitality": "blocked", "Minoxidil scalp": "blocked"}

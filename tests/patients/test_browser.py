@@ -63,3 +63,41 @@ def test_record_a_patient_with_an_allergy_and_see_the_blocked_cocktail(page):
     assert reason.is_visible()
     assert "Lidocaine 2% (multi-dose) contains paraben" in reason.inner_text()
     assert "severe reaction (urticaria)" in reason.inner_text()
+
+
+def test_the_picker_screens_a_formulary_change_made_outside_the_app(page):
+    # The served app keeps the formulary between views; a change written straight into
+    # the database by another program (here Python's sqlite3, as a DBA's tool would)
+    # renews the formulary revision through the triggers: the next view screens it.
+    import sqlite3
+
+    from formulary.patients.models import Allergy, Patient
+
+    app = page.live.app
+    _seed(app)
+    with app.app_context():
+        from formulary.inventory.models import AllergenGroup
+
+        paraben = db.session.execute(db.select(AllergenGroup).where(AllergenGroup.name_key == "paraben")).scalar_one()
+        patient = Patient(mrn="MRN-9002", first_name="Léa", last_name="Morel", allergy_status="known")
+        patient.allergies.append(Allergy(allergen_group=paraben, severity="severe",
+                                         reaction="urticaria", status="active"))
+        db.session.add(patient)
+        db.session.commit()
+        patient_id, path = patient.id, db.engine.url.database
+    page.login("practitioner")
+    page.goto(f"/patients/{patient_id}/formulations")
+    assert page.get_attribute("[data-cocktail='Biotin boost']", "data-verdict") == "safe"
+    page.reload()  # kept now
+    assert page.get_attribute("[data-cocktail='Biotin boost']", "data-verdict") == "safe"
+
+    with sqlite3.connect(path) as conn:  # biotin found to hold a paraben preservative
+        conn.execute("INSERT INTO ingredient_allergen_group (ingredient_id, allergen_group_id) "
+                     "SELECT i.id, g.id FROM ingredient i, allergen_group g "
+                     "WHERE i.name_key = 'biotin 5 mg/ml' AND g.name_key = 'paraben'")
+    conn.close()
+    page.reload()
+    boost = page.locator("[data-cocktail='Biotin boost']")
+    assert boost.get_attribute("data-verdict") == "blocked"
+    boost.locator("summary").click()
+    assert "Biotin 5 mg/mL contains paraben" in boost.locator("li[data-kind=allergen_group]").inner_text()
