@@ -77,19 +77,6 @@ def trigger_statements(dialect: str, tables=WATCHED) -> list[str]:
     raise NotImplementedError(f"no formulary revision triggers for {dialect}")
 
 
-def drop_statements(dialect: str, tables=WATCHED) -> list[str]:
-    """The DDL that removes what :func:`trigger_statements` made."""
-    if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {_FUNCTION}_{table}_{event_}"
-                for table in tables for event_ in ("insert", "update", "delete")]
-    return [*(f"DROP TRIGGER IF EXISTS {_FUNCTION} ON {table}" for table in tables),
-            f"DROP FUNCTION IF EXISTS {_FUNCTION}()"]
-
-
-def first_token() -> str:
-    return uuid.uuid4().hex
-
-
 @event.listens_for(db.metadata, "after_create")
 def create_triggers(_metadata, connection, tables=None, **_kw) -> None:
     """After ``create_all``: the triggers, and the first token (unless only some tables,
@@ -99,7 +86,7 @@ def create_triggers(_metadata, connection, tables=None, **_kw) -> None:
     for statement in trigger_statements(connection.dialect.name):
         connection.execute(text(statement))
     connection.execute(FormularyRevision.__table__.delete())
-    connection.execute(FormularyRevision.__table__.insert().values(id=1, token=first_token()))
+    connection.execute(FormularyRevision.__table__.insert().values(id=1, token=uuid.uuid4().hex))
 
 
 # Over the ORM class, not the table: executing it flushes the session first, so a write
