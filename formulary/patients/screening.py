@@ -2,9 +2,11 @@
 
 Loads the rows the pure screen (:mod:`formulary.domain.safety`) needs and calls it. Every
 loader runs a fixed number of SQL statements, whatever the number of cocktails,
-components, allergies or groups: ids are selected through subqueries, never sent in
-chunks as SQLAlchemy's ``selectinload`` does. The picker reads the formulary side from
-the snapshot kept under the formulary revision (:mod:`formulary.patients.screen_snapshot`).
+components, allergies or groups, never in chunks as SQLAlchemy's ``selectinload`` does.
+Both screens take the formulary side (ingredients with their groups and
+contraindications, the cross-reactivity table, the picker's active cocktails) from the
+snapshot kept under the formulary revision (:mod:`formulary.patients.screen_snapshot`);
+the patient is read every time.
 
 - :func:`screen_patient`: one patient against one cocktail version.
 - :func:`formulation_page`: one patient against every active cocktail of an area (the
@@ -16,26 +18,23 @@ Neither reads ``current_user``; neither writes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
-from sqlalchemy import bindparam, select, union
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from formulary.cocktails.models import AREAS, CocktailVersion, Component
 from formulary.domain import safety
 from formulary.domain.errors import ValidationError
-from formulary.inventory.models import (AllergenGroup, Ingredient, IngredientContraindication,
-                                        ingredient_allergen_group)
+from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients import screen_snapshot
 from formulary.patients.models import Allergy, Patient, PatientCondition
 from formulary.patients.screen_snapshot import cross_reactivity
 
 __all__ = ["FormulationPage", "FormulationResult", "PickerCocktail", "PickerVersion",
-           "cross_reactivity", "formulation_page", "formulations", "screen_patient",
-           "screen_values"]
+           "cross_reactivity", "formulation_page", "formulations", "screen_patient"]
 
 
 class PickerCocktail(NamedTuple):
@@ -106,53 +105,11 @@ _CONDITIONS = (select(_condition_t.c.condition)
                .where(_condition_t.c.patient_id == bindparam("patient_id")))
 
 
-def _allergy_ingredient_ids(patient_id: int):
-    return (select(Allergy.ingredient_id)
-            .where(Allergy.patient_id == patient_id, Allergy.ingredient_id.is_not(None)))
-
-
-def _group_names(session: Session, ingredient_ids) -> dict[int, list[str]]:
-    """Allergen group names per ingredient, for the ingredients of a subquery."""
-    iag = ingredient_allergen_group
-    rows = session.execute(
-        select(iag.c.ingredient_id, AllergenGroup.name)
-        .join(AllergenGroup, AllergenGroup.id == iag.c.allergen_group_id)
-        .where(iag.c.ingredient_id.in_(ingredient_ids))
-    ).all()
-    out: dict[int, list[str]] = defaultdict(list)
-    for ingredient_id, name in rows:
-        out[ingredient_id].append(name)
-    return out
-
-
-def _contraindications(session: Session, ingredient_ids) -> dict[int, list[str]]:
-    rows = session.execute(
-        select(IngredientContraindication.ingredient_id, IngredientContraindication.condition)
-        .where(IngredientContraindication.ingredient_id.in_(ingredient_ids))
-    ).all()
-    out: dict[int, list[str]] = defaultdict(list)
-    for ingredient_id, condition in rows:
-        if condition in safety.CONDITIONS:
-            out[ingredient_id].append(condition)
-    return out
-
-
-class _GroupsOf:
-    """The groups of the snapshot's ingredients, by ingredient id, as ``dict.get``."""
-
-    __slots__ = ("_ingredients",)
-
-    def __init__(self, ingredients):
-        self._ingredients = ingredients
-
-    def get(self, ingredient_id: int, default=()):
-        ing = self._ingredients.get(ingredient_id)
-        return default if ing is None else ing.groups
-
-
-def _screen_patient_value(session: Session, patient: Patient, groups) -> safety.ScreenPatient:
-    """The patient as the pure screen sees it (two statements). ``groups.get(id, ())``
-    must give the groups of every ingredient the patient is allergic to."""
+def _screen_patient_value(session: Session, patient: Patient,
+                          ingredients: Mapping[int, safety.ScreenIngredient]) -> safety.ScreenPatient:
+    """The patient as the pure screen sees it (two statements), an allergy to an
+    ingredient with that ingredient's groups as ``ingredients`` (the snapshot's) has them
+    (none when it is missing there: see ``_screen_inputs``)."""
     allergies = []
     for (allergy_id, status, severity, reaction, ingredient_id, group_id, substance,
          ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}).all():
@@ -160,8 +117,8 @@ def _screen_patient_value(session: Session, patient: Patient, groups) -> safety.
             id=allergy_id, status=status, severity=severity, reaction=reaction or None,
             ingredient_id=ingredient_id,
             ingredient_name=ingredient_name if ingredient_id is not None else None,
-            ingredient_groups=frozenset(groups.get(ingredient_id, ()))
-            if ingredient_id is not None else frozenset(),
+            ingredient_groups=ingredients[ingredient_id].groups
+            if ingredient_id in ingredients else frozenset(),
             group=group_name if group_id is not None else None,
             substance=substance if substance else None,
         ))
@@ -171,53 +128,49 @@ def _screen_patient_value(session: Session, patient: Patient, groups) -> safety.
         conditions=frozenset(c for c in conditions if c in safety.CONDITIONS))
 
 
-def _screen_ingredient(ing: Ingredient, groups, contra) -> safety.ScreenIngredient:
-    return safety.ScreenIngredient(id=ing.id, name=ing.name,
-                                   groups=frozenset(groups.get(ing.id, ())),
-                                   contraindications=frozenset(contra.get(ing.id, ())))
+def _screen_inputs(session: Session, patient: Patient, ingredient_ids=()):
+    """The formulary snapshot and the patient as the pure screen takes it (two statements
+    beside the snapshot's), the snapshot holding every ingredient of ``ingredient_ids``
+    (read before this call) and of the patient's allergies."""
+    snapshot = screen_snapshot.current(session)
+    patient_value = _screen_patient_value(session, patient, snapshot.ingredients)
+    needed = {a.ingredient_id for a in patient_value.allergies if a.ingredient_id is not None}
+    if not needed.union(ingredient_ids) <= snapshot.ingredients.keys():
+        # An ingredient committed after the revision was read, which an allergy read after
+        # it names (PostgreSQL reads each statement's latest commits): read again, the
+        # ingredient is there now.
+        snapshot = screen_snapshot.current(session)
+        patient_value = _screen_patient_value(session, patient, snapshot.ingredients)
+    return snapshot, patient_value
 
 
-def _attach_components(versions: dict[int, CocktailVersion], rows) -> dict[int, list[Ingredient]]:
-    """Put the loaded components on their versions (so reading ``version.components``
-    or ``component.ingredient`` later sends no query); answer the ingredients per version."""
-    per_version: dict[int, list[Component]] = defaultdict(list)
-    ingredients: dict[int, list[Ingredient]] = defaultdict(list)
+def _attach_components(version: CocktailVersion, rows) -> None:
+    """Put the loaded components on the version, in component order (so reading
+    ``version.components`` or ``component.ingredient`` later sends no query)."""
+    components = []
     for component, ingredient in rows:
         set_committed_value(component, "ingredient", ingredient)
-        per_version[component.version_id].append(component)
-        ingredients[component.version_id].append(ingredient)
-    for version_id, version in versions.items():
-        comps = sorted(per_version.get(version_id, []), key=lambda c: (c.position, c.id))
-        set_committed_value(version, "components", comps)
-    return ingredients
+        components.append(component)
+    components.sort(key=lambda c: (c.position, c.id))
+    set_committed_value(version, "components", components)
 
 
 # --------------------------------------------------------------------------- screens
 
-def screen_values(session: Session, patient: Patient) -> tuple[safety.ScreenPatient,
-                                                                safety.CrossReactivity]:
-    """The patient and the cross-reactivity table as the pure screen takes them."""
-    groups = _group_names(session, _allergy_ingredient_ids(patient.id))
-    return _screen_patient_value(session, patient, groups), cross_reactivity(session)
-
-
 def screen_patient(session: Session, patient: Patient,
                    version: CocktailVersion) -> safety.ScreenResult:
-    """Screen ``patient`` against one cocktail version (seven statements)."""
-    component_ids = select(Component.ingredient_id).where(Component.version_id == version.id)
+    """Screen ``patient`` against one cocktail version: its components (one statement,
+    put on the version), the formulary side from the snapshot kept under the formulary
+    revision, the patient's allergies and conditions (two statements)."""
     rows = session.execute(
         select(Component, Ingredient)
         .join(Ingredient, Ingredient.id == Component.ingredient_id)
         .where(Component.version_id == version.id)
     ).all()
-    ingredients = _attach_components({version.id: version}, rows)[version.id]
-    all_ids = union(component_ids, _allergy_ingredient_ids(patient.id)).subquery()
-    groups = _group_names(session, select(all_ids.c[0]))
-    contra = _contraindications(session, component_ids)
-    screen_patient_value = _screen_patient_value(session, patient, groups)
-    cross = cross_reactivity(session)
-    return safety.screen(screen_patient_value,
-                         [_screen_ingredient(i, groups, contra) for i in ingredients], cross)
+    _attach_components(version, rows)
+    ids = [component.ingredient_id for component in version.components]
+    snapshot, patient_value = _screen_inputs(session, patient, ids)
+    return safety.screen(patient_value, [snapshot.ingredients[i] for i in ids], snapshot.cross)
 
 
 def check_area(area: str | None) -> str | None:
@@ -241,14 +194,7 @@ def formulation_page(session: Session, patient: Patient, area: str | None, *,
     allergies and conditions are read every time (two statements)."""
     area = check_area(area)
     offset = max(0, offset)
-    snapshot = screen_snapshot.current(session)
-    patient_value = _screen_patient_value(session, patient, _GroupsOf(snapshot.ingredients))
-    if any(a.ingredient_id is not None and a.ingredient_id not in snapshot.ingredients
-           for a in patient_value.allergies):
-        # An allergy to an ingredient committed after the revision was read (PostgreSQL
-        # reads each statement's latest commits): read again, the ingredient is there now.
-        snapshot = screen_snapshot.current(session)
-        patient_value = _screen_patient_value(session, patient, _GroupsOf(snapshot.ingredients))
+    snapshot, patient_value = _screen_inputs(session, patient)
     ingredients = snapshot.ingredients
     screen = safety.PatientScreen(patient_value, snapshot.cross)
     # Every cocktail's verdict from its ingredients' flags, each worked out once: a tight

@@ -182,6 +182,8 @@ def test_formulations_follow_formulary_changes_made_through_the_api(api, practit
     r = pharmacist.patch(f"ingredients/{clinic['biotin'].id}", json={"allergen_groups": ["paraben"]})
     assert r.status_code == 200, r.json
     assert verdicts()["Minoxidil scalp"] == "blocked"
+    single = practitioner.get(f"patients/{patient.id}/safety?cocktail_id={clinic['c_minox'].id}")
+    assert single.json["verdict"] == "blocked"  # the single screen reads the same formulary
     # Soy is found to cross-react with parabens (an admin's change): Body contour warns.
     soy = next(g for g in admin.get("allergen-groups?per_page=100").json["items"] if g["name"] == "soy")
     r = admin.patch(f"allergen-groups/{soy['id']}", json={"cross_reacts_with": ["paraben"]})

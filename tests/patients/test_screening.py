@@ -29,6 +29,21 @@ def test_pregnancy_blocks_minoxidil_twice(session, clinic, make_patient):
     assert ("contraindication", clinic["minox"].id) in kinds
 
 
+def test_one_screen_reads_the_components_and_the_patient_beside_the_kept_formulary(
+        session, clinic, make_patient, count_queries):
+    patient = make_patient(allergies=[{"group": "paraben"}], conditions=["pregnant"])
+    version = clinic["c_hair"].active_version
+    first = screen_patient(session, patient, version)
+    session.expire_all()
+    patient.allergy_status, version.number  # loaded again, before counting
+    with count_queries() as n:
+        again = screen_patient(session, patient, version)
+        [c.ingredient.name for c in version.components]  # put on the version: no query
+    assert again == first and again.verdict == "blocked"
+    # The components, the revision's token, the allergies, the conditions.
+    assert n.count == 4, n.statements
+
+
 def test_cross_reactivity_table_is_read_by_name(session, clinic):
     table = cross_reactivity(session)
     assert table.reacts("Para-aminobenzoic acid", "paraben")
