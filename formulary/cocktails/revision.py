@@ -16,7 +16,7 @@ for.
   ``INSERT OR REPLACE`` of row 1 with ``randomblob``.
 - PostgreSQL: one function, and a ``BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ... FOR
   EACH STATEMENT`` trigger per table, upserting row 1 with ``gen_random_uuid()``
-  (PostgreSQL 13 or later). Being ``BEFORE`` the statement, a transaction takes the
+  (PostgreSQL 14 or later, for ``CREATE OR REPLACE TRIGGER``). Being ``BEFORE`` the statement, a transaction takes the
   revision row's lock before any formulary row lock of that statement: writers of the
   formulary queue on it (they are few: pharmacists editing cocktails and ingredients),
   and no two can hold each other's rows in a circle. Batches, lots and patients do not
@@ -57,24 +57,23 @@ class FormularyRevision(db.Model):
 
 
 def trigger_statements(dialect: str, tables=WATCHED) -> list[str]:
-    """The DDL that makes the triggers renewing the token on writes to ``tables``."""
+    """The DDL that makes the triggers renewing the token on writes to ``tables``: for
+    SQLite, else for PostgreSQL (the two databases Formulary runs on, as in ``db``)."""
     if dialect == "sqlite":
         return [
             f"CREATE TRIGGER IF NOT EXISTS {_FUNCTION}_{table}_{event_} AFTER {event_.upper()} "
             f"ON {table} FOR EACH ROW BEGIN INSERT OR REPLACE INTO formulary_revision (id, token) "
             f"VALUES (1, lower(hex(randomblob(16)))); END"
             for table in tables for event_ in ("insert", "update", "delete")]
-    if dialect == "postgresql":
-        return [
-            f"CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN INSERT INTO formulary_revision (id, token) "
-            "VALUES (1, replace(gen_random_uuid()::text, '-', '')) "
-            "ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token; RETURN NULL; END $$",
-            *(f"CREATE OR REPLACE TRIGGER {_FUNCTION} BEFORE INSERT OR UPDATE OR DELETE OR "
-              f"TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTION}()"
-              for table in tables),
-        ]
-    raise NotImplementedError(f"no formulary revision triggers for {dialect}")
+    return [
+        f"CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN INSERT INTO formulary_revision (id, token) "
+        "VALUES (1, replace(gen_random_uuid()::text, '-', '')) "
+        "ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token; RETURN NULL; END $$",
+        *(f"CREATE OR REPLACE TRIGGER {_FUNCTION} BEFORE INSERT OR UPDATE OR DELETE OR "
+          f"TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTION}()"
+          for table in tables),
+    ]
 
 
 @event.listens_for(db.metadata, "after_create")
