@@ -4,7 +4,8 @@ The formulation picker screens one patient against every active cocktail of an a
 Everything on the formulary side of that screen is the same for every patient: the
 active cocktails (their active version and its ingredients in component order), every
 ingredient with its allergen groups and contraindications, and the cross-reactivity
-table. :func:`current` reads them into one immutable :class:`FormularySnapshot` and each
+table (the single screen of one cocktail takes the last two from here too).
+:func:`current` reads them into one immutable :class:`FormularySnapshot` and each
 worker process keeps the newest, for as long as the formulary revision
 (``cocktails.revision``: a random token the database's triggers renew at every write to
 those tables, in the writing transaction) is the one it was read at:
