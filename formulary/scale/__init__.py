@@ -113,24 +113,20 @@ def _some_run_low(ingredients, lots, today) -> None:
             row["reorder_level"] = (usable.get(row["id"], Decimal(0)) + 10).quantize(Decimal(1))
 
 
-def _load(session, echo, factor, seed):
-    started = time.perf_counter()
+def generate(factor: float, seed: int, end, tz, users: dict[str, int], echo=print) -> dict:
+    """Every row of a year of a busy clinic ending at ``end`` (aware, UTC), as plain dicts.
+
+    Pure: no database, no clock; the same ``factor``, ``seed``, ``end``, zone and users give
+    the same rows. ``users`` maps the demo usernames to their ids. Every loop is bounded,
+    and every batch falls inside the year and inside a period its cocktail version was in
+    use, at any date and hour (tests/scale/test_generator.py freezes many).
+    """
     rng = random.Random(seed)
     n = sizes(factor)
-    tz = clock.clinic_tz()
-    end = clock.now().astimezone(timezone.utc).replace(microsecond=0)
     start = end - timedelta(days=365)
-    today = clock.today()
-    echo(f"A year of a busy clinic ({session.get_bind().dialect.name}, factor {factor:g}): "
-         + ", ".join(f"{v:,} {k}" for k, v in n.items()))
-
-    ctx: dict = {}
-    auth_demo.load(session, ctx)
-    session.flush()
-    users = ctx["users"]
-    usernames = {u.id: u.username for u in users.values()}
-    pharmacists = [users["pharmacist"].id, users["pharmacist2"].id]
-    practitioner = users["practitioner"].id
+    today = end.astimezone(tz).date()
+    pharmacists = [users["pharmacist"], users["pharmacist2"]]
+    practitioner = users["practitioner"]
 
     echo("Generating the catalogue ...")
     groups, cross, group_ids = catalog.groups_rows()
@@ -172,8 +168,36 @@ def _load(session, echo, factor, seed):
         if b["discarded_at"]:
             events.append((b["discarded_at"], b["discarded_by_id"], "batch.discard", "batch",
                            b["id"], f"Discarded {b['batch_number']}"))
+    usernames = {uid: name for name, uid in users.items()}
     entries = audit.chain(events, usernames)
+    return {"start": start, "periods": periods, "groups": groups, "cross": cross,
+            "ingredients": ingredients, "links": links, "contra": contra, "gtins": gtins,
+            "cocktails": cocktails, "versions": versions, "components": components,
+            "patients": patients, "conditions": conditions, "allergies": allergies,
+            "lots": lots, "batches": batches, "lines": lines, "movements": movements,
+            "entries": entries}
+
+
+def _load(session, echo, factor, seed):
+    started = time.perf_counter()
+    n = sizes(factor)
+    end = clock.now().astimezone(timezone.utc).replace(microsecond=0)
+    echo(f"A year of a busy clinic ({session.get_bind().dialect.name}, factor {factor:g}): "
+         + ", ".join(f"{v:,} {k}" for k, v in n.items()))
+
+    ctx: dict = {}
+    auth_demo.load(session, ctx)
+    session.flush()
+    users = {name: u.id for name, u in ctx["users"].items()}
+    rows = generate(factor, seed, end, clock.clinic_tz(), users, echo)
     echo(f"Generated in {time.perf_counter() - started:.1f} s; inserting ...")
+    groups, cross, ingredients, links, contra, gtins = (
+        rows[k] for k in ("groups", "cross", "ingredients", "links", "contra", "gtins"))
+    cocktails, versions, components, patients, conditions, allergies = (
+        rows[k] for k in ("cocktails", "versions", "components", "patients", "conditions",
+                          "allergies"))
+    lots, batches, lines, movements, entries = (
+        rows[k] for k in ("lots", "batches", "lines", "movements", "entries"))
 
     _bulk(session, AllergenGroup, groups, echo)
     _bulk(session, CrossReactivity, cross, echo)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from formulary.domain.batch_numbers import format_batch_number
@@ -23,17 +23,48 @@ BEYOND_USE_HOURS = {"room": 12, "fridge": 24}
 
 
 def batch_times(rng, count, start, end, tz):
-    """``count`` preparation times on clinic days (Monday to Saturday), opening hours."""
-    days = [d for d in (start.date() + timedelta(days=i) for i in range((end - start).days + 1))
-            if d.weekday() < 6]
-    out = []
-    for _ in range(count):
-        day = rng.choice(days)
-        at = datetime.combine(day, time(OPENING_HOURS[0]), tzinfo=tz) + timedelta(
-            seconds=rng.randint(0, (OPENING_HOURS[1] - OPENING_HOURS[0]) * 3600 - 1))
-        out.append(min(at, end - timedelta(minutes=5)))
+    """``count`` preparation times on clinic days (Monday to Saturday), opening hours, all
+    within ``[start, end - 5 min]``.
+
+    The first and last days of the year are cut to the part of their opening hours that
+    lies inside the window (at 10:00 on the first day, only 10:00-19:00 is drawn from), so
+    every time falls inside the periods the cocktails are used in, whatever the hour.
+    """
+    last = end - timedelta(minutes=5)
+    windows = []
+    for i in range((end - start).days + 2):
+        day = start.astimezone(tz).date() + timedelta(days=i)
+        if day.weekday() >= 6:
+            continue
+        opens = max(datetime.combine(day, time(OPENING_HOURS[0]), tzinfo=tz), start)
+        closes = min(datetime.combine(day, time(OPENING_HOURS[1]), tzinfo=tz), last)
+        seconds = int((closes - opens).total_seconds())
+        if seconds > 0:
+            windows.append((opens.astimezone(timezone.utc), seconds))
+    if not windows:
+        raise ValueError(f"no opening hours between {start} and {end}")
+    # drawn in UTC (exact seconds across a DST change), read in clinic time
+    out = [(opens + timedelta(seconds=rng.randrange(seconds))).astimezone(tz)
+           for opens, seconds in (rng.choice(windows) for _ in range(count))]
     out.sort()
     return out
+
+
+#: Random draws of a cocktail period before falling back to the list of those that cover
+#: the batch time (most periods cover most of the year, so a draw nearly always fits).
+PERIOD_DRAWS = 20
+
+
+def _period_at(rng, periods, at):
+    """A cocktail period (cocktail, version, storage, since, until) that covers ``at``."""
+    for _ in range(PERIOD_DRAWS):
+        period = rng.choice(periods)
+        if period[3] <= at < period[4]:
+            return period
+    covering = [p for p in periods if p[3] <= at < p[4]]
+    if not covering:
+        raise ValueError(f"no cocktail is in use at {at.isoformat()}")
+    return rng.choice(covering)
 
 
 def plan_batches(rng, times, periods, components, safe_patients, pharmacists, end):
@@ -42,10 +73,7 @@ def plan_batches(rng, times, periods, components, safe_patients, pharmacists, en
     safe_created = [c for _, c in safe_patients]
     batches, per_day = [], {}
     for n, at in enumerate(times, start=1):
-        while True:
-            cocktail_id, version_id, storage, since, until = rng.choice(periods)
-            if since <= at < until:
-                break
+        cocktail_id, version_id, storage, _since, _until = _period_at(rng, periods, at)
         patient = None
         if safe_patients and rng.random() < 0.8:
             upto = bisect.bisect_right(safe_created, at)
