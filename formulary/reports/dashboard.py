@@ -28,6 +28,8 @@ from formulary.inventory import panel_cache
 from formulary.inventory.models import Ingredient, Lot, Movement
 from formulary.reports.charts import Series, bar_chart, small_multiples
 from formulary.inventory.queries import lot_stock_from_row
+from formulary.inventory.sums import exact_sum, from_sum
+from formulary.db import is_sqlite
 from formulary.reports.stock_report import _lots_statement, last_usable_day
 
 WEEKS = 12
@@ -47,13 +49,14 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
     """Quantity drawn for batches per ingredient and week (in the ingredient's unit), for
     the ``top`` ingredients drawn most often. One query."""
     starts = week_starts(today, weeks)
+    sqlite = is_sqlite(session)
     bounds = [datetime.combine(d, time.min, tz) for d in starts]
     end = datetime.combine(today + timedelta(days=1), time.min, tz)
     week = case(*[(Movement.at < b, i - 1) for i, b in enumerate(bounds[1:], 1)],
                 else_=weeks - 1)
     rows = session.execute(
         select(Ingredient.id, Ingredient.name, Ingredient.unit, week.label("week"),
-               func.sum(Movement.quantity_delta).label("delta"),
+               exact_sum(session, Movement.quantity_delta).label("delta"),
                func.count(Movement.id).label("draws"))
         .join(Lot, Lot.id == Movement.lot_id)
         .join(Ingredient, Ingredient.id == Lot.ingredient_id)
@@ -63,7 +66,7 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
     for r in rows:
         entry = by_ing.setdefault(r.id, {"name": r.name, "unit": r.unit, "draws": 0,
                                          "values": [Decimal(0)] * weeks})
-        entry["values"][int(r.week)] += -Decimal(str(r.delta))
+        entry["values"][int(r.week)] -= from_sum(sqlite, r.delta)
         entry["draws"] += int(r.draws)
     ranked = sorted(by_ing.values(), key=lambda e: (-e["draws"], e["name"].casefold()))[:top]
     return [Series(e["name"], e["unit"], tuple(v.quantize(Decimal("0.0001")) for v in e["values"]))
