@@ -120,6 +120,27 @@ def test_a_refused_preparation_for_a_patient_writes_no_view(client, login_as, st
     assert len(_patient_views()) == 1
 
 
+def test_the_override_reason_is_on_the_batch_page_and_its_label(client, login_as, stocked,
+                                                               make_patient):
+    """README: a blocked screen overridden by the pharmacist keeps the reason on the batch,
+    shown on its page and printed on its label (both layouts)."""
+    login_as("pharmacist")
+    make_patient(mrn="MRN-PREG", conditions=("pregnant",))
+    reason = "Cleared by obstetrician <Dr Roux> & team"
+    r, _ = _confirm(client, stocked, mrn="MRN-PREG", override_reason=reason)
+    assert r.status_code == 302
+    batch = db.session.execute(select(Batch)).scalar_one()
+    assert batch.override_reason == reason and batch.safety_verdict == "blocked"
+    escaped = "Cleared by obstetrician &lt;Dr Roux&gt; &amp; team"
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert 'data-testid="override"' in page and escaped in page
+    for layout in ("small", "a4"):
+        label = client.get(f"/batches/{batch.id}/label?layout={layout}")
+        html = label.get_data(as_text=True)
+        assert label.status_code == 200 and f'data-layout="{layout}"' in html
+        assert f"Safety override: {escaped}" in html
+
+
 def test_unknown_mrn_and_bad_doses_are_shown_on_the_form(client, login_as, stocked):
     login_as("pharmacist")
     r = client.get(_new_url(stocked, mrn="NOPE"))
