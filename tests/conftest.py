@@ -19,6 +19,7 @@ from sqlalchemy import text
 from config import TestingConfig
 from formulary import create_app
 from formulary.extensions import db
+from tests import tools
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -32,6 +33,10 @@ def pytest_report_header(config):
         lines.append("PostgreSQL tests skipped: TEST_DATABASE_URL is not set")
     if not os.path.exists("/usr/bin/chromium"):
         lines.append("browser tests skipped: no Chromium at /usr/bin/chromium")
+    if not tools.LIBREOFFICE:
+        lines.append(tools.LIBREOFFICE_SKIP)
+    if not tools.POSTGRES_ADMIN_URL:
+        lines.append(tools.POSTGRES_ADMIN_SKIP)
     return lines
 
 

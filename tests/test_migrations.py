@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from decimal import Decimal
 
@@ -13,9 +12,10 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
 from formulary.extensions import db
+from tests import tools
 from tests.conftest import make_app
 
-ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "").strip()
+ADMIN_URL = tools.POSTGRES_ADMIN_URL
 
 
 def _diff(app):
@@ -95,7 +95,7 @@ def test_stock_totals_are_filled_on_upgrade_sqlite(tmp_path):
 @pytest.mark.parametrize("check", [_round_trip, _totals_filled_from_lots])
 def test_migrations_on_postgresql(check):
     if not ADMIN_URL:
-        pytest.skip("PostgreSQL migration test skipped: TEST_POSTGRES_ADMIN_URL is not set")
+        pytest.skip(tools.POSTGRES_ADMIN_SKIP)
     name = f"formulary_migr_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -19,7 +19,9 @@ from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, Pr
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
+from formulary.transaction import writes_on_read
 
 bp = Blueprint("compounding", __name__)
 PER_PAGE = 50
@@ -89,7 +91,10 @@ def _preview(form: PreviewForm):
 
 @bp.route("/batches/new", methods=["GET", "POST"])
 @require(BATCHES)
+@writes_on_read
 def prepare():
+    """The preview shows a patient's safety screen (their allergies and conditions as
+    findings): each page that shows it is an audited view of the patient's record."""
     source = request.form if request.method == "POST" else request.args
     form = PreviewForm(formdata=source if ("cocktail_id" in source) else None)
     form.set_cocktails(_active_cocktails())
@@ -135,6 +140,9 @@ def prepare():
         confirm.patient_mrn.data = form.patient_mrn.data or ""
         if not confirm.idempotency_key.data:
             confirm.idempotency_key.data = uuid.uuid4().hex
+        if patient is not None:  # a refused POST (4xx) rolls this back with the rest
+            patient_services.record_view(db.session, current_user, patient,
+                                         what="safety screen (batch preparation)")
     return render_template("compounding/prepare.html", form=form, confirm=confirm, plan=plan,
                            patient=patient), status
 

@@ -89,3 +89,30 @@ def test_password_reset_ends_the_users_sessions(client, app, make_user):
     services.reset_password(db.session, "test", user, "another long password")
     db.session.commit()
     assert "/login" in client.get("/dashboard").headers["Location"]
+
+
+def test_deactivation_ends_the_users_page_sessions(client, app, make_user):
+    """SPEC §2: a deactivation ends the user's sessions. The user's logged-in browser is
+    sent to the login page on its next request; reactivating the account does not bring
+    that session back (they log in again)."""
+    user = make_user("pharmacist")
+    login(client, user.username)
+    assert client.get("/dashboard").status_code == 200
+    admin_client = app.test_client()
+    admin = make_user("admin")
+    assert login(admin_client, admin.username).status_code == 302
+    page = f"/users/{user.id}"
+    r = admin_client.post_form(page, {"full_name": "", "role": "pharmacist", "reason": "left",
+                                      "submit": "1"})  # the "active" box not ticked
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user.id).active is False
+    r = client.get("/dashboard")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    r = admin_client.post_form(page, {"full_name": "", "role": "pharmacist", "active": "y",
+                                      "reason": "back", "submit": "1"})
+    assert r.status_code == 302
+    r = client.get("/dashboard")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert login(client, user.username).status_code == 302
+    assert client.get("/dashboard").status_code == 200

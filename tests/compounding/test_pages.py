@@ -8,6 +8,7 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from formulary.audit.models import AuditEntry
 from formulary.compounding.models import Batch
 from formulary.extensions import db
 from tests.compounding.conftest import TODAY, D, counts, on_hand
@@ -72,6 +73,72 @@ def test_blocked_patient_needs_an_override_reason(client, login_as, stocked, mak
     assert batch.override_reason == "Cleared by obstetrician"
     page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
     assert 'data-testid="override"' in page and "Cleared by obstetrician" in page
+
+
+def _patient_views() -> list[AuditEntry]:
+    db.session.rollback()
+    return db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "patient.view").order_by(AuditEntry.seq)).scalars().all()
+
+
+def test_preparing_for_a_patient_is_an_audited_view_of_their_record(client, login_as, stocked,
+                                                                   make_patient):
+    """The preview shows the patient's allergies and conditions (the screen's findings):
+    SPEC §2, every read of a patient's record is audited, once per page shown."""
+    user = login_as("pharmacist")
+    patient = make_patient(mrn="MRN-SEEN", conditions=("pregnant",))
+    r = client.get(_new_url(stocked, mrn="MRN-SEEN"))
+    assert r.status_code == 200 and 'data-testid="safety"' in r.get_data(as_text=True)
+    views = _patient_views()
+    assert len(views) == 1
+    assert views[0].object_type == "patient" and views[0].object_id == str(patient.id)
+    assert views[0].user_id == user.id and "MRN-SEEN" in views[0].summary
+    # a preview without a patient shows no record and writes no entry
+    assert client.get(_new_url(stocked)).status_code == 200
+    assert len(_patient_views()) == 1
+    # a second page shown is a second view
+    assert client.get(_new_url(stocked, mrn="mrn-seen")).status_code == 200
+    assert [v.object_id for v in _patient_views()] == [str(patient.id)] * 2
+
+
+def test_a_refused_preparation_for_a_patient_writes_no_view(client, login_as, stocked, make_patient):
+    """A refused request changes nothing, the audit log included: the unknown MRN and the
+    blocked confirmation without a reason write no entry (and no batch)."""
+    login_as("pharmacist")
+    make_patient(mrn="MRN-PREG", conditions=("pregnant",))
+    assert client.get(_new_url(stocked, mrn="NOPE")).status_code == 422
+    assert _patient_views() == []
+    url = _new_url(stocked, mrn="MRN-PREG")
+    html = client.get(url).get_data(as_text=True)
+    assert len(_patient_views()) == 1  # the page that asks for the reason
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    r = client.post("/batches/new", data={  # the token of that page: no second GET
+        "csrf_token": token, "cocktail_id": stocked["cocktail"].id, "doses": 2,
+        "patient_mrn": "MRN-PREG", "idempotency_key": _key(html)})
+    assert r.status_code == 409 and counts()[0] == 0
+    assert 'name="override_reason"' in r.get_data(as_text=True)
+    assert len(_patient_views()) == 1
+
+
+def test_the_override_reason_is_on_the_batch_page_and_its_label(client, login_as, stocked,
+                                                               make_patient):
+    """README: a blocked screen overridden by the pharmacist keeps the reason on the batch,
+    shown on its page and printed on its label (both layouts)."""
+    login_as("pharmacist")
+    make_patient(mrn="MRN-PREG", conditions=("pregnant",))
+    reason = "Cleared by obstetrician <Dr Roux> & team"
+    r, _ = _confirm(client, stocked, mrn="MRN-PREG", override_reason=reason)
+    assert r.status_code == 302
+    batch = db.session.execute(select(Batch)).scalar_one()
+    assert batch.override_reason == reason and batch.safety_verdict == "blocked"
+    escaped = "Cleared by obstetrician &lt;Dr Roux&gt; &amp; team"
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert 'data-testid="override"' in page and escaped in page
+    for layout in ("small", "a4"):
+        label = client.get(f"/batches/{batch.id}/label?layout={layout}")
+        html = label.get_data(as_text=True)
+        assert label.status_code == 200 and f'data-layout="{layout}"' in html
+        assert f"Safety override: {escaped}" in html
 
 
 def test_unknown_mrn_and_bad_doses_are_shown_on_the_form(client, login_as, stocked):

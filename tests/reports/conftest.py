@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,9 +14,9 @@ import pytest
 from openpyxl import load_workbook
 
 from formulary.extensions import db
+from tests.tools import LIBREOFFICE, LIBREOFFICE_SKIP
 
 _numbers = count(1)
-LIBREOFFICE = shutil.which("libreoffice") or "/usr/bin/libreoffice"
 
 
 @pytest.fixture
@@ -74,8 +72,8 @@ def open_workbook(data: bytes):
 def libreoffice_csv(tmp_path):
     """``libreoffice_csv(data)``: ``{sheet title: rows}`` as LibreOffice reads every sheet
     of the workbook (formulas computed), each converted to CSV in one run."""
-    if not os.path.exists(LIBREOFFICE):
-        pytest.skip("LibreOffice check skipped: no libreoffice at /usr/bin/libreoffice")
+    if not LIBREOFFICE:
+        pytest.skip(LIBREOFFICE_SKIP)
 
     def convert(data: bytes) -> dict[str, list[list[str]]]:
         work = tmp_path / f"lo{next(_numbers)}"

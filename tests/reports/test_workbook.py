@@ -6,7 +6,6 @@ import csv
 import enum
 import io
 import os
-import shutil
 import subprocess
 import weakref
 import zipfile
@@ -28,6 +27,7 @@ from formulary.reports.workbook import (
     inert_text,
     write_workbook,
 )
+from tests.tools import LIBREOFFICE, LIBREOFFICE_SKIP
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
@@ -396,7 +396,7 @@ def test_a_failure_midway_leaves_no_temporary_file_behind():
 
 # --------------------------------------------------------------- a real spreadsheet
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+@pytest.mark.skipif(not LIBREOFFICE, reason=LIBREOFFICE_SKIP)
 def test_libreoffice_reads_what_was_written(tmp_path):
     rows = [("=1+1", datetime(2026, 3, 1, 8, 30, tzinfo=UTC), date(2027, 1, 31),
              Decimal("2.5"), Decimal("10"), 3, "@SUM(1)"),
@@ -407,7 +407,7 @@ def test_libreoffice_reads_what_was_written(tmp_path):
     # a profile of its own, so a LibreOffice already running elsewhere is not disturbed;
     # the filter options ask for UTF-8 and for the values as shown
     subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+        [LIBREOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
          "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true",
          "--outdir", str(tmp_path), str(source)],
         check=True, capture_output=True, timeout=120)
