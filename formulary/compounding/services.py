@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -305,39 +305,77 @@ def batch_snapshot(batch: Batch) -> dict:
 
 
 # --- verify, discard ----------------------------------------------------------------------
+#
+# A state change is one conditional UPDATE: ``... WHERE id = :id AND status = :seen``, the
+# status the checks were made on. Of two racing changes (two verifications, two discards,
+# a discard and a verification) the second one's UPDATE finds the row changed (on
+# PostgreSQL it waits for the first to commit, then re-reads the row) and changes
+# nothing: it is refused with 409 invalid_state and writes no audit entry. On SQLite the
+# writers already queue (BEGIN IMMEDIATE); the later one fails the checks themselves.
 
-def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
-    """A second pharmacist checks a prepared batch; never the one who prepared it."""
+def _change_status(session: Session, batch: Batch, seen: str, values: dict) -> bool:
+    """Set ``values`` on ``batch`` if its status is still ``seen``; True when this call
+    changed it. The object is expired either way, so it reads what the database holds."""
+    changed = session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == seen)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    session.expire(batch)
+    return changed == 1
+
+
+def _check_verifiable(batch: Batch, actor) -> None:
     if batch.status != "prepared":
         raise InvalidState(f"Batch {batch.batch_number} is {batch.status}; only a prepared "
                            "batch can be verified.")
     if batch.prepared_by_id == actor.id:
         raise InvalidState("A batch is verified by a second pharmacist, not by the one "
                            "who prepared it.")
-    before = {"status": batch.status}
-    batch.status, batch.verified_by_id, batch.verified_at = "verified", actor.id, now or utcnow()
-    session.flush()
-    session.expire(batch, ["verified_by"])
+
+
+def _check_discardable(batch: Batch) -> None:
+    if batch.status == "discarded":
+        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
+
+
+def _refused(batch: Batch, check) -> InvalidState:
+    """The error of a change another request beat: the checks again, on the fresh row."""
+    try:
+        check(batch)
+    except InvalidState as exc:
+        return exc
+    return InvalidState(f"Batch {batch.batch_number} was changed by someone else meanwhile "
+                        f"(it is {batch.status}). Nothing was changed; look again and retry.")
+
+
+def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
+    """A second pharmacist checks a prepared batch; never the one who prepared it.
+    Refused (409 invalid_state) when the batch is no longer prepared, also when another
+    request changed it since it was read."""
+    _check_verifiable(batch, actor)
+    if not _change_status(session, batch, "prepared", {
+            "status": "verified", "verified_by_id": actor.id, "verified_at": now or utcnow()}):
+        raise _refused(batch, lambda b: _check_verifiable(b, actor))
     record(session, actor, "batch.verify", "batch", batch.id,
-           summary=f"Verified {batch.batch_number}", before=before,
-           after={"status": batch.status, "verified_by_id": actor.id})
+           summary=f"Verified {batch.batch_number}", before={"status": "prepared"},
+           after={"status": "verified", "verified_by_id": actor.id})
     return batch
 
 
 def discard_batch(session: Session, actor, batch: Batch, reason, *,
                   now: datetime | None = None) -> Batch:
-    """Discard a batch with a reason. Its stock is not returned to the lots."""
+    """Discard a batch with a reason. Its stock is not returned to the lots. Refused
+    (409 invalid_state) when it is already discarded, and when another request changed
+    its status since it was read (the discard was decided on a state that is gone)."""
     reason = _clean_text(reason, "reason")
     if not reason:
         raise ValidationError("Give the reason for discarding the batch.", field="reason")
-    if batch.status == "discarded":
-        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
-    before = {"status": batch.status}
-    batch.status, batch.discarded_by_id = "discarded", actor.id
-    batch.discarded_at, batch.discard_reason = now or utcnow(), reason
-    session.flush()
-    session.expire(batch, ["discarded_by"])
+    _check_discardable(batch)
+    seen = batch.status
+    if not _change_status(session, batch, seen, {
+            "status": "discarded", "discarded_by_id": actor.id,
+            "discarded_at": now or utcnow(), "discard_reason": reason}):
+        raise _refused(batch, _check_discardable)
     record(session, actor, "batch.discard", "batch", batch.id,
-           summary=f"Discarded {batch.batch_number}", before=before,
+           summary=f"Discarded {batch.batch_number}", before={"status": seen},
            after={"status": "discarded"}, reason=reason)
     return batch

@@ -27,7 +27,7 @@ from formulary.extensions import db
 from formulary.inventory.ledger import check_books, ledger_sum
 from formulary.inventory.models import Lot
 from tests.compounding.conftest import TZ
-from tests.conftest import PG_URL, make_app, seed_cocktail
+from tests.conftest import seed_cocktail
 from tests.serving import Gunicorn
 
 CLIENTS = 16
@@ -86,25 +86,6 @@ def race_threads(app, ids: dict, key: str | None = None) -> list[str]:
     for t in threads:
         t.join(120)
     return outcomes
-
-
-@pytest.fixture
-def race_app(backend, tmp_path, request):
-    """The app the race runs on: PostgreSQL (the ``app`` fixture's database) or a SQLite
-    file that every connection shares."""
-    if backend == "postgresql":
-        app = request.getfixturevalue("app")
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        yield app, PG_URL
-        return
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    app = make_app(url)
-    with app.app_context():
-        db.create_all()
-    with app.app_context():
-        yield app, url
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_concurrent_preparations_never_oversell(race_app):
