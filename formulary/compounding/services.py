@@ -28,9 +28,11 @@ from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
-from formulary.domain import batch_numbers
+from formulary.domain import batch_numbers, idempotency
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
-from formulary.domain.errors import InsufficientStock, InvalidState, SafetyBlock, ValidationError
+from formulary.domain.errors import (IdempotencyMismatch, InsufficientStock, InvalidState,
+                                     SafetyBlock, ValidationError)
+from formulary.domain.idempotency import Preparation
 from formulary.domain.safety import ScreenResult
 from formulary.domain.stock import Pick, pick_lots
 from formulary.inventory import ledger
@@ -190,6 +192,22 @@ def find_by_key(session: Session, actor, idempotency_key: str | None) -> Batch |
     ).scalar_one_or_none()
 
 
+def _replay(existing: Batch, asked: Preparation) -> Batch:
+    """The batch made the first time with this key, when ``asked`` is the same request;
+    else 409 idempotency_mismatch (nothing is written)."""
+    made = Preparation(existing.cocktail_id, existing.doses, existing.patient_id,
+                       existing.override_reason)
+    changed = idempotency.differences(made, asked)
+    if changed:
+        raise IdempotencyMismatch(
+            f"This idempotency key was already used to prepare batch {existing.batch_number}, "
+            f"and this request differs from that one in: {', '.join(changed)}. Nothing was "
+            "prepared; a different batch needs a new key (on the page: preview it again).",
+            field="idempotency_key")
+    existing.replayed = True
+    return existing
+
+
 def _next_number(session: Session, day: date) -> str:
     prefix = batch_numbers.batch_number_prefix(day)
     numbers = session.execute(select(Batch.batch_number).where(
@@ -235,17 +253,19 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
     positive whole number (422), a patient the safety screen blocks without an override
     reason (409 safety_block, with the findings), not enough usable stock for any
     component (409 insufficient_stock, with the shortfall per ingredient; nothing taken).
-    The same ``(actor, idempotency_key)`` answers the batch made the first time, with
-    ``batch.replayed`` true.
+    The same ``(actor, idempotency_key)`` with the same request answers the batch made the
+    first time, with ``batch.replayed`` true; with another cocktail, doses, patient or
+    override reason it is refused (409 idempotency_mismatch; ``domain.idempotency``).
     """
     now = now or utcnow()
     key = _clean_text(idempotency_key, "idempotency_key", MAX_KEY)
-    existing = find_by_key(session, actor, key)
-    if existing is not None:
-        existing.replayed = True
-        return existing
     doses = check_doses(doses)
     override_reason = _clean_text(override_reason, "override_reason")
+    asked = Preparation(cocktail.id, doses, patient.id if patient is not None else None,
+                        override_reason)
+    existing = find_by_key(session, actor, key)
+    if existing is not None:
+        return _replay(existing, asked)
     version = active_version(cocktail)
     components = _components(session, version)
     if not components:
@@ -259,8 +279,7 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
     # Under the lock: a retry racing the first request (same key) finds its batch now.
     existing = find_by_key(session, actor, key)
     if existing is not None:
-        existing.replayed = True
-        return existing
+        return _replay(existing, asked)
     try:
         _pick(plan, lots, now, tz, policy)
     except InsufficientStock as exc:
@@ -274,8 +293,7 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
                   override_reason=override_reason, idempotency_key=key)
     existing = _insert_numbered(session, actor, batch, now.astimezone(tz).date())
     if existing is not None:
-        existing.replayed = True
-        return existing
+        return _replay(existing, asked)
     units = {c.ingredient_id: c.ingredient.unit for c in components}
     for pick in plan.picks:
         lot = lots[pick.lot_id]

@@ -22,7 +22,7 @@ from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import Batch
-from formulary.domain.errors import InsufficientStock
+from formulary.domain.errors import IdempotencyMismatch, InsufficientStock
 from formulary.extensions import db
 from formulary.inventory.ledger import check_books, ledger_sum
 from formulary.inventory.models import Lot
@@ -103,6 +103,52 @@ def test_concurrent_retries_with_one_key_make_one_batch(race_app):
     db.session.expire_all()
     assert db.session.execute(select(func.count()).select_from(Batch)).scalar_one() == 1
     assert db.session.get(Lot, ids["scarce_lot"]).quantity_on_hand == SERVES - 1
+    assert check_books(db.session) == []
+
+
+def test_concurrent_retries_with_one_key_and_other_doses_are_refused(race_app):
+    """The same key sent at once with 1 dose by half the clients and 2 by the other half:
+    one batch; the clients that asked for its doses get it, the others 409
+    idempotency_mismatch (whichever step of the preparation they met the batch at)."""
+    app, _ = race_app
+    ids = seed()
+    barrier = threading.Barrier(CLIENTS)
+    outcomes: list[tuple[int, str]] = []
+
+    def worker(doses: int):
+        with app.app_context():
+            try:
+                barrier.wait(60)
+                user = db.session.get(User, ids["user_id"])
+                cocktail = db.session.get(Cocktail, ids["cocktail_id"])
+                batch = services.prepare_batch(db.session, user, cocktail=cocktail, doses=doses,
+                                               tz=TZ, idempotency_key="one-key")
+                db.session.commit()
+                outcomes.append((doses, "replayed" if batch.replayed else "ok"))
+            except IdempotencyMismatch:
+                db.session.rollback()
+                outcomes.append((doses, "mismatch"))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                db.session.rollback()
+                outcomes.append((doses, repr(exc)))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(1 + n % 2,)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    made = [d for d, outcome in outcomes if outcome == "ok"]
+    assert len(made) == 1, outcomes
+    others = [1 + n % 2 for n in range(CLIENTS)]
+    others.remove(made[0])
+    assert sorted(outcomes) == sorted([(made[0], "ok")] + [
+        (d, "replayed" if d == made[0] else "mismatch") for d in others]), outcomes
+    db.session.expire_all()
+    assert db.session.execute(select(Batch.doses)).scalars().all() == made
+    assert db.session.get(Lot, ids["scarce_lot"]).quantity_on_hand == SERVES - made[0]
     assert check_books(db.session) == []
 
 
