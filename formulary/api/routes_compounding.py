@@ -105,7 +105,9 @@ def list_batches():
                       idempotency_key=S.string(max_length=100, null=True)),
            responses={201: BATCH, 200: BATCH},
            description="409 insufficient_stock carries `shortfalls` [{ingredient_id, quantity}]; "
-                       "409 safety_block carries `findings`.")
+                       "409 safety_block carries `findings`; the same idempotency key with "
+                       "another cocktail, doses, patient or override reason is 409 "
+                       "idempotency_mismatch.")
 def create_batch():
     data = only_fields(json_body(), {"cocktail_id", "doses", "patient_id", "override_reason",
                                      "idempotency_key"})
@@ -131,7 +133,8 @@ def get_batch(batch_id: int):
 
 
 @api_route("/batches/<int:batch_id>/verify", ["POST"], summary="Verify a batch (a second "
-           "pharmacist)", tag="batches", permission=BATCHES, responses={200: BATCH})
+           "pharmacist)", tag="batches", permission=BATCHES, responses={200: BATCH},
+           description="409 invalid_state when the batch is not (or no longer) prepared.")
 def verify_batch(batch_id: int):
     batch = services.get_batch(db.session, batch_id)
     services.verify_batch(db.session, current_api_user(), batch)

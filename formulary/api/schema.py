@@ -109,7 +109,7 @@ ERROR = component("Error", obj(
     error=obj(required=("code", "message", "fields"),
               code=string(description="machine-readable: malformed, unauthorized, forbidden, "
                                       "not_found, invalid, insufficient_stock, safety_block, "
-                                      "duplicate, invalid_state, ..."),
+                                      "duplicate, invalid_state, idempotency_mismatch, ..."),
               message=string(),
               fields={"type": "object", "additionalProperties": array(string())}),
 ))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -28,9 +28,11 @@ from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
-from formulary.domain import batch_numbers
+from formulary.domain import batch_numbers, idempotency
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
-from formulary.domain.errors import InsufficientStock, InvalidState, SafetyBlock, ValidationError
+from formulary.domain.errors import (IdempotencyMismatch, InsufficientStock, InvalidState,
+                                     SafetyBlock, ValidationError)
+from formulary.domain.idempotency import Preparation
 from formulary.domain.safety import ScreenResult
 from formulary.domain.stock import Pick, pick_lots
 from formulary.inventory import ledger
@@ -190,6 +192,22 @@ def find_by_key(session: Session, actor, idempotency_key: str | None) -> Batch |
     ).scalar_one_or_none()
 
 
+def _replay(existing: Batch, asked: Preparation) -> Batch:
+    """The batch made the first time with this key, when ``asked`` is the same request;
+    else 409 idempotency_mismatch (nothing is written)."""
+    made = Preparation(existing.cocktail_id, existing.doses, existing.patient_id,
+                       existing.override_reason)
+    changed = idempotency.differences(made, asked)
+    if changed:
+        raise IdempotencyMismatch(
+            f"This idempotency key was already used to prepare batch {existing.batch_number}, "
+            f"and this request differs from that one in: {', '.join(changed)}. Nothing was "
+            "prepared; a different batch needs a new key (on the page: preview it again).",
+            field="idempotency_key")
+    existing.replayed = True
+    return existing
+
+
 def _next_number(session: Session, day: date) -> str:
     prefix = batch_numbers.batch_number_prefix(day)
     numbers = session.execute(select(Batch.batch_number).where(
@@ -235,17 +253,19 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
     positive whole number (422), a patient the safety screen blocks without an override
     reason (409 safety_block, with the findings), not enough usable stock for any
     component (409 insufficient_stock, with the shortfall per ingredient; nothing taken).
-    The same ``(actor, idempotency_key)`` answers the batch made the first time, with
-    ``batch.replayed`` true.
+    The same ``(actor, idempotency_key)`` with the same request answers the batch made the
+    first time, with ``batch.replayed`` true; with another cocktail, doses, patient or
+    override reason it is refused (409 idempotency_mismatch; ``domain.idempotency``).
     """
     now = now or utcnow()
     key = _clean_text(idempotency_key, "idempotency_key", MAX_KEY)
-    existing = find_by_key(session, actor, key)
-    if existing is not None:
-        existing.replayed = True
-        return existing
     doses = check_doses(doses)
     override_reason = _clean_text(override_reason, "override_reason")
+    asked = Preparation(cocktail.id, doses, patient.id if patient is not None else None,
+                        override_reason)
+    existing = find_by_key(session, actor, key)
+    if existing is not None:
+        return _replay(existing, asked)
     version = active_version(cocktail)
     components = _components(session, version)
     if not components:
@@ -259,8 +279,7 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
     # Under the lock: a retry racing the first request (same key) finds its batch now.
     existing = find_by_key(session, actor, key)
     if existing is not None:
-        existing.replayed = True
-        return existing
+        return _replay(existing, asked)
     try:
         _pick(plan, lots, now, tz, policy)
     except InsufficientStock as exc:
@@ -274,8 +293,7 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
                   override_reason=override_reason, idempotency_key=key)
     existing = _insert_numbered(session, actor, batch, now.astimezone(tz).date())
     if existing is not None:
-        existing.replayed = True
-        return existing
+        return _replay(existing, asked)
     units = {c.ingredient_id: c.ingredient.unit for c in components}
     for pick in plan.picks:
         lot = lots[pick.lot_id]
@@ -305,39 +323,77 @@ def batch_snapshot(batch: Batch) -> dict:
 
 
 # --- verify, discard ----------------------------------------------------------------------
+#
+# A state change is one conditional UPDATE: ``... WHERE id = :id AND status = :seen``, the
+# status the checks were made on. Of two racing changes (two verifications, two discards,
+# a discard and a verification) the second one's UPDATE finds the row changed (on
+# PostgreSQL it waits for the first to commit, then re-reads the row) and changes
+# nothing: it is refused with 409 invalid_state and writes no audit entry. On SQLite the
+# writers already queue (BEGIN IMMEDIATE); the later one fails the checks themselves.
 
-def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
-    """A second pharmacist checks a prepared batch; never the one who prepared it."""
+def _change_status(session: Session, batch: Batch, seen: str, values: dict) -> bool:
+    """Set ``values`` on ``batch`` if its status is still ``seen``; True when this call
+    changed it. The object is expired either way, so it reads what the database holds."""
+    changed = session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == seen)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    session.expire(batch)
+    return changed == 1
+
+
+def _check_verifiable(batch: Batch, actor) -> None:
     if batch.status != "prepared":
         raise InvalidState(f"Batch {batch.batch_number} is {batch.status}; only a prepared "
                            "batch can be verified.")
     if batch.prepared_by_id == actor.id:
         raise InvalidState("A batch is verified by a second pharmacist, not by the one "
                            "who prepared it.")
-    before = {"status": batch.status}
-    batch.status, batch.verified_by_id, batch.verified_at = "verified", actor.id, now or utcnow()
-    session.flush()
-    session.expire(batch, ["verified_by"])
+
+
+def _check_discardable(batch: Batch) -> None:
+    if batch.status == "discarded":
+        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
+
+
+def _refused(batch: Batch, check) -> InvalidState:
+    """The error of a change another request beat: the checks again, on the fresh row."""
+    try:
+        check(batch)
+    except InvalidState as exc:
+        return exc
+    return InvalidState(f"Batch {batch.batch_number} was changed by someone else meanwhile "
+                        f"(it is {batch.status}). Nothing was changed; look again and retry.")
+
+
+def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
+    """A second pharmacist checks a prepared batch; never the one who prepared it.
+    Refused (409 invalid_state) when the batch is no longer prepared, also when another
+    request changed it since it was read."""
+    _check_verifiable(batch, actor)
+    if not _change_status(session, batch, "prepared", {
+            "status": "verified", "verified_by_id": actor.id, "verified_at": now or utcnow()}):
+        raise _refused(batch, lambda b: _check_verifiable(b, actor))
     record(session, actor, "batch.verify", "batch", batch.id,
-           summary=f"Verified {batch.batch_number}", before=before,
-           after={"status": batch.status, "verified_by_id": actor.id})
+           summary=f"Verified {batch.batch_number}", before={"status": "prepared"},
+           after={"status": "verified", "verified_by_id": actor.id})
     return batch
 
 
 def discard_batch(session: Session, actor, batch: Batch, reason, *,
                   now: datetime | None = None) -> Batch:
-    """Discard a batch with a reason. Its stock is not returned to the lots."""
+    """Discard a batch with a reason. Its stock is not returned to the lots. Refused
+    (409 invalid_state) when it is already discarded, and when another request changed
+    its status since it was read (the discard was decided on a state that is gone)."""
     reason = _clean_text(reason, "reason")
     if not reason:
         raise ValidationError("Give the reason for discarding the batch.", field="reason")
-    if batch.status == "discarded":
-        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
-    before = {"status": batch.status}
-    batch.status, batch.discarded_by_id = "discarded", actor.id
-    batch.discarded_at, batch.discard_reason = now or utcnow(), reason
-    session.flush()
-    session.expire(batch, ["discarded_by"])
+    _check_discardable(batch)
+    seen = batch.status
+    if not _change_status(session, batch, seen, {
+            "status": "discarded", "discarded_by_id": actor.id,
+            "discarded_at": now or utcnow(), "discard_reason": reason}):
+        raise _refused(batch, _check_discardable)
     record(session, actor, "batch.discard", "batch", batch.id,
-           summary=f"Discarded {batch.batch_number}", before=before,
+           summary=f"Discarded {batch.batch_number}", before={"status": seen},
            after={"status": "discarded"}, reason=reason)
     return batch

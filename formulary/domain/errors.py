@@ -93,3 +93,9 @@ class SafetyBlock(Conflict):
     def __init__(self, message: str, *, findings: tuple = (), **kw):
         super().__init__(message, **kw)
         self.findings = tuple(findings)
+
+
+class IdempotencyMismatch(Conflict):
+    """An idempotency key already used for another request (SPEC §7, §9)."""
+
+    code = "idempotency_mismatch"

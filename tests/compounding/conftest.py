@@ -13,6 +13,7 @@ from formulary.compounding import services
 from formulary.compounding.models import Batch, BatchLine
 from formulary.extensions import db
 from formulary.inventory.models import Lot, Movement
+from tests.conftest import PG_URL, make_app
 
 TZ = ZoneInfo("Europe/Paris")
 #: A fixed "now" for the rules that depend on it: 22 Nov 2026, 10:00 in Paris.
@@ -65,3 +66,21 @@ def counts() -> tuple[int, int, int]:
     """(batches, batch lines, movements): to show a refused action wrote nothing."""
     return tuple(db.session.execute(select(func.count()).select_from(m)).scalar_one()
                  for m in (Batch, BatchLine, Movement))
+
+@pytest.fixture
+def race_app(backend, tmp_path, request):
+    """The app the race runs on: PostgreSQL (the ``app`` fixture's database) or a SQLite
+    file that every connection shares."""
+    if backend == "postgresql":
+        app = request.getfixturevalue("app")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        yield app, PG_URL
+        return
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    app = make_app(url)
+    with app.app_context():
+        db.create_all()
+    with app.app_context():
+        yield app, url
+        db.session.remove()
+        db.engine.dispose()
