@@ -54,7 +54,8 @@ def ingredient_facts(ingredient: Ingredient) -> IngredientFacts:
     if ingredient.max_dose_amount is not None and ingredient.max_dose_unit:
         max_dose = (ingredient.max_dose_amount, ingredient.max_dose_unit)
     return IngredientFacts(id=ingredient.id, name=ingredient.name, unit=ingredient.unit,
-                           strength=strength_of(ingredient), max_dose_per_session=max_dose)
+                           strength=strength_of(ingredient), max_dose_per_session=max_dose,
+                           active=ingredient.active)
 
 
 def snapshot(ing: Ingredient) -> dict:
