@@ -36,8 +36,12 @@ def usable_stock(session: Session, ingredient_ids: Iterable[int]) -> dict[int, D
     return usable_quantities(session, ids, clock.now(), clock.clinic_tz())
 
 
-def load_ingredients(session: Session, raw_ids: Iterable[object]) -> dict[int, Ingredient]:
-    """The ingredient rows a list of submitted ids names (any state), by id. One query."""
+def load_ingredients(session: Session, raw_ids: Iterable[object], *,
+                     lock: bool = False) -> dict[int, Ingredient]:
+    """The ingredient rows a list of submitted ids names (any state), by id. One query.
+
+    ``lock``: share-lock the rows (PostgreSQL), read fresh, so that no change of their
+    stock unit or strength (which locks the row for update) can commit in between."""
     ids = set()
     for raw in raw_ids:
         if isinstance(raw, int) and not isinstance(raw, bool):
@@ -46,7 +50,11 @@ def load_ingredients(session: Session, raw_ids: Iterable[object]) -> dict[int, I
             ids.add(int(raw.strip()))
     if not ids:
         return {}
-    rows = session.execute(select(Ingredient).where(Ingredient.id.in_(ids))).scalars()
+    stmt = select(Ingredient).where(Ingredient.id.in_(ids))
+    if lock:
+        stmt = (stmt.order_by(Ingredient.id).with_for_update(read=True)
+                .execution_options(populate_existing=True))
+    rows = session.execute(stmt).scalars()
     return {i.id: i for i in rows}
 
 

@@ -293,8 +293,11 @@ def approve_cocktail(session: Session, actor, cocktail_id: int, *,
                            f"{version_number}.", field="version")
     _refuse_frozen(draft)
     # Checked again: an ingredient may have been retired, or its maximum dose lowered.
+    # Share-locked: an ingredient's unit or strength may change until it is in an
+    # approved version, never after (inventory.ingredients), so none changes meanwhile.
     inputs = [ComponentInput(c.ingredient_id, c.amount, c.unit) for c in draft.components]
-    doses = check_new_components(inputs, load_ingredients(session, [c.ingredient_id for c in draft.components]))
+    doses = check_new_components(inputs, load_ingredients(
+        session, [c.ingredient_id for c in draft.components], lock=True))
     for component, dose in zip(draft.components, doses):
         component.stock_quantity, component.stock_unit = dose.stock_quantity, dose.stock_unit
     session.flush()

@@ -30,12 +30,14 @@ from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
 from formulary.domain import batch_numbers, idempotency
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
+from formulary.domain.doses import ComponentDose, check_preparable
 from formulary.domain.errors import (IdempotencyMismatch, InsufficientStock, InvalidState,
                                      SafetyBlock, ValidationError)
 from formulary.domain.idempotency import Preparation
 from formulary.domain.safety import ScreenResult
 from formulary.domain.stock import Pick, pick_lots
 from formulary.inventory import ledger
+from formulary.inventory.ingredients import ingredient_facts
 from formulary.inventory.models import Lot
 from formulary.inventory.queries import lots_for_ingredients, to_lot_stock
 from formulary.patients.models import Patient
@@ -97,6 +99,15 @@ def _components(session: Session, version: CocktailVersion) -> list[Component]:
         select(Component).options(joinedload(Component.ingredient))
         .where(Component.version_id == version.id).order_by(Component.position, Component.id)
     ).scalars())
+
+
+def _check_ingredients(components: list[Component]) -> None:
+    """Refuse (409) a version whose ingredients changed since its approval: one now
+    inactive, or one whose current maximum dose per session its dose exceeds (SPEC §4)."""
+    check_preparable(
+        [ComponentDose(c.ingredient_id, c.amount, c.unit, c.stock_quantity, c.stock_unit)
+         for c in components],
+        {c.ingredient_id: ingredient_facts(c.ingredient) for c in components})
 
 
 def _need(components: list[Component], doses: int) -> dict[int, Decimal]:
@@ -171,6 +182,7 @@ def preview_batch(session: Session, *, cocktail: Cocktail, doses, patient: Patie
     doses = check_doses(doses)
     version = active_version(cocktail)
     components = _components(session, version)
+    _check_ingredients(components)
     plan = Plan(version=version, components=components, doses=doses)
     plan.screen = _screen(session, patient, version)
     lots = {lot.id: lot for lot in lots_for_ingredients(session, [c.ingredient_id for c in components])}
@@ -249,7 +261,9 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
                   policy: Mapping[str, timedelta] = DEFAULT_POLICY) -> Batch:
     """Prepare ``doses`` doses of ``cocktail``'s active version, optionally for ``patient``.
 
-    Refused: a cocktail with no active version (409 invalid_state), doses that are not a
+    Refused: a cocktail with no active version (409 invalid_state), an ingredient that is
+    now inactive or whose current maximum dose per session the version's dose exceeds
+    (409 invalid_state, naming it), doses that are not a
     positive whole number (422), a patient the safety screen blocks without an override
     reason (409 safety_block, with the findings), not enough usable stock for any
     component (409 insufficient_stock, with the shortfall per ingredient; nothing taken).
@@ -270,6 +284,7 @@ def prepare_batch(session: Session, actor, *, cocktail: Cocktail, doses, patient
     components = _components(session, version)
     if not components:
         raise InvalidState("This cocktail version has no component.", field="cocktail_id")
+    _check_ingredients(components)
     plan = Plan(version=version, components=components, doses=doses)
     plan.screen = _screen(session, patient, version)
     override_reason = _check_safety(plan.screen, override_reason)

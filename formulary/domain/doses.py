@@ -13,18 +13,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from formulary.domain.errors import ValidationError
+from formulary.domain.errors import InvalidState, ValidationError
 from formulary.domain.units import (
     ACTIVE_UNITS,
     MASS,
+    MAX_STORED,
+    STORED_STEP,
     Strength,
+    StoredScaleError,
     UnitConversionError,
     convert_exact,
     format_quantity,
     parse_quantity,
     parse_unit,
-    round_computed,
     round_half_up,
+    to_api,
+    to_stored,
 )
 
 #: Decimal places of a concentration in the final mix (mg/mL, IU/mL, U/mL).
@@ -37,7 +41,8 @@ class IngredientFacts:
 
     ``unit`` is its stock unit; ``strength`` its active amount per mL (solutions
     stocked in mL only, else None); ``max_dose_per_session`` an (amount, unit)
-    pair in any unit that converts to the stock unit, or None for no limit.
+    pair in any unit that converts to the stock unit, or None for no limit;
+    ``active`` whether it may still be used (see :func:`check_preparable`).
     """
 
     id: int
@@ -45,6 +50,7 @@ class IngredientFacts:
     unit: str
     strength: Strength | None = None
     max_dose_per_session: tuple[Decimal, str] | None = None
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,48 @@ def _describe(amount: Decimal, unit: str) -> str:
     return f"{format_quantity(amount)} {unit}"
 
 
+def _over_maximum(amount: Decimal, unit: str, exact: Fraction,
+                  ingredient: IngredientFacts) -> str | None:
+    """Why a dose (``amount`` ``unit``, exactly ``exact`` in the stock unit) breaks the
+    ingredient's maximum dose per session, or None when it does not (or there is none).
+
+    Compared exactly (as fractions, in the stock unit), so rounding can neither push a
+    dose over the maximum nor let one slip under it. A maximum that cannot be converted
+    to the stock unit is a refusal too: it is a safety limit, and the ingredient record
+    needs fixing rather than the limit being ignored."""
+    if ingredient.max_dose_per_session is None:
+        return None
+    max_amount, max_unit = ingredient.max_dose_per_session
+    try:
+        limit = convert_exact(max_amount, max_unit, ingredient.unit, ingredient.strength)
+    except UnitConversionError as error:
+        return (f"The maximum dose per session of {ingredient.name} "
+                f"({_describe(max_amount, max_unit)}) cannot be checked: {error.message}")
+    if exact > limit:
+        return (f"{_describe(amount, unit)} is over the maximum dose per session "
+                f"of {ingredient.name} ({_describe(max_amount, max_unit)}).")
+    return None
+
+
+def _stock_quantity(amount: Decimal, unit: str, exact: Fraction,
+                    ingredient: IngredientFacts) -> Decimal:
+    """The stock quantity per dose as stored (rounded up to 6 places), or a
+    :class:`ValidationError` naming the ingredient when the dose converts to no stock
+    at that scale or to more than 9 digits before the point (SPEC §3)."""
+    try:
+        return to_stored(exact)
+    except StoredScaleError as error:
+        dose = f"{_describe(amount, unit)} of {ingredient.name}"
+        if error.kind == "too_small":
+            raise ValidationError(
+                f"{dose} is less than {to_api(STORED_STEP)} {ingredient.unit}, the smallest "
+                f"quantity of its stock that is recorded: it would be drawn as nothing. Give "
+                f"a larger dose, or use an ingredient stocked in a smaller unit.") from None
+        raise ValidationError(
+            f"{dose} converts to too much stock per dose: at most 9 digits before the "
+            f"decimal point in {ingredient.unit}.") from None
+
+
 def check_components(components: Sequence[ComponentInput] | None,
                      ingredients: Mapping[int, IngredientFacts]) -> tuple[ComponentDose, ...]:
     """Check a cocktail's components and return them with their stock quantity per dose.
@@ -109,12 +157,17 @@ def check_components(components: Sequence[ComponentInput] | None,
     - ``components.{i}.ingredient_id``: missing or unknown ingredient, or the
       same ingredient as an earlier component;
     - ``components.{i}.amount``: not a positive exact number (see
-      ``parse_quantity``), or over the ingredient's maximum dose per session;
+      ``parse_quantity``), 10^9 or more, over the ingredient's maximum dose per
+      session, or a dose whose stock quantity cannot be stored exactly: below
+      0.000001 of the stock unit (0.5 mcg of an ingredient stocked in g would be drawn
+      as nothing) or of 10^9 or more;
     - ``components.{i}.unit``: unknown unit, or one that does not convert to the
       stock unit.
 
     The maximum dose is compared exactly (as fractions, in the stock unit), so
-    rounding can neither push a dose over it nor let one slip under it.
+    rounding can neither push a dose over it nor let one slip under it. The stock
+    quantity per dose is rounded UP to 6 places (``units.round_computed``), so a draw
+    is never under-counted.
     """
     problems: dict[str, list[str]] = {}
 
@@ -155,6 +208,11 @@ def check_components(components: Sequence[ComponentInput] | None,
             amount = parse_quantity(component.amount, f"{prefix}.amount")
         except ValidationError as error:
             absorb(error)
+        if amount is not None and amount >= MAX_STORED:
+            # stored with 6 places, more digits would not be exact on SQLite
+            problem(f"{prefix}.amount", "Amount is too large: at most 9 digits before "
+                                        "the decimal point.")
+            amount = None
         try:
             unit = parse_unit(component.unit, f"{prefix}.unit")
         except ValidationError as error:
@@ -168,27 +226,18 @@ def check_components(components: Sequence[ComponentInput] | None,
             problem(f"{prefix}.unit", error.message)
             continue
 
-        if ingredient.max_dose_per_session is not None:
-            max_amount, max_unit = ingredient.max_dose_per_session
-            try:
-                limit = convert_exact(max_amount, max_unit, ingredient.unit,
-                                      ingredient.strength)
-            except UnitConversionError as error:
-                # A limit that cannot be checked is refused rather than ignored:
-                # it is a safety limit, and the ingredient record needs fixing.
-                problem(f"{prefix}.amount",
-                        f"The maximum dose per session of {ingredient.name} "
-                        f"({_describe(max_amount, max_unit)}) cannot be checked: "
-                        f"{error.message}")
-                continue
-            if exact > limit:
-                problem(f"{prefix}.amount",
-                        f"{_describe(amount, unit)} is over the maximum dose per session "
-                        f"of {ingredient.name} ({_describe(max_amount, max_unit)}).")
-                continue
+        over = _over_maximum(amount, unit, exact, ingredient)
+        if over is not None:
+            problem(f"{prefix}.amount", over)
+            continue
+        try:
+            stock_quantity = _stock_quantity(amount, unit, exact, ingredient)
+        except ValidationError as error:
+            problem(f"{prefix}.amount", error.message)
+            continue
 
         doses.append(ComponentDose(ingredient_id=ingredient.id, amount=amount, unit=unit,
-                                   stock_quantity=round_computed(exact),
+                                   stock_quantity=stock_quantity,
                                    stock_unit=ingredient.unit))
 
     if problems:
@@ -197,6 +246,38 @@ def check_components(components: Sequence[ComponentInput] | None,
         message = first if count == 1 else f"The components have {count} problems."
         raise ValidationError(message, fields=problems)
     return tuple(doses)
+
+
+def check_preparable(doses: Sequence[ComponentDose],
+                     ingredients: Mapping[int, IngredientFacts]) -> None:
+    """Refuse a batch of an approved version whose ingredients have changed since it
+    was approved (SPEC §4): an ingredient that is no longer active, or whose maximum
+    dose per session is now below the version's dose. ``ingredients`` are as they are
+    now; the dose is compared exactly, as :func:`check_components` does.
+
+    Raises :class:`InvalidState` (409: the request is sound, the formulary is not in a
+    state that allows it) naming every ingredient concerned, on ``cocktail_id``.
+    """
+    problems: list[str] = []
+    for dose in doses:
+        ingredient = ingredients.get(dose.ingredient_id)
+        if ingredient is None:  # a programming error: the caller loads every ingredient
+            raise KeyError(dose.ingredient_id)
+        if not ingredient.active:
+            problems.append(f"{ingredient.name} is inactive: a batch cannot use it.")
+            continue
+        try:
+            exact = convert_exact(dose.amount, dose.unit, ingredient.unit, ingredient.strength)
+        except UnitConversionError as error:
+            problems.append(f"{ingredient.name}: {_describe(dose.amount, dose.unit)} can no "
+                            f"longer be converted to its stock unit: {error.message}")
+            continue
+        over = _over_maximum(dose.amount, dose.unit, exact, ingredient)
+        if over is not None:
+            problems.append(over)
+    if problems:
+        raise InvalidState(" ".join(problems) + " This version cannot be prepared: make a "
+                           "new version of the cocktail.", field="cocktail_id")
 
 
 def _active_amount(dose: ComponentDose,
@@ -266,5 +347,5 @@ def doses_possible(doses: Sequence[ComponentDose], usable: Mapping[int, Decimal]
 
 __all__ = [
     "CONCENTRATION_SCALE", "ComponentDose", "ComponentInput", "IngredientFacts",
-    "MixSummary", "check_components", "doses_possible", "summarize",
+    "MixSummary", "check_components", "check_preparable", "doses_possible", "summarize",
 ]

@@ -13,6 +13,11 @@ Units, in their canonical spelling (the only spelling stored or returned):
 
 A solution stocked in mL may carry a :class:`Strength` (active substance per
 1 mL); a mass, IU or U amount then converts to mL through it, and back.
+
+Two conversions: :func:`convert_exact` is the pure one (a ``Fraction``, never
+rounded: 0.0001 mcg is exactly 1/10^10 g); :func:`convert` is the same value as the
+database stores it (:func:`to_stored`: rounded up to 6 places, refused when it is
+below that scale or has more than 9 digits before the point).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_HALF_UP, Context, Decimal,
-                     Inexact, localcontext)
+                     localcontext)
 from fractions import Fraction
 
 from formulary.domain.errors import ValidationError
@@ -37,15 +42,20 @@ ACTIVE_UNITS: tuple[str, ...] = (*MASS, IU, U)
 
 #: Decimal places stored for every entered quantity (the database's Numeric scale).
 SCALE = 4
-#: Decimal places kept for a computed quantity that does not terminate
-#: (1 mg of a 3 mg/mL solution); see :func:`convert`.
+#: Decimal places kept for a computed quantity (a stock quantity per dose): the
+#: database's scale, Numeric(20, 6). A computed value with more places is rounded UP
+#: to it (see :func:`round_computed`), whether or not it terminates.
 COMPUTED_SCALE = 6
+#: The smallest computed quantity that is stored as something: one unit of the 6th place.
+STORED_STEP = Decimal("0.000001")
+#: Computed quantities are stored below this (at most 9 digits before the point): with 6
+#: places that is 15 significant digits, which SQLite's 8-byte reals hold exactly.
+MAX_STORED = Decimal(10) ** 9
 #: Largest magnitude accepted for an entered quantity.
 MAX_MAGNITUDE = Decimal(10) ** 12
 
 # Working precision for computed quantities: far more digits than a product or
-# quotient of stored quantities needs, so an exact result is never rounded (and
-# one that does not fit is treated as inexact and rounded up, which is safe).
+# quotient of stored quantities needs before it is rounded up to 6 places.
 _PRECISION = 60
 
 # Mass in micrograms per unit: integers, so mass conversion is exact.
@@ -260,7 +270,9 @@ def convert_exact(amount: Decimal, from_unit: str, to_unit: str,
     """The exact value of :func:`convert`, as a ``Fraction`` (never rounded).
 
     For comparisons that must not be disturbed by rounding (is a dose over a
-    maximum?). Raises :class:`UnitConversionError` exactly as :func:`convert`.
+    maximum?), and for conversions below the stored scale (0.0001 mcg is 1/10^10 g
+    here). Raises :class:`UnitConversionError` exactly as :func:`convert`, never
+    :class:`StoredScaleError`: the stored scale is :func:`to_stored`'s business.
     """
     value = Fraction(_as_decimal(amount))
     _check_unit(from_unit)
@@ -288,23 +300,58 @@ def convert_exact(amount: Decimal, from_unit: str, to_unit: str,
 
 
 def round_computed(value: Fraction) -> Decimal:
-    """A computed quantity as a Decimal: exact when it terminates, else rounded UP
-    (towards +infinity) to :data:`COMPUTED_SCALE` places.
+    """A computed quantity as it is stored: rounded UP (towards +infinity) to
+    :data:`COMPUTED_SCALE` places, exact when it has no more places than that.
 
     Up, because a computed quantity is what a draw takes from stock: rounding
     down would take more from the vial than the ledger records, and the stock
-    on the shelf would run out before the stock in the books.
+    on the shelf would run out before the stock in the books. Every value with
+    more places is rounded, not only one that does not terminate: 1.0001 mg of a
+    16 mg/mL solution is exactly 0.06250625 mL, which the database would cut to
+    0.062506 (1,000 doses would draw 62.50625 mL and record 62.506); it is
+    0.062507 here. Total: a positive value below :data:`STORED_STEP` gives
+    STORED_STEP; see :func:`to_stored` for the refusals.
     """
+    value = Fraction(value)
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         # Rounding toward +inf here too, so the 60-digit quotient is never below
         # the true value before it is rounded up to 6 places.
         ctx.rounding = ROUND_CEILING
-        ctx.clear_flags()
         quotient = Decimal(value.numerator) / Decimal(value.denominator)
-        if not ctx.flags[Inexact]:
-            return _canonical(quotient)
-        return _canonical(quotient.quantize(Decimal(1).scaleb(-COMPUTED_SCALE)))
+        return _canonical(quotient.quantize(STORED_STEP))
+
+
+class StoredScaleError(ValidationError):
+    """A computed quantity that the database cannot hold as it is: below the stored
+    scale (``kind == "too_small"``) or with more than 9 digits before the point
+    (``kind == "too_large"``)."""
+
+    def __init__(self, message: str, *, kind: str, **kw):
+        super().__init__(message, **kw)
+        self.kind = kind
+
+
+def to_stored(value: Fraction) -> Decimal:
+    """A computed stock quantity as stored (:func:`round_computed`), or refused.
+
+    SPEC §3: a quantity that converts to no stock at the stored scale (below
+    :data:`STORED_STEP`: 0.5 mcg of an ingredient stocked in g is 0.0000005 g) is
+    refused rather than drawn as nothing (or, rounded up, as twice the dose); so is one
+    of :data:`MAX_STORED` or more, which SQLite would not store exactly. Raises
+    :class:`StoredScaleError` with no field: the caller knows what the quantity is and
+    names it (``domain.doses`` says which ingredient and which dose).
+    """
+    if value < Fraction(STORED_STEP):
+        raise StoredScaleError(
+            f"The result is below the smallest quantity of stock recorded "
+            f"({to_api(STORED_STEP)}).", kind="too_small")
+    stored = round_computed(value) if value < MAX_STORED else MAX_STORED
+    if stored >= MAX_STORED:  # rounding up may reach it: 999999999.9999995 -> 10^9
+        raise StoredScaleError(
+            "The result is too large: at most 9 digits before the decimal point.",
+            kind="too_large")
+    return stored
 
 
 _WIDE = Context(prec=_PRECISION)
@@ -343,11 +390,14 @@ def convert(amount: Decimal, from_unit: str, to_unit: str,
 
     Anything else raises :class:`UnitConversionError` (field ``unit``) with a
     sentence saying why. Units must be canonical (see :func:`parse_unit`).
-    A result that terminates is returned exactly; one that does not (1 mg of a
-    3 mg/mL solution) is rounded up to :data:`COMPUTED_SCALE` places, see
-    :func:`round_computed`. The result has no trailing fractional zeros.
+
+    The result is a quantity as stored (:func:`to_stored`): exact when it has at most
+    :data:`COMPUTED_SCALE` places, else rounded UP to them (1 mg of a 3 mg/mL solution
+    is 0.333334 mL); a positive result below the stored scale (0.0001 mcg in g) or of
+    10^9 or more raises :class:`StoredScaleError`. The exact value, at any scale, is
+    :func:`convert_exact`'s. The result has no trailing fractional zeros.
     """
-    return round_computed(convert_exact(amount, from_unit, to_unit, strength))
+    return to_stored(convert_exact(amount, from_unit, to_unit, strength))
 
 
 # -------------------------------------------------------------------- formatting
@@ -377,8 +427,8 @@ def to_api(d: Decimal) -> str:
 
 
 __all__ = [
-    "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE", "SCALE",
-    "U", "UNITS", "VOLUME", "Strength", "UnitConversionError", "convert",
-    "convert_exact", "format_quantity", "parse_quantity", "parse_unit",
-    "round_computed", "round_half_up", "to_api",
+    "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE", "MAX_STORED",
+    "SCALE", "STORED_STEP", "U", "UNITS", "VOLUME", "Strength", "StoredScaleError",
+    "UnitConversionError", "convert", "convert_exact", "format_quantity", "parse_quantity",
+    "parse_unit", "round_computed", "round_half_up", "to_api", "to_stored",
 ]

@@ -11,6 +11,14 @@ and the demo data.
 the keys present. Every problem is collected and raised at once as one
 ``ValidationError`` whose ``fields`` use those keys; a name or GTIN another ingredient
 holds is a ``Duplicate`` (409).
+
+Once an ingredient has a lot or is a component of an approved cocktail version (active,
+superseded or retired: ``approved_at`` set), its stock unit and strength never change
+(SPEC §4): the stock quantity per dose of every approved version was computed from them,
+so a change would make batches silently deliver another dose (biotin 5 mg/mL at 10 mg a
+dose draws 2 mL; at a strength of 10 mg/mL the same 2 mL would be 20 mg). Such a change,
+removing the strength included, is refused with ``InvalidState`` (409): make a new
+ingredient instead.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
+from formulary.cocktails.models import CocktailVersion, Component
 from formulary.domain.doses import IngredientFacts
 from formulary.domain.errors import Duplicate, InvalidState, ValidationError, refuse_unknown_fields
 from formulary.domain.gs1 import normalize_gtin
@@ -54,7 +63,8 @@ def ingredient_facts(ingredient: Ingredient) -> IngredientFacts:
     if ingredient.max_dose_amount is not None and ingredient.max_dose_unit:
         max_dose = (ingredient.max_dose_amount, ingredient.max_dose_unit)
     return IngredientFacts(id=ingredient.id, name=ingredient.name, unit=ingredient.unit,
-                           strength=strength_of(ingredient), max_dose_per_session=max_dose)
+                           strength=strength_of(ingredient), max_dose_per_session=max_dose,
+                           active=ingredient.active)
 
 
 def snapshot(ing: Ingredient) -> dict:
@@ -258,14 +268,11 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
         except UnitConversionError as exc:
             p.add("max_dose_per_session",
                   f"The maximum dose must convert to the stock unit ({unit}): {exc.message}")
+    if ing is not None:
+        _refuse_stock_basis_change(session, ing, out)
     multi = final("multi_dose", ing.multi_dose if ing else False)
     if final("in_use_days", ing.in_use_days if ing else None) is not None and not multi:
         p.add("in_use_days", "An in-use period applies to multi-dose vials only.")
-    if ing is not None and "unit" in out and out["unit"] != ing.unit:
-        has_lots = session.execute(select(Lot.id).where(Lot.ingredient_id == ing.id).limit(1)).first()
-        if has_lots:
-            raise InvalidState("This ingredient has lots in its stock unit; its unit cannot change.",
-                               field="unit")
     p.raise_if_any()
 
     if "name" in out:
@@ -281,6 +288,36 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
         if clash:
             raise Duplicate(f"GTIN {clash[0]} already belongs to {clash[1]}.", field="gtins")
     return out
+
+
+def _refuse_stock_basis_change(session: Session, ing: Ingredient, out: dict) -> None:
+    """Refuse a change of stock unit or strength (removing it too) once the ingredient
+    has a lot or is in an approved cocktail version; see the module's docstring.
+
+    The ingredient's row is locked first (PostgreSQL): a lot or a component inserted
+    meanwhile by another transaction holds a key-share lock on it through its foreign key,
+    and an approval holds a share lock (``approve_cocktail``), so either that transaction
+    commits first and is seen here, or it waits until this change is committed."""
+    changed = [key for key, now in (("unit", ing.unit), ("strength", strength_of(ing)))
+               if key in out and out[key] != now]
+    if not changed:
+        return
+    session.execute(select(Ingredient.id).where(Ingredient.id == ing.id).with_for_update())
+    uses = []
+    if session.execute(select(Lot.id).where(Lot.ingredient_id == ing.id).limit(1)).first():
+        uses.append("has lots")
+    if session.execute(
+            select(Component.id).join(CocktailVersion, Component.version_id == CocktailVersion.id)
+            .where(Component.ingredient_id == ing.id, CocktailVersion.approved_at.is_not(None))
+            .limit(1)).first():
+        uses.append("is in an approved cocktail version")
+    if not uses:
+        return
+    what = " and ".join({"unit": "stock unit", "strength": "strength"}[k] for k in changed)
+    message = (f"{ing.name} {' and '.join(uses)}: its stock unit and strength never change, "
+               f"or batches would silently deliver another dose. To change its {what}, "
+               "make a new ingredient.")
+    raise InvalidState(message, fields={key: [message] for key in changed})
 
 
 def _apply(ing: Ingredient, out: dict) -> None:

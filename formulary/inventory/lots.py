@@ -79,8 +79,9 @@ def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date,
 
     The same lot number of the same ingredient with the same expiry adds to that lot
     (a receipt movement; ``quantity_received`` grows); with another expiry it is refused
-    (409 ``duplicate``). Refused: an inactive or unknown ingredient, an expired lot,
-    a recalled lot, a quantity that is not positive, a unit cost below zero or with more
+    (409 ``duplicate``); a lot that is quarantined or recalled is refused (409
+    ``invalid_state``, naming its status). Refused: an inactive or unknown ingredient, an
+    expired lot, a quantity that is not positive, a unit cost below zero or with more
     than 4 decimal places.
     """
     now = now or utcnow()
@@ -142,14 +143,16 @@ def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date,
                    after=lot_snapshot(lot))
             return lot
     lot = ledger.lock_lots(session, [existing])[existing]
+    if lot.status != "available":
+        # A quarantined lot was put aside by a person, a recalled one by the supplier or
+        # the authority: more of it on the shelf is not stock to add (release it first).
+        raise InvalidState(f"Lot {number} of {ing.name} is {lot.status}: more of it cannot "
+                           "be received.", field="lot_number")
     if lot.expiry_date != expiry:
         raise Duplicate(
             f"Lot {number} of {ing.name} was received with expiry "
             f"{lot.expiry_date.isoformat()}, not {expiry.isoformat()}: check the vial.",
             field="expiry_date")
-    if lot.status == "recalled":
-        raise InvalidState(f"Lot {number} of {ing.name} is recalled: it cannot be received.",
-                           field="lot_number")
     before = lot_snapshot(lot)
     lot.quantity_received = lot.quantity_received + qty
     if cost is not None:

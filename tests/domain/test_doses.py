@@ -10,10 +10,11 @@ from formulary.domain.doses import (
     IngredientFacts,
     MixSummary,
     check_components,
+    check_preparable,
     doses_possible,
     summarize,
 )
-from formulary.domain.errors import ValidationError
+from formulary.domain.errors import InvalidState, ValidationError
 from formulary.domain.units import Strength
 
 BIOTIN = IngredientFacts(1, "Biotin 5 mg/mL", "mL", Strength(D("5"), "mg"), (D("5"), "mg"))
@@ -33,10 +34,13 @@ DMAE = IngredientFacts(9, "DMAE 3 mg/mL", "mL", Strength(D("3"), "mg"), (D("1"),
 SELENIUM = IngredientFacts(10, "Selenium 200 mcg/mL", "mL", Strength(D("200"), "mcg"), None)
 ASCORBIC = IngredientFacts(11, "Ascorbic acid 150 mg/mL", "mL", Strength(D("150"), "mg"),
                            (D("50"), "mg"))
+MINOXIDIL = IngredientFacts(12, "Minoxidil 16 mg/mL", "mL", Strength(D("16"), "mg"), None)
+ZINC_POWDER = IngredientFacts(13, "Zinc powder", "g", None, None)   # stocked in g
+FOLIC = IngredientFacts(14, "Folic acid powder", "mcg", None, None)  # stocked in mcg
 
 INGREDIENTS = {i.id: i for i in (BIOTIN, SALINE, LIDOCAINE, HA_POWDER, VITAMIN_D,
                                  HYALURONIDASE, AMPOULE, SILICIUM, DMAE, SELENIUM,
-                                 ASCORBIC)}
+                                 ASCORBIC, MINOXIDIL, ZINC_POWDER, FOLIC)}
 
 
 def one(ingredient_id, amount, unit):
@@ -76,6 +80,15 @@ def one(ingredient_id, amount, unit):
     (11, "50", "mg", (D("50"), "mg", D("0.333334"), "mL")),
     # mcg strength: 100 mcg / 200 mcg/mL
     (10, "100", "mcg", (D("100"), "mcg", D("0.5"), "mL")),
+    # exactly 0.06250625 mL: 8 places, rounded UP at the stored 6 (the database cut it
+    # to 0.062506, so 1,000 doses drew 62.50625 mL and recorded 62.506)
+    (12, "1.0001", "mg", (D("1.0001"), "mg", D("0.062507"), "mL")),
+    # the smallest dose of a powder stocked in g that is still stock: 1 mcg = 0.000001 g
+    (13, "1", "mcg", (D("1"), "mcg", D("0.000001"), "g")),
+    # 1.5 mcg = 0.0000015 g: up to 0.000002 g, never down
+    (13, "1.5", "mcg", (D("1.5"), "mcg", D("0.000002"), "g")),
+    # the largest amount: 9 digits before the point
+    (2, "999999999.9999", "mL", (D("999999999.9999"), "mL", D("999999999.9999"), "mL")),
 ])
 def test_check_components_accepts(ingredient_id, amount, unit, expected):
     (dose,) = check_components(one(ingredient_id, amount, unit), INGREDIENTS)
@@ -141,6 +154,22 @@ def test_check_components_keeps_order_and_ids():
     (one(8, "1", "mL"), {"components.0.amount": [
         "The maximum dose per session of Organic silicium (10 mg) cannot be checked: "
         "mg cannot be converted to mL: this ingredient has no strength per mL."]}),
+    # SPEC §3: a dose that converts to no stock at the stored scale is refused (it was
+    # stored as 0 on SQLite and the batch then failed; PostgreSQL rounded it up to twice it)
+    (one(13, "0.5", "mcg"), {"components.0.amount": [
+        "0.5 mcg of Zinc powder is less than 0.000001 g, the smallest quantity of its "
+        "stock that is recorded: it would be drawn as nothing. Give a larger dose, or use "
+        "an ingredient stocked in a smaller unit."]}),
+    (one(13, "0.0001", "mg"), {"components.0.amount": [  # 0.0000001 g
+        "0.0001 mg of Zinc powder is less than 0.000001 g, the smallest quantity of its "
+        "stock that is recorded: it would be drawn as nothing. Give a larger dose, or use "
+        "an ingredient stocked in a smaller unit."]}),
+    # ...and so is any result that would be stored inexactly: 10 digits before the point
+    (one(2, "1000000000", "mL"), {"components.0.amount": [
+        "Amount is too large: at most 9 digits before the decimal point."]}),
+    (one(14, "1000", "g"), {"components.0.amount": [  # 10^9 mcg
+        "1000 g of Folic acid powder converts to too much stock per dose: at most "
+        "9 digits before the decimal point in mcg."]}),
     # units: unknown, or not convertible to the stock unit
     (one(2, "1", "kg"), {"components.0.unit": [
         "Unknown unit 'kg': use one of mcg, mg, g, mL, IU, U, each."]}),
@@ -265,3 +294,72 @@ def test_doses_possible_refuses_floats():
     (dose,) = doses_of((2, "1", "mL"))
     with pytest.raises(TypeError):
         doses_possible((dose,), {2: 5.0})
+
+
+# --------------------------------------------------------------- check_preparable
+
+def _dose(ingredient_id, amount, unit, stock_quantity, stock_unit="mL"):
+    """A component of an approved version, as stored."""
+    return ComponentDose(ingredient_id, D(amount), unit, D(stock_quantity), stock_unit)
+
+
+def _now(ingredient, **changes):
+    """The ingredient as it is at preparation time (changed since the approval)."""
+    from dataclasses import replace
+
+    return {ingredient.id: replace(ingredient, **changes)}
+
+
+@pytest.mark.parametrize("dose, ingredients", [
+    # nothing changed: 4 mg of biotin under its 5 mg maximum
+    (_dose(1, "4", "mg", "0.8"), _now(BIOTIN)),
+    # exactly at a maximum lowered to the dose: "over" means over
+    (_dose(1, "4", "mg", "0.8"), _now(BIOTIN, max_dose_per_session=(D("4"), "mg"))),
+    # the maximum removed
+    (_dose(1, "4", "mg", "0.8"), _now(BIOTIN, max_dose_per_session=None)),
+    # compared exactly: 1 mg of DMAE is drawn as 0.333334 mL, over 1/3 mL, yet at 1 mg
+    (_dose(9, "1", "mg", "0.333334"), _now(DMAE)),
+    # a maximum raised, in another unit (0.001 g = 1 mg)
+    (_dose(9, "1", "mg", "0.333334"), _now(DMAE, max_dose_per_session=(D("0.001"), "g"))),
+])
+def test_check_preparable_accepts(dose, ingredients):
+    check_preparable([dose], ingredients)  # no error
+
+
+@pytest.mark.parametrize("dose, ingredients, message", [
+    # the maximum lowered after the version was approved
+    (_dose(1, "4", "mg", "0.8"), _now(BIOTIN, max_dose_per_session=(D("3"), "mg")),
+     "4 mg is over the maximum dose per session of Biotin 5 mg/mL (3 mg)."),
+    # lowered in another unit: 0.5 mL of 5 mg/mL is 2.5 mg
+    (_dose(1, "4", "mg", "0.8"), _now(BIOTIN, max_dose_per_session=(D("0.5"), "mL")),
+     "4 mg is over the maximum dose per session of Biotin 5 mg/mL (0.5 mL)."),
+    # 0.0001 mg over is over
+    (_dose(9, "1", "mg", "0.333334"), _now(DMAE, max_dose_per_session=(D("0.9999"), "mg")),
+     "1 mg is over the maximum dose per session of DMAE 3 mg/mL (0.9999 mg)."),
+    # the ingredient deactivated after the version was approved
+    (_dose(2, "2", "mL", "2"), _now(SALINE, active=False),
+     "Sodium chloride 0.9% is inactive: a batch cannot use it."),
+    # a maximum that cannot be checked is a refusal, as when the version was made
+    (_dose(2, "2", "mL", "2"), _now(SALINE, max_dose_per_session=(D("1"), "mg")),
+     "The maximum dose per session of Sodium chloride 0.9% (1 mg) cannot be checked: "
+     "mg cannot be converted to mL: this ingredient has no strength per mL."),
+])
+def test_check_preparable_refuses(dose, ingredients, message):
+    with pytest.raises(InvalidState) as exc:
+        check_preparable([dose], ingredients)
+    full = message + " This version cannot be prepared: make a new version of the cocktail."
+    assert exc.value.message == full
+    assert exc.value.fields == {"cocktail_id": [full]}
+    assert exc.value.status == 409
+
+
+def test_check_preparable_names_every_ingredient_concerned():
+    ingredients = {**_now(BIOTIN, max_dose_per_session=(D("1"), "mg")),
+                   **_now(SALINE, active=False), **_now(VITAMIN_D)}
+    with pytest.raises(InvalidState) as exc:
+        check_preparable([_dose(1, "4", "mg", "0.8"), _dose(2, "2", "mL", "2"),
+                          _dose(5, "1000", "IU", "0.2")], ingredients)
+    assert exc.value.message == (
+        "4 mg is over the maximum dose per session of Biotin 5 mg/mL (1 mg). "
+        "Sodium chloride 0.9% is inactive: a batch cannot use it. "
+        "This version cannot be prepared: make a new version of the cocktail.")

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 from formulary.domain.errors import ValidationError
 from formulary.domain.units import (
     COMPUTED_SCALE,
+    MAX_STORED,
     SCALE,
+    STORED_STEP,
     UNITS,
+    StoredScaleError,
     Strength,
     UnitConversionError,
     convert,
@@ -19,7 +22,9 @@ from formulary.domain.units import (
     format_quantity,
     parse_quantity,
     parse_unit,
+    round_computed,
     to_api,
+    to_stored,
 )
 
 
@@ -186,7 +191,7 @@ MCG = Strength(D("200"), "mcg")    # 200 mcg/mL
     ("1", "mg", "mcg", None, "1000"),
     ("500", "mcg", "mg", None, "0.5"),
     ("1", "mcg", "g", None, "0.000001"),  # 6 places, and exact: kept exactly
-    ("0.0001", "mcg", "g", None, "0.0000000001"),  # exact beyond 6 places: kept
+    # (0.0001 mcg in g lands below the stored scale: refused, see test_convert_refuses_*)
     # a mass does not need a strength to convert to mass, even if one is given
     ("2", "mg", "mcg", B5, "2000"),
     # mass to mL through the strength (the brief's cases)
@@ -207,6 +212,10 @@ MCG = Strength(D("200"), "mcg")    # 200 mcg/mL
     ("1", "mg", "mL", THREE_MG, "0.333334"),  # 0.3333... -> never under-count a draw
     ("2", "mg", "mL", THREE_MG, "0.666667"),  # 0.6666... -> up, here like half-up
     ("1", "mL", "mg", Strength(D("0.0003"), "mg"), "0.0003"),  # exact product, kept
+    # exact results with more than 6 places are rounded UP too, not cut by the database:
+    # 1.0001 mg of 16 mg/mL is exactly 0.06250625 mL (once stored as 0.062506)
+    ("1.0001", "mg", "mL", Strength(D("16"), "mg"), "0.062507"),
+    ("1.5", "mcg", "g", None, "0.000002"),   # 0.0000015 g: up, never down to 0.000001
 ])
 def test_convert(amount, src, dst, strength, expected):
     result = convert(D(amount), src, dst, strength)
@@ -242,6 +251,72 @@ def test_convert_refuses(amount, src, dst, strength, message):
     assert exc.value.fields == {"unit": [message]}
     # a conversion error is a validation error: the API answers 422
     assert isinstance(exc.value, ValidationError)
+
+
+@pytest.mark.parametrize("amount, src, dst, strength, kind", [
+    # SPEC §3: no stock at the stored scale (6 places) is refused, not drawn as nothing
+    ("0.0001", "mcg", "g", None, "too_small"),   # 0.0000000001 g
+    ("0.5", "mcg", "g", None, "too_small"),      # 0.0000005 g: the case
+    ("0.9999", "mcg", "g", None, "too_small"),   # just under one step
+    ("0.0001", "mcg", "mL", Strength(D("1000"), "mg"), "too_small"),  # through a strength
+    # more than 9 digits before the point: SQLite's reals would not hold it exactly
+    ("1000000", "g", "mcg", None, "too_large"),  # 10^12 mcg
+    ("1000", "g", "mcg", None, "too_large"),     # exactly 10^9: the first refused
+    ("1", "g", "mL", Strength(D("0.0001"), "mcg"), "too_large"),  # 10^10 mL
+])
+def test_convert_refuses_what_the_database_cannot_store(amount, src, dst, strength, kind):
+    with pytest.raises(StoredScaleError) as exc:
+        convert(D(amount), src, dst, strength)
+    assert exc.value.kind == kind
+    assert isinstance(exc.value, ValidationError)  # a 422 if it ever reached a client
+    # the pure conversion stays exact at any scale
+    convert_exact(D(amount), src, dst, strength)
+
+
+def test_the_pure_conversion_is_exact_below_the_stored_scale():
+    # convert_exact is the unit arithmetic; the stored scale is to_stored's business
+    assert convert_exact(D("0.0001"), "mcg", "g") == Fraction(1, 10**10)
+    assert convert_exact(D("0.5"), "mcg", "g") == Fraction(1, 2 * 10**6)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (Fraction(5, 2), "2.5"),                     # terminating, few places: exact
+    (Fraction(1, 10**6), "0.000001"),            # exactly one step: exact
+    (Fraction(6_250_625, 10**8), "0.062507"),    # 0.06250625: 8 places, up (was cut)
+    (Fraction(1, 3), "0.333334"),                # does not terminate: up
+    (Fraction(2, 3), "0.666667"),                # up, here like half-up
+    (Fraction(1_000_001, 10**7), "0.100001"),    # 0.1000001: up by almost a whole step
+    (Fraction(1, 2 * 10**6), "0.000001"),        # below one step: up to one (to_stored refuses)
+    (Fraction(0), "0"),
+])
+def test_round_computed_rounds_up_at_the_stored_scale(value, expected):
+    result = round_computed(value)
+    assert to_api(result) == expected
+    assert result >= value  # never under-counted
+
+
+@pytest.mark.parametrize("value, expected", [
+    (Fraction(1, 10**6), "0.000001"),                      # the smallest stored
+    (Fraction(15, 10**7), "0.000002"),                     # 0.0000015: up
+    (Fraction(999_999_999_999_999, 10**6), "999999999.999999"),  # the largest stored
+    (Fraction(123_456_789), "123456789"),
+])
+def test_to_stored_accepts(value, expected):
+    assert to_api(to_stored(value)) == expected
+
+
+@pytest.mark.parametrize("value, kind", [
+    (Fraction(0), "too_small"),                                # no stock at all
+    (Fraction(1, 2 * 10**6), "too_small"),                     # 0.0000005: nothing at 6 places
+    (Fraction(999_999, 10**12), "too_small"),                  # 0.000000999999
+    (Fraction(10**9), "too_large"),                            # 10 digits before the point
+    (Fraction(9_999_999_999_999_991, 10**7), "too_large"),     # 999999999.9999991 rounds up to 10^9
+    (Fraction(10**40), "too_large"),                           # far beyond: no decimal overflow
+])
+def test_to_stored_refuses(value, kind):
+    with pytest.raises(StoredScaleError) as exc:
+        to_stored(value)
+    assert exc.value.kind == kind
 
 
 def test_convert_exact_keeps_the_true_value():
@@ -319,10 +394,17 @@ entered = st.integers(min_value=1, max_value=10**16).map(lambda n: D(n).scaleb(-
 @settings(database=None, max_examples=300)
 @given(amount=entered, per_ml=entered)
 def test_a_computed_draw_is_never_below_the_true_value(amount, per_ml):
-    # rounded up, by less than one unit of the 6th place; exact when it terminates
+    # rounded up, by less than one unit of the 6th place, to at most 6 places; refused
+    # only when below one unit of the 6th place or at 10^9 and over
     true = Fraction(amount) / Fraction(per_ml)
-    drawn = convert(amount, "mg", "mL", Strength(per_ml, "mg"))
+    try:
+        drawn = convert(amount, "mg", "mL", Strength(per_ml, "mg"))
+    except StoredScaleError as exc:
+        assert (exc.kind == "too_small" and true < Fraction(STORED_STEP)) or \
+            (exc.kind == "too_large" and true > Fraction(MAX_STORED) - Fraction(STORED_STEP))
+        return
     assert true <= Fraction(drawn) < true + Fraction(1, 10**6)
+    assert -drawn.as_tuple().exponent <= COMPUTED_SCALE and drawn < MAX_STORED
 
 
 @settings(database=None, max_examples=300)
@@ -330,7 +412,8 @@ def test_a_computed_draw_is_never_below_the_true_value(amount, per_ml):
        dst=st.sampled_from(["mcg", "mg", "g"]))
 def test_mass_conversion_round_trips_exactly(amount, src, dst):
     # powers of ten only: nothing is ever rounded
-    assert convert(convert(amount, src, dst), dst, src) == amount
+    there = convert_exact(amount, src, dst)
+    assert convert_exact(D(there.numerator) / D(there.denominator), dst, src) == amount
 
 
 @settings(database=None, max_examples=300)
