@@ -125,10 +125,7 @@ def update_user(session: Session, actor, user: User, *, role=None, active=None, 
         if getattr(actor, "id", None) == user.id and not active:
             raise ValidationError("You cannot deactivate your own account.", field="active")
         if not active and user.active:
-            user.session_version += 1  # end the user's open sessions
-            for token in user.tokens:
-                if token.revoked_at is None:
-                    token.revoked_at = utcnow()
+            end_sessions(user)
         user.active = active
     if getattr(actor, "id", None) == user.id and role is not None and role != before["role"]:
         raise ValidationError("You cannot change your own role.", field="role")
@@ -140,15 +137,33 @@ def update_user(session: Session, actor, user: User, *, role=None, active=None, 
     return user
 
 
+def end_sessions(user: User, now: datetime | None = None) -> int:
+    """End everything that lets ``user`` in without the password: their page sessions
+    (the session cookie names ``session_version``, which moves on) and their API tokens
+    (revoked). Called on a password reset and on a deactivation (SPEC §2). Answers the
+    number of tokens revoked."""
+    now = now or utcnow()
+    user.session_version = (user.session_version or 0) + 1
+    revoked = 0
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            revoked += 1
+    return revoked
+
+
 def reset_password(session: Session, actor, user: User, password) -> None:
+    """Set a new password (an admin's reset, or the user's own change): the account is
+    unlocked, and the user's sessions end and their API tokens are revoked."""
     _check_password(password)
     user.set_password(password)
-    user.session_version += 1
+    revoked = end_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
     record(session, actor, "user.reset_password", "user", user.id,
-           summary=f"Reset the password of {user.username}")
+           summary=f"Reset the password of {user.username}"
+                   + (f"; {revoked} API token(s) revoked" if revoked else ""))
 
 
 def authenticate(session: Session, username, password, *, max_failures: int,
