@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
+from formulary.auth import ratelimit
 from formulary.auth.models import ApiToken, User
 from formulary.auth.permissions import ROLES
 from formulary.db import utcnow
@@ -202,6 +203,25 @@ def authenticate(session: Session, username, password, *, max_failures: int,
     user.locked_until = None
     user.last_login_at = now
     session.flush()
+    return user
+
+
+def log_in(session: Session, username, password, *, address: str | None, config) -> User:
+    """One login attempt, page or API: the limits on failed attempts (``ratelimit``), then
+    :func:`authenticate`. A failure is counted against the address and the username and
+    re-raised (the caller keeps the count though it answers with an error); a success is
+    never counted and clears the username's failures. ``config`` holds the ``LOGIN_*``
+    settings. Raises ``ratelimit.TooManyAttempts`` (429) or :class:`LoginRefused` (401)."""
+    ratelimit.check(session, address=address, username=username,
+                    per_ip=config["LOGIN_RATE_PER_IP"], per_username=config["LOGIN_RATE_PER_USERNAME"],
+                    window_seconds=config["LOGIN_RATE_WINDOW_SECONDS"])
+    try:
+        user = authenticate(session, username, password, max_failures=config["LOGIN_MAX_FAILURES"],
+                            lock_minutes=config["LOGIN_LOCK_MINUTES"])
+    except LoginRefused:
+        ratelimit.record_failure(session, address=address, username=username)
+        raise
+    ratelimit.record_success(session, username=username)
     return user
 
 
