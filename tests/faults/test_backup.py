@@ -5,6 +5,7 @@ audit hash chain verifies. A restore over data refuses to run without ``--yes``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -99,6 +100,48 @@ def test_backup_then_restore_brings_back_every_ledger_and_the_audit_chain(own_ap
     assert result.exit_code == 0, result.output
     assert table_counts() == saved
     assert book_problems() == []
+
+
+def test_the_backup_records_the_audit_head_and_the_restore_checks_it(own_app, tmp_path):
+    """SPEC §2: the chain's head goes beside every backup; the live log cut short after the
+    backup is found against it, and the restored log is checked against it."""
+    from formulary.audit.services import ChainHead, chain_head, record
+
+    seed()
+    for i in range(5):
+        record(db.session, "tester", "thing.change", "thing", i)
+    db.session.commit()
+    head = chain_head(db.session)
+    db.session.rollback()  # no transaction left open (on SQLite it would hold the lock)
+    path = tmp_path / "clinic.backup"
+    runner = own_app.test_cli_runner()
+    result = runner.invoke(args=["backup", str(path)])
+    assert result.exit_code == 0, result.output
+    head_file = tmp_path / "clinic.backup.head.json"
+    assert ChainHead.parse(json.loads(head_file.read_text())) == head
+    assert str(head) in result.output
+
+    # The newest entries removed behind the application's back: the head file finds it.
+    tamper(delete(AuditEntry).where(AuditEntry.seq > head.seq - 2))
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    out = runner.invoke(args=["audit", "verify", "--head-file", str(head_file)])
+    assert out.exit_code == 1 and "2 newest entries are missing" in out.output
+
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert f"the log reaches the recorded head {head.seq}" in result.output
+    assert runner.invoke(args=["audit", "verify", "--head-file", str(head_file)]).exit_code == 0
+
+    # A backup whose recorded head its log does not reach is reported after the restore.
+    head_file.write_text(json.dumps({"seq": head.seq + 3, "hash": head.hash}))
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code != 0 and "1 audit chain problem" in result.output
+    # A head file that is not a head: refused before anything is touched.
+    head_file.write_text("not json")
+    saved = table_counts()
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code != 0 and "is not an audit chain head" in result.output
+    assert table_counts() == saved
 
 
 def test_restore_refuses_what_is_not_a_backup(own_app, tmp_path):
