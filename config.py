@@ -46,6 +46,11 @@ class Config:
     LOGIN_RATE_WINDOW_SECONDS = 60
     LOGIN_RATE_PER_IP = int(os.environ.get("LOGIN_RATE_PER_IP", "10"))
     LOGIN_RATE_PER_USERNAME = int(os.environ.get("LOGIN_RATE_PER_USERNAME", "5"))
+    # How many reverse proxies stand in front of the app. 0 (the default): the client's
+    # address is the connection's, and X-Forwarded-For is ignored (anyone can send it, and
+    # a client rotating it would dodge the per-address limit on failed logins). N > 0:
+    # werkzeug's ProxyFix takes the address (and scheme) the N-th proxy from the app saw.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     API_MAX_PER_PAGE = 500
     # Beyond-use policy in hours per storage (after USP <797> category 1).
     BEYOND_USE_HOURS = {"room": 12, "fridge": 24}

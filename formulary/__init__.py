@@ -23,6 +23,7 @@ def create_app(config: str | type | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_relative_config=True)
     _load_config(app, config)
+    trust_proxies(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -54,6 +55,20 @@ def _load_config(app: Flask, config) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, read the client's address and scheme
+    from the ``X-Forwarded-For`` / ``X-Forwarded-Proto`` they set (werkzeug's ProxyFix,
+    which takes the entry the outermost trusted proxy added, not what the client sent).
+    With 0, the default, those headers are ignored."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies < 0:
+        raise ValueError("TRUSTED_PROXIES must be 0 or more.")
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Shell commands: ``flask --app wsgi create-user | demo-data | audit verify``.
+"""Shell commands: ``flask --app wsgi create-user | demo-data | audit head | audit verify``.
 
 Each command is one transaction: it commits once at the end, or not at all.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -91,17 +93,45 @@ def register_cli(app: Flask) -> None:
     def audit_group():
         """The audit log."""
 
-    @audit_group.command("verify")
-    def audit_verify():
-        """Recompute the hash chain; exit 1 if any entry was changed or removed."""
-        from formulary.audit.models import AuditEntry
-        from formulary.audit.services import verify_chain
+    @audit_group.command("head")
+    @click.option("--json", "as_json", is_flag=True, help="print {\"seq\": N, \"hash\": H}")
+    def audit_head(as_json):
+        """Print the chain's head (newest entry's number and hash) to keep outside the log."""
+        from formulary.audit.services import chain_head
 
+        head = chain_head(db.session)
+        db.session.rollback()
+        click.echo(json.dumps(head.as_dict()) if as_json else str(head))
+
+    @audit_group.command("verify")
+    @click.option("--head", "head_text", metavar="SEQ:HASH",
+                  help="a head recorded earlier (`audit head`, an export's footer): the log "
+                       "must still reach it, with the same hash")
+    @click.option("--head-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="the same, from a JSON file (the .head.json written beside a backup)")
+    def audit_verify(head_text, head_file):
+        """Recompute the hash chain; exit 1 if any entry was changed or removed, or if the
+        log no longer reaches the given head."""
+        from formulary.audit.models import AuditEntry
+        from formulary.audit.services import ChainHead, verify_chain
+
+        if head_text and head_file:
+            raise click.UsageError("Give --head or --head-file, not both.")
+        head = None
+        try:
+            if head_text:
+                head = ChainHead.parse(head_text)
+            elif head_file:
+                head = ChainHead.parse(json.loads(head_file.read_text(encoding="utf-8")))
+        except (ValueError, AttributeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--head / --head-file") from None
         count = db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
-        problems = verify_chain(db.session)
+        problems = verify_chain(db.session, head=head)
+        db.session.rollback()
         if problems:
             for p in problems:
                 click.echo(f"entry {p.seq} (id {p.entry_id}): {p.problem}", err=True)
             click.echo(f"Audit log: {len(problems)} problem(s) in {count} entries.", err=True)
             sys.exit(1)
-        click.echo(f"Audit log verified: {count} entries, chain intact.")
+        against = f", reaches the recorded head {head.seq}" if head is not None else ""
+        click.echo(f"Audit log verified: {count} entries, chain intact{against}.")

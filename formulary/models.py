@@ -11,3 +11,5 @@ def load_all() -> None:
         name = f"formulary.{area}.models"
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
+    # The triggers keeping the ledger and the audit log append-only (on create_all).
+    importlib.import_module("formulary.append_only")

@@ -131,9 +131,18 @@ def _empty_tables(app) -> None:
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         else:
+            # The append-only tables refuse DELETE (formulary.append_only): their triggers
+            # are dropped for the emptying and made again in the same transaction.
+            # (PostgreSQL's TRUNCATE fires no row trigger.)
+            from formulary import append_only
+
             db.session.execute(text("PRAGMA foreign_keys=OFF"))
+            for statement in append_only.drop_statements("sqlite"):
+                db.session.execute(text(statement))
             for table in reversed(db.metadata.sorted_tables):
                 db.session.execute(table.delete())
+            for statement in append_only.trigger_statements("sqlite"):
+                db.session.execute(text(statement))
             db.session.execute(text("PRAGMA foreign_keys=ON"))
         db.session.commit()
 

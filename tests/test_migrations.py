@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from formulary.extensions import db
 from tests import tools
@@ -26,11 +27,22 @@ def _diff(app):
 
 
 def _round_trip(url):
+    from formulary import append_only
     from formulary.cocktails import revision
 
     app = make_app(url)
     with app.app_context():
         upgrade(directory="migrations")
+        # the append-only ledger and audit log (a7c41e2d9b10), as create_all makes them
+        assert append_only.missing_triggers(db.session.connection()) == []
+        for statement in ("UPDATE audit_entry SET summary = 'changed'", "DELETE FROM audit_entry"):
+            db.session.execute(text(
+                "INSERT INTO audit_entry (seq, at, username, action, object_type, object_id, "
+                "summary, prev_hash, hash) VALUES (1, :t, 'x', 'a', 'o', '1', 's', 'p', 'h')"),
+                {"t": "2026-12-01 09:00:00"})
+            with pytest.raises(IntegrityError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
         # the formulary revision's triggers (5b0e7c3f9a21), as create_all makes them
         assert revision.missing_triggers(db.session.connection()) == []
         before = revision.token(db.session)
@@ -41,6 +53,10 @@ def _round_trip(url):
         db.session.remove()
     assert _diff(app) == []
     with app.app_context():
+        downgrade(directory="migrations", revision="5b0e7c3f9a21")
+        with db.engine.connect() as conn:
+            assert len(append_only.missing_triggers(conn)) == 4
+            conn.rollback()
         downgrade(directory="migrations", revision="ddc8664d1994")
         with db.engine.connect() as conn:
             assert len(revision.missing_triggers(conn)) == len(revision.WATCHED) * (

@@ -33,8 +33,9 @@ def user_json(user: User) -> dict:
            tag="auth", auth=False,
            body=S.obj(required=("username", "password"), username=S.string(), password=S.string(),
                       label=S.string(max_length=120)),
-           description="Rate-limited per client address and per username (429 with "
-                       "Retry-After); an unknown user and a wrong password get the same answer.",
+           description="Failed attempts are limited per client address and per username "
+                       "(429 with Retry-After); a successful login is never limited. An "
+                       "unknown user and a wrong password get the same answer.",
            responses={201: S.obj(required=("token", "user", "expires_at"), token=S.string(),
                                  expires_at=S.string(fmt="date-time"),
                                  user=S.obj(username=S.string(), role=S.string(enum=ROLES))),
@@ -43,21 +44,14 @@ def create_token():
     data = only_fields(json_body(), {"username", "password", "label"})
     cfg = current_app.config
     try:
-        ratelimit.check_and_record(db.session, address=request.remote_addr,
-                                   username=data.get("username"),
-                                   per_ip=cfg["LOGIN_RATE_PER_IP"],
-                                   per_username=cfg["LOGIN_RATE_PER_USERNAME"],
-                                   window_seconds=cfg["LOGIN_RATE_WINDOW_SECONDS"])
+        user = services.log_in(db.session, data.get("username"), data.get("password"),
+                               address=request.remote_addr, config=cfg)
     except ratelimit.TooManyAttempts as exc:
         response = envelope(exc.code, exc.message, 429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    try:
-        user = services.authenticate(db.session, data.get("username"), data.get("password"),
-                                     max_failures=cfg["LOGIN_MAX_FAILURES"],
-                                     lock_minutes=cfg["LOGIN_LOCK_MINUTES"])
     except services.LoginRefused:
-        keep_changes_on_error()  # the failed-login count must survive the 401
+        keep_changes_on_error()  # the failure counts must survive the 401
         raise
     label = data.get("label") if isinstance(data.get("label"), str) else "api"
     token, row = services.create_token(db.session, user, days=cfg["API_TOKEN_DAYS"], label=label)

@@ -3,14 +3,21 @@
 ``record()`` queues an entry on the session; the entries are chained and inserted just
 before the transaction commits, under a lock (PostgreSQL advisory transaction lock;
 SQLite's write lock from ``BEGIN IMMEDIATE``), so two transactions never fork the chain
-and a rolled-back change leaves no entry. Removal of the newest entries cannot be told
-from a shorter log by the chain alone; ``seq`` gaps and broken links are reported.
+and a rolled-back change leaves no entry. ``seq`` gaps and broken links are reported.
+
+Removal of the newest entries cannot be told from a shorter log by the chain alone, so
+the chain's head (:func:`chain_head`: the newest entry's ``seq`` and hash) is recorded
+outside the log -- beside every backup (``backup.py``), in the footer of every export
+workbook -- and :func:`verify_chain` checks the log against such a head when given one:
+a log that no longer reaches it was cut short, one whose entry there has another hash
+was changed or rewritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -115,8 +122,75 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(session: Session, batch_size: int = 2000) -> list[ChainProblem]:
-    """Recompute every hash in order; report changed, removed or reordered entries."""
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest entry of the chain: its ``seq`` (the number of entries) and hash.
+    ``0:GENESIS`` for an empty log. Written ``SEQ:HASH``."""
+
+    seq: int
+    hash: str
+
+    _FORMAT = re.compile(r"^(\d{1,12}):([0-9a-f]{64})$")
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, value) -> "ChainHead":
+        """``SEQ:HASH`` (as ``audit head`` prints it), or a mapping with ``seq`` and ``hash``
+        (the ``.head.json`` beside a backup). ``ValueError`` when it is neither."""
+        if isinstance(value, dict):
+            value = f"{value.get('seq')}:{value.get('hash')}"
+        match = cls._FORMAT.match(str(value).strip().lower())
+        if match is None:
+            raise ValueError("An audit chain head is written SEQ:HASH (a number, a colon and "
+                             "64 hexadecimal digits), as `audit head` prints it.")
+        return cls(int(match.group(1)), match.group(2))
+
+    def as_dict(self) -> dict:
+        return {"seq": self.seq, "hash": self.hash}
+
+    def label(self) -> str:
+        """One line for a footer: what ``audit verify --head`` takes, with its name."""
+        return f"Audit log head: {self} (audit verify --head)"
+
+
+def chain_head(session: Session) -> ChainHead:
+    """The chain's head as committed (the newest entry; ``0:GENESIS`` for an empty log)."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return ChainHead(last.seq, last.hash) if last else ChainHead(0, GENESIS)
+
+
+def check_head(session: Session, head: ChainHead) -> list[ChainProblem]:
+    """Whether the log still reaches ``head`` with the same hash there: the newest entries
+    removed (the log ends before it) or the log changed or rewritten up to it."""
+    if head.seq == 0:
+        return [] if head.hash == GENESIS else [
+            ChainProblem(0, None, "the recorded head 0 must carry the genesis hash")]
+    entry = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.seq == head.seq)).first()
+    if entry is None:
+        last = chain_head(session).seq
+        if last < head.seq:
+            missing = head.seq - last
+            return [ChainProblem(head.seq, None,
+                                 f"the log ends at entry {last} but the recorded head is entry "
+                                 f"{head.seq}: {missing} newest entr{'y is' if missing == 1 else 'ies are'} "
+                                 "missing (removed after the head was recorded)")]
+        return [ChainProblem(head.seq, None, f"entry {head.seq} of the recorded head is missing")]
+    if entry.hash != head.hash:
+        return [ChainProblem(head.seq, entry.id,
+                             f"entry {head.seq} does not match the recorded head (another hash): "
+                             "the log was changed or rewritten up to it")]
+    return []
+
+
+def verify_chain(session: Session, batch_size: int = 2000,
+                 head: ChainHead | None = None) -> list[ChainProblem]:
+    """Recompute every hash in order; report changed, removed or reordered entries, and,
+    given a ``head`` recorded earlier, a log cut short or rewritten up to it."""
     problems: list[ChainProblem] = []
     prev_hash, expected_seq = GENESIS, 1
     last_seq = 0
@@ -142,6 +216,8 @@ def verify_chain(session: Session, batch_size: int = 2000) -> list[ChainProblem]
             prev_hash, expected_seq, last_seq = e.hash, e.seq + 1, e.seq
         for e in rows:
             session.expunge(e)
+    if head is not None:
+        problems.extend(check_head(session, head))
     return problems
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
+from formulary.auth import ratelimit
 from formulary.auth.models import ApiToken, User
 from formulary.auth.permissions import ROLES
 from formulary.db import utcnow
@@ -125,10 +126,7 @@ def update_user(session: Session, actor, user: User, *, role=None, active=None, 
         if getattr(actor, "id", None) == user.id and not active:
             raise ValidationError("You cannot deactivate your own account.", field="active")
         if not active and user.active:
-            user.session_version += 1  # end the user's open sessions
-            for token in user.tokens:
-                if token.revoked_at is None:
-                    token.revoked_at = utcnow()
+            end_sessions(user)
         user.active = active
     if getattr(actor, "id", None) == user.id and role is not None and role != before["role"]:
         raise ValidationError("You cannot change your own role.", field="role")
@@ -140,15 +138,33 @@ def update_user(session: Session, actor, user: User, *, role=None, active=None, 
     return user
 
 
+def end_sessions(user: User, now: datetime | None = None) -> int:
+    """End everything that lets ``user`` in without the password: their page sessions
+    (the session cookie names ``session_version``, which moves on) and their API tokens
+    (revoked). Called on a password reset and on a deactivation (SPEC §2). Answers the
+    number of tokens revoked."""
+    now = now or utcnow()
+    user.session_version = (user.session_version or 0) + 1
+    revoked = 0
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            revoked += 1
+    return revoked
+
+
 def reset_password(session: Session, actor, user: User, password) -> None:
+    """Set a new password (an admin's reset, or the user's own change): the account is
+    unlocked, and the user's sessions end and their API tokens are revoked."""
     _check_password(password)
     user.set_password(password)
-    user.session_version += 1
+    revoked = end_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
     record(session, actor, "user.reset_password", "user", user.id,
-           summary=f"Reset the password of {user.username}")
+           summary=f"Reset the password of {user.username}"
+                   + (f"; {revoked} API token(s) revoked" if revoked else ""))
 
 
 def authenticate(session: Session, username, password, *, max_failures: int,
@@ -187,6 +203,25 @@ def authenticate(session: Session, username, password, *, max_failures: int,
     user.locked_until = None
     user.last_login_at = now
     session.flush()
+    return user
+
+
+def log_in(session: Session, username, password, *, address: str | None, config) -> User:
+    """One login attempt, page or API: the limits on failed attempts (``ratelimit``), then
+    :func:`authenticate`. A failure is counted against the address and the username and
+    re-raised (the caller keeps the count though it answers with an error); a success is
+    never counted and clears the username's failures. ``config`` holds the ``LOGIN_*``
+    settings. Raises ``ratelimit.TooManyAttempts`` (429) or :class:`LoginRefused` (401)."""
+    ratelimit.check(session, address=address, username=username,
+                    per_ip=config["LOGIN_RATE_PER_IP"], per_username=config["LOGIN_RATE_PER_USERNAME"],
+                    window_seconds=config["LOGIN_RATE_WINDOW_SECONDS"])
+    try:
+        user = authenticate(session, username, password, max_failures=config["LOGIN_MAX_FAILURES"],
+                            lock_minutes=config["LOGIN_LOCK_MINUTES"])
+    except LoginRefused:
+        ratelimit.record_failure(session, address=address, username=username)
+        raise
+    ratelimit.record_success(session, username=username)
     return user
 
 

@@ -48,25 +48,17 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        cfg = current_app.config
         try:
-            ratelimit.check_and_record(db.session, address=request.remote_addr,
-                                       username=form.username.data,
-                                       per_ip=cfg["LOGIN_RATE_PER_IP"],
-                                       per_username=cfg["LOGIN_RATE_PER_USERNAME"],
-                                       window_seconds=cfg["LOGIN_RATE_WINDOW_SECONDS"])
+            user = services.log_in(db.session, form.username.data, form.password.data,
+                                   address=request.remote_addr, config=current_app.config)
         except ratelimit.TooManyAttempts as exc:
             flash(exc.message, "danger")
             response = current_app.make_response(
                 (render_template("auth/login.html", form=form), 429))
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
-        try:
-            user = services.authenticate(db.session, form.username.data, form.password.data,
-                                         max_failures=cfg["LOGIN_MAX_FAILURES"],
-                                         lock_minutes=cfg["LOGIN_LOCK_MINUTES"])
         except services.LoginRefused as exc:
-            keep_changes_on_error()  # the failed-login count must survive the 401
+            keep_changes_on_error()  # the failure counts must survive the 401
             flash(exc.message, "danger")
             status = 401
         else:

@@ -1,12 +1,20 @@
 """Exports as HTTP responses, shared by the page and the API: audit the export, then
-stream the workbook."""
+stream the workbook. Every export carries the audit chain's head in its footer
+(:func:`head_footer`, SPEC §2)."""
 
 from __future__ import annotations
 
 from formulary import clock
+from formulary.audit.services import chain_head
 from formulary.extensions import db
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.respond import workbook_response
+
+
+def head_footer() -> str:
+    """The footer line of an export: the audit chain's head as committed when the export
+    is made (the export's own entry is written after it, with the request's commit)."""
+    return chain_head(db.session).label()
 
 
 def send_batch_log(q: batch_log.BatchLogQuery, actor):
@@ -17,7 +25,7 @@ def send_batch_log(q: batch_log.BatchLogQuery, actor):
                            {"from": q.start, "to": q.end, "cocktail_id": q.cocktail_id,
                             "patient_id": q.patient_id})
     return workbook_response(batch_log.batch_log_sheets(db.session, q, tz),
-                             batch_log.filename(q), tz)
+                             batch_log.filename(q), tz, footer=head_footer())
 
 
 def send_stock_report(q: stock_report.StockReportQuery, actor):
@@ -26,4 +34,4 @@ def send_stock_report(q: stock_report.StockReportQuery, actor):
                            {"expiring_within_days": q.expiring_within_days,
                             "from": q.movements_from, "to": q.movements_to})
     return workbook_response(stock_report.stock_report_sheets(db.session, q, tz),
-                             stock_report.filename(q, tz), tz)
+                             stock_report.filename(q, tz), tz, footer=head_footer())

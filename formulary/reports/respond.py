@@ -41,10 +41,11 @@ def file_response(f: BinaryIO, filename: str) -> Response:
     return response
 
 
-def workbook_response(sheets: Iterable[Sheet], filename: str, tz) -> Response:
+def workbook_response(sheets: Iterable[Sheet], filename: str, tz,
+                      footer: str | None = None) -> Response:
     out = tempfile.TemporaryFile(suffix=".xlsx")
     try:
-        write_workbook(sheets, out, tz=tz)
+        write_workbook(sheets, out, tz=tz, footer=footer)
         out.seek(0)
     except BaseException:
         out.close()

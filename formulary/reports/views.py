@@ -21,7 +21,7 @@ from formulary.reports import batch_log, services, stock_report
 from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.forms import BatchLogForm, DeliveryImportForm, StockReportForm
-from formulary.reports.exports import send_batch_log, send_stock_report
+from formulary.reports.exports import head_footer, send_batch_log, send_stock_report
 from formulary.reports.respond import file_response, workbook_response
 from formulary.transaction import writes_on_read
 
@@ -115,7 +115,8 @@ def audit_export():
     tz = clock.clinic_tz()
     services.record_export(db.session, current_user, "audit_log", "Audit log export",
                            request.args.to_dict())
-    return workbook_response(audit_sheets(db.session, stmt), "audit-log.xlsx", tz)
+    return workbook_response(audit_sheets(db.session, stmt), "audit-log.xlsx", tz,
+                             footer=head_footer())
 
 
 @bp.get("/delivery-template.xlsx")

@@ -40,6 +40,10 @@ What cannot be stored as typed is made visible rather than dropped or guessed:
 - text over Excel's 32,767-character cell limit is cut and ends in
   :data:`TRUNCATION_MARK`, so the sheet says it is incomplete.
 
+A ``footer`` line (the exports put the audit chain's head there, SPEC §2) goes into every
+sheet's printed page footer and into the workbook's description property (which a program
+reads without opening a sheet).
+
 Time: a timezone-aware datetime is written in the clinic's local time (``tz``), as a
 naive Excel datetime. A naive datetime is refused, as it is by the database layer: its
 zone would be a guess.
@@ -190,11 +194,13 @@ class Sheet:
 
 
 def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
-                   tz: tzinfo = timezone.utc) -> None:
+                   tz: tzinfo = timezone.utc, footer: str | None = None) -> None:
     """Write ``sheets`` in order as an .xlsx workbook to the binary file ``out``.
 
     Rows are streamed: each is converted and written as it is drawn from its sheet's
     ``rows``. ``tz`` is the clinic's time zone, in which aware datetimes are written.
+    ``footer``: one line of our own text for every sheet's page footer and the workbook's
+    description (Excel takes at most 255 characters in a footer).
     A value of the wrong type for its column (a string in a money column, a naive
     datetime) raises ``TypeError``/``ValueError`` naming the sheet, row and column;
     the workbook is not saved then (``out`` is left untouched), and the temporary
@@ -202,6 +208,10 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
     """
     wb = Workbook(write_only=True)
     wb.properties.creator = "Formulary"
+    if footer is not None:
+        if len(footer) > 200 or "&" in footer or _UNSAFE_TEXT.search(footer):
+            raise ValueError("A footer is one short line of plain text (no '&').")
+        wb.properties.description = footer
     written: list[Any] = []
     titles: set[str] = set()
     try:
@@ -213,6 +223,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
             titles.add(sheet.title.casefold())
             ws = wb.create_sheet(sheet.title)
             written.append(ws)
+            if footer is not None:
+                ws.oddFooter.left.text = footer
             _write_sheet(ws, sheet, tz)
         if not written:
             raise ValueError("A workbook needs at least one sheet.")

@@ -5,6 +5,7 @@ from sqlalchemy import select, text
 from formulary.audit.models import AuditEntry
 from formulary.audit.services import GENESIS, record, verify_chain
 from formulary.extensions import db
+from tests.tampering import tamper
 
 
 def write_entries(n=3):
@@ -33,16 +34,14 @@ def test_a_rolled_back_change_leaves_no_entry(app):
 
 def test_a_changed_entry_is_found(app):
     write_entries(3)
-    db.session.execute(text("UPDATE audit_entry SET after = :v WHERE seq = 2"), {"v": '{"qty":99}'})
-    db.session.commit()
+    tamper(text("UPDATE audit_entry SET after = :v WHERE seq = 2").bindparams(v='{"qty":99}'))
     problems = verify_chain(db.session)
     assert [(p.seq, p.problem) for p in problems] == [(2, "content was changed after it was written")]
 
 
 def test_a_removed_entry_is_found(app):
     write_entries(3)
-    db.session.execute(text("DELETE FROM audit_entry WHERE seq = 2"))
-    db.session.commit()
+    tamper("DELETE FROM audit_entry WHERE seq = 2")
     problems = verify_chain(db.session)
     assert {p.seq for p in problems} == {3}
     assert any("missing" in p.problem for p in problems)
@@ -54,8 +53,7 @@ def test_cli_verify(app):
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["audit", "verify"])
     assert ok.exit_code == 0 and "2 entries, chain intact" in ok.output
-    db.session.execute(text("UPDATE audit_entry SET username = 'mallory' WHERE seq = 1"))
-    db.session.commit()
+    tamper("UPDATE audit_entry SET username = 'mallory' WHERE seq = 1")
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1 and "entry 1" in bad.output
 

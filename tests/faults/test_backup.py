@@ -5,6 +5,7 @@ audit hash chain verifies. A restore over data refuses to run without ``--yes``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from formulary.inventory.ledger import check_books
 from formulary.inventory.models import Lot
 from tests.conftest import PG_URL, make_app
 from tests.faults.conftest import ROOT, book_problems, seed
+from tests.tampering import tamper
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_app(request, tmp_path):
@@ -71,10 +73,10 @@ def test_backup_then_restore_brings_back_every_ledger_and_the_audit_chain(own_ap
 
     # The data changes after the backup: a lot is emptied behind the ledger's back, the
     # newest audit entries are removed.
+    # (past the append-only triggers, as an attacker with the database's rights would)
     db.session.execute(update(Lot).where(Lot.id == 1).values(quantity_on_hand=0, supplier="changed"))
     newest = db.session.execute(select(func.max(AuditEntry.seq))).scalar_one()
-    db.session.execute(delete(AuditEntry).where(AuditEntry.seq > newest - 3))
-    db.session.commit()
+    tamper(delete(AuditEntry).where(AuditEntry.seq > newest - 3))
     changed = table_counts()
     assert changed != saved
 
@@ -98,6 +100,48 @@ def test_backup_then_restore_brings_back_every_ledger_and_the_audit_chain(own_ap
     assert result.exit_code == 0, result.output
     assert table_counts() == saved
     assert book_problems() == []
+
+
+def test_the_backup_records_the_audit_head_and_the_restore_checks_it(own_app, tmp_path):
+    """SPEC §2: the chain's head goes beside every backup; the live log cut short after the
+    backup is found against it, and the restored log is checked against it."""
+    from formulary.audit.services import ChainHead, chain_head, record
+
+    seed()
+    for i in range(5):
+        record(db.session, "tester", "thing.change", "thing", i)
+    db.session.commit()
+    head = chain_head(db.session)
+    db.session.rollback()  # no transaction left open (on SQLite it would hold the lock)
+    path = tmp_path / "clinic.backup"
+    runner = own_app.test_cli_runner()
+    result = runner.invoke(args=["backup", str(path)])
+    assert result.exit_code == 0, result.output
+    head_file = tmp_path / "clinic.backup.head.json"
+    assert ChainHead.parse(json.loads(head_file.read_text())) == head
+    assert str(head) in result.output
+
+    # The newest entries removed behind the application's back: the head file finds it.
+    tamper(delete(AuditEntry).where(AuditEntry.seq > head.seq - 2))
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    out = runner.invoke(args=["audit", "verify", "--head-file", str(head_file)])
+    assert out.exit_code == 1 and "2 newest entries are missing" in out.output
+
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert f"the log reaches the recorded head {head.seq}" in result.output
+    assert runner.invoke(args=["audit", "verify", "--head-file", str(head_file)]).exit_code == 0
+
+    # A backup whose recorded head its log does not reach is reported after the restore.
+    head_file.write_text(json.dumps({"seq": head.seq + 3, "hash": head.hash}))
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code != 0 and "1 audit chain problem" in result.output
+    # A head file that is not a head: refused before anything is touched.
+    head_file.write_text("not json")
+    saved = table_counts()
+    result = runner.invoke(args=["restore", str(path), "--yes"])
+    assert result.exit_code != 0 and "is not an audit chain head" in result.output
+    assert table_counts() == saved
 
 
 def test_restore_refuses_what_is_not_a_backup(own_app, tmp_path):
