@@ -40,8 +40,12 @@ SCALE = 4
 #: Decimal places kept for a computed quantity that does not terminate
 #: (1 mg of a 3 mg/mL solution); see :func:`convert`.
 COMPUTED_SCALE = 6
-#: Largest magnitude accepted for an entered quantity.
-MAX_MAGNITUDE = Decimal(10) ** 12
+#: Entered quantities stay below this magnitude (SPEC §3 "Range": at most 9 digits before
+#: the decimal point). With the 6 places a computed quantity keeps, that is 15 significant
+#: digits: what SQLite's REAL (a double) holds exactly, so both databases store the same.
+MAX_MAGNITUDE = Decimal(10) ** 9
+#: The largest quantity that can be entered, as shown in messages.
+MAX_QUANTITY_TEXT = "999999999.9999"
 
 # Working precision for computed quantities: far more digits than a product or
 # quotient of stored quantities needs, so an exact result is never rounded (and
@@ -146,8 +150,8 @@ def parse_quantity(value: object, field: str = "quantity", *,
     the only decimal separator, so "2,5" is refused rather than guessed).
     Refused: ``bool``, ``float`` (send a string or an exact number), NaN and
     infinities, empty input, anything that is not a number, more than
-    :data:`SCALE` decimal places (never silently rounded), a magnitude over
-    10^12, zero unless ``allow_zero``, a negative value unless
+    :data:`SCALE` decimal places (never silently rounded), more than 9 digits
+    before the decimal point (:data:`MAX_MAGNITUDE`), zero unless ``allow_zero``, a negative value unless
     ``allow_negative``.
 
     Returns the value with trailing fractional zeros stripped and no exponent:
@@ -188,8 +192,9 @@ def parse_quantity(value: object, field: str = "quantity", *,
     if not number.is_finite():
         raise refuse(f"{label} must be a finite number.")
     # Magnitude first: it is cheap, and it keeps "1e999999" away from the digit walk.
-    if number.copy_abs() > MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
-        raise refuse(f"{label} is too large: at most 1000000000000.")
+    if number.copy_abs() >= MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
+        raise refuse(f"{label} is too large: at most 9 digits before the decimal point "
+                     f"({MAX_QUANTITY_TEXT}).")
     if _places(number) > SCALE:
         raise refuse(f"At most {SCALE} decimal places.")
     number = _canonical(number)
@@ -377,7 +382,8 @@ def to_api(d: Decimal) -> str:
 
 
 __all__ = [
-    "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE", "SCALE",
+    "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE",
+    "MAX_QUANTITY_TEXT", "SCALE",
     "U", "UNITS", "VOLUME", "Strength", "UnitConversionError", "convert",
     "convert_exact", "format_quantity", "parse_quantity", "parse_unit",
     "round_computed", "round_half_up", "to_api",
