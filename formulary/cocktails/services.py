@@ -324,11 +324,7 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
         raise InvalidState(f"{cocktail.name} is already retired.")
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationError("The reason must be text.", field="reason")
-    reason = (reason or "").strip()
-    if len(reason) > 300:
-        raise ValidationError("The reason is longer than 300 characters.", field="reason")
+    reason = check_text(reason, "reason", "The reason", max_length=300, multiline=True)
     before = snapshot(cocktail, shown_version(cocktail))
     for version in cocktail.versions:
         if version.status in ("draft", "active"):

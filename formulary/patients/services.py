@@ -247,6 +247,10 @@ def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, firs
         except ValidationError as exc:
             for k, v in exc.fields.items():
                 errors.setdefault(k, []).extend(v)
+    try:
+        reason = _text(reason, "reason", "Reason", required=False, max_length=300) or None
+    except ValidationError as exc:
+        errors.setdefault("reason", []).extend(exc.fields["reason"])
     if errors:
         raise ValidationError("Check the highlighted fields.", fields=errors)
     if allergy_status is not UNSET:
