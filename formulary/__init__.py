@@ -73,7 +73,7 @@ def trust_proxies(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from formulary import db as dbmod
-    from formulary import security, transaction
+    from formulary import request_text, security, transaction
     from formulary.audit import services as audit_services
     from formulary.extensions import bootstrap, csrf, db, login_manager, migrate
     from formulary.inventory import totals as stock_totals
@@ -98,6 +98,7 @@ def _init_extensions(app: Flask) -> None:
     stock_totals.install(Session, audit_services.install)  # hooks in their order
     transaction.install(app)
     security.install(app)
+    request_text.install(app)  # after CSRFProtect's hook: the token is read as sent
 
 
 class _DatabaseInt(IntegerConverter):

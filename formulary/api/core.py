@@ -22,10 +22,12 @@ from sqlalchemy import func, select
 from formulary.api import schema as S
 from formulary.auth.services import user_for_token
 from formulary.db import MAX_ID
-from formulary.domain.dates import parse_iso_date
+from formulary.domain.dates import check_date_range, parse_iso_date
 from formulary.domain.errors import (DomainError, Forbidden, MalformedRequest, ValidationError,
                                      refuse_unknown_fields)
+from formulary.domain.text import clean_text
 from formulary.extensions import db
+from formulary.request_text import clean_value
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -110,7 +112,8 @@ def _no_constant(name):
 
 
 def json_body() -> dict:
-    """The request's JSON object; numbers are read as Decimal (never float)."""
+    """The request's JSON object; numbers are read as Decimal (never float), and every
+    string, key or value at any depth, is cleaned once here (``clean_json_text``)."""
     raw = request.get_data(cache=True)
     if not raw:
         raise MalformedRequest("The request needs a JSON object body.")
@@ -129,7 +132,25 @@ def json_body() -> dict:
         # even be asked about it (integer overflow).
         raise ValidationError("A whole number is too large.",
                               fields={k: [f"Must be at most {MAX_ID}."] for k in too_large})
-    return data
+    return clean_json_text(data)
+
+
+def clean_json_text(value, path: str = ""):
+    """``value`` with every string cleaned (SPEC §3): invisible characters removed, NFC;
+    NUL or an unpaired surrogate is refused with 422 on the field's dotted path (a key
+    holding one on its parent's). Passwords are kept as typed, only checked."""
+    if isinstance(value, str):
+        return clean_value(path.rsplit(".", 1)[-1], value, path) if path else clean_text(value, "body")
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            key = clean_text(key, path or "body")
+            out[key] = clean_json_text(item, f"{path}.{key}" if path else key)
+        return out
+    if isinstance(value, list):
+        return [clean_json_text(item, f"{path}.{i}" if path else str(i))
+                for i, item in enumerate(value)]
+    return value
 
 
 def _too_large_integers(value, path: str = "") -> list[str]:
@@ -194,6 +215,14 @@ def arg_date(name: str, default: date | None = None) -> date | None:
     if raw is None or raw == "":
         return default
     return parse_date(raw, name)
+
+
+def arg_date_range(start_name: str = "from", end_name: str = "to", **rules
+                   ) -> tuple[date | None, date | None]:
+    """``?from=&to=`` read and checked by the one range rule every list, page and export
+    uses (:func:`formulary.domain.dates.check_date_range`): ``from`` after ``to`` is 422."""
+    return check_date_range(arg_date(start_name), arg_date(end_name), start_field=start_name,
+                            end_field=end_name, **rules)
 
 
 def parse_date(raw, name: str) -> date:

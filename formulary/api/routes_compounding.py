@@ -6,7 +6,7 @@ from flask import current_app, jsonify, request
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, created,
+from formulary.api.core import (PAGE_QUERY, api_route, arg_date_range, arg_int, created,
                                 current_api_user, dec, iso, json_body, only_fields, paginate,
                                 want_type)
 from formulary.auth.permissions import BATCHES, VIEW
@@ -91,8 +91,9 @@ def list_batches():
     status = request.args.get("status") or None
     if status is not None and status not in BATCH_STATUSES:
         raise ValidationError(f"Use one of: {', '.join(BATCH_STATUSES)}.", field="status")
-    stmt = services.batches_query(tz=clock.clinic_tz(), date_from=arg_date("from"),
-                                  date_to=arg_date("to"), cocktail_id=arg_int("cocktail_id"),
+    date_from, date_to = arg_date_range()
+    stmt = services.batches_query(tz=clock.clinic_tz(), date_from=date_from,
+                                  date_to=date_to, cocktail_id=arg_int("cocktail_id"),
                                   patient_id=arg_int("patient_id"), status=status)
     return paginate(stmt, batch_json)
 

@@ -9,7 +9,7 @@ from flask import request
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import api_route, arg_date, arg_int, created, current_api_user
+from formulary.api.core import api_route, arg_date_range, arg_int, created, current_api_user
 from formulary.api.routes_inventory import LOT, lot_json
 from formulary.auth.permissions import INVENTORY, REPORTS
 from formulary.domain.errors import MalformedRequest
@@ -35,7 +35,7 @@ DELIVERY_PROBLEM = S.obj(required=("row", "reason"),
 
 def _range():
     """``?from=&to=``: both or neither (then the last 30 days)."""
-    start, end = arg_date("from"), arg_date("to")
+    start, end = arg_date_range()
     if start is None and end is None:
         return batch_log.default_range(clock.today())
     return batch_log.check_range(start, end)

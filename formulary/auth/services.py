@@ -16,6 +16,7 @@ from formulary.auth.models import ApiToken, User
 from formulary.auth.permissions import ROLES
 from formulary.db import utcnow
 from formulary.domain.errors import Duplicate, Forbidden, NotFound, ValidationError
+from formulary.domain.text import check_text, has_visible
 
 MIN_PASSWORD = 10
 # Hashes to check against when the user does not exist, so that an unknown username
@@ -43,7 +44,7 @@ def _clean_username(username) -> str:
     if not isinstance(username, str) or not username.strip():
         raise ValidationError("Username is required.", field="username")
     name = username.strip().lower()
-    if len(name) > 80 or not all(c.isalnum() or c in "._-" for c in name):
+    if len(name) > 80 or not all(c.isalnum() or c in "._-" for c in name) or not has_visible(name):
         raise ValidationError("Use letters, digits, '.', '_' or '-' (at most 80).", field="username")
     return name
 
@@ -97,13 +98,15 @@ def create_user(session: Session, actor, *, username, password, role, full_name=
             name = result
         elif field == "role":
             role_ = result
-    if full_name is not None and not isinstance(full_name, str):
-        errors.setdefault("full_name", []).append("Full name must be text.")
+    try:  # a name holds a visible letter or digit (SPEC §3)
+        full_name = check_text(full_name, "full_name", "Full name", max_length=120)
+    except ValidationError as exc:
+        errors.setdefault("full_name", []).append(exc.message)
     if errors:
         raise ValidationError("The user could not be created.", fields=errors)
     if session.execute(select(func.count()).select_from(User).where(User.username == name)).scalar():
         raise Duplicate(f"The username '{name}' is already taken.", field="username")
-    user = User(username=name, role=role_, full_name=(full_name or "").strip()[:120], active=True,
+    user = User(username=name, role=role_, full_name=full_name, active=True,
                 failed_logins=0, session_version=1)
     user.set_password(password)
     session.add(user)

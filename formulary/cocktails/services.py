@@ -30,6 +30,7 @@ from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Compone
 from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.domain.text import check_text, text_key
 
 STORAGES = ("room", "fridge")
 NAME_MAX, INDICATION_MAX, NOTES_MAX = 160, 200, 2000
@@ -48,7 +49,8 @@ class CocktailInput:
 
 
 def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """The one comparison key of names (``formulary.domain.text.text_key``)."""
+    return text_key(name)
 
 
 # --- reading -------------------------------------------------------------------------
@@ -117,7 +119,7 @@ def list_statement(*, area: str | None = None, status: str | None = None, q: str
     if status:
         stmt = stmt.where(Cocktail.status == status)
     if q:
-        like = f"%{q.strip().casefold()}%"
+        like = f"%{text_key(q)}%"
         stmt = stmt.where(Cocktail.name_key.like(like)
                           | func.lower(CocktailVersion.indication).like(like))
     return stmt.order_by(Cocktail.name_key)
@@ -127,17 +129,17 @@ def list_statement(*, area: str | None = None, status: str | None = None, q: str
 
 def _text(value: object, field_name: str, maximum: int, problems: dict, *,
           required: bool = False, label: str = "") -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        problems.setdefault(field_name, []).append(f"{label} must be text.")
-        return ""
-    value = " ".join(value.split()) if field_name != "notes" else value.strip()
-    if required and not value:
+    """The shared check (a visible letter or digit; SPEC §3), its message collected."""
+    if required and (value is None or (isinstance(value, str) and not value.strip())):
         problems.setdefault(field_name, []).append(f"Give the cocktail a {label.lower()}.")
-    if len(value) > maximum:
-        problems.setdefault(field_name, []).append(f"{label} is longer than {maximum} characters.")
-    return value
+        return ""
+    try:
+        return check_text(value, field_name, label, required=required, max_length=maximum,
+                          multiline=field_name == "notes")
+    except ValidationError as exc:
+        for message in exc.fields.get(field_name, [exc.message]):
+            problems.setdefault(field_name, []).append(message)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -325,11 +327,7 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
         raise InvalidState(f"{cocktail.name} is already retired.")
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationError("The reason must be text.", field="reason")
-    reason = (reason or "").strip()
-    if len(reason) > 300:
-        raise ValidationError("The reason is longer than 300 characters.", field="reason")
+    reason = check_text(reason, "reason", "The reason", max_length=300, multiline=True)
     before = snapshot(cocktail, shown_version(cocktail))
     for version in cocktail.versions:
         if version.status in ("draft", "active"):

@@ -35,6 +35,7 @@ from formulary.domain.errors import (IdempotencyMismatch, InsufficientStock, Inv
                                      SafetyBlock, ValidationError)
 from formulary.domain.idempotency import Preparation
 from formulary.domain.safety import ScreenResult
+from formulary.domain.text import check_text
 from formulary.domain.stock import Pick, pick_lots
 from formulary.inventory import ledger
 from formulary.inventory.ingredients import ingredient_facts
@@ -75,14 +76,14 @@ def check_doses(doses) -> int:
 
 
 def _clean_text(value, name: str, limit: int = MAX_REASON) -> str | None:
+    """A reason (a visible letter or digit, SPEC §3) or the idempotency key; ``None`` when
+    empty."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValidationError("Must be text.", field=name)
-    value = value.strip()
-    if len(value) > limit:
-        raise ValidationError(f"At most {limit} characters.", field=name)
-    return value or None
+    label = {"idempotency_key": "Idempotency key", "override_reason": "Override reason"}.get(
+        name, "Reason")
+    return check_text(value, name, label, max_length=limit, multiline=True,
+                      visible=name != "idempotency_key") or None
 
 
 def active_version(cocktail: Cocktail) -> CocktailVersion:

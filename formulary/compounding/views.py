@@ -16,6 +16,7 @@ from formulary.auth.permissions import BATCHES, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
+from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
@@ -59,6 +60,13 @@ def batches():
     page = int(page) if page.isdigit() and int(page) > 0 else 1
     items, total, patient_id = [], 0, None
     valid = form.validate()
+    if valid:
+        try:  # the one range rule of lists and exports: "from" after "to" is an error
+            check_date_range(form.date_from.data, form.date_to.data, start_field="date_from",
+                             end_field="date_to")
+        except ValidationError as exc:
+            form_errors(form, exc)
+            valid = False
     if form.patient_mrn.data:
         try:
             patient = _patient_by_mrn(form.patient_mrn.data)

@@ -7,6 +7,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from formulary.domain.text import text_key
+
 
 # --------------------------------------------------------------------------- names
 
@@ -27,8 +29,9 @@ def _clean(text: str) -> str:
 @_cache
 def group_key(name: str) -> str:
     """The key two allergen group names compare by: case-insensitive, whitespace
-    collapsed (``" Benzyl   ALCOHOL "`` and ``"benzyl alcohol"`` are one group)."""
-    return _clean(name).casefold()
+    collapsed (``" Benzyl   ALCOHOL "`` and ``"benzyl alcohol"`` are one group); the
+    one key of every name (:func:`formulary.domain.text.text_key`)."""
+    return text_key(name)
 
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -52,7 +55,8 @@ def _singular(word: str) -> str:
 
 @_cache
 def _normal_text(text: str) -> str:
-    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+    # Invisible characters go first: a zero-width space must not split "Lido\u200bcaine".
+    return " ".join(_NON_WORD.sub(" ", text_key(text)).split())
 
 
 @_cache

@@ -51,8 +51,11 @@ STORED_STEP = Decimal("0.000001")
 #: Computed quantities are stored below this (at most 9 digits before the point): with 6
 #: places that is 15 significant digits, which SQLite's 8-byte reals hold exactly.
 MAX_STORED = Decimal(10) ** 9
-#: Largest magnitude accepted for an entered quantity.
-MAX_MAGNITUDE = Decimal(10) ** 12
+#: Entered quantities stay below this magnitude (SPEC §3 "Range": at most 9 digits before
+#: the decimal point), the same bound as computed ones, so both databases store the same.
+MAX_MAGNITUDE = MAX_STORED
+#: The largest quantity that can be entered, as shown in messages.
+MAX_QUANTITY_TEXT = "999999999.9999"
 
 # Working precision for computed quantities: far more digits than a product or
 # quotient of stored quantities needs before it is rounded up to 6 places.
@@ -156,8 +159,8 @@ def parse_quantity(value: object, field: str = "quantity", *,
     the only decimal separator, so "2,5" is refused rather than guessed).
     Refused: ``bool``, ``float`` (send a string or an exact number), NaN and
     infinities, empty input, anything that is not a number, more than
-    :data:`SCALE` decimal places (never silently rounded), a magnitude over
-    10^12, zero unless ``allow_zero``, a negative value unless
+    :data:`SCALE` decimal places (never silently rounded), more than 9 digits
+    before the decimal point (:data:`MAX_MAGNITUDE`), zero unless ``allow_zero``, a negative value unless
     ``allow_negative``.
 
     Returns the value with trailing fractional zeros stripped and no exponent:
@@ -198,8 +201,9 @@ def parse_quantity(value: object, field: str = "quantity", *,
     if not number.is_finite():
         raise refuse(f"{label} must be a finite number.")
     # Magnitude first: it is cheap, and it keeps "1e999999" away from the digit walk.
-    if number.copy_abs() > MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
-        raise refuse(f"{label} is too large: at most 1000000000000.")
+    if number.copy_abs() >= MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
+        raise refuse(f"{label} is too large: at most 9 digits before the decimal point "
+                     f"({MAX_QUANTITY_TEXT}).")
     if _places(number) > SCALE:
         raise refuse(f"At most {SCALE} decimal places.")
     number = _canonical(number)
@@ -428,7 +432,7 @@ def to_api(d: Decimal) -> str:
 
 __all__ = [
     "ACTIVE_UNITS", "COMPUTED_SCALE", "EACH", "IU", "MASS", "MAX_MAGNITUDE", "MAX_STORED",
-    "SCALE", "STORED_STEP", "U", "UNITS", "VOLUME", "Strength", "StoredScaleError",
-    "UnitConversionError", "convert", "convert_exact", "format_quantity", "parse_quantity",
-    "parse_unit", "round_computed", "round_half_up", "to_api", "to_stored",
+    "MAX_QUANTITY_TEXT", "SCALE", "STORED_STEP", "U", "UNITS", "VOLUME", "Strength",
+    "StoredScaleError", "UnitConversionError", "convert", "convert_exact", "format_quantity",
+    "parse_quantity", "parse_unit", "round_computed", "round_half_up", "to_api", "to_stored",
 ]

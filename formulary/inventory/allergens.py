@@ -14,6 +14,7 @@ from formulary.audit.services import record
 from formulary.domain.errors import Duplicate, ValidationError, refuse_unknown_fields
 from formulary.domain.safety import CrossReactivity as CrossReactivityRule
 from formulary.domain.safety import group_key
+from formulary.domain.text import check_text
 from formulary.inventory.models import AllergenGroup, CrossReactivity
 
 FIELDS = ("name", "description", "cross_reacts_with")
@@ -47,19 +48,17 @@ def _validate(session: Session, data, group: AllergenGroup | None) -> dict:
     problems: dict[str, list[str]] = {}
     out: dict = {}
     if group is None or "name" in data:
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems["name"] = ["Name is required."]
-        elif len(" ".join(name.split())) > NAME_MAX:
-            problems["name"] = [f"Name: at most {NAME_MAX} characters."]
-        else:
-            out["name"] = " ".join(name.split())
+        try:
+            out["name"] = check_text(data.get("name"), "name", "Name", required=True,
+                                     max_length=NAME_MAX)
+        except ValidationError as exc:
+            problems["name"] = [exc.message]
     if "description" in data:
-        text = data["description"] if data["description"] is not None else ""
-        if not isinstance(text, str) or len(text) > DESCRIPTION_MAX:
-            problems["description"] = [f"Description: text of at most {DESCRIPTION_MAX} characters."]
-        else:
-            out["description"] = text.strip()
+        try:
+            out["description"] = check_text(data["description"], "description", "Description",
+                                            max_length=DESCRIPTION_MAX, multiline=True)
+        except ValidationError as exc:
+            problems["description"] = [exc.message]
     if "cross_reacts_with" in data:
         names = data["cross_reacts_with"]
         if names is None:

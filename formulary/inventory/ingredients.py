@@ -34,6 +34,7 @@ from formulary.domain.doses import IngredientFacts
 from formulary.domain.errors import Duplicate, InvalidState, ValidationError, refuse_unknown_fields
 from formulary.domain.gs1 import normalize_gtin
 from formulary.domain.safety import CONDITIONS, group_key
+from formulary.domain.text import check_text, text_key
 from formulary.domain.units import (ACTIVE_UNITS, Strength, UnitConversionError, convert_exact,
                                     parse_quantity, parse_unit)
 from formulary.inventory.models import (CATEGORIES, STORAGES, AllergenGroup, Ingredient,
@@ -48,7 +49,8 @@ MAX_IN_USE_DAYS = 3650
 
 
 def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """The one comparison key of names (``formulary.domain.text.text_key``)."""
+    return text_key(name)
 
 
 def strength_of(ing: Ingredient) -> Strength | None:
@@ -153,13 +155,11 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
     out: dict = {}
 
     if "name" in data:
-        name = data["name"]
-        if not isinstance(name, str) or not name.strip():
-            p.add("name", "Name is required.")
-        elif len(" ".join(name.split())) > NAME_MAX:
-            p.add("name", f"Name: at most {NAME_MAX} characters.")
-        else:
-            out["name"] = " ".join(name.split())
+        try:
+            out["name"] = check_text(data["name"], "name", "Name", required=True,
+                                     max_length=NAME_MAX)
+        except ValidationError as exc:
+            p.absorb(exc)
     if "category" in data:
         if data["category"] not in CATEGORIES or not isinstance(data["category"], str):
             p.add("category", "Choose a category: " + ", ".join(CATEGORIES) + ".")
@@ -190,11 +190,11 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
         else:
             out["in_use_days"] = days
     if "notes" in data:
-        notes = data["notes"] if data["notes"] is not None else ""
-        if not isinstance(notes, str) or len(notes) > NOTES_MAX:
-            p.add("notes", f"Notes: text of at most {NOTES_MAX} characters.")
-        else:
-            out["notes"] = notes.strip()
+        try:
+            out["notes"] = check_text(data["notes"], "notes", "Notes", max_length=NOTES_MAX,
+                                      multiline=True)
+        except ValidationError as exc:
+            p.absorb(exc)
     if "reorder_level" in data:
         if data["reorder_level"] is None or data["reorder_level"] == "":
             out["reorder_level"] = None

@@ -26,6 +26,7 @@ from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import (DomainError, Duplicate, InvalidState, NotFound,
                                      ValidationError)
 from formulary.domain.stock import expiry_end
+from formulary.domain.text import check_text
 from formulary.domain.units import parse_quantity
 from formulary.inventory import ledger
 from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, Ingredient,
@@ -38,16 +39,9 @@ REASON_MAX = 500
 
 
 def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError(f"{label} must be text.", field=field)
-    value = " ".join(value.split()) if field != "note" else value.strip()
-    if required and not value:
-        raise ValidationError(f"{label} is required.", field=field)
-    if len(value) > max_length:
-        raise ValidationError(f"{label}: at most {max_length} characters.", field=field)
-    return value
+    """A lot's free text: the shared check (a visible letter or digit; SPEC §3)."""
+    return check_text(value, field, label, required=required, max_length=max_length,
+                      multiline=field == "note")
 
 
 def parse_expiry(value, field: str = "expiry_date") -> date:

@@ -24,6 +24,7 @@ from sqlalchemy import Date, and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.domain.stock import LotStock, is_usable, lot_state
+from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
 from formulary.inventory.sums import ZERO, chunked
@@ -206,7 +207,7 @@ def status_filter(status: str, now: datetime, tz: tzinfo):
 
 
 def search_filter(q: str):
-    like = f"%{q.strip().casefold()}%"
+    like = f"%{text_key(q)}%"  # the names' own key: "CAFE\u0301INE" finds "Caféine"
     return or_(func.lower(Lot.lot_number).like(like), Ingredient.name_key.like(like))
 
 

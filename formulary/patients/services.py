@@ -21,6 +21,7 @@ from formulary import clock
 from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.domain.text import check_text, text_key
 from formulary.patients.models import Allergy, Patient, PatientCondition
 
 UNSET = object()
@@ -30,7 +31,8 @@ OLDEST_BIRTH = date(1900, 1, 1)
 
 
 def name_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """The one comparison key of names (``formulary.domain.text.text_key``)."""
+    return text_key(text)
 
 
 # --------------------------------------------------------------------------- reading
@@ -104,16 +106,9 @@ def allergy_snapshot(allergy: Allergy) -> dict:
 # --------------------------------------------------------------------------- checks
 
 def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError(f"{label} must be text.", field=field)
-    value = " ".join(value.split())
-    if required and not value:
-        raise ValidationError(f"{label} is required.", field=field)
-    if len(value) > max_length:
-        raise ValidationError(f"{label} is too long (at most {max_length} characters).", field=field)
-    return value
+    """A patient's free text: the shared check (a visible letter or digit; SPEC §3)."""
+    return check_text(value, field, label, required=required, max_length=max_length,
+                      multiline=field == "notes")
 
 
 _MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
@@ -252,6 +247,10 @@ def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, firs
         except ValidationError as exc:
             for k, v in exc.fields.items():
                 errors.setdefault(k, []).extend(v)
+    try:
+        reason = _text(reason, "reason", "Reason", required=False, max_length=300) or None
+    except ValidationError as exc:
+        errors.setdefault("reason", []).extend(exc.fields["reason"])
     if errors:
         raise ValidationError("Check the highlighted fields.", fields=errors)
     if allergy_status is not UNSET:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.compounding.models import Batch, BatchLine
+from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
@@ -76,16 +77,8 @@ def check_range(start: date | None, end: date | None, *, start_field: str = "fro
                 end_field: str = "to") -> tuple[date, date]:
     """A date range as a report takes it: both ends given, ``start`` not after ``end``,
     at most :data:`MAX_RANGE_DAYS` long."""
-    problems: dict[str, list[str]] = {}
-    if start is None:
-        problems[start_field] = ["Give the first day (YYYY-MM-DD)."]
-    if end is None:
-        problems[end_field] = ["Give the last day (YYYY-MM-DD)."]
-    if problems:
-        raise ValidationError("Give both dates of the range.", fields=problems)
-    if start > end:
-        raise ValidationError(f"The range starts ({start}) after it ends ({end}).",
-                              field=end_field)
+    start, end = check_date_range(start, end, start_field=start_field, end_field=end_field,
+                                  required=True)
     if (end - start).days >= MAX_RANGE_DAYS:
         raise ValidationError(f"A report covers at most {MAX_RANGE_DAYS} days.", field=end_field)
     return start, end

@@ -49,7 +49,9 @@ from typing import Any, BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from formulary.domain.dates import check_date_bounds
 from formulary.domain.errors import ValidationError
+from formulary.domain.text import REFUSED_MESSAGE, clean_text, refused_character
 from formulary.domain.gs1 import normalize_gtin
 from formulary.domain.units import parse_quantity
 from formulary.reports.workbook import Column, Sheet, write_workbook
@@ -350,7 +352,10 @@ def _shown(value: Any) -> str:
 
 def _text(name: str, value: Any, *, required: bool) -> str | None:
     if isinstance(value, str):
-        value = value.strip()
+        # A file is an edge too: the same cleaning as a request's text (SPEC §3).
+        if refused_character(value):
+            raise _Refused(f"{_LABELS[name]}: {REFUSED_MESSAGE[:1].lower()}{REFUSED_MESSAGE[1:]}")
+        value = " ".join(clean_text(value).split())
     elif isinstance(value, bool):
         raise _Refused(f"{_LABELS[name]} must be text, not {value}.")
     elif isinstance(value, (datetime, date)):
@@ -399,6 +404,17 @@ def _gtin(value: Any) -> str | None:
 
 
 def _expiry(value: Any) -> date:
+    return _bounded(_expiry_date(value))
+
+
+def _bounded(day: date) -> date:
+    try:
+        return check_date_bounds(day, "expiry", what="the expiry")
+    except ValidationError as exc:
+        raise _Refused(f"Expiry {exc.message}") from None
+
+
+def _expiry_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
