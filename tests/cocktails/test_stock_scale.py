@@ -74,7 +74,7 @@ def test_service_refuses_a_dose_that_converts_to_no_stock(pharmacist, shelf, ses
     # 0.5 mcg of a powder stocked in g: 0.0000005 g (stored as 0 on SQLite, then the batch 500'd)
     ("zinc 0.5 mcg", TOO_SMALL),
     # 10 digits before the point would not be stored exactly on SQLite
-    ("saline 10^9 mL", "Amount is too large: at most 9 digits before the decimal point."),
+    ("saline 10^9 mL", "Amount is too large: at most 9 digits before the decimal point (999999999.9999)."),
 ])
 def test_api_answers_422_and_writes_nothing(api, shelf, component, message):
     ing, amount, unit = {"zinc 0.5 mcg": (shelf.zinc, "0.5", "mcg"),

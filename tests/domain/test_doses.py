@@ -166,7 +166,7 @@ def test_check_components_keeps_order_and_ids():
         "an ingredient stocked in a smaller unit."]}),
     # ...and so is any result that would be stored inexactly: 10 digits before the point
     (one(2, "1000000000", "mL"), {"components.0.amount": [
-        "Amount is too large: at most 9 digits before the decimal point."]}),
+        "Amount is too large: at most 9 digits before the decimal point (999999999.9999)."]}),
     (one(14, "1000", "g"), {"components.0.amount": [  # 10^9 mcg
         "1000 g of Folic acid powder converts to too much stock per dose: at most "
         "9 digits before the decimal point in mcg."]}),
