@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.state import check_usable
 from formulary.db import utcnow
 from formulary.domain import batch_numbers
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
@@ -307,7 +308,9 @@ def batch_snapshot(batch: Batch) -> dict:
 # --- verify, discard ----------------------------------------------------------------------
 
 def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
-    """A second pharmacist checks a prepared batch; never the one who prepared it."""
+    """A second pharmacist checks a prepared batch; never the one who prepared it, and
+    never one that is expired or on hold (``state.check_usable``)."""
+    check_usable(batch, "verified", now)
     if batch.status != "prepared":
         raise InvalidState(f"Batch {batch.batch_number} is {batch.status}; only a prepared "
                            "batch can be verified.")
