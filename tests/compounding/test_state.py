@@ -180,3 +180,20 @@ def test_sql_filter_agrees_with_the_rule(fresh, stocked, pharmacist, make_cockta
     for state in STATES:
         ids = set(db.session.execute(select(Batch.id).where(state_clause(state, now))).scalars())
         assert ids == {i for i, s in expected.items() if s == state}, state
+
+
+def test_lot_page_shows_status_changes_and_links_its_batches(client, login_as, fresh, stocked, pharmacist):
+    batch = fresh()
+    _set_status(pharmacist, stocked["lido_lot"], "quarantined", "cloudy vial")
+    _set_status(pharmacist, stocked["lido_lot"], "available", "supplier cleared it")
+    _set_status(pharmacist, stocked["lido_lot"], "recalled", "supplier recall 2026-12")
+    login_as("manager")
+    html = client.get(f"/lots/{stocked['lido_lot'].id}").get_data(as_text=True)
+    history = html[html.index('data-testid="status-history"'):]
+    assert [a for a in ("lot.quarantine", "lot.release", "lot.recall") if f'data-action="{a}"' in history] == \
+        ["lot.quarantine", "lot.release", "lot.recall"]
+    assert history.index("cloudy vial") < history.index("supplier cleared it") < history.index("supplier recall 2026-12")
+    assert pharmacist.username in history
+    assert f'href="/batches/{batch.id}" data-testid="ledger-batch"' in html  # ledger row -> batch
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert f'href="/lots/{stocked["lido_lot"].id}" data-testid="batch-lot"' in page  # batch -> lot
