@@ -55,6 +55,9 @@ class Config:
     # Beyond-use policy in hours per storage (after USP <797> category 1).
     BEYOND_USE_HOURS = {"room": 12, "fridge": 24}
     EXPIRING_WITHIN_DAYS = 90
+    # Four eyes on formulations (SPEC §12): a clinic with one pharmacist lets the writer of
+    # a draft approve it by typing the cocktail's name; the audit entry says so.
+    SINGLE_PHARMACIST_MODE = os.environ.get("SINGLE_PHARMACIST_MODE", "").lower() in ("1", "true", "yes")
     SQLITE_BUSY_TIMEOUT = 15  # seconds a request waits for another writer before failing clearly
     TESTING = False
 

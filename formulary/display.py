@@ -10,7 +10,9 @@ STATUS_COLOURS = {
     "expired": "secondary", "in_use_expired": "secondary", "draft": "secondary",
     "active": "success", "retired": "dark", "superseded": "light", "prepared": "info",
     "verified": "success", "discarded": "dark", "safe": "success", "caution": "warning",
-    "blocked": "danger",
+    "blocked": "danger", "on_hold": "danger", "partly_given": "primary", "given": "secondary",
+    "open": "warning", "closed": "secondary", "to_contact": "warning", "contacted": "success",
+    "unreachable": "danger", "not_needed": "secondary",
 }
 
 

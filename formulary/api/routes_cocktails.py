@@ -16,11 +16,11 @@ cocktail it makes the next draft version, and answers with the read (whose
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user, dec, iso,
-                                json_body, only_fields, paginate)
+                                json_body, only_fields, paginate, want_type)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
 from formulary.cocktails import services
 from formulary.cocktails.composition import version_composition
@@ -197,14 +197,23 @@ def update_cocktail(cocktail_id: int):
 @api_route("/cocktails/<int:cocktail_id>/approve", ["POST"],
            summary="Approve the draft version: it becomes the active version", tag=TAG,
            permission=COCKTAILS_APPROVE,
-           body=S.obj(version=S.integer(description="the draft's number, to approve exactly what was read")),
-           responses={200: COCKTAIL_OUT})
+           body=S.obj(version=S.integer(description="the draft's number, to approve exactly what was read"),
+                      confirm_self_approval=S.string(
+                          max_length=200, description="single-pharmacist mode only: the "
+                          "cocktail's name, typed by the draft's writer to approve it")),
+           responses={200: COCKTAIL_OUT},
+           description="Four eyes: the writer of the draft may not approve it (409 invalid_state), "
+                       "unless the clinic runs in single-pharmacist mode and the cocktail's name is "
+                       "sent as `confirm_self_approval`; the audit entry then says so.")
 def approve_cocktail(cocktail_id: int):
-    data = only_fields(json_body() if request.get_data() else {}, {"version"})
+    data = only_fields(json_body() if request.get_data() else {}, {"version", "confirm_self_approval"})
     number = data.get("version")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
         raise ValidationError("Version must be a whole number.", field="version")
-    services.approve_cocktail(db.session, current_api_user(), cocktail_id, version_number=number)
+    want_type(data, "confirm_self_approval", str, "text")
+    services.approve_cocktail(db.session, current_api_user(), cocktail_id, version_number=number,
+                              single_pharmacist=current_app.config["SINGLE_PHARMACIST_MODE"],
+                              confirm_self_approval=data.get("confirm_self_approval"))
     return cocktail_json(_reload(cocktail_id))
 
 

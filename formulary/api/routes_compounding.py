@@ -13,6 +13,8 @@ from formulary.auth.permissions import BATCHES, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
+from formulary.compounding.state import state_of
+from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.extensions import db
 from formulary.patients.models import Patient
@@ -26,14 +28,18 @@ BATCH_LINE = S.component("BatchLine", S.obj(
 BATCH = S.component("Batch", S.obj(
     required=("id", "batch_number", "cocktail_id", "cocktail_version", "doses", "patient_id",
               "prepared_by", "prepared_at", "verified_by", "beyond_use_date", "status",
-              "override_reason", "lines"),
+              "override_reason", "lines", "state", "doses_left"),
     id=S.integer(), batch_number=S.string(), cocktail_id=S.integer(), cocktail_name=S.string(),
     cocktail_version=S.integer(), doses=S.integer(minimum=1), patient_id=S.integer(null=True),
     patient_mrn=S.string(null=True), prepared_by=S.string(), prepared_at=S.string(fmt="date-time"),
     verified_by=S.string(null=True), verified_at=S.string(fmt="date-time", null=True),
     beyond_use_date=S.string(fmt="date-time", description="use before this instant"),
     beyond_use_reason=S.string(), storage=S.string(enum=("room", "fridge")),
-    status=S.string(enum=BATCH_STATUSES), safety_verdict=S.string(null=True),
+    status=S.string(enum=BATCH_STATUSES, description="the recorded status"),
+    state=S.string(enum=STATES, description="the effective state now (SPEC §12): expired past "
+                   "the beyond-use date, on_hold while a lot it used is quarantined or recalled"),
+    state_reason=S.string(description="why it is in that state (empty when nothing is wrong)"),
+    doses_left=S.integer(minimum=0), safety_verdict=S.string(null=True),
     override_reason=S.string(null=True), discard_reason=S.string(null=True),
     lines=S.array(BATCH_LINE)))
 
@@ -45,6 +51,7 @@ PATIENT_BRIEF = S.obj(id=S.integer(), mrn=S.string(), first_name=S.string(), las
 
 def batch_json(batch: Batch) -> dict:
     tz = clock.clinic_tz()
+    st = state_of(batch, clock.now())
     return {
         "id": batch.id, "batch_number": batch.batch_number, "cocktail_id": batch.cocktail_id,
         "cocktail_name": batch.cocktail.name, "cocktail_version": batch.version.number,
@@ -56,7 +63,8 @@ def batch_json(batch: Batch) -> dict:
         "verified_at": iso(batch.verified_at.astimezone(tz)) if batch.verified_at else None,
         "beyond_use_date": iso(batch.beyond_use_at.astimezone(tz)),
         "beyond_use_reason": batch.beyond_use_reason, "storage": batch.version.storage,
-        "status": batch.status, "safety_verdict": batch.safety_verdict,
+        "status": batch.status, "state": st.state, "state_reason": st.reason,
+        "doses_left": st.doses_left, "safety_verdict": batch.safety_verdict,
         "override_reason": batch.override_reason, "discard_reason": batch.discard_reason,
         "lines": [{"ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient.name,
                    "lot_id": line.lot_id, "lot_number": line.lot.lot_number,
@@ -84,17 +92,22 @@ def _get(model, value, name: str, message: str):
                   ("to", S.string(fmt="date"), "prepared on or before (clinic-local date)"),
                   ("cocktail_id", S.integer(), "only this cocktail"),
                   ("patient_id", S.integer(), "only this patient"),
-                  ("status", S.string(enum=BATCH_STATUSES), "only this status"),
+                  ("status", S.string(enum=BATCH_STATUSES), "only this recorded status"),
+                  ("state", S.string(enum=STATES), "only this effective state (now)"),
                   *PAGE_QUERY),
            responses={200: S.page_of(BATCH)})
 def list_batches():
     status = request.args.get("status") or None
     if status is not None and status not in BATCH_STATUSES:
         raise ValidationError(f"Use one of: {', '.join(BATCH_STATUSES)}.", field="status")
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        raise ValidationError(f"Use one of: {', '.join(STATES)}.", field="state")
     date_from, date_to = arg_date_range()
     stmt = services.batches_query(tz=clock.clinic_tz(), date_from=date_from,
                                   date_to=date_to, cocktail_id=arg_int("cocktail_id"),
-                                  patient_id=arg_int("patient_id"), status=status)
+                                  patient_id=arg_int("patient_id"), status=status, state=state,
+                                  now=clock.now())
     return paginate(stmt, batch_json)
 
 

@@ -62,6 +62,10 @@ def ingredient_choices(ingredients) -> list[SelectChoice]:
 
 
 class ApproveForm(FlaskForm):
+    #: Single-pharmacist mode only: the writer of a draft types the cocktail's name to
+    #: approve it themselves (SPEC §12).
+    confirm_self_approval = StringField("Type the cocktail's name to approve your own formulation",
+                                        validators=[Optional(), Length(max=200)])
     submit = SubmitField("Approve")
 
 

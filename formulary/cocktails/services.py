@@ -261,6 +261,7 @@ def update_cocktail(session: Session, actor, cocktail_id: int, data: CocktailInp
         cocktail.name, cocktail.name_key = checked.name, name_key(checked.name)
     if draft is not None:
         _refuse_frozen(draft)
+        draft.created_by_id = getattr(actor, "id", None)  # its writer now: four eyes on the change
         draft.components.clear()
         session.flush()  # the old rows go before new ones take their (version, ingredient)
         _fill(draft, checked)
@@ -279,10 +280,34 @@ def update_cocktail(session: Session, actor, cocktail_id: int, data: CocktailInp
     return draft
 
 
+def _check_four_eyes(cocktail: Cocktail, draft: CocktailVersion, actor, *,
+                     single_pharmacist: bool, confirmation: object) -> bool:
+    """Four eyes on a formulation (SPEC §12): the approver is not the pharmacist who wrote
+    the draft (``created_by_id``; an edit of a draft by another pharmacist makes them its
+    writer). In single-pharmacist mode the writer may approve, but only by typing the
+    cocktail's name as ``confirmation``. Answers whether this is a self-approval; refuses
+    (409 ``invalid_state``) otherwise."""
+    actor_id = getattr(actor, "id", None)
+    if draft.created_by_id is None or actor_id is None or draft.created_by_id != actor_id:
+        return False
+    if not single_pharmacist:
+        raise InvalidState(f"Version {draft.number} of {cocktail.name} was written by you: "
+                           "another pharmacist approves it (four eyes).")
+    typed = " ".join(confirmation.split()).casefold() if isinstance(confirmation, str) else ""
+    if typed != name_key(cocktail.name):
+        raise InvalidState(f"You wrote version {draft.number} of {cocktail.name}. To approve "
+                           "your own formulation (single-pharmacist mode), type the cocktail's "
+                           f"name, {cocktail.name}, to confirm.", field="confirm_self_approval")
+    return True
+
+
 def approve_cocktail(session: Session, actor, cocktail_id: int, *,
-                     version_number: object = None) -> CocktailVersion:
+                     version_number: object = None, single_pharmacist: bool = False,
+                     confirm_self_approval: object = None) -> CocktailVersion:
     """Make the pending draft the active version. ``version_number``, when given, must be
-    the draft's number (so a client approves exactly what it read)."""
+    the draft's number (so a client approves exactly what it read). The approver is not
+    the draft's writer, unless ``single_pharmacist`` (the clinic's setting) and the
+    cocktail's name is typed as ``confirm_self_approval``: the audit entry then says so."""
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
         raise InvalidState(f"{cocktail.name} is retired: it cannot be approved.")
@@ -294,6 +319,8 @@ def approve_cocktail(session: Session, actor, cocktail_id: int, *,
         raise InvalidState(f"The draft awaiting approval is version {draft.number}, not "
                            f"{version_number}.", field="version")
     _refuse_frozen(draft)
+    self_approved = _check_four_eyes(cocktail, draft, actor, single_pharmacist=single_pharmacist,
+                                     confirmation=confirm_self_approval)
     # Checked again: an ingredient may have been retired, or its maximum dose lowered.
     # Share-locked: an ingredient's unit or strength may change until it is in an
     # approved version, never after (inventory.ingredients), so none changes meanwhile.
@@ -314,10 +341,16 @@ def approve_cocktail(session: Session, actor, cocktail_id: int, *,
     cocktail.status = "active"
     cocktail.active_version = draft
     session.flush()
+    after = snapshot(cocktail, draft)
+    if self_approved:
+        after["self_approved"] = True
     record(session, actor, "cocktail.approve", "cocktail", cocktail.id,
            summary=(f"Version {draft.number} of {cocktail.name} approved"
+                    + (" by its own writer (single-pharmacist mode, confirmed by typing its name)"
+                       if self_approved else "")
                     + (f"; version {previous.number} superseded" if previous is not None else "")),
-           before=before, after=snapshot(cocktail, draft))
+           before=before, after=after,
+           reason="self-approval in single-pharmacist mode" if self_approved else None)
     return draft
 
 

@@ -3,7 +3,7 @@ with live totals, approve and retire, and a printable composition sheet for the 
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -263,7 +263,10 @@ def approve(cocktail_id: int):
     form = ApproveForm(prefix="approve")
     return _state_change(
         cocktail_id, form,
-        lambda: services.approve_cocktail(db.session, current_user, cocktail_id),
+        lambda: services.approve_cocktail(
+            db.session, current_user, cocktail_id,
+            single_pharmacist=current_app.config["SINGLE_PHARMACIST_MODE"],
+            confirm_self_approval=form.confirm_self_approval.data),
         f"{cocktail.name} approved: it is the active version now.")
 
 

@@ -9,6 +9,7 @@ from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringFi
 from wtforms.validators import DataRequired, Length, Optional
 
 from formulary.compounding.models import BATCH_STATUSES
+from formulary.domain.batch_state import STATES
 
 
 def _int_or_none(value):
@@ -70,6 +71,8 @@ class FilterForm(FlaskForm):
     patient_mrn = StringField("Patient MRN", validators=[Optional(), Length(max=40)])
     status = SelectField("Status", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
         SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
+    state = SelectField("State now", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+        SelectChoice(s, s.replace("_", " ").capitalize()) for s in STATES])
 
     def set_cocktails(self, cocktails) -> None:
         self.cocktail_id.choices = [SelectChoice("", "Any")] + [

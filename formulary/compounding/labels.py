@@ -12,6 +12,16 @@ from markupsafe import Markup
 from formulary.reports.workbook import Column, Sheet, write_workbook
 
 
+def do_not_use(state) -> str | None:
+    """What the label of a batch in ``state`` (``domain.batch_state.BatchState``) must
+    print across it, or None when the batch may be used: "DO NOT USE" and why."""
+    if state.state == "discarded":
+        return "DO NOT USE — discarded."
+    if state.state in ("on_hold", "expired"):
+        return f"DO NOT USE — {state.reason.removesuffix(' Do not use it.')}"
+    return None
+
+
 def qr_svg(text: str, scale: int = 3) -> Markup:
     """The QR code of ``text`` as inline SVG (no external request, prints sharp)."""
     qr = segno.make(text, error="m", micro=False)

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.state import state_clause
+from formulary.db import utcnow
 from formulary.domain.errors import NotFound
 from formulary.inventory.models import Lot
 from formulary.patients.models import Patient
@@ -41,8 +43,10 @@ def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
 
 def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
                   cocktail_id: int | None = None, patient_id: int | None = None,
-                  status: str | None = None, lot_id: int | None = None):
-    """Batches newest first, filtered by clinic-local prepared dates (both inclusive)."""
+                  status: str | None = None, lot_id: int | None = None,
+                  state: str | None = None, now: datetime | None = None):
+    """Batches newest first, filtered by clinic-local prepared dates (both inclusive);
+    ``state`` filters by the effective state (``compounding.state``) at ``now``."""
     stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
     if date_from is not None:
         stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
@@ -54,6 +58,8 @@ def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, da
         stmt = stmt.where(Batch.patient_id == patient_id)
     if status:
         stmt = stmt.where(Batch.status == status)
+    if state:
+        stmt = stmt.where(state_clause(state, now or utcnow()))
     if lot_id is not None:
         stmt = stmt.where(Batch.id.in_(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)))
     return stmt

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.state import check_usable
 from formulary.db import utcnow
 from formulary.domain import batch_numbers, idempotency
 from formulary.domain.beyond_use import DEFAULT_POLICY, BeyondUse, beyond_use
@@ -382,10 +383,12 @@ def _refused(batch: Batch, check) -> InvalidState:
 
 
 def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
-    """A second pharmacist checks a prepared batch; never the one who prepared it.
-    Refused (409 invalid_state) when the batch is no longer prepared, also when another
-    request changed it since it was read."""
+    """A second pharmacist checks a prepared batch; never the one who prepared it, and
+    never one that is expired or on hold (``state.check_usable``). Refused (409
+    invalid_state) when the batch is no longer prepared, also when another request
+    changed it since it was read."""
     _check_verifiable(batch, actor)
+    check_usable(batch, "verified", now)
     if not _change_status(session, batch, "prepared", {
             "status": "verified", "verified_by_id": actor.id, "verified_at": now or utcnow()}):
         raise _refused(batch, lambda b: _check_verifiable(b, actor))

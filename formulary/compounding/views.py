@@ -15,6 +15,7 @@ from formulary.auth.access import require
 from formulary.auth.permissions import BATCHES, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services
+from formulary.compounding.state import state_of
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
@@ -78,11 +79,13 @@ def batches():
         stmt = services.batches_query(
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
             cocktail_id=form.cocktail_id.data, patient_id=patient_id,
-            status=form.status.data or None)
+            status=form.status.data or None, state=form.state.data or None, now=clock.now())
         total = services.count_batches(db.session, stmt)
         items = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
+    now = clock.now()
+    states = {b.id: state_of(b, now) for b in items}  # lots loaded with the page: no statement more
     return render_template("compounding/batches.html", form=form, batches=items, total=total,
-                           page=page, per_page=PER_PAGE), 200 if valid else 422
+                           states=states, page=page, per_page=PER_PAGE), 200 if valid else 422
 
 
 def _preview(form: PreviewForm):
@@ -155,11 +158,16 @@ def prepare():
                            patient=patient), status
 
 
+def _batch_page(batch, **kw):
+    return render_template("compounding/batch.html", batch=batch, state=state_of(batch, clock.now()),
+                           **kw)
+
+
 @bp.get("/batches/<int:batch_id>")
 @require(VIEW)
 def batch(batch_id: int):
     b = services.get_batch(db.session, batch_id)
-    return render_template("compounding/batch.html", batch=b, verify_form=VerifyForm(),
+    return _batch_page(b, verify_form=VerifyForm(),
                            discard_form=DiscardForm())
 
 
@@ -173,7 +181,7 @@ def verify(batch_id: int):
             services.verify_batch(db.session, current_user, b)
         except DomainError as exc:
             form_errors(form, exc)
-            return render_template("compounding/batch.html", batch=services.get_batch(db.session, batch_id),
+            return _batch_page(services.get_batch(db.session, batch_id),
                                    verify_form=form, discard_form=DiscardForm()), exc.status
         flash(f"Batch {b.batch_number} verified.", "success")
     return redirect(url_for("compounding.batch", batch_id=batch_id))
@@ -194,7 +202,7 @@ def discard(batch_id: int):
         else:
             flash(f"Batch {b.batch_number} discarded.", "warning")
             return redirect(url_for("compounding.batch", batch_id=batch_id))
-    return render_template("compounding/batch.html", batch=services.get_batch(db.session, batch_id),
+    return _batch_page(services.get_batch(db.session, batch_id),
                            verify_form=VerifyForm(), discard_form=form, show_discard=True), status
 
 
@@ -206,7 +214,8 @@ def label(batch_id: int):
     if layout not in ("small", "a4"):
         layout = "small"
     return render_template("compounding/label.html", batch=b, layout=layout,
-                           qr=labels.qr_svg(b.batch_number))
+                           qr=labels.qr_svg(b.batch_number),
+                           do_not_use=labels.do_not_use(state_of(b, clock.now())))
 
 
 @bp.get("/lots/<int:lot_id>/trace")

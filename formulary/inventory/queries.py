@@ -214,3 +214,20 @@ def search_filter(q: str):
 __all__ = ["expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
            "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
            "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
+
+
+LOT_STATUS_ACTIONS = {"lot.quarantine": "quarantined", "lot.release": "released",
+                      "lot.recall": "recalled"}
+
+
+def lot_status_history(session, lot_id: int) -> list:
+    """The status changes of a lot (quarantine, release, recall), oldest first, with who,
+    when and the reason: read from the audit log, which keeps every one of them (a change
+    is written there by ``lots.set_lot_status`` in the same transaction)."""
+    from formulary.audit.models import AuditEntry  # the audit area sits beside inventory
+
+    return list(session.execute(
+        select(AuditEntry).where(AuditEntry.object_type == "lot",
+                                 AuditEntry.object_id == str(lot_id),
+                                 AuditEntry.action.in_(tuple(LOT_STATUS_ACTIONS)))
+        .order_by(AuditEntry.seq)).scalars())

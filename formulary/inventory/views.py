@@ -206,7 +206,9 @@ def _lot_page(lot: Lot, adjust: AdjustForm | None = None, status_form: StatusFor
         select(Movement).options(joinedload(Movement.user)).where(Movement.lot_id == lot.id)
         .order_by(Movement.id)).scalars().all()
     state = queries.lot_read_status(lot, clock.now(), clock.clinic_tz())
+    history = queries.lot_status_history(db.session, lot.id)
     return render_template("inventory/lot.html", lot=lot, movements=movements, state=state,
+                           history=history, status_words=queries.LOT_STATUS_ACTIONS,
                            adjust=adjust or AdjustForm(prefix="adjust"),
                            status_form=status_form or StatusForm(prefix="status"),
                            ledger_ok=sum((m.quantity_delta for m in movements), 0) == lot.quantity_on_hand), code

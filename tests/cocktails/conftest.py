@@ -44,3 +44,9 @@ def cocktail_input(*components, name="Scalp revive", area="scalp", indication="h
                    storage="fridge", notes="") -> CocktailInput:
     return CocktailInput(name=name, area=area, indication=indication, storage=storage,
                          notes=notes, components=list(components))
+
+
+@pytest.fixture
+def colleague(make_user):
+    """A second pharmacist: approves what ``pharmacist`` wrote (four eyes, SPEC §12)."""
+    return make_user("pharmacist")

@@ -39,11 +39,12 @@ def test_create_read_and_list(api, shelf, session):
 
 
 def test_versions_through_the_api(api, shelf, session):
-    client = api("pharmacist")
+    client, colleague = api("pharmacist"), api("pharmacist")
     cid = client.post("cocktails", json=body(shelf)).json["id"]
-    approved = client.post(f"cocktails/{cid}/approve", json={"version": 1})
+    approved = colleague.post(f"cocktails/{cid}/approve", json={"version": 1})
     assert approved.status_code == 200 and approved.json["status"] == "active"
-    assert approved.json["versions"][0]["approved_by"] == client.user.username
+    assert approved.json["versions"][0]["approved_by"] == colleague.user.username
+    assert approved.json["versions"][0]["created_by"] == client.user.username
 
     changed = client.put(f"cocktails/{cid}", json={"indication": "thinning hair",
                                                    "components": [{"ingredient_id": shelf.b12.id,
@@ -60,7 +61,7 @@ def test_versions_through_the_api(api, shelf, session):
     v2 = client.get(f"cocktails/{cid}/versions/2").json
     assert (v2["storage"], v2["indication"], len(v2["components"])) == ("room", "thinning hair", 1)
 
-    assert client.post(f"cocktails/{cid}/approve").json["version"] == 2
+    assert colleague.post(f"cocktails/{cid}/approve").json["version"] == 2
     assert client.get(f"cocktails/{cid}/versions/1").json["version_status"] == "superseded"
     retired = client.post(f"cocktails/{cid}/retire", json={"reason": "obsolete"})
     assert retired.json["status"] == "retired"
@@ -142,12 +143,12 @@ def test_malformed_unauthorized_forbidden_not_found(api, client, shelf, session)
 
 
 def test_invalid_state_changes_are_409_and_change_nothing(api, shelf, session):
-    client = api("pharmacist")
+    client, colleague = api("pharmacist"), api("pharmacist")
     cid = client.post("cocktails", json=body(shelf)).json["id"]
-    wrong = client.post(f"cocktails/{cid}/approve", json={"version": 2})
+    wrong = colleague.post(f"cocktails/{cid}/approve", json={"version": 2})
     assert wrong.status_code == 409 and wrong.json["error"]["code"] == "invalid_state"
-    client.post(f"cocktails/{cid}/approve")
-    again = client.post(f"cocktails/{cid}/approve")
+    assert colleague.post(f"cocktails/{cid}/approve").status_code == 200
+    again = colleague.post(f"cocktails/{cid}/approve")
     assert again.status_code == 409 and again.json["error"]["code"] == "invalid_state"
     client.post(f"cocktails/{cid}/retire")
     for response in (client.put(f"cocktails/{cid}", json={"indication": "x"}),

@@ -64,6 +64,13 @@ def test_build_preview_approve_and_find(page):
 
     page.click("[data-testid=save]")
     page.wait_for_selector("[data-testid=approve]")
+    # four eyes (SPEC §12): the writer may not approve; a second pharmacist does
+    expect(page.locator("[data-testid=approve]")).to_be_disabled()
+    expect(page.locator("[data-testid=four-eyes]")).to_contain_text("another pharmacist approves it")
+    detail_url = page.url
+    page.context.clear_cookies()
+    page.login("pharmacist")
+    page.goto(detail_url)
     page.click("[data-testid=approve]")
     expect(page.locator(".alert-success")).to_contain_text("approved: it is the active version now")
     page.goto("/cocktails/?status=active")

@@ -15,10 +15,10 @@ from tests.cocktails.conftest import cocktail_input, comp
 
 
 @pytest.fixture
-def approved(session, shelf, pharmacist):
+def approved(session, shelf, pharmacist, colleague):
     cocktail = services.create_cocktail(session, pharmacist, cocktail_input(
         comp(shelf.biotin, "10", "mg"), comp(shelf.b12, "500", "mcg")))
-    version = services.approve_cocktail(session, pharmacist, cocktail.id)
+    version = services.approve_cocktail(session, colleague, cocktail.id)
     session.commit()
     return version
 
@@ -44,11 +44,11 @@ CHANGES = [
 @pytest.mark.parametrize("label,change", CHANGES, ids=[c[0] for c in CHANGES])
 @pytest.mark.parametrize("state", ["active", "superseded", "retired"])
 def test_no_code_path_changes_an_approved_version(session, shelf, pharmacist, approved, label,
-                                                   change, state):
+                                                   change, state, colleague):
     cocktail = approved.cocktail
     if state == "superseded":
         services.update_cocktail(session, pharmacist, cocktail.id, cocktail_input(comp(shelf.b12, "1", "mg")))
-        services.approve_cocktail(session, pharmacist, cocktail.id)
+        services.approve_cocktail(session, colleague, cocktail.id)
     elif state == "retired":
         services.retire_cocktail(session, pharmacist, cocktail.id)
     session.commit()
@@ -63,13 +63,13 @@ def test_no_code_path_changes_an_approved_version(session, shelf, pharmacist, ap
     assert services.snapshot(cocktail, approved)["components"] == before["components"]
 
 
-def test_the_services_never_touch_an_approved_version(session, shelf, pharmacist, approved):
+def test_the_services_never_touch_an_approved_version(session, shelf, pharmacist, approved, colleague):
     cocktail = approved.cocktail
     before = services.snapshot(cocktail, approved)
     services.update_cocktail(session, pharmacist, cocktail.id, cocktail_input(
         comp(shelf.zinc, "250", "mg"), area="face", indication="other", storage="room"))
     services.update_cocktail(session, pharmacist, cocktail.id, cocktail_input(comp(shelf.zinc, "1", "g")))
-    services.approve_cocktail(session, pharmacist, cocktail.id)
+    services.approve_cocktail(session, colleague, cocktail.id)
     services.retire_cocktail(session, pharmacist, cocktail.id)
     session.commit()
     session.expire_all()

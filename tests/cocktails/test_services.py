@@ -133,9 +133,9 @@ def test_approve_makes_the_draft_active(session, shelf, pharmacist, make_user):
 
 
 def test_editing_an_active_cocktail_makes_the_next_draft_and_keeps_the_active_one(
-        session, shelf, pharmacist):
+        session, shelf, pharmacist, colleague):
     cocktail = _draft(session, shelf, pharmacist)
-    v1 = services.approve_cocktail(session, pharmacist, cocktail.id)
+    v1 = services.approve_cocktail(session, colleague, cocktail.id)
     session.commit()
     v1_before = services.snapshot(cocktail, v1)
 
@@ -153,7 +153,7 @@ def test_editing_an_active_cocktail_makes_the_next_draft_and_keeps_the_active_on
     assert again.id == v2.id and len(cocktail.versions) == 2
     assert [(c.ingredient_id, c.stock_quantity) for c in again.components] == [(shelf.b12.id, Decimal("1"))]
 
-    services.approve_cocktail(session, pharmacist, cocktail.id, version_number=2)
+    services.approve_cocktail(session, colleague, cocktail.id, version_number=2)
     session.commit()
     session.expire_all()
     v1 = session.get(CocktailVersion, v1.id)
@@ -165,34 +165,34 @@ def test_editing_an_active_cocktail_makes_the_next_draft_and_keeps_the_active_on
                                       "cocktail.edit_draft", "cocktail.approve"]
 
 
-def test_approving_a_version_other_than_the_draft_is_refused(session, shelf, pharmacist):
+def test_approving_a_version_other_than_the_draft_is_refused(session, shelf, pharmacist, colleague):
     cocktail = _draft(session, shelf, pharmacist)
     with pytest.raises(InvalidState) as caught:
-        services.approve_cocktail(session, pharmacist, cocktail.id, version_number=2)
+        services.approve_cocktail(session, colleague, cocktail.id, version_number=2)
     assert "version" in caught.value.fields
 
 
-def test_approval_checks_the_ingredients_again(session, shelf, pharmacist):
+def test_approval_checks_the_ingredients_again(session, shelf, pharmacist, colleague):
     cocktail = _draft(session, shelf, pharmacist)
     shelf.lidocaine.active = False
     session.commit()
     with pytest.raises(ValidationError) as caught:
-        services.approve_cocktail(session, pharmacist, cocktail.id)
+        services.approve_cocktail(session, colleague, cocktail.id)
     assert "components.1.ingredient_id" in caught.value.fields
     session.rollback()
     assert session.get(Cocktail, cocktail.id).status == "draft"
 
 
-def test_retire(session, shelf, pharmacist):
+def test_retire(session, shelf, pharmacist, colleague):
     cocktail = _draft(session, shelf, pharmacist)
-    services.approve_cocktail(session, pharmacist, cocktail.id)
+    services.approve_cocktail(session, colleague, cocktail.id)
     services.update_cocktail(session, pharmacist, cocktail.id, cocktail_input(comp(shelf.b12, "1", "mg")))
     services.retire_cocktail(session, pharmacist, cocktail.id, reason="replaced by a new formula")
     session.commit()
     assert cocktail.status == "retired"
     assert [v.status for v in cocktail.versions] == ["retired", "retired"]
     for refused in (lambda: services.retire_cocktail(session, pharmacist, cocktail.id),
-                    lambda: services.approve_cocktail(session, pharmacist, cocktail.id),
+                    lambda: services.approve_cocktail(session, colleague, cocktail.id),
                     lambda: services.update_cocktail(session, pharmacist, cocktail.id,
                                                      cocktail_input(comp(shelf.b12, "1", "mg")))):
         with pytest.raises(InvalidState):
@@ -202,12 +202,12 @@ def test_retire(session, shelf, pharmacist):
     assert entry.reason == "replaced by a new formula"
 
 
-def test_a_draft_can_be_retired_and_then_never_approved(session, shelf, pharmacist):
+def test_a_draft_can_be_retired_and_then_never_approved(session, shelf, pharmacist, colleague):
     cocktail = _draft(session, shelf, pharmacist)
     services.retire_cocktail(session, pharmacist, cocktail.id)
     session.commit()
     with pytest.raises(InvalidState):
-        services.approve_cocktail(session, pharmacist, cocktail.id)
+        services.approve_cocktail(session, colleague, cocktail.id)
 
 
 def test_renaming_checks_the_name(session, shelf, pharmacist):
@@ -223,10 +223,10 @@ def test_renaming_checks_the_name(session, shelf, pharmacist):
     assert session.get(Cocktail, beta.id).name == "beta"
 
 
-def test_the_list_filters_by_area_status_and_search(session, shelf, pharmacist):
+def test_the_list_filters_by_area_status_and_search(session, shelf, pharmacist, colleague):
     scalp = _draft(session, shelf, pharmacist, name="Scalp A", area="scalp", indication="hair loss")
     _draft(session, shelf, pharmacist, name="Face B", area="face", indication="rejuvenation")
-    services.approve_cocktail(session, pharmacist, scalp.id)
+    services.approve_cocktail(session, colleague, scalp.id)
     session.commit()
 
     def names(**kw):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from formulary.audit.models import AuditEntry
 from formulary.compounding.models import Batch
+from formulary.db import utcnow
 from formulary.extensions import db
 from tests.compounding.conftest import TODAY, D, counts, on_hand
 
@@ -151,7 +152,7 @@ def test_unknown_mrn_and_bad_doses_are_shown_on_the_form(client, login_as, stock
 
 def test_verify_and_discard_pages(client, login_as, stocked, prepare, make_user):
     preparer = make_user("pharmacist")
-    batch = prepare(preparer, stocked["cocktail"], 1)
+    batch = prepare(preparer, stocked["cocktail"], 1, now=utcnow())  # in date: verifiable
     login_as("pharmacist")
     url = f"/batches/{batch.id}"
     r = client.post_form(f"{url}/verify", {}, form_url=url)

@@ -1,0 +1,101 @@
+"""The effective state of a batch after its preparation (SPEC §12).
+
+A batch records a ``status`` (``prepared``, ``verified``, ``discarded``); what a person may
+do with it now also depends on the clock, the lots it used and the doses already given.
+This module is the one place that decides it, from plain facts:
+
+=============  ==========================================================================
+state          when (the first row that applies wins)
+=============  ==========================================================================
+discarded      recorded status is ``discarded``
+given          every dose has been given (nothing is left to use, so nothing to hold)
+on_hold        a lot it used is now ``quarantined`` or ``recalled``
+expired        ``now`` is at or past the beyond-use instant (and doses are left)
+partly_given   some doses given, some left, still in date
+verified       recorded status ``verified``, nothing given yet
+prepared       recorded status ``prepared``
+=============  ==========================================================================
+
+Why this order: a discarded batch is out of every worklist whatever else is true. A fully
+given batch is history: a later recall reaches its patients through the recall, not by
+holding an empty batch. A hold says more than an expiry (a recall means patients may need
+to be contacted), so a batch both past its date and on hold reads ``on_hold``; both refuse
+verify, label and administration alike. The hold is not stored: it is derived from the
+lots' current status, so releasing a quarantined lot releases every batch that has no
+other lot held, and a recall (final) holds its batches for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+STATES = ("prepared", "verified", "partly_given", "given", "expired", "on_hold", "discarded")
+HELD_LOT_STATUSES = ("quarantined", "recalled")
+#: States in which nothing more may be done with a batch but discard it.
+UNUSABLE_STATES = ("expired", "on_hold", "discarded", "given")
+
+
+@dataclass(frozen=True)
+class LotFact:
+    """One lot a batch used, as it is now."""
+
+    lot_number: str
+    status: str                 # available, quarantined, recalled
+    ingredient_name: str = ""
+
+
+@dataclass(frozen=True)
+class BatchState:
+    state: str
+    reason: str                 # a sentence for people; "" when nothing is wrong
+    doses_left: int
+    held_lots: tuple[LotFact, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        """May it still be verified, labelled for use, or given?"""
+        return self.state not in UNUSABLE_STATES
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def _lot_words(lot: LotFact) -> str:
+    name = f"{lot.ingredient_name} lot {lot.lot_number}" if lot.ingredient_name else f"lot {lot.lot_number}"
+    return f"{name} is {lot.status}"
+
+
+def batch_state(*, status: str, beyond_use_at: datetime, now: datetime, doses: int,
+                lots: Iterable[LotFact] = (), doses_given: int = 0) -> BatchState:
+    """The effective state of a batch now, with the reason and the doses left.
+
+    ``status`` is the recorded one; ``lots`` are the lots the batch used, each with its
+    current status (a lot used twice may be passed twice); ``doses_given`` is the sum of
+    the doses already administered from it (0 until administrations exist). Datetimes
+    must be aware; they are compared as instants.
+    """
+    if status not in ("prepared", "verified", "discarded"):
+        raise ValueError(f"unknown batch status {status!r}")
+    if doses_given < 0 or doses_given > doses:
+        raise ValueError("doses_given must be between 0 and the batch's doses")
+    left = doses - doses_given
+    if status == "discarded":
+        return BatchState("discarded", "The batch was discarded.", left)
+    if left == 0:
+        return BatchState("given", "Every dose has been given.", 0)
+    seen: dict[str, LotFact] = {}
+    for lot in lots:
+        if lot.status in HELD_LOT_STATUSES:
+            seen.setdefault(lot.lot_number, lot)
+    held = tuple(sorted(seen.values(), key=lambda lot: (lot.status != "recalled", lot.lot_number)))
+    if held:
+        return BatchState("on_hold", "On hold: " + "; ".join(_lot_words(lot) for lot in held)
+                          + ". Do not use it.", left, held)
+    if _utc(now) >= _utc(beyond_use_at):
+        return BatchState("expired", "Past its beyond-use date. Do not use it.", left)
+    if doses_given > 0:
+        return BatchState("partly_given", f"{doses_given} of {doses} doses given.", left)
+    return BatchState(status, "", left)
