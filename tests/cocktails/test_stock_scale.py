@@ -35,12 +35,12 @@ def minoxidil(make_ingredient):
     return make_ingredient("Minoxidil 16 mg/mL", category="drug", unit="mL", strength=("16", "mg"))
 
 
-def test_an_exact_result_beyond_6_places_is_stored_rounded_up(pharmacist, minoxidil, make_lot, session):
+def test_an_exact_result_beyond_6_places_is_stored_rounded_up(pharmacist, colleague, minoxidil, make_lot, session):
     # 1.0001 mg / 16 mg/mL = 0.06250625 mL exactly: it was cut to 0.062506 by the
     # database, and 1,000 doses drew 62.50625 mL while the ledger took 62.506
     cocktail = services.create_cocktail(session, pharmacist,
                                         cocktail_input(comp(minoxidil, "1.0001", "mg")))
-    services.approve_cocktail(session, pharmacist, cocktail.id)
+    services.approve_cocktail(session, colleague, cocktail.id)
     session.commit()
     session.expire_all()
     assert session.execute(select(Component.stock_quantity)).scalar_one() == Decimal("0.062507")
