@@ -1,7 +1,7 @@
 """Administration (SPEC §11): at a session, a verified batch given to the patient.
 
 Every refusal has its own code and message and writes nothing. Order of the checks: the
-fields; the course and session are open; a consent is in force; then the batch row is
+fields; a consent is in force; the course and session are open; then the batch row is
 locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the write transaction began
 with ``BEGIN IMMEDIATE``) and read fresh: not verified, discarded, past its beyond-use
 date, on hold, made for another patient or of another cocktail, used up or short of the
@@ -173,10 +173,12 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
                                  required=False)
 
     course = row.course
+    # Consent first: a withdrawal also stops the course, and "consent withdrawn" is the
+    # reason the practitioner needs to read.
+    require_consent(session, course)
     check_open(course)
     if row.status in ("missed", "cancelled"):
         raise InvalidState(f"Session {row.number} is {row.status}: nothing can be given at it.")
-    require_consent(session, course)
 
     batch = _lock_batch(session, batch_id)
     left = check_batch(session, batch, course, now)
