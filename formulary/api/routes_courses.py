@@ -10,13 +10,15 @@ from flask import jsonify, request
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import (PAGE_QUERY, api_route, arg_int, current_api_user, dec,
+from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, current_api_user, dec,
                                 iso, json_body, only_fields, paginate, want_type)
 from formulary.audit.services import record as audit_record
+from formulary.api.routes_patients import allergy_json
 from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.courses import administrations as adm_services
 from formulary.courses import consent as consent_services
+from formulary.courses import events as event_services
 from formulary.courses import services
 from formulary.courses.models import Administration, Course
 from formulary.domain import courses as rules
@@ -335,3 +337,86 @@ def get_administration(administration_id: int):
     record_view(db.session, current_api_user(), adm.course.patient,
                 what=f"administration #{adm.id}", via="api")
     return no_store(administration_json(adm))
+
+
+# --- adverse events ------------------------------------------------------------------
+
+ADVERSE_EVENT = S.component("AdverseEvent", S.obj(
+    required=("id", "administration_id", "patient_id", "onset", "kind", "severity", "serious"),
+    id=S.integer(), administration_id=S.integer(), patient_id=S.integer(),
+    onset=S.string(fmt="date"), kind=S.string(enum=rules.EVENT_KINDS),
+    severity=S.string(enum=rules.EVENT_SEVERITIES), serious=S.boolean(),
+    outcome=S.string(null=True), action=S.string(null=True), recorded_by=S.string(),
+    recorded_at=S.string(fmt="date-time")))
+EVENT_IN = dict(onset=S.string(fmt="date"), kind=S.string(enum=rules.EVENT_KINDS),
+                severity=S.string(enum=rules.EVENT_SEVERITIES), serious=S.boolean(),
+                outcome=S.string(null=True), action=S.string(null=True))
+
+
+def event_json(event) -> dict:
+    return {"id": event.id, "administration_id": event.administration_id,
+            "patient_id": event.patient_id, "onset": iso(event.onset), "kind": event.kind,
+            "severity": event.severity, "serious": event.serious, "outcome": event.outcome,
+            "action": event.action, "recorded_by": event.recorded_by.username,
+            "recorded_at": iso(event.recorded_at)}
+
+
+@api_route("/administrations/<int:administration_id>/adverse-events", ["POST"],
+           summary="Record an adverse event after an administration", tag="courses",
+           permission=COURSES,
+           body=S.obj(required=("onset", "kind", "severity", "serious"), **EVENT_IN),
+           responses={201: ADVERSE_EVENT})
+def create_adverse_event(administration_id: int):
+    data = only_fields(json_body(), EVENT_IN)
+    adm = adm_services.get_administration(db.session, administration_id)
+    for name in ("onset", "kind", "severity"):
+        want_type(data, name, str, "text", required=True)
+    want_type(data, "serious", bool, "true or false", required=True)
+    event = event_services.record_event(
+        db.session, current_api_user(), adm, onset=data["onset"], kind=data["kind"],
+        severity=data["severity"], serious=data["serious"], outcome=data.get("outcome"),
+        action=data.get("action"), today=clock.today(),
+        given_on=adm.given_at.astimezone(clock.clinic_tz()).date())
+    return no_store(event_json(event), 201)
+
+
+@api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first",
+           tag="courses", permission=COURSES_VIEW,
+           query=(("ingredient_id", S.integer(), "events after administrations that gave it"),
+                  ("lot_id", S.integer(), "events after administrations from this lot"),
+                  ("from", S.string(fmt="date"), "onset on or after"),
+                  ("to", S.string(fmt="date"), "onset on or before"), *PAGE_QUERY),
+           responses={200: S.page_of(ADVERSE_EVENT)})
+@writes_on_read
+def list_adverse_events():
+    stmt = event_services.events_query(
+        ingredient_id=arg_int("ingredient_id"), lot_id=arg_int("lot_id"),
+        date_from=arg_date("from"), date_to=arg_date("to"))
+    body = paginate(stmt, event_json)
+    actor = current_api_user()
+    for patient in sorted({e["patient_id"] for e in body["items"]}):
+        audit_record(db.session, actor, "patient.view", "patient", patient,
+                     summary=f"Viewed the adverse events of patient #{patient} (api, list)")
+    return no_store(body)
+
+
+@api_route("/adverse-events/<int:event_id>/allergies", ["POST"],
+           summary="Record an allergic reaction as allergies of the patient", tag="courses",
+           permission=COURSES,
+           description="Without a body field, one allergy to each ingredient of the cocktail "
+                       "given (pre-filled); `ingredient_ids` chooses among them. 409 "
+                       "invalid_state for an event that is not an allergic reaction.",
+           body=S.obj(ingredient_ids=S.array(S.integer()),
+                      severity=S.string(enum=("mild", "moderate", "severe", "anaphylaxis"))),
+           responses={201: S.obj(required=("items",), items=S.array(S.ref("Allergy")))})
+def adverse_event_allergies(event_id: int):
+    data = only_fields(json_body(), {"ingredient_ids", "severity"})
+    event = event_services.get_event(db.session, event_id)
+    severity = data.get("severity")
+    if severity is not None and severity not in ("mild", "moderate", "severe", "anaphylaxis"):
+        raise ValidationError("Use mild, moderate, severe or anaphylaxis.", field="severity")
+    made = event_services.record_allergy(db.session, current_api_user(), event,
+                                         ingredient_ids=data.get("ingredient_ids"),
+                                         severity=severity)
+    db.session.flush()
+    return no_store({"items": [allergy_json(a) for a in made]}, 201)

@@ -14,3 +14,8 @@ ROUTES = {
     "api.give_administration": P.COURSES,
     "api.get_administration": P.COURSES_VIEW,
 }
+ROUTES.update({
+    "api.create_adverse_event": P.COURSES,
+    "api.list_adverse_events": P.COURSES_VIEW,
+    "api.adverse_event_allergies": P.COURSES,
+})
