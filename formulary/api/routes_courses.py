@@ -25,7 +25,8 @@ from formulary.domain import courses as rules
 from formulary.domain.errors import ValidationError
 from formulary.extensions import db
 from formulary.patients.models import Patient
-from formulary.patients.services import record_view
+from formulary.courses.timeline import timeline
+from formulary.patients.services import get_patient, record_view
 from formulary.transaction import writes_on_read
 
 CONSENT = S.component("Consent", S.obj(
@@ -420,3 +421,26 @@ def adverse_event_allergies(event_id: int):
                                          severity=severity)
     db.session.flush()
     return no_store({"items": [allergy_json(a) for a in made]}, 201)
+
+
+# --- the patient's timeline ----------------------------------------------------------
+
+TIMELINE_ITEM = S.component("TimelineItem", S.obj(
+    required=("at", "kind", "id", "summary"),
+    at={"type": "string", "description": "a date (YYYY-MM-DD) or a time with its offset"},
+    kind=S.string(enum=("course", "session", "administration", "batch", "adverse_event",
+                        "allergy")),
+    id=S.integer(), summary=S.string()))
+
+
+@api_route("/patients/<int:patient_id>/timeline", ["GET"],
+           summary="A patient's timeline, newest first (audited)", tag="courses",
+           permission=COURSES_VIEW,
+           responses={200: S.obj(required=("items", "total"), items=S.array(TIMELINE_ITEM),
+                                 total=S.integer(minimum=0))})
+@writes_on_read
+def patient_timeline(patient_id: int):
+    patient = get_patient(db.session, patient_id, with_allergies=False)
+    items = timeline(db.session, patient, today=clock.today(), tz=clock.clinic_tz())
+    record_view(db.session, current_api_user(), patient, what="timeline", via="api")
+    return no_store({"items": items, "total": len(items)})

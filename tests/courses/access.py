@@ -19,3 +19,4 @@ ROUTES.update({
     "api.list_adverse_events": P.COURSES_VIEW,
     "api.adverse_event_allergies": P.COURSES,
 })
+ROUTES["api.patient_timeline"] = P.COURSES_VIEW
