@@ -78,19 +78,22 @@ ADMINISTRATION = S.component("Administration", S.obj(
 
 # --- JSON out ------------------------------------------------------------------------
 
-def _administration_ids(course: Course) -> dict[int, list[int]]:
+def _administration_ids(course_ids: list[int]) -> dict[int, list[int]]:
+    """Administration ids by session id, for every course named: one statement."""
     rows = db.session.execute(
         db.select(Administration.session_id, Administration.id)
-        .where(Administration.course_id == course.id).order_by(Administration.id)).all()
+        .where(Administration.course_id.in_(course_ids)).order_by(Administration.id)).all()
     out: dict[int, list[int]] = {}
     for session_id, adm_id in rows:
         out.setdefault(session_id, []).append(adm_id)
     return out
 
 
-def course_json(course: Course, *, with_consent: bool = True) -> dict:
+def course_json(course: Course, *, with_consent: bool = True,
+                given: dict[int, list[int]] | None = None) -> dict:
     today = clock.today()
-    given = _administration_ids(course)
+    if given is None:
+        given = _administration_ids([course.id])
     consent = consent_services.active_consent(db.session, course) if with_consent else None
     return {
         "id": course.id, "patient_id": course.patient_id, "cocktail_id": course.cocktail_id,
@@ -158,7 +161,9 @@ def list_courses():
         patient = db.session.get(Patient, patient_id)
         if patient is not None:
             record_view(db.session, actor, patient, what="courses", via="api")
-    body = paginate(stmt, lambda c: course_json(c, with_consent=False))
+    body = paginate(stmt, lambda c: c)
+    given = _administration_ids([c.id for c in body["items"]])
+    body["items"] = [course_json(c, with_consent=False, given=given) for c in body["items"]]
     if patient_id is None:
         for patient in {c["patient_id"] for c in body["items"]}:
             audit_record(db.session, actor, "patient.view", "patient", patient,

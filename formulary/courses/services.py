@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from formulary.audit.services import record
 from formulary.auth.models import User
@@ -80,7 +80,8 @@ def get_session(session: Session, session_id) -> CourseSession:
 
 
 def courses_query(*, patient_id: int | None = None, status: str | None = None):
-    stmt = select(Course).options(selectinload(Course.sessions)).order_by(
+    stmt = select(Course).options(selectinload(Course.sessions), joinedload(Course.cocktail),
+                                  joinedload(Course.practitioner)).order_by(
         Course.start_date.desc(), Course.id.desc())
     if patient_id is not None:
         stmt = stmt.where(Course.patient_id == patient_id)

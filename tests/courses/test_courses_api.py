@@ -233,3 +233,16 @@ def test_a_consent_body_mixing_record_and_withdraw_is_refused(practitioner_api, 
     r = practitioner_api.post(f"courses/{course['id']}/consents",
                               json={"withdrawn_on": clock.today().isoformat(), "reason": "x"})
     assert r.status_code == 409  # nothing to withdraw
+
+
+def test_the_course_list_reads_a_fixed_number_of_statements(practitioner_api, start_course,
+                                                            count_queries):
+    counted = []
+    for n in (1, 6):
+        for _ in range(n):
+            start_course(consent=False)
+        practitioner_api.get("courses")
+        with count_queries() as c:
+            assert practitioner_api.get("courses").status_code == 200
+        counted.append(c.count)
+    assert counted[0] == counted[1], counted
