@@ -3,7 +3,8 @@
 import importlib
 import importlib.util
 
-MODEL_AREAS = ("auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
+MODEL_AREAS = ("auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports",
+               "courses")
 
 
 def load_all() -> None:

@@ -23,16 +23,18 @@ SAFETY = "safety"                # safety screen of a patient
 REPORTS = "reports"              # exports and reports
 AUDIT = "audit"                  # read and export the audit log
 ADMIN = "admin"                  # users, allergen groups, cross-reactivity
+COURSES = "courses"              # record courses, consent, administrations, adverse events
+COURSES_VIEW = "courses.view"    # read them (patient data: never the manager)
 
 PERMISSIONS = (VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES, PATIENTS,
-               SAFETY, REPORTS, AUDIT, ADMIN)
+               SAFETY, REPORTS, AUDIT, ADMIN, COURSES, COURSES_VIEW)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "manager": frozenset({VIEW, REPORTS, AUDIT}),
     "pharmacist": frozenset({VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES,
-                             PATIENTS, SAFETY, REPORTS}),
-    "practitioner": frozenset({VIEW, PATIENTS, SAFETY}),
+                             PATIENTS, SAFETY, REPORTS, COURSES_VIEW}),
+    "practitioner": frozenset({VIEW, PATIENTS, SAFETY, COURSES, COURSES_VIEW}),
 }
 
 

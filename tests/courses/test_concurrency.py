@@ -1,0 +1,68 @@
+"""Two administrations racing for the last dose of one batch: exactly one succeeds, the
+other is refused (409), and the batch never gives more doses than it holds (SPEC §7, §11).
+
+On PostgreSQL the batch row is locked (``SELECT ... FOR UPDATE``) before the doses given
+are summed; threads with their own connections start together at a barrier. (On SQLite
+every writer begins with ``BEGIN IMMEDIATE`` and the writers queue; the in-memory test
+database has a single connection, so the race is run on PostgreSQL.)
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from formulary.auth.models import User
+from formulary.courses import administrations
+from formulary.courses.models import Administration, CourseSession
+from formulary.domain.errors import DomainError
+from formulary.extensions import db
+
+RACERS = 2
+
+
+def test_two_administrations_race_for_the_last_dose(backend, app, start_course, make_batch,
+                                                    practitioner_api):
+    if backend != "postgresql":
+        pytest.skip("the race runs on PostgreSQL (SQLite writers queue on BEGIN IMMEDIATE)")
+    course = start_course()
+    batch = make_batch(1)
+    session_ids = [s["id"] for s in course["sessions"][:RACERS]]
+    user_id, batch_id = practitioner_api.user.id, batch.id
+    db.session.commit()
+    db.session.remove()
+
+    barrier = threading.Barrier(RACERS)
+    outcomes: list[str] = []
+
+    def worker(session_id: int):
+        with app.app_context():
+            try:
+                user = db.session.get(User, user_id)
+                row = db.session.get(CourseSession, session_id)
+                barrier.wait(timeout=30)
+                administrations.give(db.session, user, row, batch_id=batch_id, doses=1,
+                                     sites="crown", technique="nappage")
+                db.session.commit()
+                outcomes.append("ok")
+            except DomainError as exc:
+                db.session.rollback()
+                outcomes.append(f"{exc.status} {exc.code}")
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(sid,)) for sid in session_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(outcomes) == ["409 batch_used_up", "ok"], outcomes
+    given = db.session.execute(select(func.coalesce(func.sum(Administration.doses), 0))
+                               .where(Administration.batch_id == batch_id)).scalar_one()
+    assert given == 1
