@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, not_, select
+from sqlalchemy import and_, exists, not_, select
 
 from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
@@ -27,7 +27,14 @@ def lot_facts(batch: Batch) -> list[LotFact]:
 def state_of(batch: Batch, now: datetime | None = None) -> BatchState:
     """The effective state of a loaded batch now."""
     return batch_state(status=batch.status, beyond_use_at=batch.beyond_use_at,
-                       now=now or utcnow(), doses=batch.doses, lots=lot_facts(batch))
+                       now=now or utcnow(), doses=batch.doses, lots=lot_facts(batch),
+                       doses_given=doses_given(batch))
+
+
+def doses_given(batch: Batch) -> int:
+    """The doses administered from the batch (``Batch.doses_given``, a column read with
+    the batch, defined beside the administrations in ``courses.models``)."""
+    return int(getattr(batch, "doses_given", 0) or 0)
 
 
 def held_clause():
@@ -37,26 +44,31 @@ def held_clause():
 
 
 def state_clause(state: str, now: datetime):
-    """SQL for ``state_of(batch, now).state == state`` (no administrations yet: nothing
-    is given, so ``given`` and ``partly_given`` match no batch)."""
+    """SQL for ``state_of(batch, now).state == state``, with the doses given summed from
+    the administrations in the same statement (``Batch.doses_given``)."""
     if state not in STATES:
         raise ValueError(state)
+    given = Batch.doses_given
     live = Batch.status != "discarded"
     if state == "discarded":
         return Batch.status == "discarded"
-    if state in ("given", "partly_given"):
-        return false()
+    if state == "given":
+        return and_(live, given >= Batch.doses)
+    left = and_(live, given < Batch.doses)
     if state == "on_hold":
-        return and_(live, held_clause())
+        return and_(left, held_clause())
     if state == "expired":
-        return and_(live, not_(held_clause()), Batch.beyond_use_at <= now)
-    return and_(Batch.status == state, not_(held_clause()), Batch.beyond_use_at > now)
+        return and_(left, not_(held_clause()), Batch.beyond_use_at <= now)
+    fresh = and_(left, not_(held_clause()), Batch.beyond_use_at > now)
+    if state == "partly_given":
+        return and_(fresh, given > 0)
+    return and_(fresh, given == 0, Batch.status == state)
 
 
 def check_usable(batch: Batch, action: str, now: datetime | None = None) -> BatchState:
     """Refuse ``action`` (e.g. "verified") on an expired or on-hold batch: 409
-    ``invalid_state`` with the reason. Called at the start of verify (and later of
-    administer), before anything is written."""
+    ``invalid_state`` with the reason. Called by verify before anything is written
+    (administration refuses the same states with its own codes, ``courses.administrations``)."""
     result = state_of(batch, now)
     if result.state in ("expired", "on_hold"):
         raise InvalidState(f"Batch {batch.batch_number} is {result.state.replace('_', ' ')} and "

@@ -25,7 +25,9 @@ from formulary.cocktails.models import Component
 from formulary.compounding.models import Batch
 from formulary.courses.consent import require_consent
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
-from formulary.courses.services import (batch_hold_reason, check_open, clean_text,
+from formulary.compounding.state import lot_facts
+from formulary.domain.batch_state import batch_state
+from formulary.courses.services import (check_open, clean_text,
                                         refresh_status)
 from formulary.db import utcnow
 from formulary.domain import courses as rules
@@ -104,30 +106,35 @@ def doses_given(session: Session, batch_id: int) -> int:
 
 
 def check_batch(session: Session, batch: Batch, course, now: datetime) -> int:
-    """The batch may be given to this course's patient now; answers the doses left."""
-    if batch.status == "discarded":
+    """The batch may be given to this course's patient now; answers the doses left.
+
+    Its effective state (discarded, given, on hold, expired) comes from the one rule that
+    lists, pages, labels and verify read (``compounding.state``), with the doses given
+    summed afresh under the batch's row lock."""
+    given = doses_given(session, batch.id)
+    state = batch_state(status=batch.status, beyond_use_at=batch.beyond_use_at, now=now,
+                        doses=batch.doses, lots=lot_facts(batch), doses_given=given)
+    if state.state == "discarded":
         raise _refuse("batch_discarded", f"Batch {batch.batch_number} was discarded: "
                       f"{batch.discard_reason}")
+    if state.state == "given":
+        raise _refuse("batch_used_up", f"Batch {batch.batch_number} is used up: every dose "
+                      "was given.")
+    if state.state == "on_hold":
+        raise _refuse("batch_on_hold", f"Batch {batch.batch_number}: {state.reason}")
     if batch.status != "verified":
         raise _refuse("batch_not_verified", f"Batch {batch.batch_number} is not verified "
                       "yet: a second pharmacist checks it before it is given.")
-    if batch.beyond_use_at <= now:
+    if state.state == "expired":
         raise _refuse("batch_expired", f"Batch {batch.batch_number} is past its beyond-use "
                       "date: it cannot be given.")
-    hold = batch_hold_reason(session, batch)
-    if hold is not None:
-        raise _refuse("batch_on_hold", f"Batch {batch.batch_number} is on hold: {hold}.")
     if batch.patient_id is not None and batch.patient_id != course.patient_id:
         raise _refuse("batch_other_patient", f"Batch {batch.batch_number} was made for "
                       "another patient.")
     if batch.cocktail_id != course.cocktail_id:
         raise _refuse("batch_other_cocktail", f"Batch {batch.batch_number} is of another "
                       "cocktail than this course's.")
-    left = batch.doses - doses_given(session, batch.id)
-    if left <= 0:
-        raise _refuse("batch_used_up", f"Batch {batch.batch_number} is used up: every dose "
-                      "was given.")
-    return left
+    return state.doses_left
 
 
 def _lock_session(session: Session, row: CourseSession) -> CourseSession:

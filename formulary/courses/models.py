@@ -183,3 +183,21 @@ class AdverseEvent(db.Model):
 
     administration = relationship("Administration")
     recorded_by = relationship("User", foreign_keys=[recorded_by_id])
+
+
+def _doses_given_of_batch():
+    """``Batch.doses_given``: the doses administered from a batch, read with the batch in
+    the same statement (a correlated sum), so its effective state (SPEC §12: given,
+    partly given, doses left) costs no statement more on a list of batches."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import column_property
+
+    from formulary.compounding.models import Batch
+
+    Batch.doses_given = column_property(
+        select(func.coalesce(func.sum(Administration.doses), 0))
+        .where(Administration.batch_id == Batch.id)
+        .correlate_except(Administration).scalar_subquery())
+
+
+_doses_given_of_batch()

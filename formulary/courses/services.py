@@ -15,13 +15,11 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from formulary.audit.services import record
 from formulary.auth.models import User
 from formulary.cocktails.models import AREAS, Cocktail
-from formulary.compounding.models import Batch, BatchLine
 from formulary.courses.models import Course, CourseSession
 from formulary.db import utcnow
 from formulary.domain import courses as rules
 from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import InvalidState, NotFound, ValidationError
-from formulary.inventory.models import Lot
 from formulary.patients.models import Patient
 from formulary.patients.services import record_view
 
@@ -236,20 +234,6 @@ def stop_course(session: Session, actor, course: Course, reason, *,
            summary=f"Stopped course #{course.id}", before=before,
            after={"status": course.status}, reason=reason)
     return course
-
-
-# --- a batch on hold -------------------------------------------------------------------
-
-def batch_hold_reason(session: Session, batch: Batch) -> str | None:
-    """Why a batch is on hold (SPEC §12), or None: a lot it used is now quarantined or
-    recalled. One statement."""
-    row = session.execute(
-        select(Lot.lot_number, Lot.status).join(BatchLine, BatchLine.lot_id == Lot.id)
-        .where(BatchLine.batch_id == batch.id, Lot.status.in_(("quarantined", "recalled")))
-        .order_by(Lot.id).limit(1)).first()
-    if row is None:
-        return None
-    return f"lot {row.lot_number} it used is {row.status}"
 
 
 def now_or(value: datetime | None) -> datetime:

@@ -4,7 +4,7 @@ The tables of SPEC §11 in one self-contained step: consent_text, course,
 course_session, consent, administration, administration_line, adverse_event.
 
 Revision ID: fd760c365946
-Revises: 5b0e7c3f9a21
+Revises: a7c41e2d9b10
 Create Date: 2026-12-04 19:10:22.779826
 
 """
@@ -16,7 +16,7 @@ import formulary.db
 
 # revision identifiers, used by Alembic.
 revision = 'fd760c365946'
-down_revision = '5b0e7c3f9a21'
+down_revision = 'a7c41e2d9b10'
 branch_labels = None
 depends_on = None
 

@@ -225,3 +225,30 @@ def test_a_pharmacist_reads_but_does_not_give(api, start_course, make_batch):
     pharmacist = api("pharmacist")
     assert give(pharmacist, course["sessions"][0]["id"], batch).status_code == 403
     assert give(api("manager"), course["sessions"][0]["id"], batch).status_code == 403
+
+
+def test_the_batch_reads_partly_given_then_given_with_its_doses_left(practitioner_api, api,
+                                                                     start_course, make_batch):
+    """SPEC §12: the batch's state and doses left follow its administrations, in a read,
+    in the list's state filter, and at the next administration."""
+    course = start_course()
+    batch = make_batch(2)
+    pharmacist = api("pharmacist")
+
+    def read():
+        body = pharmacist.get(f"batches/{batch.id}").get_json()
+        return body["state"], body["doses_left"]
+
+    def listed(state):
+        r = pharmacist.get(f"batches?state={state}")
+        assert r.status_code == 200, r.get_json()
+        return [b["id"] for b in r.get_json()["items"]]
+
+    assert read() == ("verified", 2) and listed("verified") == [batch.id]
+    assert give(practitioner_api, course["sessions"][0]["id"], batch).status_code == 201
+    assert read() == ("partly_given", 1)
+    assert listed("partly_given") == [batch.id] and listed("verified") == []
+    assert give(practitioner_api, course["sessions"][1]["id"], batch).status_code == 201
+    assert read() == ("given", 0)
+    assert listed("given") == [batch.id] and listed("partly_given") == []
+    _refused(practitioner_api, course["sessions"][2]["id"], batch, "batch_used_up")
