@@ -19,6 +19,7 @@ from formulary.auth import services as auth_services
 from formulary.auth.models import User
 from formulary.auth.permissions import ROLES
 from formulary.domain.errors import DomainError
+from formulary.auth import demo as auth_demo
 from formulary.extensions import db
 
 #: Areas that contribute demo data, in the order they depend on each other. Each has a
@@ -81,8 +82,10 @@ def register_cli(app: Flask) -> None:
             db.session.rollback()
             raise
         click.echo("Demo data loaded.")
+        others = ", ".join(name for name, _role, _full in auth_demo.USERS if name != DEMO_ADMIN[0])
         click.echo(f"Log in at http://127.0.0.1:5000 as '{DEMO_ADMIN[0]}' with password "
-                   f"'{DEMO_ADMIN[1]}' (demo users pharmacist, practitioner, manager: same password).")
+                   f"'{DEMO_ADMIN[1]}' (demo users {others}: same password; pharmacist2 is "
+                   "the second pharmacist who verifies and approves what pharmacist made).")
 
     # Further command groups of their own modules (backup and restore, ...).
     for name in ("formulary.backup",):

@@ -163,6 +163,27 @@ def _shared_app(backend: str):
     return _shared_apps[backend]
 
 
+def database_other_processes_open(backend: str, tmp_path, request, name: str):
+    """Yields ``(app, url)``: an app whose database other connections and processes can
+    open too: the PostgreSQL test database (the ``app`` fixture's, emptied; its engine
+    options copied, so a test may change them) or a SQLite file ``name`` under ``tmp_path``
+    (``sqlite://`` in memory is private to one connection). For the race, fault and
+    concurrency fixtures."""
+    if backend == "postgresql":
+        app = request.getfixturevalue("app")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        yield app, PG_URL
+        return
+    url = f"sqlite:///{tmp_path / name}"
+    app = make_app(url)
+    with app.app_context():
+        db.create_all()
+    with app.app_context():
+        yield app, url
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request) -> str:
     return request.param

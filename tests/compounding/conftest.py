@@ -13,7 +13,7 @@ from formulary.compounding import services
 from formulary.compounding.models import Batch, BatchLine
 from formulary.extensions import db
 from formulary.inventory.models import Lot, Movement
-from tests.conftest import PG_URL, make_app
+from tests.conftest import database_other_processes_open
 
 TZ = ZoneInfo("Europe/Paris")
 #: A fixed "now" for the rules that depend on it: 22 Nov 2026, 10:00 in Paris.
@@ -71,16 +71,4 @@ def counts() -> tuple[int, int, int]:
 def race_app(backend, tmp_path, request):
     """The app the race runs on: PostgreSQL (the ``app`` fixture's database) or a SQLite
     file that every connection shares."""
-    if backend == "postgresql":
-        app = request.getfixturevalue("app")
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        yield app, PG_URL
-        return
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    app = make_app(url)
-    with app.app_context():
-        db.create_all()
-    with app.app_context():
-        yield app, url
-        db.session.remove()
-        db.engine.dispose()
+    yield from database_other_processes_open(backend, tmp_path, request, "race.db")

@@ -21,7 +21,7 @@ from formulary.extensions import db
 from formulary.inventory.ledger import check_books
 from formulary.inventory.models import Lot, Movement
 from tests import serving
-from tests.conftest import PG_URL, make_app, seed_cocktail
+from tests.conftest import database_other_processes_open, seed_cocktail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,17 +92,7 @@ def book_problems() -> list[str]:
 def shared_app(backend, tmp_path, request):
     """``(app, url)``: an app whose database other processes can open too: the PostgreSQL
     test database (the ``app`` fixture's, emptied) or a SQLite file."""
-    if backend == "postgresql":
-        yield request.getfixturevalue("app"), PG_URL
-        return
-    url = f"sqlite:///{tmp_path / 'faults.db'}"
-    app = make_app(url)
-    with app.app_context():
-        db.create_all()
-    with app.app_context():
-        yield app, url
-        db.session.remove()
-        db.engine.dispose()
+    yield from database_other_processes_open(backend, tmp_path, request, "faults.db")
 
 
 # --- gunicorn on loopback ----------------------------------------------------------------
