@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from itertools import count
 
 import pytest
@@ -20,6 +21,12 @@ from config import TestingConfig
 from formulary import create_app
 from formulary.extensions import db
 from tests import tools
+
+# The tests' own "today" (date.today(), datetime.now()) is the clinic's: the process runs in the
+# clinic's zone, so a test that makes a batch "today" and filters by today's date agrees with the
+# app at any hour (at 23:30 UTC it is already tomorrow in Paris).
+os.environ["TZ"] = TestingConfig.CLINIC_TIMEZONE
+time.tzset()
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
