@@ -5,7 +5,18 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test migrate demo serve bench bench-load clean
+.PHONY: run test install install-test migrate demo serve bench bench-load clean messages
+
+# The catalogs (SPEC §13): translations/<lang>/LC_MESSAGES/messages.po is the source;
+# its .mo is compiled here whenever the .po is newer (never committed).
+PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+# Besides _ and _l: the English texts of refusals, flashes and menu entries, translated at
+# the edge that shows them (formulary/i18n.py, tr).
+EXTRACT_KEYWORDS := -k _l -k tr -k flash -k NavItem -k ValidationError -k NotFound -k Forbidden \
+	-k Conflict -k Duplicate -k InvalidState -k InsufficientStock -k SafetyBlock -k MalformedRequest \
+	-k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
+	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +28,17 @@ $(VENV)/.installed-test: requirements-test.txt requirements.txt $(VENV)/.install
 	$(PIP) install -q -r requirements-test.txt
 	touch $@
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -i $< -o $@
+
+install: $(VENV)/.installed $(MO_FILES)
+install-test: $(VENV)/.installed-test $(MO_FILES)
+
+# Re-read the strings of the code and templates into messages.pot and each catalog
+# (new ones empty, changed ones fuzzy: the catalog test fails until they are translated).
+messages: install
+	PYTHONPATH=. $(VENV)/bin/pybabel extract -F babel.cfg $(EXTRACT_KEYWORDS) --no-location --sort-output -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 
 migrate: install
 	$(PY) -m flask --app wsgi db upgrade

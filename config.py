@@ -36,6 +36,12 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 12 * 3600
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Formulary clinic")
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Europe/Paris")
+    # Languages (SPEC §13): a user's choice in their profile, else the browser's
+    # Accept-Language among LANGUAGES, else DEFAULT_LOCALE. Money is printed in MONEY_CURRENCY.
+    LANGUAGES = ("en", "fr")
+    DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
+    MONEY_CURRENCY = os.environ.get("MONEY_CURRENCY", "EUR")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
     # Lock an account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES failed logins in a row.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15

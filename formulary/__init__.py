@@ -87,7 +87,11 @@ def _init_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Log in to open this page."
+    from formulary.i18n import _l
+    from formulary.i18n import install as install_i18n
+
+    install_i18n(app)
+    login_manager.login_message = _l("Log in to open this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     with app.app_context():
@@ -140,24 +144,19 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.add_template_global(status_badge, "status_badge")
 
+    from formulary import i18n
+
     @app.context_processor
     def _helpers():
-        return {"nav_menu": menu_for_current_user, "role_label": lambda r: ROLE_LABELS.get(r, r),
-                "now": clock.now}
+        return {"nav_menu": menu_for_current_user, "role_label": lambda r: i18n.tr(ROLE_LABELS.get(r, r)),
+                "now": clock.now, "html_lang": i18n.locale_code, "tr": i18n.tr}
 
-    @app.template_filter("local_dt")
-    def _local_dt(value):
-        return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M")
-
-    @app.template_filter("qty")
-    def _qty(value, places: int = 4):
-        from formulary.domain.units import format_quantity
-
-        return "" if value is None else format_quantity(value, places)
-
-    @app.template_filter("money")
-    def _money(value):
-        return "" if value is None else f"{value:,.2f}"
+    # Dates, times, quantities and money in the reader's locale (formulary/i18n.py).
+    app.add_template_filter(i18n.format_datetime_l, "local_dt")
+    app.add_template_filter(i18n.format_date_l, "date")
+    app.add_template_filter(i18n.format_qty_l, "qty")
+    app.add_template_filter(i18n.format_money_l, "money")
+    app.add_template_filter(i18n.tr, "tr")
 
     @app.template_filter("nl2br")
     def _nl2br(value):

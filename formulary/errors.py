@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from formulary.domain.errors import DomainError
 from formulary.extensions import db
+from formulary.i18n import _l, tr
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ def wants_json() -> bool:
 
 
 def envelope(code: str, message: str, status: int, fields: dict | None = None, **extra):
-    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    from formulary.i18n import tr, tr_fields  # the code stays English; the text follows Accept-Language
+
+    body = {"error": {"code": code, "message": tr(message), "fields": tr_fields(fields or {})}}
     body["error"].update(extra)
     response = jsonify(body)
     response.status_code = status
@@ -44,6 +47,7 @@ def envelope(code: str, message: str, status: int, fields: dict | None = None, *
 def domain_extra(exc: DomainError) -> dict:
     """Details a program needs beyond the message (shortfalls, safety findings)."""
     from formulary.domain.units import to_api  # local: units is a leaf module
+    from formulary.i18n import tr
 
     extra = {}
     shortfalls = getattr(exc, "shortfalls", None)
@@ -52,36 +56,38 @@ def domain_extra(exc: DomainError) -> dict:
     findings = getattr(exc, "findings", None)
     if findings:
         extra["findings"] = [{"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
-                              "message": f.message} for f in findings]
+                              "message": tr(f.message)} for f in findings]
     return extra
 
 
 def form_errors(form, exc: DomainError) -> None:
     """Roll back what the refused action may have flushed, then put the error's messages
     on the form's fields; the rest become a flash."""
+    from formulary.i18n import tr
+
     db.session.rollback()
     unplaced = []
     for name, messages in exc.fields.items():
         field = getattr(form, name.split(".")[0], None) if form is not None else None
         if field is not None and hasattr(field, "errors"):
             errors = list(field.errors or [])
-            errors.extend(messages)
+            errors.extend(tr(m) for m in messages)
             field.errors = errors
         else:
-            unplaced.extend(messages)
+            unplaced.extend(tr(m) for m in messages)
     if not exc.fields or unplaced:
-        flash(exc.message if not unplaced else f"{exc.message} {' '.join(unplaced)}", "danger")
+        flash(tr(exc.message) if not unplaced else f"{tr(exc.message)} {' '.join(unplaced)}", "danger")
 
 
-UNAVAILABLE = "The database is busy or cannot be reached. Nothing was changed; try again in a moment."
-CONFLICT = "Someone changed the same record at the same time. Nothing was changed; try again."
+UNAVAILABLE = _l("The database is busy or cannot be reached. Nothing was changed; try again in a moment.")
+CONFLICT = _l("Someone changed the same record at the same time. Nothing was changed; try again.")
 
 
 def _page_or_json(code: str, message: str, status: int):
     if wants_json():
         return envelope(code, message, status)
     return current_app.make_response(
-        (render_template("errors/error.html", status=status, message=message), status))
+        (render_template("errors/error.html", status=status, message=tr(message)), status))
 
 
 def unavailable_response():
@@ -113,7 +119,7 @@ def register_error_handlers(app: Flask) -> None:
         _rollback()
         if wants_json():
             return envelope(exc.code, exc.message, exc.status, exc.fields, **domain_extra(exc))
-        return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
+        return render_template("errors/error.html", status=exc.status, message=tr(exc.message)), exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -121,8 +127,8 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return envelope("csrf", exc.description, 400)
         return render_template("errors/error.html", status=400,
-                               message="The form expired or was not sent from this application. "
-                                       "Go back, reload the page and try again."), 400
+                               message=tr(_l("The form expired or was not sent from this application. "
+                                             "Go back, reload the page and try again."))), 400
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -133,7 +139,7 @@ def register_error_handlers(app: Flask) -> None:
             if status == 405 and getattr(exc, "valid_methods", None):
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response
-        return render_template("errors/error.html", status=status, message=exc.description), status
+        return render_template("errors/error.html", status=status, message=tr(exc.description)), status
 
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError):
@@ -155,7 +161,7 @@ def register_error_handlers(app: Flask) -> None:
             log.exception("unexpected error")
         if app.config.get("PROPAGATE_UNEXPECTED"):
             raise exc
-        message = "Something went wrong on our side. Nothing was changed."
+        message = tr(_l("Something went wrong on our side. Nothing was changed."))
         if wants_json():
             return envelope("internal", message, 500)
         return render_template("errors/error.html", status=500, message=message), 500

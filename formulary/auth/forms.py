@@ -3,35 +3,41 @@ from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, Stri
 from wtforms.validators import DataRequired, Length, Optional
 
 from formulary.auth.permissions import ROLE_LABELS, ROLES
+from formulary.i18n import _l
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)],
                            render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Log in")
+    submit = SubmitField(_l("Log in"))
 
 
 ROLE_CHOICES = [SelectChoice(r, ROLE_LABELS[r]) for r in ROLES]
 
 
 class UserCreateForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
-    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)])
-    submit = SubmitField("Create user")
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Create user"))
 
 
 class UserEditForm(FlaskForm):
-    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    active = BooleanField("Active (may log in)")
-    reason = StringField("Reason for the change", validators=[Optional(), Length(max=300)])
-    submit = SubmitField("Save")
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    active = BooleanField(_l("Active (may log in)"))
+    reason = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=300)])
+    submit = SubmitField(_l("Save"))
+
+
+class ProfileForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[], validate_choice=True)
+    submit = SubmitField(_l("Save"))
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
-    submit = SubmitField("Reset password")
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Reset password"))

@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The language chosen in the profile ("en", "fr"); None: the browser's decides (SPEC §13).
+    locale: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 

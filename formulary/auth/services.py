@@ -141,6 +141,17 @@ def update_user(session: Session, actor, user: User, *, role=None, active=None, 
     return user
 
 
+def set_locale(session: Session, user: User, locale: str | None) -> None:
+    """The language of the user's pages; None leaves it to the browser. Only the
+    application's languages (``LANGUAGES``)."""
+    from flask import current_app
+
+    if locale is not None and locale not in current_app.config.get("LANGUAGES", ("en", "fr")):
+        raise ValidationError("Choose one of the application's languages.", field="locale")
+    user.locale = locale
+    session.flush()
+
+
 def end_sessions(user: User, now: datetime | None = None) -> int:
     """End everything that lets ``user`` in without the password: their page sessions
     (the session cookie names ``session_version``, which moves on) and their API tokens

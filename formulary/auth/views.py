@@ -6,11 +6,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
+from wtforms import SelectChoice
 from sqlalchemy import select
 
 from formulary.auth import ratelimit, services
 from formulary.auth.access import public, require
-from formulary.auth.forms import LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from formulary.auth.forms import LoginForm, PasswordResetForm, ProfileForm, UserCreateForm, UserEditForm
 from formulary.auth.models import User
 from formulary.auth.permissions import ADMIN, VIEW
 from formulary.domain.errors import DomainError, NotFound
@@ -148,6 +149,28 @@ def user_reset_password(user_id: int):
         return redirect(url_for("auth.users"))
     flash("Give a new password.", "danger")
     return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@require(VIEW)
+def profile():
+    """The user's own settings: the language of their pages (SPEC §13). "Browser" leaves
+    the choice to the browser's Accept-Language."""
+    from formulary import i18n
+
+    form = ProfileForm()
+    form.locale.choices = [SelectChoice("", i18n._("The browser's language"))] + [
+        SelectChoice(code, name) for code, name in i18n.language_choices()]
+    if request.method == "GET":
+        form.locale.data = current_user.locale or ""
+    if form.validate_on_submit():
+        services.set_locale(db.session, current_user, form.locale.data or None)
+        from flask_babel import refresh
+
+        refresh()
+        flash(i18n._("Your settings are saved."), "success")
+        return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form), 200 if request.method == "GET" else 422
 
 
 @bp.get("/tokens")

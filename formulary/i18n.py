@@ -1,0 +1,263 @@
+"""Languages (SPEC §13): the locale of a request, the catalogs, and the locale's forms of
+dates, numbers and money.
+
+- The locale: the user's choice in their profile (``User.locale``), else the browser's
+  ``Accept-Language`` among ``LANGUAGES``, else ``DEFAULT_LOCALE``. The time zone is always
+  the clinic's (``CLINIC_TIMEZONE``).
+- Text: ``_`` (now) and ``_l`` (lazy, for module-level labels and domain messages, read in
+  the locale of whoever reads them). Domain refusals keep their English text and code;
+  :func:`tr` translates a message at the edge that shows it (page, flash, API envelope).
+- Forms by locale: English keeps the forms the clinic has always printed (ISO dates,
+  ``2.5``); French reads ``31/01/2027`` and ``2,5`` with a thin space between thousands.
+  :func:`parse_decimal_text` and :func:`parse_date_text` read what a person typed in the
+  locale's form and refuse what could be read two ways.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import format_currency, format_decimal
+from flask import current_app, g, has_request_context, request
+from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel.speaklater import LazyString
+
+from formulary.domain.units import format_quantity
+
+_ = gettext
+_l = lazy_gettext
+__all__ = ["_", "_l", "ngettext", "tr", "locale_code", "install", "parse_decimal_text",
+           "parse_date_text", "format_date_l", "format_datetime_l", "format_qty_l", "format_money_l",
+           "language_choices", "LANGUAGE_NAMES"]
+
+#: The languages a person may choose (their own names, as a language menu shows them).
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+
+#: Date forms per language (what is printed, and what a form accepts besides ISO).
+DATE_PATTERNS = {"en": ("yyyy-MM-dd", "yyyy-MM-dd HH:mm"),
+                 "fr": ("dd/MM/yyyy", "dd/MM/yyyy HH:mm")}
+DATE_HINTS = {"fr": "jj/mm/aaaa"}
+
+
+def available_locales() -> list[str]:
+    return list(current_app.config.get("LANGUAGES", ("en", "fr")))
+
+
+def _user_locale() -> str | None:
+    try:
+        from flask_login import current_user
+
+        if current_user and current_user.is_authenticated:
+            return getattr(current_user, "locale", None) or None
+    except Exception:  # noqa: BLE001 - the database may be what failed; the browser decides
+        return None
+    return None
+
+
+def select_locale() -> str:
+    allowed = available_locales()
+    if has_request_context():
+        forced = g.get("forced_locale")
+        if forced:
+            return forced
+        if not request.path.startswith("/api/"):
+            chosen = _user_locale()
+            if chosen in allowed:
+                return chosen
+        best = request.accept_languages.best_match(allowed)
+        if best:
+            return best
+    default = current_app.config.get("DEFAULT_LOCALE", "en")
+    return default if default in allowed else "en"
+
+
+def select_timezone() -> str:
+    return current_app.config["CLINIC_TIMEZONE"]
+
+
+def install(app) -> Babel:
+    app.config.setdefault("LANGUAGES", ("en", "fr"))
+    babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    @app.before_request
+    def _fresh_locale():
+        # A test may hold one app context over many requests: the locale is the request's.
+        from flask_babel import refresh
+
+        refresh()
+
+    return babel
+
+
+def locale_code() -> str:
+    """The request's language code ("en", "fr"), e.g. for ``<html lang>``."""
+    loc = get_locale()
+    if loc is None:
+        return "en"
+    return str(loc).replace("_", "-") if str(loc) not in ("en_XA",) else "en"
+
+
+def _lang() -> str:
+    loc = get_locale()
+    return "en" if loc is None else loc.language
+
+
+def language_choices():
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in available_locales()
+            if code in LANGUAGE_NAMES]
+
+
+def tr(message) -> str:
+    """A message in the reader's language: a lazy string is read now; an English text from a
+    domain refusal is looked up in the catalog (left as it is when the catalog lacks it)."""
+    if message is None:
+        return ""
+    if isinstance(message, LazyString):
+        return str(message)
+    text = str(message)
+    return gettext(text) if text else text
+
+
+def tr_fields(fields: dict) -> dict:
+    return {k: [tr(m) for m in v] for k, v in (fields or {}).items()}
+
+
+# ------------------------------------------------------------------------ formats
+
+def _babel_locale() -> Locale:
+    loc = get_locale()
+    return loc if loc is not None else Locale("en")
+
+
+def format_date_l(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        from formulary import clock
+
+        value = clock.local(value).date()
+    pattern = DATE_PATTERNS.get(_lang(), DATE_PATTERNS["en"])[0]
+    from babel.dates import format_date
+
+    return format_date(value, pattern, locale=_babel_locale())
+
+
+def format_datetime_l(value) -> str:
+    if value is None:
+        return ""
+    from formulary import clock
+    from babel.dates import format_datetime
+
+    pattern = DATE_PATTERNS.get(_lang(), DATE_PATTERNS["en"])[1]
+    local = clock.local(value)
+    return format_datetime(local.replace(tzinfo=None), pattern, locale=_babel_locale())
+
+
+def format_qty_l(value, places: int = 4) -> str:
+    """A quantity in the locale's form: ``2.5`` in English (as always: no grouping),
+    ``2,5`` and ``1 234,5`` in French. Rounding is :func:`format_quantity`'s."""
+    if value is None:
+        return ""
+    text = format_quantity(value, places)
+    if _lang() == "en":
+        return text
+    number = Decimal(text)
+    places_used = max(0, -number.as_tuple().exponent) if "." in text else 0
+    return format_decimal(number, format="#,##0" + ("." + "0" * places_used if places_used else ""),
+                          locale=_babel_locale())
+
+
+def format_money_l(value) -> str:
+    if value is None:
+        return ""
+    currency = current_app.config.get("MONEY_CURRENCY", "EUR")
+    # a unit cost may have 4 decimals: shown whole, never rounded to cents
+    return format_currency(Decimal(value), currency, locale=_babel_locale(),
+                           decimal_quantization=False)
+
+
+# ------------------------------------------------------------------------ reading input
+
+_EN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_GROUP_CHARS = " \u00a0\u202f"
+
+
+def _symbols() -> tuple[str, str]:
+    loc = _babel_locale()
+    return loc.number_symbols.get("latn", loc.number_symbols).get("decimal", "."), \
+        loc.number_symbols.get("latn", loc.number_symbols).get("group", ",")
+
+
+def parse_decimal_text(text: str | None) -> tuple[str | None, str | None]:
+    """What a person typed as a number, in the locale's form, as the API's text (a point,
+    no grouping): ``("12.5", None)``; or ``(None, message)`` when it cannot be read one way
+    only. Empty stays empty (``("", None)``). The API's own checks (``parse_quantity``)
+    still judge the value; this only reads the form.
+
+    English: ``2.5``; a comma is refused (``1,234.5`` may be read two ways by a French eye).
+    French: ``2,5``; thin, no-break or plain spaces between thousands (``1 234,5``); a point
+    is refused when a comma is there too (``1.234,5``), and a lone point is refused too: in
+    French ``1.234`` is a thousand, in English one and a bit.
+    """
+    if text is None:
+        return None, None
+    raw = text.strip()
+    if not raw:
+        return "", None
+    lang = _lang()
+    if lang == "en":
+        if "," in raw:
+            return None, _("Use a point for decimals and no thousands separator (2.5, not 2,5).")
+        return raw, None
+    decimal_sign = ","
+    body = raw
+    for ch in _GROUP_CHARS:
+        body = body.replace(ch, "")
+    if "." in body:
+        if "," in body:
+            return None, _("Mixed separators: write the number with a decimal comma "
+                           "and no point (1234,5).")
+        return None, _("Use a comma for decimals (2,5), not a point.")
+    if body.count(decimal_sign) > 1:
+        return None, _("A number has one decimal comma at most.")
+    # spaces only between groups of three digits
+    grouped = raw.split(",")[0].strip()
+    if any(ch in grouped for ch in _GROUP_CHARS):
+        parts = re.split(f"[{_GROUP_CHARS}]", grouped.lstrip("+-"))
+        if not parts[0] or len(parts[0]) > 3 or any(len(p) != 3 for p in parts[1:]):
+            return None, _("Spaces may only separate thousands (1 234,5).")
+    return body.replace(decimal_sign, "."), None
+
+
+_FR_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date_text(text: str | None) -> tuple[str | None, str | None]:
+    """What a person typed as a date, as ISO text (``("2027-01-31", None)``), or
+    ``(None, message)``. ISO is read in every language; French also reads ``31/01/2027``.
+    Two-digit years and English ``01/31/2027`` are refused, never guessed."""
+    if text is None:
+        return None, None
+    raw = text.strip()
+    if not raw:
+        return "", None
+    if _ISO_DATE.fullmatch(raw):
+        return raw, None
+    if _lang() == "fr":
+        m = _FR_DATE.fullmatch(raw)
+        if m:
+            day, month, year = (int(x) for x in m.groups())
+            try:
+                return date(year, month, day).isoformat(), None
+            except ValueError:
+                return None, _("%(text)s is not a date that exists.", text=raw)
+        return None, _("Give the date as dd/mm/yyyy (31/01/2027).")
+    return None, _("Give the date as YYYY-MM-DD.")
+
+
+def date_hint() -> str:
+    return DATE_HINTS.get(_lang(), "YYYY-MM-DD")
