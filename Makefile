@@ -15,7 +15,7 @@ MO_FILES := $(PO_FILES:.po=.mo)
 # the edge that shows them (formulary/i18n.py, tr).
 EXTRACT_KEYWORDS := -k _l -k tr -k flash -k NavItem -k ValidationError -k NotFound -k Forbidden \
 	-k Conflict -k Duplicate -k InvalidState -k InsufficientStock -k SafetyBlock -k MalformedRequest \
-	-k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
+	-k Column -k Sheet -k ChartSpec -k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
 	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse
 
 $(VENV)/.installed: requirements.txt

@@ -102,9 +102,7 @@ class LocaleDateField(DateField):
             self.data = date.fromisoformat(value)
         except ValueError:
             self.data = None
-            from formulary.i18n import _
-
-            raise ValueError(_("%(text)s is not a date that exists.", text=raw)) from None
+            raise ValueError(self.gettext("Not a valid date value.")) from None
 
     def _value(self):
         if self.process_errors and self.raw_data:

@@ -13,6 +13,8 @@ from wtforms.validators import Length, Optional
 
 from formulary.cocktails.models import AREAS
 from formulary.domain.units import UNITS
+from formulary.i18n import _l
+from formulary.i18n_fields import LocaleDecimalField
 
 AREA_CHOICES = [SelectChoice("", "— choose —")] + [SelectChoice(a, a.capitalize()) for a in AREAS]
 STORAGE_CHOICES = [SelectChoice("fridge", "Fridge (2–8 °C)"), SelectChoice("room", "Room temperature")]
@@ -21,20 +23,20 @@ BLANK_ROWS = 2  # empty rows offered at the end of the list (the editor without 
 
 
 class ComponentForm(Form):
-    ingredient_id = SelectField("Ingredient", choices=[], validate_choice=False)
-    amount = StringField("Amount per dose", render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    unit = SelectField("Unit", choices=UNIT_CHOICES, default="mg", validate_choice=False)
+    ingredient_id = SelectField(_l("Ingredient"), choices=[], validate_choice=False)
+    amount = LocaleDecimalField(_l("Amount per dose"), render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    unit = SelectField(_l("Unit"), choices=UNIT_CHOICES, default="mg", validate_choice=False)
 
 
 class CocktailForm(FlaskForm):
-    name = StringField("Name", render_kw={"maxlength": 160})
-    area = SelectField("Area", choices=AREA_CHOICES, validate_choice=False)
-    indication = StringField("Indication", render_kw={"maxlength": 200})
-    storage = SelectField("Storage", choices=STORAGE_CHOICES, default="fridge", validate_choice=False)
-    notes = TextAreaField("Notes (preparation, injection technique)", render_kw={"rows": 2})
+    name = StringField(_l("Name"), render_kw={"maxlength": 160})
+    area = SelectField(_l("Area"), choices=AREA_CHOICES, validate_choice=False)
+    indication = StringField(_l("Indication"), render_kw={"maxlength": 200})
+    storage = SelectField(_l("Storage"), choices=STORAGE_CHOICES, default="fridge", validate_choice=False)
+    notes = TextAreaField(_l("Notes (preparation, injection technique)"), render_kw={"rows": 2})
     components = FieldList(FormField(ComponentForm), min_entries=0)
-    totals = SubmitField("Show totals")
-    submit = SubmitField("Save draft")
+    totals = SubmitField(_l("Show totals"))
+    submit = SubmitField(_l("Save draft"))
 
     def offer_rows(self, ingredient_choices, blank: int = BLANK_ROWS) -> None:
         """Give every row the ingredient choices, and end the list with ``blank`` empty rows."""
@@ -64,11 +66,11 @@ def ingredient_choices(ingredients) -> list[SelectChoice]:
 class ApproveForm(FlaskForm):
     #: Single-pharmacist mode only: the writer of a draft types the cocktail's name to
     #: approve it themselves (SPEC §12).
-    confirm_self_approval = StringField("Type the cocktail's name to approve your own formulation",
+    confirm_self_approval = StringField(_l("Type the cocktail's name to approve your own formulation"),
                                         validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Approve")
+    submit = SubmitField(_l("Approve"))
 
 
 class RetireForm(FlaskForm):
-    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
-    submit = SubmitField("Retire")
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=300)])
+    submit = SubmitField(_l("Retire"))

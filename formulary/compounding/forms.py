@@ -10,6 +10,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from formulary.compounding.models import BATCH_STATUSES
 from formulary.domain.batch_state import STATES
+from formulary.i18n import _l
+from formulary.i18n_fields import LocaleDateField
 
 
 def _int_or_none(value):
@@ -25,13 +27,13 @@ class PreviewForm(FlaskForm):
     class Meta:
         csrf = False
 
-    cocktail_id = SelectField("Cocktail (active version)", coerce=_int_or_none,
-                              validators=[DataRequired("Choose a cocktail.")])
-    doses = StringField("Doses", validators=[DataRequired("How many doses?"), Length(max=6)],
+    cocktail_id = SelectField(_l("Cocktail (active version)"), coerce=_int_or_none,
+                              validators=[DataRequired(_l("Choose a cocktail."))])
+    doses = StringField(_l("Doses"), validators=[DataRequired(_l("How many doses?")), Length(max=6)],
                         render_kw={"inputmode": "numeric"})
-    patient_mrn = StringField("Patient MRN (optional)", validators=[Optional(), Length(max=40)],
+    patient_mrn = StringField(_l("Patient MRN (optional)"), validators=[Optional(), Length(max=40)],
                               render_kw={"autocomplete": "off"})
-    preview = SubmitField("Preview")
+    preview = SubmitField(_l("Preview"))
 
     def set_cocktails(self, cocktails) -> None:
         self.cocktail_id.choices = [SelectChoice("", "Choose…")] + [
@@ -46,32 +48,32 @@ class ConfirmForm(FlaskForm):
     doses = HiddenField()
     patient_mrn = HiddenField()
     idempotency_key = HiddenField()
-    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=2000)],
+    override_reason = TextAreaField(_l("Override reason"), validators=[Optional(), Length(max=2000)],
                                     render_kw={"rows": 2})
-    confirm = SubmitField("Prepare batch")
+    confirm = SubmitField(_l("Prepare batch"))
 
 
 class VerifyForm(FlaskForm):
-    verify = SubmitField("Verify batch")
+    verify = SubmitField(_l("Verify batch"))
 
 
 class DiscardForm(FlaskForm):
-    reason = StringField("Reason for discarding", validators=[DataRequired("Give a reason."),
+    reason = StringField(_l("Reason for discarding"), validators=[DataRequired(_l("Give a reason.")),
                                                               Length(max=2000)])
-    discard = SubmitField("Discard batch")
+    discard = SubmitField(_l("Discard batch"))
 
 
 class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
-    cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validators=[Optional()])
-    patient_mrn = StringField("Patient MRN", validators=[Optional(), Length(max=40)])
-    status = SelectField("Status", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+    date_from = LocaleDateField(_l("From"), validators=[Optional()])
+    date_to = LocaleDateField(_l("To"), validators=[Optional()])
+    cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()])
+    patient_mrn = StringField(_l("Patient MRN"), validators=[Optional(), Length(max=40)])
+    status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", "Any")] + [
         SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
-    state = SelectField("State now", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+    state = SelectField(_l("State now"), validators=[Optional()], choices=[SelectChoice("", "Any")] + [
         SelectChoice(s, s.replace("_", " ").capitalize()) for s in STATES])
 
     def set_cocktails(self, cocktails) -> None:

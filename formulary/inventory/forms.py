@@ -12,6 +12,8 @@ from wtforms.validators import Length, Optional
 from formulary.domain.safety import CONDITION_LABELS, CONDITIONS
 from formulary.domain.units import ACTIVE_UNITS, UNITS
 from formulary.inventory.models import ADJUSTMENT_REASONS, CATEGORIES, LOT_STATUSES, STORAGES
+from formulary.i18n import _l
+from formulary.i18n_fields import LocaleDateTextField, LocaleDecimalField
 
 
 def _choices(values, labels=None, blank: str | None = None):
@@ -20,29 +22,29 @@ def _choices(values, labels=None, blank: str | None = None):
 
 
 class IngredientForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=160)],
-                       description="As on the shelf: lidocaine 2% multi-dose with methylparaben")
-    category = SelectField("Category", choices=_choices(CATEGORIES, blank="—"), validate_choice=False)
-    unit = SelectField("Stock unit", choices=_choices(UNITS, blank="—"), validate_choice=False)
-    strength = StringField("Strength (amount per 1 mL)", validators=[Optional()])
-    strength_unit = SelectField("Strength unit", choices=_choices(ACTIVE_UNITS, blank="— per mL"),
+    name = StringField(_l("Name"), validators=[Length(max=160)],
+                       description=_l("As on the shelf: lidocaine 2% multi-dose with methylparaben"))
+    category = SelectField(_l("Category"), choices=_choices(CATEGORIES, blank="—"), validate_choice=False)
+    unit = SelectField(_l("Stock unit"), choices=_choices(UNITS, blank="—"), validate_choice=False)
+    strength = LocaleDecimalField(_l("Strength (amount per 1 mL)"), validators=[Optional()])
+    strength_unit = SelectField(_l("Strength unit"), choices=_choices(ACTIVE_UNITS, blank="— per mL"),
                                 validate_choice=False)
-    allergen_groups = SelectMultipleField("Allergen groups (substance and excipients)",
+    allergen_groups = SelectMultipleField(_l("Allergen groups (substance and excipients)"),
                                           choices=[], validate_choice=False)
     contraindications = SelectMultipleField(
         "Contraindicated in", choices=_choices(CONDITIONS, dict(CONDITION_LABELS)),
         validate_choice=False)
-    reorder_level = StringField("Reorder level (stock unit)", validators=[Optional()])
-    max_dose_per_session = StringField("Maximum dose per session", validators=[Optional()])
-    max_dose_unit = SelectField("Maximum dose unit", choices=_choices(UNITS, blank="—"),
+    reorder_level = LocaleDecimalField(_l("Reorder level (stock unit)"), validators=[Optional()])
+    max_dose_per_session = LocaleDecimalField(_l("Maximum dose per session"), validators=[Optional()])
+    max_dose_unit = SelectField(_l("Maximum dose unit"), choices=_choices(UNITS, blank="—"),
                                 validate_choice=False)
-    gtins = TextAreaField("GTINs (one per line)", render_kw={"rows": 2})
-    storage = SelectField("Storage", choices=_choices(STORAGES), validate_choice=False)
-    multi_dose = BooleanField("Multi-dose vial")
-    in_use_days = StringField("In-use days once opened (empty: 28)", validators=[Optional()])
-    active = BooleanField("Active", default=True)
-    notes = TextAreaField("Notes", render_kw={"rows": 2})
-    submit = SubmitField("Save")
+    gtins = TextAreaField(_l("GTINs (one per line)"), render_kw={"rows": 2})
+    storage = SelectField(_l("Storage"), choices=_choices(STORAGES), validate_choice=False)
+    multi_dose = BooleanField(_l("Multi-dose vial"))
+    in_use_days = StringField(_l("In-use days once opened (empty: 28)"), validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
+    notes = TextAreaField(_l("Notes"), render_kw={"rows": 2})
+    submit = SubmitField(_l("Save"))
 
     def to_data(self) -> dict:
         """The form as the API's ingredient object (SPEC §9)."""
@@ -89,41 +91,41 @@ class ScanForm(FlaskForm):
     class Meta:
         csrf = False  # a read-only look-up
 
-    barcode = StringField("Scan a vial (GS1 barcode)", validators=[Optional(), Length(max=500)],
+    barcode = StringField(_l("Scan a vial (GS1 barcode)"), validators=[Optional(), Length(max=500)],
                           render_kw={"autofocus": True, "autocomplete": "off",
                                      "placeholder": "(01)…(17)…(10)…", "data-scan-field": "1"})
 
 
 class ReceiveForm(FlaskForm):
     barcode = HiddenField()
-    ingredient_id = SelectField("Ingredient", choices=[], validate_choice=False)
-    lot_number = StringField("Lot number", validators=[Length(max=40)])
-    expiry_date = StringField("Expiry date", render_kw={"type": "date"})
-    quantity = StringField("Quantity received (stock unit)")
-    unit_cost = StringField("Unit cost (per stock unit)", validators=[Optional()])
-    supplier = StringField("Supplier", validators=[Optional(), Length(max=120)])
-    submit = SubmitField("Receive")
+    ingredient_id = SelectField(_l("Ingredient"), choices=[], validate_choice=False)
+    lot_number = StringField(_l("Lot number"), validators=[Length(max=40)])
+    expiry_date = LocaleDateTextField(_l("Expiry date"))
+    quantity = LocaleDecimalField(_l("Quantity received (stock unit)"))
+    unit_cost = LocaleDecimalField(_l("Unit cost (per stock unit)"), validators=[Optional()])
+    supplier = StringField(_l("Supplier"), validators=[Optional(), Length(max=120)])
+    submit = SubmitField(_l("Receive"))
 
 
 class AdjustForm(FlaskForm):
-    quantity_delta = StringField("Change (signed: -2 takes two away)")
-    reason = SelectField("Reason", choices=_choices(ADJUSTMENT_REASONS, blank="—"),
+    quantity_delta = LocaleDecimalField(_l("Change (signed: -2 takes two away)"))
+    reason = SelectField(_l("Reason"), choices=_choices(ADJUSTMENT_REASONS, blank="—"),
                          validate_choice=False)
-    note = StringField("Note (required for other)", validators=[Optional(), Length(max=1000)])
-    submit = SubmitField("Adjust")
+    note = StringField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)])
+    submit = SubmitField(_l("Adjust"))
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("New status", choices=_choices(LOT_STATUSES), validate_choice=False)
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
-    submit = SubmitField("Change status")
+    status = SelectField(_l("New status"), choices=_choices(LOT_STATUSES), validate_choice=False)
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Change status"))
 
 
 class AllergenGroupForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=120)])
-    description = TextAreaField("Description", render_kw={"rows": 2})
-    cross_reacts_with = SelectMultipleField("Cross-reacts with", choices=[], validate_choice=False)
-    submit = SubmitField("Save")
+    name = StringField(_l("Name"), validators=[Length(max=120)])
+    description = TextAreaField(_l("Description"), render_kw={"rows": 2})
+    cross_reacts_with = SelectMultipleField(_l("Cross-reacts with"), choices=[], validate_choice=False)
+    submit = SubmitField(_l("Save"))
 
     def to_data(self) -> dict:
         return {"name": self.name.data or "", "description": self.description.data or "",

@@ -10,6 +10,8 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from formulary.domain import safety
+from formulary.i18n import _l
+from formulary.i18n_fields import LocaleDateField
 
 CONDITION_CHOICES = [SelectChoice(c, safety.CONDITION_LABELS[c].capitalize())
                      for c in safety.CONDITIONS]
@@ -30,27 +32,27 @@ class CheckboxesField(SelectMultipleField):
 
 
 class PatientForm(FlaskForm):
-    mrn = StringField("Medical record number", validators=[Length(max=40)])
-    first_name = StringField("First name", validators=[Length(max=80)])
-    last_name = StringField("Last name", validators=[Length(max=80)])
-    date_of_birth = DateField("Date of birth", validators=[Optional()])
-    conditions = CheckboxesField("Conditions", choices=CONDITION_CHOICES)
-    notes = TextAreaField("Notes", validators=[Length(max=2000)], render_kw={"rows": 3})
-    reason = StringField("Reason for the change (kept in the audit log)",
+    mrn = StringField(_l("Medical record number"), validators=[Length(max=40)])
+    first_name = StringField(_l("First name"), validators=[Length(max=80)])
+    last_name = StringField(_l("Last name"), validators=[Length(max=80)])
+    date_of_birth = LocaleDateField(_l("Date of birth"), validators=[Optional()])
+    conditions = CheckboxesField(_l("Conditions"), choices=CONDITION_CHOICES)
+    notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3})
+    reason = StringField(_l("Reason for the change (kept in the audit log)"),
                          validators=[Optional(), Length(max=300)])
-    submit = SubmitField("Save")
+    submit = SubmitField(_l("Save"))
 
 
 class AllergyForm(FlaskForm):
-    kind = RadioField("Allergic to", choices=KIND_CHOICES, default="ingredient_id")
-    ingredient_id = SelectField("Ingredient", choices=[], validate_choice=False)
-    allergen_group = SelectField("Allergen group", choices=[], validate_choice=False)
-    substance = StringField("Substance (free text)", validators=[Length(max=200)],
+    kind = RadioField(_l("Allergic to"), choices=KIND_CHOICES, default="ingredient_id")
+    ingredient_id = SelectField(_l("Ingredient"), choices=[], validate_choice=False)
+    allergen_group = SelectField(_l("Allergen group"), choices=[], validate_choice=False)
+    substance = StringField(_l("Substance (free text)"), validators=[Length(max=200)],
                             render_kw={"placeholder": "e.g. latex"})
-    severity = SelectField("Severity", choices=SEVERITY_CHOICES, validate_choice=False)
-    reaction = StringField("Reaction", validators=[Length(max=300)],
+    severity = SelectField(_l("Severity"), choices=SEVERITY_CHOICES, validate_choice=False)
+    reaction = StringField(_l("Reaction"), validators=[Length(max=300)],
                            render_kw={"placeholder": "e.g. urticaria, swelling"})
-    submit = SubmitField("Record allergy")
+    submit = SubmitField(_l("Record allergy"))
 
     def set_choices(self, ingredients, groups) -> None:
         self.ingredient_id.choices = [SelectChoice("", "Choose…")] + [
@@ -72,18 +74,18 @@ class AllergyStatusForm(FlaskForm):
     """Change an allergy's status (e.g. refuted by a test), with the reason."""
 
     allergy_id = HiddenField()
-    status = SelectField("Status", choices=STATUS_CHOICES, validate_choice=False)
-    reason = StringField("Reason", validators=[Length(max=300)],
+    status = SelectField(_l("Status"), choices=STATUS_CHOICES, validate_choice=False)
+    reason = StringField(_l("Reason"), validators=[Length(max=300)],
                          render_kw={"placeholder": "e.g. negative patch test"})
-    submit = SubmitField("Change")
+    submit = SubmitField(_l("Change"))
 
 
 class NoKnownAllergiesForm(FlaskForm):
-    submit = SubmitField("No known allergies")
+    submit = SubmitField(_l("No known allergies"))
 
 
 class SearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=100)])

@@ -10,6 +10,8 @@ from wtforms.validators import NumberRange, Optional
 
 from formulary.domain.stock import DEFAULT_EXPIRING_WITHIN_DAYS
 from formulary.reports.stock_report import MAX_EXPIRING_DAYS
+from formulary.i18n import _l
+from formulary.i18n_fields import LocaleDateField
 
 
 def _int_or_none(value):
@@ -22,13 +24,13 @@ class BatchLogForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DateField("From", name="from", validators=[Optional()])
-    end = DateField("To", name="to", validators=[Optional()])
-    cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validate_choice=True,
+    start = LocaleDateField(_l("From"), name="from", validators=[Optional()])
+    end = LocaleDateField(_l("To"), name="to", validators=[Optional()])
+    cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validate_choice=True,
                               validators=[Optional()])
-    patient_mrn = StringField("Patient MRN", validators=[Optional()],
-                              description="Only the batches made for this patient.")
-    submit = SubmitField("Download the batch log")
+    patient_mrn = StringField(_l("Patient MRN"), validators=[Optional()],
+                              description=_l("Only the batches made for this patient."))
+    submit = SubmitField(_l("Download the batch log"))
 
     def set_cocktails(self, cocktails) -> None:
         self.cocktail_id.choices = [SelectChoice("", "Every cocktail")] + [
@@ -42,12 +44,12 @@ class StockReportForm(FlaskForm):
     expiring_within_days = IntegerField(
         "Expiring within (days)", default=DEFAULT_EXPIRING_WITHIN_DAYS,
         validators=[Optional(), NumberRange(min=0, max=MAX_EXPIRING_DAYS)])
-    start = DateField("Movements from", name="from", validators=[Optional()])
-    end = DateField("Movements to", name="to", validators=[Optional()])
-    submit = SubmitField("Download the stock report")
+    start = LocaleDateField(_l("Movements from"), name="from", validators=[Optional()])
+    end = LocaleDateField(_l("Movements to"), name="to", validators=[Optional()])
+    submit = SubmitField(_l("Download the stock report"))
 
 
 class DeliveryImportForm(FlaskForm):
     file = FileField("Delivery sheet (.xlsx)", validators=[FileRequired("Choose the file to import.")],
                      render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
-    submit = SubmitField("Import the delivery")
+    submit = SubmitField(_l("Import the delivery"))

@@ -216,6 +216,9 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
     titles: set[str] = set()
     try:
         for sheet in sheets:
+            # Titles, headers and chart titles in the reader's language (SPEC §13): the
+            # English text is looked up at this edge; values stay data.
+            sheet = _translated(sheet)
             if not 0 < len(sheet.title) <= 31:
                 raise ValueError(f"Sheet title {sheet.title!r}: Excel takes 1 to 31 characters.")
             if sheet.title.casefold() in titles:
@@ -322,6 +325,19 @@ def _totals_row(ws: Any, columns: list[Column], last_data_row: int) -> list[Any]
             cell = None
         row.append(cell)
     return row
+
+
+def _translated(sheet: Sheet) -> Sheet:
+    from dataclasses import replace
+
+    from formulary.i18n import tr
+
+    return replace(sheet, title=tr(sheet.title),
+                   columns=[replace(c, header=tr(c.header)) for c in sheet.columns],
+                   charts=tuple(replace(ch, title=tr(ch.title),
+                                        x_title=tr(ch.x_title) if ch.x_title else ch.x_title,
+                                        y_title=tr(ch.y_title) if ch.y_title else ch.y_title)
+                                for ch in sheet.charts))
 
 
 def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int) -> BarChart:
