@@ -19,6 +19,8 @@ from formulary.errors import form_errors
 from formulary.extensions import db, login_manager
 from formulary.transaction import keep_changes_on_error
 
+from formulary.i18n import _
+
 bp = Blueprint("auth", __name__)
 
 
@@ -99,7 +101,7 @@ def user_new():
         except DomainError as exc:
             form_errors(form, exc)
         else:
-            flash(f"User {user.username} created.", "success")
+            flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form, user=None), 422 if form.errors else 200
 
@@ -125,7 +127,7 @@ def user_edit(user_id: int):
         except DomainError as exc:
             form_errors(form, exc)
         else:
-            flash(f"User {user.username} saved.", "success")
+            flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect(url_for("auth.users"))
     status = 422 if form.errors else 200
     tokens = db.session.execute(services.visible_tokens(db.session, current_user, user_id=user.id)
@@ -145,7 +147,7 @@ def user_reset_password(user_id: int):
         except DomainError as exc:
             form_errors(None, exc)
             return redirect(url_for("auth.user_edit", user_id=user.id))
-        flash(f"Password of {user.username} reset; the account is unlocked.", "success")
+        flash(_("Password of %(name)s reset; the account is unlocked.", name=user.username), "success")
         return redirect(url_for("auth.users"))
     flash("Give a new password.", "danger")
     return redirect(url_for("auth.user_edit", user_id=user.id))
@@ -190,6 +192,6 @@ def token_revoke(token_id: int):
     the token does not exist."""
     row = services.get_token(db.session, current_user, token_id)
     services.revoke_token(db.session, current_user, row)
-    flash(f"API token '{row.label or row.id}' revoked: it no longer opens the API.", "success")
+    flash(_("API token '%(label)s' revoked: it no longer opens the API.", label=row.label or row.id), "success")
     return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("auth.my_tokens"))

@@ -22,6 +22,8 @@ from formulary.domain.units import to_api
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient
 
+from formulary.i18n import _
+
 bp = Blueprint("cocktails", __name__, url_prefix="/cocktails")
 PER_PAGE = 25
 
@@ -152,10 +154,10 @@ def _editor(form, cocktail, base):
             try:
                 if cocktail is None:
                     saved = services.create_cocktail(db.session, current_user, data)
-                    flash(f"Cocktail {saved.name} saved as draft version 1.", "success")
+                    flash(_("Cocktail %(name)s saved as draft version 1.", name=saved.name), "success")
                     return redirect(url_for("cocktails.detail", cocktail_id=saved.id))
                 draft = services.update_cocktail(db.session, current_user, cocktail.id, data)
-                flash(f"Draft version {draft.number} of {cocktail.name} saved.", "success")
+                flash(_("Draft version %(number)s of %(name)s saved.", number=draft.number, name=cocktail.name), "success")
                 return redirect(url_for("cocktails.detail", cocktail_id=cocktail.id,
                                         version=draft.number))
             except DomainError as exc:
@@ -188,7 +190,7 @@ def new():
 def edit(cocktail_id: int):
     cocktail = services.get_cocktail(db.session, cocktail_id)
     if cocktail.status == "retired":
-        flash(f"{cocktail.name} is retired: it can no longer be changed.", "warning")
+        flash(_("%(name)s is retired: it can no longer be changed.", name=cocktail.name), "warning")
         return redirect(url_for("cocktails.detail", cocktail_id=cocktail.id))
     base = services.pending_draft(cocktail) or services.shown_version(cocktail)
     form = CocktailForm()

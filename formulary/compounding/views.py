@@ -25,6 +25,8 @@ from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
 from formulary.transaction import writes_on_read
 
+from formulary.i18n import _, tr
+
 bp = Blueprint("compounding", __name__)
 PER_PAGE = 50
 
@@ -133,15 +135,15 @@ def prepare():
                 form_errors(confirm, exc)  # on the override reason field
             else:  # its fields are hidden ones: say it above the form
                 db.session.rollback()
-                flash(exc.message, "danger")
+                flash(tr(exc.message), "danger")
             # the rolled-back session forgot the plan's rows: show a fresh preview
             try:
                 plan, patient = _preview(form)
             except DomainError:
                 plan = None
         else:
-            flash(f"Batch {batch.batch_number} prepared." if not batch.replayed
-                  else f"Batch {batch.batch_number} was already prepared.", "success")
+            flash(_("Batch %(number)s prepared.", number=batch.batch_number) if not batch.replayed
+                  else _("Batch %(number)s was already prepared.", number=batch.batch_number), "success")
             return redirect(url_for("compounding.batch", batch_id=batch.id))
     elif request.method == "POST" and plan is not None and status == 200:
         status = 400
@@ -183,7 +185,7 @@ def verify(batch_id: int):
             form_errors(form, exc)
             return _batch_page(services.get_batch(db.session, batch_id),
                                    verify_form=form, discard_form=DiscardForm()), exc.status
-        flash(f"Batch {b.batch_number} verified.", "success")
+        flash(_("Batch %(number)s verified.", number=b.batch_number), "success")
     return redirect(url_for("compounding.batch", batch_id=batch_id))
 
 
@@ -200,7 +202,7 @@ def discard(batch_id: int):
             form_errors(form, exc)
             status = exc.status
         else:
-            flash(f"Batch {b.batch_number} discarded.", "warning")
+            flash(_("Batch %(number)s discarded.", number=b.batch_number), "warning")
             return redirect(url_for("compounding.batch", batch_id=batch_id))
     return _batch_page(services.get_batch(db.session, batch_id),
                            verify_form=VerifyForm(), discard_form=form, show_discard=True), status

@@ -23,6 +23,8 @@ from formulary.inventory.forms import (AdjustForm, AllergenGroupForm, Ingredient
 from formulary.inventory.models import (CATEGORIES, AllergenGroup, Ingredient, Lot, Movement,
                                        ingredient_allergen_group)
 
+from formulary.i18n import _, format_qty_l
+
 bp = Blueprint("inventory", __name__)
 PER_PAGE = 50
 LIST_STATUSES = ("available", "quarantined", "recalled", "expired")
@@ -125,10 +127,10 @@ def _ingredient_form(ing: Ingredient | None):
         try:
             if ing is None:
                 ing = ingredients.create_ingredient(db.session, current_user, form.to_data())
-                flash(f"Ingredient {ing.name} created.", "success")
+                flash(_("Ingredient %(name)s created.", name=ing.name), "success")
             else:
                 ingredients.update_ingredient(db.session, current_user, ing, form.to_data())
-                flash(f"Ingredient {ing.name} saved.", "success")
+                flash(_("Ingredient %(name)s saved.", name=ing.name), "success")
         except DomainError as exc:
             form_errors(form, exc)
         else:
@@ -298,8 +300,9 @@ def receive():
                 scan.barcode.errors = list(exc.fields["barcode"])
             status = exc.status
         else:
-            flash(f"Received {lot_row.ingredient.name}, lot {lot_row.lot_number}: "
-                  f"{format_quantity(lot_row.quantity_on_hand)} {lot_row.ingredient.unit} on hand.", "success")
+            flash(_("Received %(name)s, lot %(lot)s: %(quantity)s %(unit)s on hand.",
+                    name=lot_row.ingredient.name, lot=lot_row.lot_number,
+                    quantity=format_qty_l(lot_row.quantity_on_hand), unit=lot_row.ingredient.unit), "success")
             return redirect(url_for("inventory.lot", lot_id=lot_row.id))
     elif request.method == "POST":
         status = 422
@@ -331,7 +334,7 @@ def _group_form(group: AllergenGroup | None):
             form_errors(form, exc)
             status = exc.status
         else:
-            flash(f"Allergen group {group.name} saved.", "success")
+            flash(_("Allergen group %(name)s saved.", name=group.name), "success")
             return redirect(url_for("inventory.allergen_groups"))
     elif request.method == "POST":
         status = 422

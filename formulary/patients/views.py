@@ -24,6 +24,8 @@ from formulary.patients.forms import (AllergyForm, AllergyStatusForm, NoKnownAll
                                       PatientForm, SearchForm)
 from formulary.transaction import writes_on_read
 
+from formulary.i18n import _
+
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
 PICKER_PER_PAGE = 50
@@ -70,7 +72,7 @@ def new():
         except DomainError as exc:
             form_errors(form, exc)
         else:
-            flash(f"Patient {patient.mrn} recorded. Ask about allergies next.", "success")
+            flash(_("Patient %(mrn)s recorded. Ask about allergies next.", mrn=patient.mrn), "success")
             return redirect(url_for("patients.record", patient_id=patient.id))
     else:
         _date_error(form)
@@ -94,7 +96,7 @@ def edit(patient_id: int):
         except DomainError as exc:
             form_errors(form, exc)
         else:
-            flash(f"Patient {patient.mrn} saved.", "success")
+            flash(_("Patient %(mrn)s saved.", mrn=patient.mrn), "success")
             return redirect(url_for("patients.record", patient_id=patient.id))
     else:
         _date_error(form)
@@ -143,7 +145,7 @@ def allergy_add(patient_id: int):
             form_errors(form, exc)
             patient = services.get_patient(db.session, patient_id)
         else:
-            flash(f"Allergy to {services.allergy_target(allergy)} recorded.", "success")
+            flash(_("Allergy to %(target)s recorded.", target=services.allergy_target(allergy)), "success")
             return redirect(url_for("patients.record", patient_id=patient.id) + "#allergies")
     return _record_page(patient, form, 422)
 

@@ -25,6 +25,8 @@ from formulary.reports.exports import head_footer, send_batch_log, send_stock_re
 from formulary.reports.respond import file_response, workbook_response
 from formulary.transaction import writes_on_read
 
+from formulary.i18n import _
+
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
@@ -142,5 +144,5 @@ def delivery_import():
     except DeliveryFileError as exc:
         db.session.rollback()
         return _page(import_form=form, problems=exc.problems, status=422)
-    flash(f"Delivery imported: {len(lots)} lot(s) received.", "success")
+    flash(_("Delivery imported: %(count)s lot(s) received.", count=len(lots)), "success")
     return redirect(url_for("reports.index"))
