@@ -16,7 +16,7 @@ from formulary.domain.units import UNITS
 from formulary.i18n import _l
 from formulary.i18n_fields import LocaleDecimalField
 
-AREA_CHOICES = [SelectChoice("", "— choose —")] + [SelectChoice(a, a.capitalize()) for a in AREAS]
+AREA_CHOICES = [SelectChoice("", _l("— choose —"))] + [SelectChoice(a, a.capitalize()) for a in AREAS]
 STORAGE_CHOICES = [SelectChoice("fridge", "Fridge (2–8 °C)"), SelectChoice("room", "Room temperature")]
 UNIT_CHOICES = [SelectChoice(u, u) for u in UNITS]
 BLANK_ROWS = 2  # empty rows offered at the end of the list (the editor without JavaScript)
@@ -52,7 +52,7 @@ def is_blank(row) -> bool:
 
 def ingredient_choices(ingredients) -> list[SelectChoice]:
     """Active ingredients, labelled with their stock unit and strength."""
-    out = [SelectChoice("", "— ingredient —")]
+    out = [SelectChoice("", _l("— ingredient —"))]
     for ing in ingredients:
         label = f"{ing.name} ({ing.unit}"
         if ing.strength_amount is not None:

@@ -36,7 +36,7 @@ class PreviewForm(FlaskForm):
     preview = SubmitField(_l("Preview"))
 
     def set_cocktails(self, cocktails) -> None:
-        self.cocktail_id.choices = [SelectChoice("", "Choose…")] + [
+        self.cocktail_id.choices = [SelectChoice("", _l("Choose…"))] + [
             SelectChoice(c.id, f"{c.name} (v{c.active_version.number})") for c in cocktails]
 
 
@@ -71,11 +71,11 @@ class FilterForm(FlaskForm):
     date_to = LocaleDateField(_l("To"), validators=[Optional()])
     cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()])
     patient_mrn = StringField(_l("Patient MRN"), validators=[Optional(), Length(max=40)])
-    status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+    status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
         SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
-    state = SelectField(_l("State now"), validators=[Optional()], choices=[SelectChoice("", "Any")] + [
+    state = SelectField(_l("State now"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
         SelectChoice(s, s.replace("_", " ").capitalize()) for s in STATES])
 
     def set_cocktails(self, cocktails) -> None:
-        self.cocktail_id.choices = [SelectChoice("", "Any")] + [
+        self.cocktail_id.choices = [SelectChoice("", _l("Any"))] + [
             SelectChoice(c.id, c.name) for c in cocktails]

@@ -27,12 +27,12 @@ class IngredientForm(FlaskForm):
     category = SelectField(_l("Category"), choices=_choices(CATEGORIES, blank="—"), validate_choice=False)
     unit = SelectField(_l("Stock unit"), choices=_choices(UNITS, blank="—"), validate_choice=False)
     strength = LocaleDecimalField(_l("Strength (amount per 1 mL)"), validators=[Optional()])
-    strength_unit = SelectField(_l("Strength unit"), choices=_choices(ACTIVE_UNITS, blank="— per mL"),
+    strength_unit = SelectField(_l("Strength unit"), choices=_choices(ACTIVE_UNITS, blank=_l("— per mL")),
                                 validate_choice=False)
     allergen_groups = SelectMultipleField(_l("Allergen groups (substance and excipients)"),
                                           choices=[], validate_choice=False)
     contraindications = SelectMultipleField(
-        "Contraindicated in", choices=_choices(CONDITIONS, dict(CONDITION_LABELS)),
+        _l("Contraindicated in"), choices=_choices(CONDITIONS, dict(CONDITION_LABELS)),
         validate_choice=False)
     reorder_level = LocaleDecimalField(_l("Reorder level (stock unit)"), validators=[Optional()])
     max_dose_per_session = LocaleDecimalField(_l("Maximum dose per session"), validators=[Optional()])

@@ -15,7 +15,8 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from formulary.display import status_badge
-from formulary.domain.units import format_quantity
+from formulary.i18n import _, format_date_l
+from formulary.i18n import format_qty_l as format_quantity
 
 _LOT_ROW = """<tr data-lot="{number}">
     <td>{ingredient}</td>
@@ -33,7 +34,7 @@ def lot_rows(rows, states: dict[int, str]) -> Markup:
     for lot in rows:
         out.append(_LOT_ROW.format(
             number=escape(lot.lot_number), ingredient=escape(lot.ingredient_name),
-            url=url_for("inventory.lot", lot_id=lot.id), expiry=lot.expiry_date.isoformat(),
+            url=url_for("inventory.lot", lot_id=lot.id), expiry=format_date_l(lot.expiry_date),
             badge=status_badge(states[lot.id]), received=format_quantity(lot.quantity_received),
             on_hand=format_quantity(lot.quantity_on_hand), unit=escape(lot.unit),
             supplier=escape(lot.supplier)))
@@ -67,11 +68,11 @@ def ingredient_rows(rows, usable: dict[int, Decimal], on_hand: dict[int, Decimal
         out.append(_INGREDIENT_ROW.format(
             name=escape(i.name), warning=' class="table-warning"' if low else "",
             url=url_for("inventory.ingredient", ingredient_id=i.id),
-            inactive="" if i.active else '<span class="badge text-bg-secondary">inactive</span>',
-            multi_dose='<span class="badge text-bg-info">multi-dose</span>' if i.multi_dose else "",
+            inactive="" if i.active else f'<span class="badge text-bg-secondary">{escape(_("inactive"))}</span>',
+            multi_dose=f'<span class="badge text-bg-info">{escape(_("multi-dose"))}</span>' if i.multi_dose else "",
             category=escape(i.category.replace("_", " ")), strength=strength,
             usable=format_quantity(usable[i.id]), unit=unit,
-            low=' <span class="badge text-bg-warning">low</span>' if low else "",
+            low=f' <span class="badge text-bg-warning">{escape(_("low"))}</span>' if low else "",
             on_hand=format_quantity(on_hand[i.id]),
             reorder="—" if i.reorder_level is None else format_quantity(i.reorder_level),
             groups=escape(groups.get(i.id, "")), storage=escape(i.storage)))

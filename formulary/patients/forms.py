@@ -15,7 +15,7 @@ from formulary.i18n_fields import LocaleDateField
 
 CONDITION_CHOICES = [SelectChoice(c, safety.CONDITION_LABELS[c].capitalize())
                      for c in safety.CONDITIONS]
-SEVERITY_CHOICES = [SelectChoice("", "Choose…")] + [
+SEVERITY_CHOICES = [SelectChoice("", _l("Choose…"))] + [
     SelectChoice(s, s.capitalize()) for s in safety.SEVERITIES]
 STATUS_CHOICES = [SelectChoice(s, s.capitalize()) for s in safety.ALLERGY_STATUSES]
 KIND_CHOICES = [SelectChoice("ingredient_id", "An ingredient"),
@@ -55,9 +55,9 @@ class AllergyForm(FlaskForm):
     submit = SubmitField(_l("Record allergy"))
 
     def set_choices(self, ingredients, groups) -> None:
-        self.ingredient_id.choices = [SelectChoice("", "Choose…")] + [
+        self.ingredient_id.choices = [SelectChoice("", _l("Choose…"))] + [
             SelectChoice(str(i.id), i.name) for i in ingredients]
-        self.allergen_group.choices = [SelectChoice("", "Choose…")] + [
+        self.allergen_group.choices = [SelectChoice("", _l("Choose…"))] + [
             SelectChoice(g.name, g.name) for g in groups]
 
     def target(self) -> dict:

@@ -33,7 +33,7 @@ class BatchLogForm(FlaskForm):
     submit = SubmitField(_l("Download the batch log"))
 
     def set_cocktails(self, cocktails) -> None:
-        self.cocktail_id.choices = [SelectChoice("", "Every cocktail")] + [
+        self.cocktail_id.choices = [SelectChoice("", _l("Every cocktail"))] + [
             SelectChoice(c.id, c.name) for c in cocktails]
 
 
@@ -42,7 +42,7 @@ class StockReportForm(FlaskForm):
         csrf = False
 
     expiring_within_days = IntegerField(
-        "Expiring within (days)", default=DEFAULT_EXPIRING_WITHIN_DAYS,
+        _l("Expiring within (days)"), default=DEFAULT_EXPIRING_WITHIN_DAYS,
         validators=[Optional(), NumberRange(min=0, max=MAX_EXPIRING_DAYS)])
     start = LocaleDateField(_l("Movements from"), name="from", validators=[Optional()])
     end = LocaleDateField(_l("Movements to"), name="to", validators=[Optional()])

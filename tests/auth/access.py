@@ -20,6 +20,7 @@ ROUTES = {
     "auth.user_edit": P.ADMIN,
     "auth.user_reset_password": P.ADMIN,
     "auth.my_tokens": P.VIEW,
+    "auth.profile": P.VIEW,
     "auth.token_revoke": P.VIEW,
     "audit.index": P.AUDIT,
     "api.openapi_document": None,
