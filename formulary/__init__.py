@@ -143,6 +143,9 @@ def _register_template_helpers(app: Flask) -> None:
     from formulary.display import status_badge
 
     app.add_template_global(status_badge, "status_badge")
+    from formulary.display import code_word
+
+    app.add_template_global(code_word, "code_word")
 
     from formulary import i18n
 

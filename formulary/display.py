@@ -47,6 +47,58 @@ STATUS_WORDS = {
 }
 
 
+#: The words of the clinic's codes (categories, storages, reasons, conditions, areas,
+#: severities) as a page shows them, in the reader's language; the code itself is what
+#: forms send and the API speaks.
+CODE_WORDS = {
+    "vitamin": _l("vitamin"),
+    "mineral": _l("mineral"),
+    "amino_acid": _l("amino acid"),
+    "drug": _l("drug"),
+    "anesthetic": _l("anesthetic"),
+    "hyaluronic_acid": _l("hyaluronic acid"),
+    "peptide": _l("peptide"),
+    "enzyme": _l("enzyme"),
+    "plant_extract": _l("plant extract"),
+    "diluent": _l("diluent"),
+    "other": _l("other"),
+    "room": _l("room temperature"),
+    "fridge": _l("fridge"),
+    "each": _l("each"),
+    "waste": _l("waste"),
+    "breakage": _l("breakage"),
+    "count_correction": _l("count correction"),
+    "return": _l("return"),
+    "pregnant": _l("pregnancy"),
+    "breastfeeding": _l("breastfeeding"),
+    "anticoagulant_therapy": _l("anticoagulant therapy"),
+    "bleeding_disorder": _l("bleeding disorder"),
+    "active_skin_infection": _l("active skin infection"),
+    "diabetes": _l("diabetes"),
+    "autoimmune_disease": _l("autoimmune disease"),
+    "cancer": _l("cancer"),
+    "scalp": _l("scalp"),
+    "face": _l("face"),
+    "neck": _l("neck"),
+    "body": _l("body"),
+    "hands": _l("hands"),
+    "mild": _l("mild"),
+    "moderate": _l("moderate"),
+    "severe": _l("severe"),
+    "anaphylaxis": _l("anaphylaxis"),
+}
+
+
+def code_word(code, fallback=None) -> str:
+    """The word for a code, in the reader's language (else ``fallback``, else the code with
+    spaces)."""
+    code = "" if code is None else str(code)
+    word = CODE_WORDS.get(code) or STATUS_WORDS.get(code)
+    if word is not None:
+        return str(word)
+    return str(fallback) if fallback is not None else code.replace("_", " ")
+
+
 def status_badge(status: str) -> Markup:
     """``<span class="badge ..." data-status="...">...</span>`` for a status."""
     status = str(status)

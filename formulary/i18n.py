@@ -97,7 +97,7 @@ def locale_code() -> str:
     loc = get_locale()
     if loc is None:
         return "en"
-    return str(loc).replace("_", "-") if str(loc) not in ("en_XA",) else "en"
+    return str(loc).replace("_", "-")
 
 
 def _lang() -> str:

@@ -5,12 +5,14 @@ Views and API routes name a permission; menus show what the user's role holds.
 
 from __future__ import annotations
 
+from formulary.i18n import _l
+
 ROLES = ("admin", "manager", "pharmacist", "practitioner")
 ROLE_LABELS = {
-    "admin": "Administrator",
-    "manager": "Manager",
-    "pharmacist": "Pharmacist",
-    "practitioner": "Practitioner",
+    "admin": _l("Administrator"),
+    "manager": _l("Manager"),
+    "pharmacist": _l("Pharmacist"),
+    "practitioner": _l("Practitioner"),
 }
 
 VIEW = "view"                    # stock, cocktails, batches

@@ -14,11 +14,12 @@ from wtforms.validators import Length, Optional
 from formulary.cocktails.models import AREAS
 from formulary.domain.units import UNITS
 from formulary.i18n import _l
+from formulary.inventory.forms import _CodeLabel
 from formulary.i18n_fields import LocaleDecimalField
 
-AREA_CHOICES = [SelectChoice("", _l("— choose —"))] + [SelectChoice(a, a.capitalize()) for a in AREAS]
-STORAGE_CHOICES = [SelectChoice("fridge", "Fridge (2–8 °C)"), SelectChoice("room", "Room temperature")]
-UNIT_CHOICES = [SelectChoice(u, u) for u in UNITS]
+AREA_CHOICES = [SelectChoice("", _l("— choose —"))] + [SelectChoice(a, _CodeLabel(a)) for a in AREAS]
+STORAGE_CHOICES = [SelectChoice("fridge", _l("Fridge (2–8 °C)")), SelectChoice("room", _l("Room temperature"))]
+UNIT_CHOICES = [SelectChoice(u, _CodeLabel(u, u)) for u in UNITS]
 BLANK_ROWS = 2  # empty rows offered at the end of the list (the editor without JavaScript)
 
 

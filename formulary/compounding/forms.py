@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from formulary.compounding.models import BATCH_STATUSES
 from formulary.domain.batch_state import STATES
 from formulary.i18n import _l
+from formulary.inventory.forms import _CodeLabel
 from formulary.i18n_fields import LocaleDateField
 
 
@@ -72,9 +73,9 @@ class FilterForm(FlaskForm):
     cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()])
     patient_mrn = StringField(_l("Patient MRN"), validators=[Optional(), Length(max=40)])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
-        SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
+        SelectChoice(s, _CodeLabel(s)) for s in BATCH_STATUSES])
     state = SelectField(_l("State now"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
-        SelectChoice(s, s.replace("_", " ").capitalize()) for s in STATES])
+        SelectChoice(s, _CodeLabel(s)) for s in STATES])
 
     def set_cocktails(self, cocktails) -> None:
         self.cocktail_id.choices = [SelectChoice("", _l("Any"))] + [

@@ -18,7 +18,24 @@ from formulary.i18n_fields import LocaleDateTextField, LocaleDecimalField
 
 def _choices(values, labels=None, blank: str | None = None):
     out = [SelectChoice("", blank)] if blank is not None else []
-    return out + [SelectChoice(v, (labels or {}).get(v, v.replace("_", " "))) for v in values]
+    return out + [SelectChoice(v, _CodeLabel(v, (labels or {}).get(v))) for v in values]
+
+
+class _CodeLabel:
+    """A choice's label read when the page is written, so in the reader's language."""
+
+    def __init__(self, code, fallback=None):
+        self.code, self.fallback = code, fallback
+
+    def __str__(self):
+        from formulary.display import code_word
+
+        return code_word(self.code, self.fallback)
+
+    def __html__(self):
+        from markupsafe import escape
+
+        return str(escape(str(self)))
 
 
 class IngredientForm(FlaskForm):

@@ -79,7 +79,9 @@ def panel(name: str, settings: Hashable, now: datetime, tz: tzinfo,
     if revision is None:  # no stock change recorded yet: nothing to key on
         return render()
     store = current_app.extensions.setdefault(_STORE, {})
-    key = (revision, str(tz), settings)
+    from formulary.i18n import locale_code
+
+    key = (revision, str(tz), settings, locale_code())  # a panel is written in its reader's language
     kept = store.get(name)
     if kept is not None:
         kept_key, since, until, html = kept

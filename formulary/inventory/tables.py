@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask import url_for
 from markupsafe import Markup, escape
 
-from formulary.display import status_badge
+from formulary.display import code_word, status_badge
 from formulary.i18n import _, format_date_l
 from formulary.i18n import format_qty_l as format_quantity
 
@@ -70,10 +70,10 @@ def ingredient_rows(rows, usable: dict[int, Decimal], on_hand: dict[int, Decimal
             url=url_for("inventory.ingredient", ingredient_id=i.id),
             inactive="" if i.active else f'<span class="badge text-bg-secondary">{escape(_("inactive"))}</span>',
             multi_dose=f'<span class="badge text-bg-info">{escape(_("multi-dose"))}</span>' if i.multi_dose else "",
-            category=escape(i.category.replace("_", " ")), strength=strength,
+            category=escape(code_word(i.category)), strength=strength,
             usable=format_quantity(usable[i.id]), unit=unit,
             low=f' <span class="badge text-bg-warning">{escape(_("low"))}</span>' if low else "",
             on_hand=format_quantity(on_hand[i.id]),
             reorder="—" if i.reorder_level is None else format_quantity(i.reorder_level),
-            groups=escape(groups.get(i.id, "")), storage=escape(i.storage)))
+            groups=escape(groups.get(i.id, "")), storage=escape(code_word(i.storage))))
     return Markup("\n  ".join(out))

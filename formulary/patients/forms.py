@@ -11,16 +11,17 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from formulary.domain import safety
 from formulary.i18n import _l
+from formulary.inventory.forms import _CodeLabel
 from formulary.i18n_fields import LocaleDateField
 
-CONDITION_CHOICES = [SelectChoice(c, safety.CONDITION_LABELS[c].capitalize())
+CONDITION_CHOICES = [SelectChoice(c, _CodeLabel(c, safety.CONDITION_LABELS[c]))
                      for c in safety.CONDITIONS]
 SEVERITY_CHOICES = [SelectChoice("", _l("Choose…"))] + [
     SelectChoice(s, s.capitalize()) for s in safety.SEVERITIES]
 STATUS_CHOICES = [SelectChoice(s, s.capitalize()) for s in safety.ALLERGY_STATUSES]
-KIND_CHOICES = [SelectChoice("ingredient_id", "An ingredient"),
-                SelectChoice("allergen_group", "An allergen group"),
-                SelectChoice("substance", "Something else (free text)")]
+KIND_CHOICES = [SelectChoice("ingredient_id", _l("An ingredient")),
+                SelectChoice("allergen_group", _l("An allergen group")),
+                SelectChoice("substance", _l("Something else (free text)"))]
 
 
 class CheckboxesField(SelectMultipleField):

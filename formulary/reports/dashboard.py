@@ -31,6 +31,7 @@ from formulary.inventory.queries import lot_stock_from_row
 from formulary.inventory.sums import exact_sum, from_sum
 from formulary.db import is_sqlite
 from formulary.reports.stock_report import _lots_statement, last_usable_day
+from formulary.i18n import _, format_money_l
 
 WEEKS = 12
 MONTHS = 6
@@ -128,17 +129,32 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
 
 def usage_chart(session: Session, today: date, tz: tzinfo) -> Markup:
     series, starts = usage_by_week(session, today, tz)
-    labels = [f"week of {d:%d %b}" for d in starts]
+    labels = [_("week of %(day)s", day=_day_month(d)) for d in starts]
     return small_multiples(series, labels, chart_id="usage-chart",
-                           title=f"Quantity used for batches per ingredient, last {WEEKS} weeks",
-                           empty="No batch has drawn stock in the last 12 weeks.")
+                           title=_("Quantity used for batches per ingredient, last %(weeks)s weeks",
+                                   weeks=WEEKS),
+                           empty=_("No batch has drawn stock in the last %(weeks)s weeks.", weeks=WEEKS))
+
+
+def _day_month(day: date) -> str:
+    from babel.dates import format_date
+    from flask_babel import get_locale
+
+    return format_date(day, "dd MMM", locale=get_locale() or "en")
+
+
+def _month_year(day: date) -> str:
+    from babel.dates import format_date
+    from flask_babel import get_locale
+
+    return format_date(day, "MMM yyyy", locale=get_locale() or "en")
 
 
 def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
     buckets = expiring_by_month(session, now, tz)
-    return bar_chart([f"{b.month:%b %Y}" for b in buckets], [b.lots for b in buckets],
-                     [f"{b.value:,.2f}" for b in buckets], chart_id="expiry-chart", unit="lots",
-                     title=f"Usable lots expiring per month, next {MONTHS} months")
+    return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
+                     [format_money_l(b.value) for b in buckets], chart_id="expiry-chart", unit=_("lots"),
+                     title=_("Usable lots expiring per month, next %(months)s months", months=MONTHS))
 
 
 def panels(user) -> list[Markup]:

@@ -50,6 +50,6 @@ class StockReportForm(FlaskForm):
 
 
 class DeliveryImportForm(FlaskForm):
-    file = FileField("Delivery sheet (.xlsx)", validators=[FileRequired("Choose the file to import.")],
+    file = FileField(_l("Delivery sheet (.xlsx)"), validators=[FileRequired(_l("Choose the file to import."))],
                      render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
     submit = SubmitField(_l("Import the delivery"))

@@ -1,5 +1,5 @@
 """The catalogs as the suite uses them: the French one compiled from its .po when the .po
-is newer (as ``make``'s install step does), and a pseudo-locale ``en_XA`` built from the
+is newer (as ``make``'s install step does), and a pseudo-locale ``en_001`` built from the
 catalog's template with every message wrapped in ⟦ ⟧, so that a page showing text outside
 markers shows text that was never put through the catalog."""
 
@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 FR_PO = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
-PSEUDO = "en_XA"
+#: Babel knows no en_XA: the pseudo-locale borrows "en_001" (English of the world), which the
+#: application ships no catalog for, so every text it shows comes from the pseudo catalog.
+PSEUDO = "en_001"
 OPEN, CLOSE = "⟦", "⟧"
 
 

@@ -15,7 +15,7 @@ def pseudo_dir(tmp_path_factory):
 
 @pytest.fixture
 def i18n_app(app, pseudo_dir):
-    """The test app reading the French catalog and the pseudo-locale (``en_XA``)."""
+    """The test app reading the French catalog and the pseudo-locale (``en_001``)."""
     from flask_babel import get_babel
 
     config = app.extensions["babel"]
