@@ -182,14 +182,15 @@ def test_consent_is_recorded_with_a_checked_scan_and_downloaded(client, course, 
     assert client.get(f"/consents/{scan.consent_id}/scan").status_code == 403
 
 
-@pytest.mark.parametrize("upload, message", [
-    ((io.BytesIO(b"just words, named like a PDF"), "form.pdf"), "not a PDF, PNG or JPEG"),
-    ((io.BytesIO(pdf()[:-30]), "form.pdf"), "The PDF file is cut short"),
-    ((io.BytesIO(b"%PDF-1.4" + b"\x00" * (10 * 2**20)), "big.pdf"), "at most 10 MB"),
+@pytest.mark.parametrize("content, message", [
+    (b"just words, named like a PDF", "not a PDF, PNG or JPEG"),
+    (pdf()[:-30], "The PDF file is cut short"),
+    (b"%PDF-1.4" + b"\x00" * (10 * 2**20), "at most 10 MB"),
+    (b"", "The file is empty."),
 ])
-def test_a_bad_scan_refuses_the_consent_with_the_reason(client, course, text, upload, message):
+def test_a_bad_scan_refuses_the_consent_with_the_reason(client, course, text, content, message):
     before = counts()
-    r = _consent(client, course, text, scan=upload)
+    r = _consent(client, course, text, scan=(io.BytesIO(content), "form.pdf"))
     assert r.status_code == 422
     assert message in r.get_data(as_text=True)
     assert counts() == before
