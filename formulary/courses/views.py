@@ -33,6 +33,7 @@ from formulary.domain.errors import DomainError, NotFound
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.patients.models import Patient
+from formulary.patients.screening import screen_patient
 from formulary.patients.services import get_patient, record_view
 from formulary.transaction import writes_on_read
 
@@ -92,8 +93,9 @@ def new():
             return redirect(url_for("courses.course", course_id=course.id))
     elif request.method == "POST":
         status = 400
+    screen = screen_patient(db.session, patient, version) if version is not None else None
     return render_template("courses/new.html", form=form, patient=patient,
-                           cocktail=cocktail, version=version), status
+                           cocktail=cocktail, version=version, screen=screen), status
 
 
 # --- the course page -------------------------------------------------------------------

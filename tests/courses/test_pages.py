@@ -488,3 +488,26 @@ def test_the_course_and_timeline_pages_read_a_fixed_number_of_statements(
         counted.append(n.statements)
     assert len(counted[0]) == len(counted[1]), "\n".join(
         f"{a!r:.90} | {b!r:.90}" for a, b in zip(counted[0], counted[1]))
+
+
+def test_the_course_form_warns_when_the_screen_blocks(client, clinic, practitioner):
+    from formulary.patients.models import Patient
+
+    patient = db.session.get(Patient, clinic["patient"].id)
+    patient.allergies.append(Allergy(ingredient_id=clinic["lido"].id, severity="severe",
+                                     status="active"))
+    patient.allergy_status = "known"
+    db.session.commit()
+    url = f"/courses/new?patient_id={patient.id}&cocktail_id={clinic['cocktail'].id}"
+    html = _text(client.get(url).get_data(as_text=True))
+    assert 'data-verdict="blocked"' in html
+    assert "No session can be given without an override reason." in html
+
+
+def test_a_pharmacist_reads_a_course_without_its_forms(client, course, login_as):
+    login_as("pharmacist")
+    r = client.get(f"/courses/{course.id}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'data-testid="sessions"' in html
+    for form in ("stop-form", "mark-form", "consent-form", "give-session"):
+        assert f'data-testid="{form}"' not in html
