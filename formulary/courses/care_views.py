@@ -20,7 +20,7 @@ from formulary import clock
 from formulary.auth.access import require
 from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import Component
-from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.models import Batch
 from formulary.compounding.queries import batch_options
 from formulary.compounding.state import state_clause, state_of
 from formulary.courses import administrations as adm_services
