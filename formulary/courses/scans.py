@@ -34,7 +34,9 @@ def attach_scan(session: Session, actor, consent: Consent, *, data: bytes,
                        ).first() is not None:
         raise Duplicate("This consent already has its signed form.", field="scan")
     stem = (filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0].strip()
-    stem = "".join(ch for ch in stem if ch.isalnum() or ch in "-_ ")[:60].strip() or "consent"
+    # ASCII only: the name goes back in a Content-Disposition header.
+    stem = "".join(ch for ch in stem if ch.isascii() and (ch.isalnum() or ch in "-_ ")
+                   )[:60].strip() or "consent"
     scan = ConsentScan(consent_id=consent.id, content_type=kind.content_type,
                        filename=f"{stem}.{kind.extension}", size=len(data),
                        sha256=hashlib.sha256(data).hexdigest(), data=data,

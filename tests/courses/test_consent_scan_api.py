@@ -72,3 +72,14 @@ def test_refusals_write_nothing(practitioner_api, course_and_text, content, fiel
 def test_a_pharmacist_cannot_record_a_consent(api, course_and_text):
     course, text_id = course_and_text
     assert _post(api("pharmacist"), course, text_id, pdf()).status_code == 403
+
+
+def test_a_name_in_any_script_is_kept_as_plain_ascii(practitioner_api, course_and_text):
+    course, text_id = course_and_text
+    r = _post(practitioner_api, course, text_id, pdf(), name="同意书 signé.pdf")
+    assert r.status_code == 201
+    assert r.get_json()["scan"]["filename"] == "sign.pdf"
+    consent_id = r.get_json()["id"]
+    from formulary.courses.models import Consent
+
+    assert db.session.get(Consent, consent_id) is not None
