@@ -10,8 +10,9 @@ from flask import jsonify, request
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, current_api_user, dec,
-                                iso, json_body, only_fields, paginate, want_type)
+from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, clean_json_text,
+                                current_api_user, dec, iso, json_body, only_fields, paginate,
+                                want_type)
 from formulary.audit.services import record as audit_record
 from formulary.api.routes_patients import allergy_json
 from formulary.auth.permissions import COURSES, COURSES_VIEW
@@ -19,10 +20,10 @@ from formulary.cocktails.models import AREAS, Cocktail
 from formulary.courses import administrations as adm_services
 from formulary.courses import consent as consent_services
 from formulary.courses import events as event_services
-from formulary.courses import services
+from formulary.courses import scans, services
 from formulary.courses.models import Administration, Course
 from formulary.domain import courses as rules
-from formulary.domain.errors import ValidationError
+from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.extensions import db
 from formulary.patients.models import Patient
 from formulary.courses.timeline import timeline
@@ -34,7 +35,10 @@ CONSENT = S.component("Consent", S.obj(
     id=S.integer(), course_id=S.integer(), consent_text_id=S.integer(),
     version=S.integer(minimum=1), title=S.string(), consented_on=S.string(fmt="date"),
     taken_by=S.string(), note=S.string(null=True), withdrawn_on=S.string(fmt="date", null=True),
-    withdrawal_reason=S.string(null=True)))
+    withdrawal_reason=S.string(null=True),
+    scan=S.obj(required=("content_type", "size", "sha256", "filename"),
+               content_type=S.string(enum=("application/pdf", "image/png", "image/jpeg")),
+               size=S.integer(minimum=1), sha256=S.string(), filename=S.string())))
 SESSION = S.component("CourseSession", S.obj(
     required=("id", "number", "planned_on", "status", "administrations"),
     id=S.integer(), number=S.integer(minimum=1), planned_on=S.string(fmt="date"),
@@ -124,6 +128,11 @@ def administration_json(adm: Administration) -> dict:
                    "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
                    "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines],
     }
+
+
+def scan_json(scan) -> dict:
+    return {"content_type": scan.content_type, "size": scan.size, "sha256": scan.sha256,
+            "filename": scan.filename}
 
 
 def consent_text_json(text) -> dict:
@@ -272,14 +281,29 @@ def create_consent_text():
            summary="Record the patient's consent to a course (201), or withdraw it (200)",
            tag="courses", permission=COURSES,
            description="`{consent_text_id, consented_on, note?}` records; "
-                       "`{withdrawn_on, reason}` withdraws the consent in force and stops the course.",
+                       "`{withdrawn_on, reason}` withdraws the consent in force and stops the course. "
+                       "To record a consent with its scanned signed form, send the same fields "
+                       "as multipart/form-data with the file in `scan` (PDF, PNG or JPEG, at "
+                       "most 10 MB, checked by its content: 422 `fields.scan` otherwise); the "
+                       "answer then carries `scan: {content_type, size, sha256, filename}`.",
            body=S.obj(consent_text_id=S.integer(), consented_on=S.string(fmt="date"),
                       note=S.string(null=True), withdrawn_on=S.string(fmt="date"),
                       reason=S.string()),
            responses={201: CONSENT, 200: CONSENT})
 def course_consent(course_id: int):
-    data = only_fields(json_body(), {"consent_text_id", "consented_on", "note", "withdrawn_on",
-                                     "reason"})
+    upload = None
+    if request.mimetype == "multipart/form-data":
+        # A consent with its scanned signed form: the same fields as form values.
+        data = only_fields(clean_json_text(request.form.to_dict()),
+                           {"consent_text_id", "consented_on", "note"})
+        refuse_unknown_fields(request.files, {"scan"})
+        raw_id = data.get("consent_text_id")
+        if isinstance(raw_id, str) and raw_id.strip().isascii() and raw_id.strip().isdigit():
+            data["consent_text_id"] = int(raw_id.strip())
+        upload = request.files.get("scan")
+    else:
+        data = only_fields(json_body(), {"consent_text_id", "consented_on", "note",
+                                         "withdrawn_on", "reason"})
     course = services.get_course(db.session, course_id)
     actor = current_api_user()
     withdraw = {"withdrawn_on", "reason"} & set(data)
@@ -294,7 +318,12 @@ def course_consent(course_id: int):
         consent = consent_services.record_consent(
             db.session, actor, course, consent_text_id=consent_text_id,
             consented_on=data.get("consented_on"), note=data.get("note"), today=clock.today())
-        return no_store(consent_services.consent_json(consent), 201)
+        body = consent_services.consent_json(consent)
+        if upload is not None:
+            scan = scans.attach_scan(db.session, actor, consent, data=scans.read_upload(upload),
+                                     filename=upload.filename)
+            body["scan"] = scan_json(scan)
+        return no_store(body, 201)
     raise ValidationError("Send either {consent_text_id, consented_on, note?} or "
                           "{withdrawn_on, reason}.",
                           fields={"consent_text_id": ["Required to record a consent."]})

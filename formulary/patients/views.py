@@ -11,8 +11,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from formulary.auth.access import require
-from formulary.auth.permissions import PATIENTS, SAFETY
+from formulary.auth.permissions import COURSES, COURSES_VIEW, PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS
+from formulary.courses.services import courses_query
 from formulary.domain import safety
 from formulary.domain.errors import DomainError, ValidationError
 from formulary.errors import form_errors
@@ -111,13 +112,21 @@ def _allergy_form(form: AllergyForm | None = None) -> AllergyForm:
     return form
 
 
+def _courses_of(patient) -> list:
+    """The patient's treatment courses for the record (those who may read them): the
+    courses, their sessions, cocktails and practitioners in three statements."""
+    if not current_user.may(COURSES_VIEW):
+        return []
+    return db.session.execute(courses_query(patient_id=patient.id)).unique().scalars().all()
+
+
 def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200):
     return render_template(
         "patients/record.html", patient=patient, allergy_form=_allergy_form(allergy_form),
         status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
         has_active=any(a.status == "active" for a in patient.allergies),
         condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
-        areas=AREAS), status
+        areas=AREAS, courses=_courses_of(patient)), status
 
 
 @bp.get("/<int:patient_id>")
@@ -248,4 +257,4 @@ def picker(patient_id: int):
                            counts=found.counts, total=found.total,
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
-                           target=_screened_target)
+                           target=_screened_target, may_start=current_user.may(COURSES))
