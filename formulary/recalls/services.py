@@ -60,7 +60,7 @@ def _administrations_of(session: Session, batch_ids: list[int]) -> list[tuple[in
     for chunk in chunked(batch_ids):
         rows.extend(session.execute(
             select(Administration.id, Administration.batch_id, Administration.patient_id)
-            .where(Administration.batch_id.in_(chunk))).tuples())
+            .where(Administration.batch_id.in_(chunk))).all())
     return sorted(rows)
 
 
@@ -305,7 +305,7 @@ def recalls_of_patient(session: Session, patient_id: int) -> list[tuple[Recall, 
         .join(RecallPatient, and_(RecallPatient.recall_id == Recall.id,
                                   RecallPatient.patient_id == patient_id))
         .options(joinedload(Recall.lot).joinedload(Lot.ingredient))
-        .order_by(Recall.opened_at.desc(), Recall.id.desc())).tuples())
+        .order_by(Recall.opened_at.desc(), Recall.id.desc())).all())
 
 
 def open_recall_summaries(session: Session, limit: int = 20) -> tuple[int, list[Recall]]:
