@@ -12,7 +12,9 @@ batch is then read by the recall's next statement and joins the recall) or waits
 recall to commit and then reads the lot as recalled (it is not picked; nothing is taken
 from it). An administration locks its batch row: the recall's lock on the batches makes a
 racing administration either commit first (and be read) or wait and then find the batch
-on hold (refused). On SQLite every writer queues (``BEGIN IMMEDIATE``).
+on hold (refused). (The foreign keys back this up: inserting the recall's batch rows
+takes a key-share lock on each batch, and an administration's lines one on the lot.) On
+SQLite every writer queues (``BEGIN IMMEDIATE``).
 
 A patient's status change locks the recall row first, so two people working the same
 worklist never both miss the last ``to_contact`` and leave a finished recall open.
