@@ -145,6 +145,7 @@ def get_recall(recall_id: int):
                        "again when one is set back. A note given replaces the note kept; "
                        "without one the note stays.")
 def set_recall_patient(recall_id: int, patient_id: int):
+    services.worklist_entry(db.session, recall_id, patient_id)  # 404 before the body
     data = only_fields(json_body(), STATUS_IN)
     status = want_type(data, "status", str, "a status", required=True)
     note = want_type(data, "note", str, "text")

@@ -108,6 +108,18 @@ def check_status(value) -> str:
     return value
 
 
+def worklist_entry(session: Session, recall_id, patient_id) -> RecallPatient:
+    """The patient's row on the recall's worklist; 404 when either is unknown."""
+    if session.get(Recall, recall_id) is None:
+        raise NotFound("No such recall.")
+    row = session.execute(select(RecallPatient).where(
+        RecallPatient.recall_id == recall_id, RecallPatient.patient_id == patient_id)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Patient #{patient_id} is not on the worklist of recall #{recall_id}.")
+    return row
+
+
 def _lock_recall(session: Session, recall_id) -> Recall:
     recall = session.execute(
         select(Recall).where(Recall.id == recall_id).with_for_update()
@@ -122,7 +134,9 @@ def set_patient_status(session: Session, actor, recall_id: int, patient_id: int,
     """Set where a patient of a recall's worklist stands, with an optional note (kept as
     it was when none is given). The recall closes when no patient is left ``to_contact``
     and opens again when one is set back. Audited (``recall.patient_status``, and
-    ``recall.close`` / ``recall.reopen`` when it changes the recall)."""
+    ``recall.close`` / ``recall.reopen`` when it changes the recall). An unknown recall,
+    or a patient not on its worklist, is 404 before the values are looked at."""
+    worklist_entry(session, recall_id, patient_id)
     problems: dict[str, list[str]] = {}
     try:
         status = check_status(status)
