@@ -223,7 +223,8 @@ def label(batch_id: int):
 @require(VIEW)
 def trace(lot_id: int):
     lot = services.get_lot(db.session, lot_id)
-    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot))
+    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot),
+                           recall=recall_services.recall_of_lot(db.session, lot.id))
 
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")

@@ -29,10 +29,8 @@ def index():
     status = request.args.get("status") or None
     if status not in (None, "open", "closed"):
         status = None
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    raw = request.args.get("page", "1")
+    page = max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
     stmt = services.recalls_statement(status=status)
     total = db.session.execute(
         db.select(db.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()

@@ -124,6 +124,8 @@ def test_lot_batch_and_patient_pages_link_to_the_recall(client, login_as, reache
     batch_html = client.get(f"/batches/{reached['b2'].id}").get_data(as_text=True)
     assert 'data-testid="batch-recall"' in batch_html and link in batch_html
     assert 'data-testid="batch-recall"' not in client.get(f"/batches/{reached['b5'].id}").get_data(as_text=True)
+    trace_html = client.get(f"/lots/{reached['lot'].id}/trace").get_data(as_text=True)
+    assert 'data-testid="trace-recall"' in trace_html and link in trace_html
     patient_html = client.get(f"/patients/{reached['cal'].id}").get_data(as_text=True)
     assert 'data-testid="patient-recalls"' in patient_html and link in patient_html
 
@@ -164,3 +166,11 @@ def test_worklist_export_reads_back(client, login_as, reached, recall_lot, api):
     exports = db.session.execute(select(AuditEntry).where(AuditEntry.action == "report.export",
                                                           AuditEntry.object_id == "recall_worklist")).scalars().all()
     assert len(exports) == 2
+
+
+def test_list_ignores_a_bad_page_or_status(client, login_as, reached, recall_lot):
+    recall_lot(reached["lot"])
+    login_as("manager")
+    for query in ("page=x", "page=" + "9" * 30, "page=-1", "status=nonsense"):
+        r = client.get(f"/recalls?{query}")
+        assert r.status_code == 200, query
