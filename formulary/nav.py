@@ -26,6 +26,7 @@ MENU = (
     NavItem("Cocktails", "cocktails.index", P.VIEW, "eyedropper"),
     NavItem("Patients", "patients.index", P.PATIENTS, "person-vcard"),
     NavItem("Batches", "compounding.batches", P.VIEW, "journal-medical"),
+    NavItem("Recalls", "recalls.index", P.VIEW, "megaphone"),
     NavItem("Reports", "reports.index", P.REPORTS, "file-earmark-spreadsheet"),
     NavItem("Audit log", "audit.index", P.AUDIT, "shield-check"),
     NavItem("Allergen groups", "inventory.allergen_groups", P.ADMIN, "exclamation-triangle"),

@@ -25,16 +25,18 @@ AUDIT = "audit"                  # read and export the audit log
 ADMIN = "admin"                  # users, allergen groups, cross-reactivity
 COURSES = "courses"              # record courses, consent, administrations, adverse events
 COURSES_VIEW = "courses.view"    # read them (patient data: never the manager)
+RECALLS = "recalls"              # a recall's worklist: read it, set a patient's status
+RECALLS_EXPORT = "recalls.export"  # export the worklist (patient data and an export)
 
 PERMISSIONS = (VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES, PATIENTS,
-               SAFETY, REPORTS, AUDIT, ADMIN, COURSES, COURSES_VIEW)
+               SAFETY, REPORTS, AUDIT, ADMIN, COURSES, COURSES_VIEW, RECALLS, RECALLS_EXPORT)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "manager": frozenset({VIEW, REPORTS, AUDIT}),
     "pharmacist": frozenset({VIEW, INVENTORY, COCKTAILS_EDIT, COCKTAILS_APPROVE, BATCHES,
-                             PATIENTS, SAFETY, REPORTS, COURSES_VIEW}),
-    "practitioner": frozenset({VIEW, PATIENTS, SAFETY, COURSES, COURSES_VIEW}),
+                             PATIENTS, SAFETY, REPORTS, COURSES_VIEW, RECALLS, RECALLS_EXPORT}),
+    "practitioner": frozenset({VIEW, PATIENTS, SAFETY, COURSES, COURSES_VIEW, RECALLS}),
 }
 
 

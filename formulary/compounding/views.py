@@ -23,6 +23,7 @@ from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
+from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("compounding", __name__)
@@ -160,7 +161,7 @@ def prepare():
 
 def _batch_page(batch, **kw):
     return render_template("compounding/batch.html", batch=batch, state=state_of(batch, clock.now()),
-                           **kw)
+                           recalls=recall_services.recalls_of_batch(db.session, batch.id), **kw)
 
 
 @bp.get("/batches/<int:batch_id>")
@@ -222,7 +223,8 @@ def label(batch_id: int):
 @require(VIEW)
 def trace(lot_id: int):
     lot = services.get_lot(db.session, lot_id)
-    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot))
+    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot),
+                           recall=recall_services.recall_of_lot(db.session, lot.id))
 
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")

@@ -31,6 +31,7 @@ from formulary.domain.units import parse_quantity
 from formulary.inventory import ledger
 from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, Ingredient,
                                         IngredientGtin, Lot, Movement)
+from formulary.recalls.services import open_recall
 
 LOT_NUMBER_MAX = 40
 SUPPLIER_MAX = 120
@@ -251,7 +252,8 @@ def adjust_lot(session: Session, actor, lot: Lot, *, quantity_delta, reason, not
 
 def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
     """Quarantine, recall or release (back to ``available``) a lot, with a reason.
-    A recalled lot stays recalled; setting the status a lot already has is refused."""
+    A recalled lot stays recalled; setting the status a lot already has is refused.
+    Recalling opens the lot's recall in the same transaction (``recalls.services``)."""
     problems: dict[str, list[str]] = {}
     if not isinstance(status, str) or status not in LOT_STATUSES:
         problems["status"] = ["Choose a status: " + ", ".join(LOT_STATUSES) + "."]
@@ -279,6 +281,8 @@ def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
                     "recalled": ("Recalled", "lot.recall")}[status]
     record(session, actor, action, "lot", locked.id, summary=f"{verb} lot {locked.lot_number}",
            before=before, after={"status": status, "status_reason": text}, reason=text)
+    if status == "recalled":
+        open_recall(session, actor, locked, reason=text)
     return locked
 
 

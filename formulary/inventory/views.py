@@ -17,6 +17,7 @@ from formulary.domain.stock import lot_state
 from formulary.domain.units import format_quantity
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.recalls import services as recall_services
 from formulary.inventory import allergens, ingredients, lots, queries, tables
 from formulary.inventory.forms import (AdjustForm, AllergenGroupForm, IngredientForm,
                                        ReceiveForm, ScanForm, StatusForm)
@@ -209,6 +210,7 @@ def _lot_page(lot: Lot, adjust: AdjustForm | None = None, status_form: StatusFor
     history = queries.lot_status_history(db.session, lot.id)
     return render_template("inventory/lot.html", lot=lot, movements=movements, state=state,
                            history=history, status_words=queries.LOT_STATUS_ACTIONS,
+                           recall=recall_services.recall_of_lot(db.session, lot.id),
                            adjust=adjust or AdjustForm(prefix="adjust"),
                            status_form=status_form or StatusForm(prefix="status"),
                            ledger_ok=sum((m.quantity_delta for m in movements), 0) == lot.quantity_on_hand), code

@@ -14,7 +14,7 @@ from formulary.auth.permissions import VIEW
 
 bp = Blueprint("main", __name__)
 
-PANEL_AREAS = ("inventory", "compounding", "courses", "reports")
+PANEL_AREAS = ("recalls", "inventory", "compounding", "courses", "reports")
 
 
 def _panels(user) -> list:

@@ -23,6 +23,7 @@ from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
 from formulary.patients.forms import (AllergyForm, AllergyStatusForm, NoKnownAllergiesForm,
                                       PatientForm, SearchForm)
+from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -126,7 +127,8 @@ def _record_page(patient, allergy_form: AllergyForm | None = None, status: int =
         status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
         has_active=any(a.status == "active" for a in patient.allergies),
         condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
-        areas=AREAS, courses=_courses_of(patient)), status
+        areas=AREAS, courses=_courses_of(patient),
+        recalls=recall_services.recalls_of_patient(db.session, patient.id)), status
 
 
 @bp.get("/<int:patient_id>")
