@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail, CocktailVersion

@@ -5,7 +5,7 @@ count that does not grow with the events listed."""
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import select
