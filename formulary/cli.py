@@ -24,7 +24,7 @@ from formulary.extensions import db
 
 #: Areas that contribute demo data, in the order they depend on each other. Each has a
 #: module ``formulary/<area>/demo.py`` with ``load(session, ctx: dict)``.
-DEMO_AREAS = ("auth", "inventory", "cocktails", "patients", "compounding")
+DEMO_AREAS = ("auth", "inventory", "cocktails", "patients", "compounding", "courses")
 DEMO_ADMIN = ("admin", "formulary-admin")
 
 

@@ -28,6 +28,7 @@ MENU = (
     NavItem("Batches", "compounding.batches", P.VIEW, "journal-medical"),
     NavItem("Recalls", "recalls.index", P.VIEW, "megaphone"),
     NavItem("Reports", "reports.index", P.REPORTS, "file-earmark-spreadsheet"),
+    NavItem("Adverse events", "reports.adverse_events", P.COURSES_VIEW, "bandaid"),
     NavItem("Audit log", "audit.index", P.AUDIT, "shield-check"),
     NavItem("Allergen groups", "inventory.allergen_groups", P.ADMIN, "exclamation-triangle"),
     NavItem("Users", "auth.users", P.ADMIN, "people"),

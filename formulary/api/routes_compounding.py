@@ -9,7 +9,7 @@ from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_date_range, arg_int, created,
                                 current_api_user, dec, iso, json_body, only_fields, paginate,
                                 want_type)
-from formulary.auth.permissions import BATCHES, VIEW
+from formulary.auth.permissions import BATCHES, COURSES_VIEW, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
@@ -166,20 +166,53 @@ def discard_batch(batch_id: int):
     return batch_json(batch)
 
 
-@api_route("/lots/<int:lot_id>/trace", ["GET"], summary="Recall: every batch that used a lot "
-           "and every patient they were for", tag="batches", permission=VIEW,
-           responses={200: S.obj(required=("lot", "batches", "patients"), lot=LOT_BRIEF,
-                                 batches=S.array(BATCH), patients=S.array(PATIENT_BRIEF))})
+TRACED_ADMINISTRATION = S.component("TracedAdministration", S.obj(
+    required=("id", "given_at", "patient", "practitioner", "doses", "sites", "technique",
+              "batch_id", "quantity", "unit"),
+    id=S.integer(), given_at=S.string(fmt="date-time"), patient=PATIENT_BRIEF,
+    practitioner=S.string(), doses=S.integer(minimum=1), sites=S.string(),
+    technique=S.string(), batch_id=S.integer(), batch_number=S.string(),
+    course_id=S.integer(), session_number=S.integer(),
+    quantity=S.decimal_out(description="of this lot, in its stock unit"), unit=S.string()))
+
+
+def traced_administration_json(a, tz) -> dict:
+    return {"id": a.id, "given_at": iso(a.given_at.astimezone(tz)),
+            "patient": {"id": a.patient.id, "mrn": a.patient.mrn,
+                        "first_name": a.patient.first_name, "last_name": a.patient.last_name},
+            "practitioner": a.practitioner, "doses": a.doses, "sites": a.sites,
+            "technique": a.technique, "batch_id": a.batch_id, "batch_number": a.batch_number,
+            "course_id": a.course_id, "session_number": a.session_number,
+            "quantity": dec(a.quantity), "unit": a.unit}
+
+
+@api_route("/lots/<int:lot_id>/trace", ["GET"], summary="Recall: every batch that used a lot, "
+           "every administration of them and every patient reached", tag="batches",
+           permission=VIEW,
+           description="`administrations` (patient, date, practitioner, sites) only for the "
+                       "roles that read treatment courses; every role gets "
+                       "`administration_count`.",
+           responses={200: S.obj(required=("lot", "batches", "patients", "administration_count"),
+                                 lot=LOT_BRIEF, batches=S.array(BATCH),
+                                 patients=S.array(PATIENT_BRIEF),
+                                 administrations=S.array(TRACED_ADMINISTRATION),
+                                 administration_count=S.integer(minimum=0))})
 def trace_lot(lot_id: int):
     try:
         lot = services.get_lot(db.session, lot_id)
     except NotFound:
         raise NotFound("No such lot.") from None
     trace = services.trace_lot(db.session, lot)
-    return {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
+    body = {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
                     "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
                     "expiry_date": iso(lot.expiry_date), "status": lot.status,
                     "quantity_on_hand": dec(lot.quantity_on_hand)},
             "batches": [batch_json(b) for b in trace.batches],
             "patients": [{"id": p.id, "mrn": p.mrn, "first_name": p.first_name,
-                          "last_name": p.last_name} for p in trace.patients]}
+                          "last_name": p.last_name} for p in trace.patients],
+            "administration_count": len(trace.administrations)}
+    if current_api_user().may(COURSES_VIEW):
+        tz = clock.clinic_tz()
+        body["administrations"] = [traced_administration_json(a, tz)
+                                   for a in trace.administrations]
+    return body

@@ -19,6 +19,7 @@ from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.courses import administrations as adm_services
 from formulary.courses import consent as consent_services
+from formulary.courses import event_report
 from formulary.courses import events as event_services
 from formulary.courses import scans, services
 from formulary.courses.models import Administration, Course
@@ -415,19 +416,56 @@ def create_adverse_event(administration_id: int):
     return no_store(event_json(event), 201)
 
 
-@api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first",
-           tag="courses", permission=COURSES_VIEW,
-           query=(("ingredient_id", S.integer(), "events after administrations that gave it"),
-                  ("lot_id", S.integer(), "events after administrations from this lot"),
-                  ("from", S.string(fmt="date"), "onset on or after"),
-                  ("to", S.string(fmt="date"), "onset on or before"), *PAGE_QUERY),
-           responses={200: S.page_of(ADVERSE_EVENT)})
+ADVERSE_EVENT_LISTED = S.component("AdverseEventListed", {
+    **S.COMPONENTS["AdverseEvent"], "properties": {
+        **S.COMPONENTS["AdverseEvent"]["properties"],
+        "patient_mrn": S.string(), "given_at": S.string(fmt="date-time"),
+        "given_by": S.string(), "batch_id": S.integer(), "batch_number": S.string(),
+        "cocktail_name": S.string(), "cocktail_version": S.integer(),
+        "course_id": S.integer(), "session_number": S.integer(),
+        "lines": S.array(ADMINISTRATION_LINE)}})
+EVENT_QUERY = (("ingredient_id", S.integer(), "events after administrations that gave it"),
+               ("lot_id", S.integer(), "events after administrations from this lot"),
+               ("from", S.string(fmt="date"), "onset on or after"),
+               ("to", S.string(fmt="date"), "onset on or before"),
+               ("severity", S.string(enum=rules.EVENT_SEVERITIES), "only this severity"),
+               ("serious", S.boolean(), "only serious (true) or not serious (false) events"))
+
+
+def event_query_from_args():
+    """The listing's filters from the query string, checked (shared with the export)."""
+    return event_report.check_query(
+        db.session, start=arg_date("from"), end=arg_date("to"),
+        ingredient_id=arg_int("ingredient_id"), lot_id=arg_int("lot_id"),
+        severity=request.args.get("severity") or None,
+        serious=event_report.parse_serious(request.args.get("serious")))
+
+
+def event_listed_json(event) -> dict:
+    """An event as the listing shows it: with the administration it followed, the patient,
+    the batch and every lot given (all loaded by ``event_report.events_statement``)."""
+    adm = event.administration
+    return {**event_json(event), "patient_mrn": adm.course.patient.mrn,
+            "given_at": iso(adm.given_at.astimezone(clock.clinic_tz())),
+            "given_by": adm.given_by.username, "batch_id": adm.batch_id,
+            "batch_number": adm.batch.batch_number, "cocktail_name": adm.batch.cocktail.name,
+            "cocktail_version": adm.batch.version.number, "course_id": adm.course_id,
+            "session_number": adm.session.number,
+            "lines": [{"ingredient_id": ln.ingredient_id, "ingredient_name": ln.ingredient.name,
+                       "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
+                       "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines]}
+
+
+@api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first (audited "
+           "as reads of the patients listed)",
+           tag="courses", permission=COURSES_VIEW, query=(*EVENT_QUERY, *PAGE_QUERY),
+           responses={200: S.page_of(ADVERSE_EVENT_LISTED)},
+           description="By ingredient or lot given, onset dates, severity and seriousness. "
+                       "An unknown ingredient_id or lot_id: 404; from after to: 422.")
 @writes_on_read
 def list_adverse_events():
-    stmt = event_services.events_query(
-        ingredient_id=arg_int("ingredient_id"), lot_id=arg_int("lot_id"),
-        date_from=arg_date("from"), date_to=arg_date("to"))
-    body = paginate(stmt, event_json)
+    q = event_query_from_args()
+    body = paginate(event_report.events_statement(q), event_listed_json)
     actor = current_api_user()
     for patient in sorted({e["patient_id"] for e in body["items"]}):
         audit_record(db.session, actor, "patient.view", "patient", patient,

@@ -6,13 +6,15 @@ of statements whatever the number of batches on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from formulary.auth.models import User
 from formulary.compounding.models import Batch, BatchLine
+from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
 from formulary.domain.errors import NotFound
@@ -66,18 +68,66 @@ def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, da
 
 
 @dataclass(frozen=True)
+class TracedAdministration:
+    """One administration of a batch that used the lot: who received it, when, from whom,
+    where, and how much of the lot reached the patient."""
+
+    id: int
+    given_at: datetime
+    patient: Patient
+    practitioner: str
+    doses: int
+    sites: str
+    technique: str
+    batch_id: int
+    batch_number: str
+    course_id: int
+    session_number: int
+    quantity: object  # Decimal: of the lot, in its stock unit
+    unit: str
+
+
+@dataclass(frozen=True)
 class LotTrace:
     lot: Lot
     batches: list[Batch]
     patients: list[Patient]
+    administrations: list[TracedAdministration] = field(default_factory=list)
+
+
+def traced_administrations(session: Session, lot: Lot) -> list[TracedAdministration]:
+    """Every administration that gave some of ``lot`` (SPEC §7, §11), newest first: one
+    statement whatever their number (plain columns and the patient row)."""
+    rows = session.execute(
+        select(Administration.id, Administration.given_at, Patient, User.full_name,
+               User.username, Administration.doses, Administration.sites,
+               Administration.technique, Administration.batch_id, Batch.batch_number,
+               Administration.course_id, CourseSession.number, AdministrationLine.quantity,
+               AdministrationLine.unit)
+        .select_from(AdministrationLine)
+        .join(Administration, Administration.id == AdministrationLine.administration_id)
+        .join(Patient, Patient.id == Administration.patient_id)
+        .join(User, User.id == Administration.given_by_id)
+        .join(Batch, Batch.id == Administration.batch_id)
+        .join(CourseSession, CourseSession.id == Administration.session_id)
+        .where(AdministrationLine.lot_id == lot.id)
+        .order_by(Administration.given_at.desc(), Administration.id.desc())).all()
+    return [TracedAdministration(
+        id=r[0], given_at=r[1], patient=r[2], practitioner=r[3] or r[4], doses=r[5],
+        sites=r[6], technique=r[7], batch_id=r[8], batch_number=r[9], course_id=r[10],
+        session_number=r[11], quantity=r[12], unit=r[13]) for r in rows]
 
 
 def trace_lot(session: Session, lot: Lot) -> LotTrace:
-    """Recall: every batch that used ``lot`` and every patient those batches were for."""
+    """Recall: every batch that used ``lot``, every administration of it, and every
+    patient reached (the batches' patients and those who received a dose)."""
     batches = list(session.execute(batches_query(lot_id=lot.id)).unique().scalars())
+    administrations = traced_administrations(session, lot)
     patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
+    for a in administrations:
+        patients.setdefault(a.patient.id, a.patient)
     ordered = sorted(patients.values(), key=lambda p: (p.last_name.casefold(), p.first_name.casefold(), p.id))
-    return LotTrace(lot=lot, batches=batches, patients=ordered)
+    return LotTrace(lot=lot, batches=batches, patients=ordered, administrations=administrations)
 
 
 def get_lot(session: Session, lot_id: int) -> Lot:

@@ -24,6 +24,7 @@ from formulary.extensions import db
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
 from formulary.recalls import services as recall_services
+from formulary.reports.exports import send_trace
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("compounding", __name__)
@@ -229,10 +230,9 @@ def trace(lot_id: int):
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")
 @require(REPORTS)
+@writes_on_read
 def trace_export(lot_id: int):
+    """The recall list as the other exports are sent: audited, the audit head in the
+    footer; its ``Administrations`` sheet only for a role that reads courses."""
     lot = services.get_lot(db.session, lot_id)
-    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz())
-    filename = f"recall-{lot.lot_number}.xlsx".replace(" ", "_")
-    return current_app.response_class(
-        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return send_trace(lot, services.trace_lot(db.session, lot), current_user)

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
+from formulary.domain.courses import EVENT_SEVERITIES
 from formulary.domain.stock import DEFAULT_EXPIRING_WITHIN_DAYS
 from formulary.reports.stock_report import MAX_EXPIRING_DAYS
 
@@ -51,3 +52,27 @@ class DeliveryImportForm(FlaskForm):
     file = FileField("Delivery sheet (.xlsx)", validators=[FileRequired("Choose the file to import.")],
                      render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
     submit = SubmitField("Import the delivery")
+
+
+class AdverseEventFilterForm(FlaskForm):
+    """The adverse-event listing's filters (sent with GET: a bookmarkable link)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField("Onset from", name="from", validators=[Optional()])
+    end = DateField("Onset to", name="to", validators=[Optional()])
+    ingredient_id = SelectField("Ingredient", coerce=_int_or_none, validate_choice=True,
+                                validators=[Optional()])
+    lot = StringField("Lot number", validators=[Optional()],
+                      description="Only events after a dose from this lot.")
+    severity = SelectField("Severity", validators=[Optional()], validate_choice=True,
+                           choices=[SelectChoice("", "Any severity")] + [
+                               SelectChoice(s, s) for s in EVENT_SEVERITIES])
+    serious = SelectField("Serious", validators=[Optional()], validate_choice=True,
+                          choices=[SelectChoice("", "Serious or not"), SelectChoice("yes", "Serious"),
+                                   SelectChoice("no", "Not serious")])
+
+    def set_ingredients(self, ingredients) -> None:
+        self.ingredient_id.choices = [SelectChoice("", "Every ingredient")] + [
+            SelectChoice(i.id, i.name) for i in ingredients]

@@ -7,25 +7,31 @@ import io
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from formulary import clock
 from formulary.audit.views import filtered_entries
 from formulary.auth.access import require
-from formulary.auth.permissions import AUDIT, INVENTORY, REPORTS
+from formulary.audit.services import record
+from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, INVENTORY, REPORTS
 from formulary.cocktails.models import Cocktail
-from formulary.domain.errors import DomainError
+from formulary.courses import event_report
+from formulary.domain.errors import DomainError, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.inventory.models import Ingredient, Lot
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
-from formulary.reports.forms import BatchLogForm, DeliveryImportForm, StockReportForm
-from formulary.reports.exports import head_footer, send_batch_log, send_stock_report
+from formulary.reports.forms import (AdverseEventFilterForm, BatchLogForm, DeliveryImportForm,
+                                     StockReportForm)
+from formulary.reports.exports import (head_footer, send_adverse_events, send_batch_log,
+                                       send_stock_report)
 from formulary.reports.respond import file_response, workbook_response
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+PER_PAGE = 50
 
 
 def _forms():
@@ -144,3 +150,96 @@ def delivery_import():
         return _page(import_form=form, problems=exc.problems, status=422)
     flash(f"Delivery imported: {len(lots)} lot(s) received.", "success")
     return redirect(url_for("reports.index"))
+
+
+# --- adverse events (SPEC §11): the listing per ingredient and per lot, and its export ---
+
+def _event_filters():
+    """The listing's form and its checked query from ``request.args`` (``lot_id`` from a
+    lot's trace page, or a lot number typed in the form). A bad filter: form errors."""
+    form = AdverseEventFilterForm(formdata=request.args)
+    form.set_ingredients(db.session.execute(
+        select(Ingredient).order_by(Ingredient.name_key)).scalars())
+    if not form.validate():
+        return form, None
+    try:
+        lot_id = arg_lot_id = _lot_id_arg()
+        if form.lot.data and form.lot.data.strip():
+            lot_id = _lot_by_number(form.lot.data.strip(), form.ingredient_id.data)
+        if arg_lot_id is not None and lot_id != arg_lot_id:
+            raise ValidationError("Give the lot once.", field="lot")
+        q = event_report.check_query(
+            db.session, start=form.start.data, end=form.end.data,
+            ingredient_id=form.ingredient_id.data, lot_id=lot_id,
+            severity=form.severity.data or None,
+            serious=event_report.parse_serious(form.serious.data))
+    except DomainError as exc:
+        if exc.status == 404 and "lot_id" in exc.fields:
+            exc.fields = {"lot": exc.fields["lot_id"]}
+        form_errors(form, _on_form(exc))
+        return form, None
+    return form, q
+
+
+def _lot_id_arg() -> int | None:
+    raw = (request.args.get("lot_id") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValidationError("Choose a lot by its number.", field="lot")
+    return int(raw)
+
+
+def _lot_by_number(number: str, ingredient_id: int | None) -> int:
+    stmt = select(Lot.id).where(Lot.lot_number == number).order_by(Lot.id).limit(2)
+    if ingredient_id is not None:
+        stmt = stmt.where(Lot.ingredient_id == ingredient_id)
+    found = db.session.execute(stmt).scalars().all()
+    if not found:
+        raise ValidationError(f"No lot has the number {number!r}"
+                              + (" for this ingredient." if ingredient_id else "."), field="lot")
+    if len(found) > 1:
+        raise ValidationError("Several ingredients have a lot with this number: choose the "
+                              "ingredient too.", field="lot")
+    return found[0]
+
+
+@bp.get("/adverse-events")
+@require(COURSES_VIEW)
+@writes_on_read
+def adverse_events():
+    """The adverse events by ingredient, lot, onset, severity, seriousness; a page of 50.
+    Audited as a read of every patient listed, as the API list is."""
+    form, q = _event_filters()
+    if q is None:
+        return render_template("reports/adverse_events.html", form=form, events=[], total=0,
+                               page=1, per_page=PER_PAGE, export_args=None), 422
+    page = _page_number()
+    stmt = event_report.events_statement(q)
+    total = db.session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    events = db.session.execute(
+        stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
+    for patient_id in sorted({e.patient_id for e in events}):
+        record(db.session, current_user, "patient.view", "patient", patient_id,
+               summary=f"Viewed the adverse events of patient #{patient_id} (page, list)")
+    export_args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("reports/adverse_events.html", form=form, events=events,
+                           total=total, page=page, per_page=PER_PAGE, export_args=export_args,
+                           may_export=current_user.may(COURSES_EXPORT))
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+
+
+@bp.get("/adverse-events.xlsx")
+@require(COURSES_EXPORT)
+@writes_on_read
+def adverse_events_download():
+    form, q = _event_filters()
+    if q is None:
+        return render_template("reports/adverse_events.html", form=form, events=[], total=0,
+                               page=1, per_page=PER_PAGE, export_args=None), 422
+    return send_adverse_events(q, current_user)

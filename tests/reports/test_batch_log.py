@@ -16,7 +16,8 @@ from tests.reports.conftest import open_workbook, read_workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LOT_TEXT = '=HYPERLINK("http://x.io","y")'
 BATCH_HEADERS = ("Batch number", "Prepared at", "Cocktail", "Version", "Doses", "Patient MRN",
-                 "Prepared by", "Verified by", "Status", "Beyond-use date", "Override reason")
+                 "Prepared by", "Verified by", "Status", "Beyond-use date", "Override reason",
+                 "Doses given", "Doses left")
 COMPONENT_HEADERS = ("Batch number", "Ingredient", "Lot number", "Lot expiry", "Quantity", "Unit")
 
 
@@ -66,6 +67,7 @@ def test_batch_log_sheets_rows_and_types(api, clinic):
     assert row[8] == "verified"
     assert row[9] == datetime(2026, 3, 12, 0, 30)
     assert row[10] == "@SUM(A1:A2) reviewed"
+    assert row[11:] == (0, 2)  # nothing given yet: every dose left
     assert batches[3][5] is None and batches[3][7] is None   # no patient, not verified
     # one row per lot used, in batch order
     assert [r[0] for r in components[1:]] == [b2.batch_number, b1.batch_number,
@@ -78,7 +80,7 @@ def test_batch_log_is_formatted_and_typed_text_is_inert(api, clinic):
     wb = open_workbook(_get(api("manager"), "reports/batch-log.xlsx?from=2026-03-01&to=2026-03-31"))
     ws = wb["Batches"]
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:K4"
+    assert ws.auto_filter.ref == "A1:M4"
     assert all(c.font.b for c in ws[1])
     assert ws["B2"].number_format == "yyyy-mm-dd hh:mm"
     assert ws["E2"].data_type == "n"
