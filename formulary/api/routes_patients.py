@@ -10,7 +10,7 @@ from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_int, created, current_api_user, iso,
-                                json_body, only_fields, paginate)
+                                json_body, only_fields, paginate, sort_query)
 from formulary.auth.permissions import PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.domain import safety
@@ -97,13 +97,15 @@ def _read(patient: Patient) -> dict:
 
 @api_route("/patients", ["GET"], summary="Find patients by MRN or name", tag="patients",
            permission=PATIENTS,
-           query=(("q", S.string(), "words found in the MRN or the names"), *PAGE_QUERY),
+           query=(("q", S.string(), "words found in the MRN or the names, or the date of birth "
+                   "(YYYY-MM-DD or DD/MM/YYYY)"), sort_query(services.PATIENT_SORT), *PAGE_QUERY),
            responses={200: S.page_of(S.obj(id=S.integer(), mrn=S.string(),
                                            first_name=S.string(), last_name=S.string(),
                                            date_of_birth=S.string(fmt="date", null=True),
                                            allergy_status=S.string()))})
 def list_patients():
-    return paginate(services.search_statement(request.args.get("q")), patient_summary_json)
+    return paginate(services.search_statement(request.args.get("q")), patient_summary_json,
+                    sort=services.PATIENT_SORT)
 
 
 @api_route("/patients", ["POST"], summary="Record a patient", tag="patients",

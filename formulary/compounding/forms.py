@@ -68,7 +68,7 @@ class FilterForm(FlaskForm):
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
     cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validators=[Optional()])
-    patient_mrn = StringField("Patient MRN", validators=[Optional(), Length(max=40)])
+    patient_mrn = StringField("Patient (MRN or name)", validators=[Optional(), Length(max=100)])
     status = SelectField("Status", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
         SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
     state = SelectField("State now", validators=[Optional()], choices=[SelectChoice("", "Any")] + [

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from formulary.auth.access import public, require
@@ -68,6 +69,14 @@ def baseline():
 @bp.get("/favicon.ico")
 @public
 def favicon():
-    """Browsers ask for it at the root whatever the page says."""
-    return send_from_directory(current_app.static_folder, "favicon.ico",
-                               mimetype="image/vnd.microsoft.icon", max_age=86400)
+    """Browsers ask for it at the root whatever the page says. The file is small: sent
+    from memory (read once per worker)."""
+    global _favicon
+    if _favicon is None:
+        _favicon = (Path(current_app.static_folder) / "favicon.ico").read_bytes()
+    response = current_app.response_class(_favicon, mimetype="image/vnd.microsoft.icon")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+_favicon: bytes | None = None

@@ -17,6 +17,7 @@ from formulary.domain import safety
 from formulary.domain.errors import DomainError, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.listing import page_sort, paged
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
@@ -39,13 +40,11 @@ def _page_arg() -> int:
 def index():
     form = SearchForm(request.args)
     q = (form.q.data or "").strip()[:100]
-    stmt = services.search_statement(q)
-    total = db.session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    page = _page_arg()
-    rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
+    sort = page_sort(services.PATIENT_SORT)
+    stmt = services.PATIENT_SORT.apply(services.search_statement(q), sort)
+    rows, page, total = paged(stmt, _page_arg(), PER_PAGE)
     return render_template("patients/index.html", form=form, patients=rows, q=q, page=page,
-                           per_page=PER_PAGE, total=total)
+                           per_page=PER_PAGE, total=total, sort=sort)
 
 
 def _patient_fields(form: PatientForm) -> dict:
