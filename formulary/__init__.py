@@ -16,7 +16,8 @@ from config import CONFIGS, ProductionConfig
 from formulary.db import MAX_ID
 
 #: The areas of the application, each a package with a ``views.py`` defining ``bp``.
-AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
+AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports",
+         "search")
 
 
 def create_app(config: str | type | None = None) -> Flask:

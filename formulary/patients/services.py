@@ -69,6 +69,10 @@ PATIENT_SORT = SortColumns(
     default="name", tiebreak=(Patient.id,))
 
 
+def default_patient_sort():
+    return parse_sort(None, PATIENT_SORT.keys, PATIENT_SORT.default)
+
+
 def matching(q: str | None):
     """The condition "the patient's MRN or names hold every word of ``q``, or a word is
     their date of birth" (``YYYY-MM-DD`` or ``DD/MM/YYYY``), case-insensitive; ``None``
@@ -92,7 +96,7 @@ def matching(q: str | None):
 
 def search_statement(q: str | None = None):
     """Patients whose MRN or name holds ``q`` (``matching``), by last then first name."""
-    stmt = PATIENT_SORT.apply(select(Patient), parse_sort(None, PATIENT_SORT.keys, PATIENT_SORT.default))
+    stmt = PATIENT_SORT.apply(select(Patient), default_patient_sort())
     condition = matching(q)
     return stmt if condition is None else stmt.where(condition)
 
