@@ -49,6 +49,20 @@ def _patient_by_mrn(mrn: str | None, field: str = "patient_mrn") -> Patient | No
     return patient
 
 
+def _prefill(form: PreviewForm, args) -> None:
+    """``?cocktail=ID&patient_mrn=MRN`` (the picker's "Prepare for this patient") fills
+    the form without previewing: the pharmacist types the doses, then previews."""
+    cocktail = (args.get("cocktail") or "").strip()
+    if cocktail.isascii() and cocktail.isdigit() and len(cocktail) < 10:
+        if any(choice.value == int(cocktail) for choice in form.cocktail_id.choices):
+            form.cocktail_id.data = int(cocktail)
+    mrn = (args.get("patient_mrn") or "").strip()
+    if mrn:
+        form.patient_mrn.data = mrn[:40]
+    if form.cocktail_id.data and form.patient_mrn.data:
+        form.doses.render_kw = {**(form.doses.render_kw or {}), "autofocus": True}
+
+
 def _policy():
     return services.policy_from_hours(current_app.config["BEYOND_USE_HOURS"])
 
@@ -112,6 +126,8 @@ def prepare():
     source = request.form if request.method == "POST" else request.args
     form = PreviewForm(formdata=source if ("cocktail_id" in source) else None)
     form.set_cocktails(_active_cocktails())
+    if request.method == "GET" and "cocktail_id" not in source:
+        _prefill(form, source)
     confirm = ConfirmForm()
     plan = patient = None
     status = 200

@@ -101,6 +101,17 @@ def search_statement(q: str | None = None):
     return stmt if condition is None else stmt.where(condition)
 
 
+def patient_batches(session: Session, patient: Patient, limit: int) -> list:
+    """The patient's newest batches (at most ``limit``) with their effective state now:
+    ``[(batch, BatchState)]``, for the patient's record."""
+    from formulary.compounding.queries import batches_query  # compounding builds on patients
+    from formulary.compounding.state import state_of
+
+    now = clock.now()
+    batches = session.execute(batches_query(patient_id=patient.id).limit(limit)).unique().scalars().all()
+    return [(b, state_of(b, now)) for b in batches]
+
+
 def record_view(session: Session, actor, patient: Patient, *, what: str = "record",
                 via: str = "page") -> None:
     """Audit one view of a patient's record (by a page or the API)."""

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from formulary.auth.access import require
-from formulary.auth.permissions import PATIENTS, SAFETY
+from formulary.auth.permissions import BATCHES, PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS
 from formulary.domain import safety
 from formulary.domain.errors import DomainError, ValidationError
@@ -28,6 +28,7 @@ from formulary.transaction import writes_on_read
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
 PICKER_PER_PAGE = 50
+RECORD_BATCHES = 20  # the newest on the record; the batch list shows them all
 
 
 def _page_arg() -> int:
@@ -116,7 +117,8 @@ def _record_page(patient, allergy_form: AllergyForm | None = None, status: int =
         status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
         has_active=any(a.status == "active" for a in patient.allergies),
         condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
-        areas=AREAS), status
+        areas=AREAS, batches=services.patient_batches(db.session, patient, RECORD_BATCHES),
+        batch_limit=RECORD_BATCHES), status
 
 
 @bp.get("/<int:patient_id>")
@@ -247,4 +249,4 @@ def picker(patient_id: int):
                            counts=found.counts, total=found.total,
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
-                           target=_screened_target)
+                           target=_screened_target, may_prepare=current_user.may(BATCHES))
