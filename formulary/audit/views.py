@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from formulary.api.core import arg_date_range, arg_int
 from formulary.audit.models import AuditEntry
+from formulary.audit.readable import readable_changes
 from formulary.auth.access import require
 from formulary.auth.permissions import AUDIT
 from formulary.clock import clinic_tz
@@ -56,5 +57,6 @@ def index():
     object_types = db.session.execute(
         select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)).scalars().all()
     return render_template("audit/index.html", entries=entries, page=page, per_page=PER_PAGE,
+                           changes=readable_changes(db.session, entries),
                            total=total, object_types=object_types, sort=sort,
                            has_export="reports.audit_export" in current_app.view_functions)
