@@ -50,6 +50,8 @@ class AllergyForm(FlaskForm):
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validate_choice=False)
     reaction = StringField("Reaction", validators=[Length(max=300)],
                            render_kw={"placeholder": "e.g. urticaria, swelling"})
+    #: "1": record the free text as typed, though it names an ingredient or group
+    keep_free_text = HiddenField()
     submit = SubmitField("Record allergy")
 
     def set_choices(self, ingredients, groups) -> None:

@@ -111,14 +111,15 @@ def _allergy_form(form: AllergyForm | None = None) -> AllergyForm:
     return form
 
 
-def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200):
+def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200,
+                 offers=None):
     return render_template(
         "patients/record.html", patient=patient, allergy_form=_allergy_form(allergy_form),
         status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
         has_active=any(a.status == "active" for a in patient.allergies),
         condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
         areas=AREAS, batches=services.patient_batches(db.session, patient, RECORD_BATCHES),
-        batch_limit=RECORD_BATCHES), status
+        batch_limit=RECORD_BATCHES, offers=offers), status
 
 
 @bp.get("/<int:patient_id>")
@@ -136,6 +137,13 @@ def allergy_add(patient_id: int):
     patient = services.get_patient(db.session, patient_id)
     form = _allergy_form(AllergyForm())
     if form.validate_on_submit():
+        target = form.target()
+        if "substance" in target and form.keep_free_text.data != "1":
+            offers = allergy_services.free_text_suggestions(db.session, target["substance"] or "")
+            # exactly a name on file is coded by the service itself; otherwise ask first
+            if offers and not any(services.name_key(label) == services.name_key(target["substance"])
+                                  for _, _, label in offers):
+                return _record_page(patient, form, 200, offers=offers)
         try:
             allergy = allergy_services.add_allergy(
                 db.session, current_user, patient, severity=form.severity.data or None,
