@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from formulary.audit.services import record
 from formulary.cocktails.composition import check_new_components, load_ingredients
-from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import AREAS, NOTES_MAX, Cocktail, CocktailVersion, Component
 from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
@@ -34,7 +34,7 @@ from formulary.domain.text import check_text, text_key
 from formulary.listing import SortColumns
 
 STORAGES = ("room", "fridge")
-NAME_MAX, INDICATION_MAX, NOTES_MAX = 160, 200, 2000
+NAME_MAX, INDICATION_MAX = 160, 200
 
 
 @dataclass(frozen=True)

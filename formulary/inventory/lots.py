@@ -29,13 +29,13 @@ from formulary.domain.stock import expiry_end
 from formulary.domain.text import check_text
 from formulary.domain.units import parse_quantity
 from formulary.inventory import ledger
-from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, Ingredient,
+from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, STATUS_REASON_MAX, Ingredient,
                                         IngredientGtin, Lot, Movement)
 
 LOT_NUMBER_MAX = 40
 SUPPLIER_MAX = 120
 NOTE_MAX = 1000
-REASON_MAX = 500
+REASON_MAX = STATUS_REASON_MAX
 
 
 def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:

@@ -25,7 +25,7 @@ from formulary.domain.listing import parse_sort
 from formulary.domain.search import search_date
 from formulary.listing import SortColumns
 from formulary.domain.text import check_text, text_key
-from formulary.patients.models import Allergy, Patient, PatientCondition
+from formulary.patients.models import NOTES_MAX, Allergy, Patient, PatientCondition
 
 UNSET = object()
 MAX_NAME = 80
@@ -258,7 +258,7 @@ def create_patient(session: Session, actor, *, mrn, first_name, last_name, date_
 
 
 def _notes(value) -> str:
-    return _text(value, "notes", "Notes", required=False, max_length=2000) if value else ""
+    return _text(value, "notes", "Notes", required=False, max_length=NOTES_MAX) if value else ""
 
 
 def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, first_name=UNSET,
