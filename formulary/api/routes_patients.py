@@ -15,6 +15,7 @@ from formulary.auth.permissions import PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.domain import safety
 from formulary.domain.errors import InvalidState, NotFound, ValidationError
+from formulary.domain.listing import clamp_page
 from formulary.extensions import db
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
@@ -240,6 +241,10 @@ def patient_formulations(patient_id: int):
     patient = services.get_patient(db.session, patient_id, with_allergies=False)
     found = screening.formulation_page(db.session, patient, area,
                                        offset=(page - 1) * per_page, limit=per_page)
+    if clamp_page(page, found.total, per_page) != page:  # past the last page: the last
+        page = clamp_page(page, found.total, per_page)
+        found = screening.formulation_page(db.session, patient, area,
+                                           offset=(page - 1) * per_page, limit=per_page)
     services.record_view(db.session, current_api_user(), patient,
                          what=f"formulations ({area or 'all areas'})", via="api")
     return current_app.response_class(_formulations_body(found, page, per_page) + "\n",

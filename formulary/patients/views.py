@@ -15,6 +15,7 @@ from formulary.auth.permissions import BATCHES, PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS
 from formulary.domain import safety
 from formulary.domain.errors import DomainError, ValidationError
+from formulary.domain.listing import clamp_page
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.listing import page_sort, paged
@@ -250,6 +251,11 @@ def picker(patient_id: int):
     found = screening.formulation_page(db.session, patient, area,
                                        offset=(page - 1) * PICKER_PER_PAGE,
                                        limit=PICKER_PER_PAGE)
+    if clamp_page(page, found.total, PICKER_PER_PAGE) != page:  # past the last page: the last
+        page = clamp_page(page, found.total, PICKER_PER_PAGE)
+        found = screening.formulation_page(db.session, patient, area,
+                                           offset=(page - 1) * PICKER_PER_PAGE,
+                                           limit=PICKER_PER_PAGE)
     services.record_view(db.session, current_user, patient,
                          what=f"formulation picker ({area or 'all areas'})")
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,

@@ -273,3 +273,21 @@ def test_audit_sorts(client, login_as, make_ingredient):
     assert re.findall(r"<td>([abc]\.\w+)</td>\s*<td>thing", html) == ["c.third", "a.first", "b.second"]
     html = client.get("/audit/?sort=at&object_type=thing").get_data(as_text=True)
     assert re.findall(r"<td>([abc]\.\w+)</td>\s*<td>thing", html) == ["b.second", "a.first", "c.third"]
+
+
+def test_picker_and_formulations_api_clamp(client, api, login_as, make_patient, make_ingredient,
+                                           make_cocktail):
+    ing = make_ingredient("Biotin")
+    make_cocktail([(ing, "1", "mL")], name="Only one")
+    patient = make_patient("MRN-PK")
+    login_as("practitioner")
+    html = client.get(f"/patients/{patient.id}/formulations?page=50").get_data(as_text=True)
+    assert 'data-cocktail="Only one"' in html
+    body = api("practitioner").get(f"patients/{patient.id}/formulations?page=50").get_json()
+    assert body["page"] == 1 and [i["cocktail"]["name"] if isinstance(i.get("cocktail"), dict)
+                                  else i.get("name") for i in body["items"]] != []
+
+
+def test_tokens_page_clamps(client, login_as):
+    login_as("pharmacist")
+    assert client.get("/tokens?page=999").status_code == 200
