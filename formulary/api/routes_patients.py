@@ -29,6 +29,10 @@ ALLERGY = S.component("Allergy", S.obj(
     severity=S.string(enum=safety.SEVERITIES), reaction=S.string(),
     status=S.string(enum=safety.ALLERGY_STATUSES), recorded_at=S.string(fmt="date-time"),
     updated_at=S.string(fmt="date-time"),
+    names_on_file=S.array(S.obj(required=("kind", "name"), kind=S.string(enum=("ingredient", "allergen_group")),
+                                id=S.integer(null=True), name=S.string()),
+                          description="free text only: the ingredients and groups it names, "
+                                      "which the allergy could be recorded as instead"),
 ))
 PATIENT = S.component("Patient", S.obj(
     required=("id", "mrn", "first_name", "last_name", "allergy_status", "conditions", "allergies"),
@@ -61,7 +65,12 @@ def allergy_json(a: Allergy) -> dict:
             "ingredient": a.ingredient.name if a.ingredient is not None else None,
             "allergen_group": a.allergen_group.name if a.allergen_group is not None else None,
             "substance": a.substance, "severity": a.severity, "reaction": a.reaction,
-            "status": a.status, "recorded_at": iso(a.recorded_at), "updated_at": iso(a.updated_at)}
+            "status": a.status, "recorded_at": iso(a.recorded_at), "updated_at": iso(a.updated_at),
+            **({"names_on_file": [
+                {"kind": "ingredient", "id": value, "name": name} if kind == "ingredient_id"
+                else {"kind": "allergen_group", "id": None, "name": name}
+                for kind, value, name in allergy_services.free_text_suggestions(db.session, a.substance)]}
+               if a.substance else {})}
 
 
 def patient_json(p: Patient) -> dict:

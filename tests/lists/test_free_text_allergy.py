@@ -85,3 +85,14 @@ def test_text_naming_nothing_is_recorded_at_once(client, login_as, make_patient,
     patient = make_patient("MRN-LTX", allergy_status="unknown")
     assert _post(client, patient, kind="substance", substance="latex").status_code == 302
     assert db.session.query(Allergy).filter_by(patient_id=patient.id).one().substance == "latex"
+
+
+def test_the_api_names_what_free_text_names_on_file(api, make_patient, scene):
+    patient = make_patient("MRN-API", allergy_status="unknown")
+    client = api("practitioner")
+    resp = client.post(f"patients/{patient.id}/allergies", json={"substance": "biotin", "severity": "mild"})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["names_on_file"] == [
+        {"kind": "ingredient", "id": scene["biotin"].id, "name": "Biotin 5 mg/mL"}]
+    resp = client.post(f"patients/{patient.id}/allergies", json={"substance": "latex", "severity": "mild"})
+    assert resp.get_json()["names_on_file"] == []
