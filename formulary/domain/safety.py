@@ -26,9 +26,11 @@ Rules, by finding kind (``level`` in brackets). Only ``active`` allergies count;
   ingredient group.
 - ``uncoded_allergy``: a free-text allergy. It blocks each cocktail ingredient whose
   name, or the name of one of whose groups, the text *names* (see
-  :func:`free_text_names`); otherwise it gives exactly one warning, "review by hand",
-  with no ingredient. Free text is never used for cross-reactivity: the warning already
-  asks for a person to look.
+  :func:`free_text_names`). Otherwise, when the text names an ingredient or group on
+  file (``ScreenAllergy.names_known``, found by the caller), it says nothing: "biotin"
+  is not a concern for a cocktail without biotin (issue 16); and when it names nothing
+  on file it gives exactly one warning, "review by hand", with no ingredient. Free text
+  is never used for cross-reactivity: code the allergy for that.
 - ``allergies_not_assessed`` (warn): allergy status ``unknown``. Recorded allergies are
   screened whatever the status.
 - ``contraindication``: the general contraindications of mesotherapy apply to every
