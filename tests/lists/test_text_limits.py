@@ -88,24 +88,30 @@ def test_a_service_refuses_longer_notes_and_writes_nothing(api, make_patient):
 def _migrated_refuses(url):
     app = make_app(url)
     with app.app_context():
-        upgrade(directory="migrations")
-        with db.engine.connect() as conn:
+        try:
+            _check_migrated()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _check_migrated():
+    upgrade(directory="migrations")
+    with db.engine.connect() as conn:
+        with conn.begin():
+            conn.execute(text("INSERT INTO allergen_group (id, name, name_key, description) "
+                              "VALUES (1, 'latex', 'latex', '')"))
+            conn.execute(text("INSERT INTO patient (id, mrn, first_name, last_name, allergy_status, "
+                              "notes, created_at, updated_at) VALUES (1, 'M', 'A', 'B', 'unknown', '', "
+                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            _too_long(conn, "allergen_group", "description", 2000)
+            _too_long(conn, "patient", "notes", 2000)
+        with pytest.raises(IntegrityError):   # an INSERT too
             with conn.begin():
-                conn.execute(text("INSERT INTO allergen_group (id, name, name_key, description) "
-                                  "VALUES (1, 'latex', 'latex', '')"))
-                conn.execute(text("INSERT INTO patient (id, mrn, first_name, last_name, allergy_status, "
-                                  "notes, created_at, updated_at) VALUES (1, 'M', 'A', 'B', 'unknown', '', "
-                                  "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-                _too_long(conn, "allergen_group", "description", 2000)
-                _too_long(conn, "patient", "notes", 2000)
-            with pytest.raises(IntegrityError):   # an INSERT too
-                with conn.begin():
-                    conn.execute(text("INSERT INTO patient (id, mrn, first_name, last_name, "
-                                      "allergy_status, notes, created_at, updated_at) VALUES (2, 'N', "
-                                      "'A', 'B', 'unknown', :v, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                                 {"v": "x" * 2001})
-        db.session.remove()
-        db.engine.dispose()
+                conn.execute(text("INSERT INTO patient (id, mrn, first_name, last_name, "
+                                  "allergy_status, notes, created_at, updated_at) VALUES (2, 'N', "
+                                  "'A', 'B', 'unknown', :v, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                             {"v": "x" * 2001})
 
 
 def test_migrated_sqlite_refuses_longer_text(tmp_path):
