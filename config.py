@@ -59,6 +59,8 @@ class Config:
     # a draft approve it by typing the cocktail's name; the audit entry says so.
     SINGLE_PHARMACIST_MODE = os.environ.get("SINGLE_PHARMACIST_MODE", "").lower() in ("1", "true", "yes")
     SQLITE_BUSY_TIMEOUT = 15  # seconds a request waits for another writer before failing clearly
+    # /baseline, the benchmarks' reference page, exists only when this is on (or TESTING).
+    BENCHMARK = os.environ.get("BENCHMARK", "").lower() in ("1", "true", "yes")
     TESTING = False
 
 

@@ -17,7 +17,7 @@ from formulary.db import MAX_ID
 
 #: The areas of the application, each a package with a ``views.py`` defining ``bp``.
 AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports",
-         "courses", "recalls")
+         "courses", "recalls", "search")
 
 
 def create_app(config: str | type | None = None) -> Flask:

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 #: Bootstrap's colour of the badge of each status (lots, cocktails, batches, verdicts).
 STATUS_COLOURS = {
     "available": "success", "quarantined": "warning", "recalled": "danger",
-    "expired": "secondary", "in_use_expired": "secondary", "draft": "secondary",
+    "expired": "secondary", "in_use_expired": "secondary", "empty": "light", "draft": "secondary",
     "active": "success", "retired": "dark", "superseded": "light", "prepared": "info",
     "verified": "success", "discarded": "dark", "safe": "success", "caution": "warning",
     "blocked": "danger", "on_hold": "danger", "partly_given": "primary", "given": "secondary",

@@ -8,11 +8,12 @@ from formulary import clock
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_date_range, arg_int, created,
                                 current_api_user, dec, iso, json_body, only_fields, paginate,
-                                want_type)
-from formulary.auth.permissions import BATCHES, COURSES_VIEW, VIEW
+                                sort_query, want_type)
+from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
+from formulary.compounding.queries import BATCH_SORT, patients_filter
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
@@ -92,9 +93,11 @@ def _get(model, value, name: str, message: str):
                   ("to", S.string(fmt="date"), "prepared on or before (clinic-local date)"),
                   ("cocktail_id", S.integer(), "only this cocktail"),
                   ("patient_id", S.integer(), "only this patient"),
+                  ("patient", S.string(), "the patient with this MRN; with the right to read "
+                   "patients, else every patient whose names or MRN hold these words"),
                   ("status", S.string(enum=BATCH_STATUSES), "only this recorded status"),
                   ("state", S.string(enum=STATES), "only this effective state (now)"),
-                  *PAGE_QUERY),
+                  sort_query(BATCH_SORT), *PAGE_QUERY),
            responses={200: S.page_of(BATCH)})
 def list_batches():
     status = request.args.get("status") or None
@@ -104,11 +107,14 @@ def list_batches():
     if state is not None and state not in STATES:
         raise ValidationError(f"Use one of: {', '.join(STATES)}.", field="state")
     date_from, date_to = arg_date_range()
+    patient = (request.args.get("patient") or "").strip()
+    patients = (patients_filter(db.session, patient, by_name=current_api_user().may(PATIENTS))
+                if patient else None)
     stmt = services.batches_query(tz=clock.clinic_tz(), date_from=date_from,
                                   date_to=date_to, cocktail_id=arg_int("cocktail_id"),
                                   patient_id=arg_int("patient_id"), status=status, state=state,
-                                  now=clock.now())
-    return paginate(stmt, batch_json)
+                                  now=clock.now(), patients=patients)
+    return paginate(stmt, batch_json, sort=BATCH_SORT)
 
 
 @api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "

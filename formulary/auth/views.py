@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from formulary.auth import ratelimit, services
 from formulary.auth.access import public, require
@@ -14,6 +14,7 @@ from formulary.auth.forms import LoginForm, PasswordResetForm, UserCreateForm, U
 from formulary.auth.models import User
 from formulary.auth.permissions import ADMIN, VIEW
 from formulary.domain.errors import DomainError, NotFound
+from formulary.domain.listing import clamp_page
 from formulary.errors import form_errors
 from formulary.extensions import db, login_manager
 from formulary.transaction import keep_changes_on_error
@@ -154,8 +155,10 @@ def user_reset_password(user_id: int):
 @require(VIEW)
 def my_tokens():
     stmt = services.visible_tokens(db.session, current_user, user_id=current_user.id)
-    page = request.args.get("page", 1, type=int) or 1
-    pagination = db.paginate(stmt, page=max(page, 1), per_page=50, error_out=False)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    # past the last page: the last (formulary.domain.listing)
+    pagination = db.paginate(stmt, page=clamp_page(page, total, 50), per_page=50, error_out=False)
     return render_template("auth/tokens.html", pagination=pagination, tokens=pagination.items,
                            token_state=services.token_state)
 

@@ -11,7 +11,7 @@ from wtforms import (FieldList, Form, FormField, SelectChoice, SelectField, Stri
                      SubmitField, TextAreaField)
 from wtforms.validators import Length, Optional
 
-from formulary.cocktails.models import AREAS
+from formulary.cocktails.models import AREAS, NOTES_MAX
 from formulary.domain.units import UNITS
 
 AREA_CHOICES = [SelectChoice("", "— choose —")] + [SelectChoice(a, a.capitalize()) for a in AREAS]
@@ -31,7 +31,8 @@ class CocktailForm(FlaskForm):
     area = SelectField("Area", choices=AREA_CHOICES, validate_choice=False)
     indication = StringField("Indication", render_kw={"maxlength": 200})
     storage = SelectField("Storage", choices=STORAGE_CHOICES, default="fridge", validate_choice=False)
-    notes = TextAreaField("Notes (preparation, injection technique)", render_kw={"rows": 2})
+    notes = TextAreaField("Notes (preparation, injection technique)", validators=[Length(max=NOTES_MAX)],
+                          render_kw={"rows": 2})
     components = FieldList(FormField(ComponentForm), min_entries=0)
     totals = SubmitField("Show totals")
     submit = SubmitField("Save draft")

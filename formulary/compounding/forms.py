@@ -8,7 +8,7 @@ from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringFi
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
-from formulary.compounding.models import BATCH_STATUSES
+from formulary.compounding.models import BATCH_STATUSES, REASON_MAX
 from formulary.domain.batch_state import STATES
 
 
@@ -46,7 +46,7 @@ class ConfirmForm(FlaskForm):
     doses = HiddenField()
     patient_mrn = HiddenField()
     idempotency_key = HiddenField()
-    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=2000)],
+    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=REASON_MAX)],
                                     render_kw={"rows": 2})
     confirm = SubmitField("Prepare batch")
 
@@ -57,7 +57,7 @@ class VerifyForm(FlaskForm):
 
 class DiscardForm(FlaskForm):
     reason = StringField("Reason for discarding", validators=[DataRequired("Give a reason."),
-                                                              Length(max=2000)])
+                                                              Length(max=REASON_MAX)])
     discard = SubmitField("Discard batch")
 
 
@@ -68,7 +68,7 @@ class FilterForm(FlaskForm):
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
     cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validators=[Optional()])
-    patient_mrn = StringField("Patient MRN", validators=[Optional(), Length(max=40)])
+    patient_mrn = StringField("Patient (MRN or name)", validators=[Optional(), Length(max=100)])
     status = SelectField("Status", validators=[Optional()], choices=[SelectChoice("", "Any")] + [
         SelectChoice(s, s.capitalize()) for s in BATCH_STATUSES])
     state = SelectField("State now", validators=[Optional()], choices=[SelectChoice("", "Any")] + [

@@ -13,12 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from formulary.auth.models import User
+from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
-from formulary.domain.errors import NotFound
+from formulary.domain.errors import NotFound, ValidationError
 from formulary.inventory.models import Lot
+from formulary.listing import SortColumns
 from formulary.patients.models import Patient
 
 
@@ -43,12 +45,52 @@ def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
+def _patient_column(column):
+    return select(column).where(Patient.id == Batch.patient_id).correlate(Batch).scalar_subquery()
+
+
+#: The orders of the batch list (page and API); names through correlated subqueries, so
+#: the list's eager loads stay as they are.
+BATCH_SORT = SortColumns(
+    columns={"prepared": Batch.prepared_at, "number": Batch.batch_number,
+             "cocktail": select(Cocktail.name_key).where(Cocktail.id == Batch.cocktail_id)
+             .correlate(Batch).scalar_subquery(),
+             "doses": Batch.doses,
+             "patient": (_patient_column(func.lower(Patient.last_name)),
+                         _patient_column(func.lower(Patient.first_name))),
+             "mrn": _patient_column(func.lower(Patient.mrn)),
+             "beyond_use": Batch.beyond_use_at, "status": Batch.status},
+    default="-prepared", tiebreak=(Batch.id,))
+
+
+def patients_filter(session: Session, text: str, *, by_name: bool, field: str = "patient"):
+    """The patients a batch list's patient filter means: the patient whose MRN is ``text``
+    exactly, else (``by_name``: the user may read patients) every patient whose names or
+    MRN hold its words (``patients.services.matching``). A select of ``Patient.id``;
+    ``ValidationError`` on ``field`` when none matches."""
+    from formulary.patients.services import matching  # patients sit beside compounding
+
+    text = (text or "").strip()
+    exact = select(Patient.id).where(func.lower(Patient.mrn) == text.casefold())
+    if session.execute(exact.limit(1)).first() is not None:
+        return exact
+    if by_name:
+        condition = matching(text)
+        if condition is not None:
+            named = select(Patient.id).where(condition)
+            if session.execute(named.limit(1)).first() is not None:
+                return named
+        raise ValidationError(f"No patient has the MRN or name {text}.", field=field)
+    raise ValidationError(f"No patient has the MRN {text}.", field=field)
+
+
 def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
                   cocktail_id: int | None = None, patient_id: int | None = None,
                   status: str | None = None, lot_id: int | None = None,
-                  state: str | None = None, now: datetime | None = None):
+                  state: str | None = None, now: datetime | None = None, patients=None):
     """Batches newest first, filtered by clinic-local prepared dates (both inclusive);
-    ``state`` filters by the effective state (``compounding.state``) at ``now``."""
+    ``state`` filters by the effective state (``compounding.state``) at ``now``;
+    ``patients``: a select of ``Patient.id`` (``patients_filter``)."""
     stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
     if date_from is not None:
         stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
@@ -58,6 +100,8 @@ def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, da
         stmt = stmt.where(Batch.cocktail_id == cocktail_id)
     if patient_id is not None:
         stmt = stmt.where(Batch.patient_id == patient_id)
+    if patients is not None:
+        stmt = stmt.where(Batch.patient_id.in_(patients))
     if status:
         stmt = stmt.where(Batch.status == status)
     if state:

@@ -11,7 +11,8 @@ from wtforms.validators import Length, Optional
 
 from formulary.domain.safety import CONDITION_LABELS, CONDITIONS
 from formulary.domain.units import ACTIVE_UNITS, UNITS
-from formulary.inventory.models import ADJUSTMENT_REASONS, CATEGORIES, LOT_STATUSES, STORAGES
+from formulary.inventory.models import (ADJUSTMENT_REASONS, CATEGORIES, GROUP_DESCRIPTION_MAX,
+                                        INGREDIENT_NOTES_MAX, LOT_STATUSES, STATUS_REASON_MAX, STORAGES)
 
 
 def _choices(values, labels=None, blank: str | None = None):
@@ -41,7 +42,7 @@ class IngredientForm(FlaskForm):
     multi_dose = BooleanField("Multi-dose vial")
     in_use_days = StringField("In-use days once opened (empty: 28)", validators=[Optional()])
     active = BooleanField("Active", default=True)
-    notes = TextAreaField("Notes", render_kw={"rows": 2})
+    notes = TextAreaField("Notes", validators=[Length(max=INGREDIENT_NOTES_MAX)], render_kw={"rows": 2})
     submit = SubmitField("Save")
 
     def to_data(self) -> dict:
@@ -115,13 +116,14 @@ class AdjustForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField("New status", choices=_choices(LOT_STATUSES), validate_choice=False)
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    reason = StringField("Reason", validators=[Optional(), Length(max=STATUS_REASON_MAX)])
     submit = SubmitField("Change status")
 
 
 class AllergenGroupForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=120)])
-    description = TextAreaField("Description", render_kw={"rows": 2})
+    description = TextAreaField("Description", validators=[Length(max=GROUP_DESCRIPTION_MAX)],
+                                render_kw={"rows": 2})
     cross_reacts_with = SelectMultipleField("Cross-reacts with", choices=[], validate_choice=False)
     submit = SubmitField("Save")
 

@@ -10,6 +10,7 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from formulary.domain import safety
+from formulary.patients.models import NOTES_MAX
 
 CONDITION_CHOICES = [SelectChoice(c, safety.CONDITION_LABELS[c].capitalize())
                      for c in safety.CONDITIONS]
@@ -35,7 +36,7 @@ class PatientForm(FlaskForm):
     last_name = StringField("Last name", validators=[Length(max=80)])
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     conditions = CheckboxesField("Conditions", choices=CONDITION_CHOICES)
-    notes = TextAreaField("Notes", validators=[Length(max=2000)], render_kw={"rows": 3})
+    notes = TextAreaField("Notes", validators=[Length(max=NOTES_MAX)], render_kw={"rows": 3})
     reason = StringField("Reason for the change (kept in the audit log)",
                          validators=[Optional(), Length(max=300)])
     submit = SubmitField("Save")
@@ -50,6 +51,8 @@ class AllergyForm(FlaskForm):
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validate_choice=False)
     reaction = StringField("Reaction", validators=[Length(max=300)],
                            render_kw={"placeholder": "e.g. urticaria, swelling"})
+    #: "1": record the free text as typed, though it names an ingredient or group
+    keep_free_text = HiddenField()
     submit = SubmitField("Record allergy")
 
     def set_choices(self, ingredients, groups) -> None:

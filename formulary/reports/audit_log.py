@@ -1,11 +1,15 @@
 """The audit log as a workbook, for an inspection: sheet ``Audit log``, one row per
-entry, oldest first, with the chain's hashes so an inspector can check the links."""
+entry, oldest first, with the chain's hashes so an inspector can check the links. The
+"Changes" column is the readable before/after (names instead of ids); "Before" and
+"After" are the data as recorded (and hashed)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Select
 
 from formulary.audit.models import AuditEntry
+from formulary.audit.readable import readable_changes
+from formulary.domain.audit_changes import as_text
 from formulary.reports.batch_log import stream
 from formulary.reports.workbook import Column, Sheet
 
@@ -17,6 +21,7 @@ AUDIT_COLUMNS = (
     Column("Object type", "label", 16),
     Column("Object id", "text", 10),
     Column("Summary", "text", 40),
+    Column("Changes", "text", 50),
     Column("Before", "text", 40),
     Column("After", "text", 40),
     Column("Reason", "text", 30),
@@ -33,4 +38,23 @@ def audit_sheets(session, stmt: Select) -> list[Sheet]:
                                        e.object_id, e.summary, e.before, e.after, e.reason,
                                        e.prev_hash, e.hash)
                 .order_by(None).order_by(e.seq))
-    return [Sheet("Audit log", AUDIT_COLUMNS, stream(session, narrowed))]
+    return [Sheet("Audit log", AUDIT_COLUMNS, _with_changes(session, stream(session, narrowed)))]
+
+
+def _with_changes(session, rows, chunk: int = 500):
+    """Each row with its readable changes after the summary; names looked up per
+    ``chunk`` rows (one statement per kind of thing)."""
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            yield from _changed(session, batch)
+            batch = []
+    yield from _changed(session, batch)
+
+
+def _changed(session, rows):
+    if not rows:
+        return
+    for row, found in zip(rows, readable_changes(session, rows)):
+        yield (*row[:7], as_text(found) or None, *row[7:])
