@@ -44,6 +44,13 @@ TRACE_PATIENT_COLUMNS = (
 def trace_workbook(trace, tz: tzinfo) -> bytes:
     """The recall list of a lot: sheet ``Batches`` (one row per batch that used it, with
     the quantity taken from the lot) and sheet ``Patients``."""
+    out = io.BytesIO()
+    write_workbook(trace_sheets(trace), out, tz=tz)
+    return out.getvalue()
+
+
+def trace_sheets(trace) -> list[Sheet]:
+    """The sheets of :func:`trace_workbook` (rows drawn as written)."""
     lot_id = trace.lot.id
 
     def batch_rows():
@@ -60,7 +67,5 @@ def trace_workbook(trace, tz: tzinfo) -> bytes:
         for p in trace.patients:
             yield (p.mrn, p.last_name, p.first_name, p.date_of_birth)
 
-    out = io.BytesIO()
-    write_workbook([Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
-                    Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())], out, tz=tz)
-    return out.getvalue()
+    return [Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
+            Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())]

@@ -227,10 +227,10 @@ def trace(lot_id: int):
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")
 @require(REPORTS)
+@writes_on_read
 def trace_export(lot_id: int):
+    from formulary.reports.export_jobs import TraceQuery
+    from formulary.reports.exports import send_export
+
     lot = services.get_lot(db.session, lot_id)
-    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz())
-    filename = f"recall-{lot.lot_number}.xlsx".replace(" ", "_")
-    return current_app.response_class(
-        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return send_export("trace", TraceQuery(lot.id, lot.lot_number), current_user)
