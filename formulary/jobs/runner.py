@@ -45,8 +45,9 @@ def _write(values: dict, *conditions, wait: bool = True) -> int:
     try:
         with db.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
+            raw = conn.connection.dbapi_connection if sqlite else None
             if sqlite and not wait:
-                conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                raw.execute("PRAGMA busy_timeout=0")  # outside any transaction
             try:
                 with conn.begin():
                     return conn.execute(update(Job).where(*conditions).values(**values)).rowcount
@@ -56,7 +57,7 @@ def _write(values: dict, *conditions, wait: bool = True) -> int:
                 return 0
             finally:
                 if sqlite and not wait:
-                    conn.exec_driver_sql(
+                    raw.execute(
                         f"PRAGMA busy_timeout={int(current_app.config['SQLITE_BUSY_TIMEOUT'] * 1000)}")
     finally:
         write_intent.reset(token)
