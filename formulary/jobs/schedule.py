@@ -46,8 +46,9 @@ def tick(app: Flask, now: datetime | None = None) -> None:
             db.session.remove()
 
 
-def schedule_daily(name: str, at_text: str, local_now: datetime) -> Job | None:
-    """Queue the job ``name`` when it is due and no worker queued it yet today."""
+def schedule_daily(name: str, at_text: str, local_now: datetime) -> int | None:
+    """Queue the job ``name`` when it is due and no worker queued it yet today; answers
+    the job's id. No transaction is left open (the worker's claim needs the write lock)."""
     day = due_day(local_now, parse_time_of_day(at_text, name))
     if day is None:
         return None
@@ -59,13 +60,13 @@ def schedule_daily(name: str, at_text: str, local_now: datetime) -> Job | None:
         db.session.add(run)
         db.session.flush()
         job = create_job(db.session, None, name, {"day": day.isoformat()})
-        run.job_id = job.id
+        run.job_id = job_id = job.id
         db.session.commit()  # the job is queued once this commits
     except IntegrityError:  # another worker's insert won
         db.session.rollback()
         return None
-    log.info("scheduled %s for %s: job %s", name, day, job.id)
-    return job
+    log.info("scheduled %s for %s: job %s", name, day, job_id)
+    return job_id
 
 
 def reap(app: Flask) -> list[int]:
