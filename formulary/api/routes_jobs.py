@@ -6,6 +6,7 @@ from flask import url_for
 
 from formulary.api import schema as S
 from formulary.api.core import api_route, current_api_user, json_body, only_fields
+from formulary.auth.permissions import VIEW
 from formulary.domain.errors import Forbidden
 from formulary.extensions import db
 from formulary.jobs import services
@@ -36,6 +37,7 @@ def accepted(job):
 
 
 @api_route("/jobs/exports", ["POST"], summary="Start an export as a background job", tag=TAG,
+           permission=VIEW,
            body=S.obj(required=("report",),
                       report=S.string(description="batch_log, stock, trace or audit"),
                       **{"from": S.string(fmt="date"), "to": S.string(fmt="date")},
@@ -59,6 +61,7 @@ def start_export():
 
 
 @api_route("/jobs/<int:job_id>", summary="A job: its status and progress", tag=TAG,
+           permission=VIEW,
            responses={200: JOB},
            description="404 for a job of another user (admins see every job).")
 def get_job(job_id: int):
@@ -66,6 +69,7 @@ def get_job(job_id: int):
 
 
 @api_route("/jobs/<int:job_id>/file", summary="The file of a finished job", tag=TAG,
+           permission=VIEW,
            responses={200: XLSX},
            description="404 before the job is done, once the file has expired, and for "
                        "other users.")

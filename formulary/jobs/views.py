@@ -4,7 +4,10 @@ and its file, for the user who asked and for admins only."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, send_file
-from flask_login import current_user, login_required
+from flask_login import current_user
+
+from formulary.auth.access import require
+from formulary.auth.permissions import VIEW
 
 from formulary.extensions import db
 from formulary.jobs import services
@@ -14,7 +17,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 
 @bp.get("/<int:job_id>.json")
-@login_required
+@require(VIEW)
 def job_status(job_id: int):
     job = services.get_job(db.session, current_user, job_id)
     body = services.job_json(job)
@@ -26,7 +29,7 @@ def job_status(job_id: int):
 
 
 @bp.get("/<int:job_id>/file")
-@login_required
+@require(VIEW)
 def job_file(job_id: int):
     return send_job_file(services.get_job(db.session, current_user, job_id))
 
