@@ -32,3 +32,15 @@ def register_cli(app: Flask) -> None:
 
         tick(current_app._get_current_object())
         click.echo("Done.")
+
+    @jobs_group.command("backup")
+    def backup_command():
+        """Queue a backup now (the nightly one's job: BACKUP_DIR, its audit head beside it,
+        BACKUP_KEEP_DAYS kept); a worker runs it. `flask backup PATH` writes one at once."""
+        from formulary.extensions import db
+        from formulary.jobs.services import create_job
+
+        job = create_job(db.session, None, "backup", {})
+        db.session.commit()  # queued once committed
+        click.echo(f"Backup queued as job {job.id}; a worker writes it into "
+                   f"{current_app.config['BACKUP_DIR']}.")

@@ -153,3 +153,15 @@ def test_the_nightly_backup_carries_the_audit_head_and_old_ones_go(jobs_app, bac
     head = json.loads(path.with_name(path.name + ".head.json").read_text())
     assert head["seq"] >= 1 and len(head["hash"]) == 64
     assert not old.exists() and not list(directory.glob(".*part"))
+
+
+def test_a_backup_can_be_queued_from_the_command_line(jobs_app, backend):
+    if backend != "sqlite":
+        pytest.skip("the backup job is tested on SQLite here (pg_dump: tests/faults/test_backup.py)")
+    app, _url, config = jobs_app
+    result = app.test_cli_runner().invoke(args=["jobs", "backup"])
+    assert result.exit_code == 0 and "queued as job" in result.output
+    db.session.remove()
+    assert run_pending(app) == 1
+    job = db.session.execute(select(Job).where(Job.kind == "backup")).scalar_one()
+    assert job.status == "done" and job.file_path.endswith(".sqlite")
