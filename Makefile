@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test migrate demo serve bench bench-load clean
+.PHONY: run test install install-test migrate demo serve worker bench bench-load clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,17 @@ demo: migrate
 serve:
 	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
 
-run: demo serve
+# The background worker on its own (exports, imports, backups, the digest; SPEC §14).
+worker: migrate
+	$(PY) -m flask --app wsgi worker
+
+# The server and the worker beside it. Ctrl-C reaches the server; the trap then stops the
+# worker (a background job of a non-interactive shell ignores Ctrl-C itself), and on any
+# exit of the server too.
+run: demo
+	@$(PY) -m flask --app wsgi worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)

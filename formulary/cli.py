@@ -88,7 +88,7 @@ def register_cli(app: Flask) -> None:
                    "the second pharmacist who verifies and approves what pharmacist made).")
 
     # Further command groups of their own modules (backup and restore, ...).
-    for name in ("formulary.backup",):
+    for name in ("formulary.backup", "formulary.jobs.cli"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register_cli(app)
 

@@ -33,6 +33,7 @@ MENU = (
     NavItem("Allergen groups", "inventory.allergen_groups", P.ADMIN, "exclamation-triangle"),
     NavItem("Users", "auth.users", P.ADMIN, "people"),
     NavItem("My API tokens", "auth.my_tokens", P.VIEW, "key"),
+    NavItem("Profile", "auth.profile", P.VIEW, "person-gear"),
 )
 
 

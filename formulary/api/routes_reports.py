@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import request
+from flask import current_app, request
 
 from formulary import clock
 from formulary.api import schema as S
@@ -93,8 +93,11 @@ def delivery_template_xlsx():
            body=S.obj(required=("file",), file=S.string(fmt="binary",
                                                         description="the .xlsx sheet")),
            responses={201: S.obj(required=("items", "total"), items=S.array(LOT),
-                                 total=S.integer(minimum=0))},
-           description="Every row is checked first; one bad row refuses the whole file and "
+                                 total=S.integer(minimum=0)),
+                      202: S.obj(required=("id", "status"), id=S.integer(), status=S.string())},
+           description="A sheet of more than DELIVERY_INLINE_MAX_ROWS rows (200) is received "
+                       "by a job: 202 with the job (`Location: /api/v1/jobs/{id}`). "
+                       "Every row is checked first; one bad row refuses the whole file and "
                        "nothing is received. A refusal answers 422 with `fields.rows` (one "
                        "sentence per bad row, 'Row 3: ...'), `fields.file` (problems of the "
                        "file itself: not a workbook, no rows, unknown or missing columns) and "
@@ -105,9 +108,16 @@ def import_delivery():
                                field="file")
     upload = request.files.get("file")
     try:
+        data = services.read_upload(upload.stream if upload else None)
+        rows = services.count_rows(data)
+        if rows > current_app.config["DELIVERY_INLINE_MAX_ROWS"]:
+            from formulary.api.routes_jobs import accepted
+            from formulary.reports.delivery_jobs import start_import
+
+            return accepted(start_import(db.session, current_api_user(), data,
+                                         (upload.filename or "") if upload else "", rows))
         lots = services.import_delivery(
-            db.session, current_api_user(),
-            services.read_upload(upload.stream if upload else None),
+            db.session, current_api_user(), data,
             filename=(upload.filename or "") if upload else "")
     except DeliveryFileError as exc:
         db.session.rollback()

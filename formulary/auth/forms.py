@@ -35,3 +35,10 @@ class UserEditForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Reset password")
+
+
+class ProfileForm(FlaskForm):
+    email = StringField("Email address", validators=[Optional(), Length(max=254)],
+                        render_kw={"autocomplete": "email", "type": "email"})
+    digest_opt_in = BooleanField("Send me the daily digest by email")
+    submit = SubmitField("Save")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from formulary.auth import ratelimit, services
 from formulary.auth.access import public, require
-from formulary.auth.forms import LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from formulary.auth.forms import LoginForm, PasswordResetForm, ProfileForm, UserCreateForm, UserEditForm
 from formulary.auth.models import User
 from formulary.auth.permissions import ADMIN, VIEW
 from formulary.domain.errors import DomainError, NotFound
@@ -173,3 +173,26 @@ def token_revoke(token_id: int):
     flash(f"API token '{row.label or row.id}' revoked: it no longer opens the API.", "success")
     return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("auth.my_tokens"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@require(VIEW)
+def profile():
+    """The user's own settings: the daily digest (SPEC §14)."""
+    form = ProfileForm(obj=current_user if request.method == "GET" else None)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.set_profile(db.session, current_user, current_user, email=form.email.data,
+                                 digest_opt_in=form.digest_opt_in.data)
+        except DomainError as exc:
+            form_errors(form, exc)
+            status = exc.status
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400 if form.csrf_token.errors else 422
+    return render_template("auth/profile.html", form=form,
+                           smtp=bool(current_app.config.get("SMTP_HOST")),
+                           digest_at=current_app.config["DIGEST_AT"]), status

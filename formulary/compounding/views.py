@@ -251,7 +251,8 @@ def trace(lot_id: int):
 @require(REPORTS)
 @writes_on_read
 def trace_export(lot_id: int):
-    """The recall list as the other exports are sent: audited, the audit head in the
-    footer; its ``Administrations`` sheet only for a role that reads courses."""
+    """The recall list as the other exports are sent (a job when large): audited, the
+    audit head in the footer; its ``Administrations`` sheet only for a role that reads
+    courses."""
     lot = services.get_lot(db.session, lot_id)
-    return send_trace(lot, services.trace_lot(db.session, lot), current_user)
+    return send_trace(lot, current_user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -21,14 +21,30 @@ from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient, Lot
 from formulary.reports import batch_log, services, stock_report
-from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
+from formulary.reports.delivery_jobs import start_import
 from formulary.reports.forms import (AdverseEventFilterForm, BatchLogForm, DeliveryImportForm,
                                      StockReportForm)
-from formulary.reports.exports import (head_footer, send_adverse_events, send_batch_log,
-                                       send_stock_report)
-from formulary.reports.respond import file_response, workbook_response
+from formulary.reports.export_jobs import EXPORTS
+from formulary.reports.exports import (send_adverse_events, send_batch_log,
+                                       send_export, send_stock_report)
+from formulary.reports.respond import file_response
+from formulary.jobs.kinds import KINDS
+from formulary.jobs.services import recent_jobs
 from formulary.transaction import writes_on_read
+
+
+def job_label(job) -> str:
+    kind = KINDS.get(job.kind)
+    if job.kind == "export":
+        spec = EXPORTS.get(job.params.get("report"))
+        return spec.label if spec else "Export"
+    return kind.label if kind else job.kind
+
+
+def job_downloadable(job) -> bool:
+    kind = KINDS.get(job.kind)
+    return bool(kind and kind.downloadable)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 50
@@ -51,7 +67,9 @@ def _page(log_form=None, stock_form=None, import_form=None, problems=None, statu
         stock_form=stock_form or default_stock,
         import_form=import_form or DeliveryImportForm(),
         may_import=current_user.may(INVENTORY), may_audit=current_user.may(AUDIT),
-        problems=problems or []), status
+        problems=problems or [], jobs=recent_jobs(db.session, current_user),
+        keep_hours=current_app.config["JOB_KEEP_HOURS"], job_label=job_label,
+        job_downloadable=job_downloadable), status
 
 
 @bp.get("/")
@@ -117,12 +135,9 @@ def stock_download():
 @writes_on_read
 def audit_export():
     """The audit log with the audit page's filters (``?user=&object_type=&...``)."""
-    stmt = filtered_entries()
-    tz = clock.clinic_tz()
-    services.record_export(db.session, current_user, "audit_log", "Audit log export",
-                           request.args.to_dict())
-    return workbook_response(audit_sheets(db.session, stmt), "audit-log.xlsx", tz,
-                             footer=head_footer())
+    filtered_entries()  # the filters checked as the audit page checks them
+    spec = EXPORTS["audit"]
+    return send_export("audit", spec.parse(db.session, request.args.to_dict()), current_user)
 
 
 @bp.get("/delivery-template.xlsx")
@@ -142,8 +157,14 @@ def delivery_import():
         return _page(import_form=form, status=400 if form.csrf_token.errors else 422)
     upload = form.file.data
     try:
-        lots = services.import_delivery(db.session, current_user,
-                                        services.read_upload(upload.stream),
+        data = services.read_upload(upload.stream)
+        rows = services.count_rows(data)
+        if rows > current_app.config["DELIVERY_INLINE_MAX_ROWS"]:
+            job = start_import(db.session, current_user, data, upload.filename or "", rows)
+            flash(f"Delivery of {rows} rows: received in the background; its progress is "
+                  "shown below.", "info")
+            return redirect(url_for("reports.index", job=job.id))
+        lots = services.import_delivery(db.session, current_user, data,
                                         filename=upload.filename or "")
     except DeliveryFileError as exc:
         db.session.rollback()
