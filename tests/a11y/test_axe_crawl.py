@@ -1,0 +1,115 @@
+"""axe-core on every page each demo role reaches from its dashboard: no serious or
+critical violation (WCAG 2.2 AA rules, as axe-core tags them).
+
+The crawl starts at the dashboard and follows same-origin GET links (``<a href>``),
+breadth first. Logout is a form, never followed; downloads (``.xlsx``, ``download``
+links), the API and static files are skipped. Pages are grouped by the shape of their
+URL (numbers in the path become ``{id}``; filters and paging in the query do not count,
+a ``layout`` does), and one page of each shape is visited per role: ``/lots/3`` and
+``/lots/7?page=2`` are the same template. A page whose markup is exactly that of a page
+already checked (the same lot seen by the manager and by the admin) is not run through
+axe again: the same markup gives the same result. That keeps the run short while still
+reaching every template each role can open.
+
+Runs on SQLite only: what is checked is the markup each template renders, which does not
+depend on the database (the pages themselves are tested on both backends elsewhere).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import pytest
+
+from tests.a11y.conftest import DEMO_ROLES, serious
+
+pytestmark = pytest.mark.browser
+
+MAX_PAGES_PER_ROLE = 60
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                                     "wcag22aa", "best-practice"]}}
+#: The query names that choose another layout of a page; other names (filters, paging)
+#: give the same template with other rows.
+LAYOUT_ARGS = ("layout",)
+#: The page's markup without what changes between two requests (the CSRF token): two
+#: pages with the same signature get the same axe result, so one run covers both (a
+#: manager and an admin often see the same lot page).
+_SIGNATURE = """() => document.documentElement.outerHTML
+    .replace(/(name="csrf_token"[^>]*value=")[^"]*/g, '$1')
+    .replace(/(<meta name="csrf-token" content=")[^"]*/g, '$1')"""
+_SKIP_PATH = re.compile(r"^/(api/|static/|logout)|\.xlsx$|/file$")
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+
+
+def shape(url: str) -> str:
+    """``/lots/12?page=2`` -> ``/lots/{id}``; ``/batches/3/label?layout=a4`` ->
+    ``/batches/{id}/label?layout=a4``: one page of each shape is checked."""
+    parts = urlsplit(url)
+    layout = sorted(f"{k}={v}" for k, v in parse_qsl(parts.query) if k in LAYOUT_ARGS)
+    return _NUMBER.sub("/{id}", parts.path) + ("?" + "&".join(layout) if layout else "")
+
+
+def crawl(page, axe, origin: str, checked: set) -> tuple[dict, dict, list]:
+    """Visit the pages reachable from the dashboard; answer ``(violations by url,
+    status by url, urls in visit order)``. ``checked``: the markup signatures already
+    run through axe (shared by the roles' crawls)."""
+    queue = [f"{origin}/dashboard"]
+    seen = {shape(queue[0])}
+    found: dict[str, list] = {}
+    statuses: dict[str, int] = {}
+    visited: list[str] = []
+    while queue and len(visited) < MAX_PAGES_PER_ROLE:
+        url = queue.pop(0)
+        response = page.goto(url)
+        visited.append(url)
+        statuses[url] = response.status if response else 0
+        if not page.url.startswith(origin):  # pragma: no cover - a redirect away
+            continue
+        signature = page.evaluate(_SIGNATURE)
+        if signature not in checked:
+            checked.add(signature)
+            bad = serious(axe.run(page, options=AXE_OPTIONS))
+            if bad:
+                found[url] = bad
+        links = page.eval_on_selector_all(
+            "a[href]:not([download])", "els => els.map(a => a.href)")
+        for href in links:
+            href = urljoin(url, href).split("#", 1)[0]
+            parts = urlsplit(href)
+            if f"{parts.scheme}://{parts.netloc}" != origin or _SKIP_PATH.search(parts.path):
+                continue
+            key = shape(href)
+            if key not in seen:
+                seen.add(key)
+                queue.append(href)
+    return found, statuses, visited
+
+
+def test_every_page_of_every_role_passes_axe(browser, demo_server, axe):
+    from formulary.auth.demo import PASSWORD
+
+    started = time.monotonic()
+    problems, errors, report, checked = {}, {}, [], set()
+    for role in DEMO_ROLES:
+        context = browser.new_context(base_url=demo_server.url, viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/login")
+        page.fill("input[name=username]", role)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/dashboard")
+        found, statuses, visited = crawl(page, axe, demo_server.url, checked)
+        context.close()
+        report.append(f"{role}: {len(visited)} pages, {len(checked)} checked so far")
+        errors.update({f"{role} {u}": s for u, s in statuses.items() if s >= 400})
+        assert len(visited) >= 8, f"{role}: the crawl reached only {visited}"
+        for url, bad in found.items():
+            problems[f"{role} {url}"] = bad
+    elapsed = time.monotonic() - started
+    assert not errors, f"pages answering an error: {errors}"
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+    assert elapsed < 90, f"the crawl took {elapsed:.0f} s ({'; '.join(report)})"
