@@ -34,12 +34,13 @@ AXE_OPTIONS = {"resultTypes": ["violations"],
 #: The query names that choose another layout of a page; other names (filters, paging)
 #: give the same template with other rows.
 LAYOUT_ARGS = ("layout",)
-#: The page's markup without what changes between two requests (the CSRF token): two
-#: pages with the same signature get the same axe result, so one run covers both (a
-#: manager and an admin often see the same lot page).
-_SIGNATURE = """() => document.documentElement.outerHTML
-    .replace(/(name="csrf_token"[^>]*value=")[^"]*/g, '$1')
-    .replace(/(<meta name="csrf-token" content=")[^"]*/g, '$1')"""
+#: The page's own content (``<main>``) without what changes between two requests (the
+#: CSRF token). The rest of a page, the menu bar, is the same on every page of a role,
+#: and is checked on the role's first page; two pages whose content is the same then get
+#: the same axe result, so one run covers both (a manager and an admin often see the
+#: same lot page).
+_SIGNATURE = """() => (document.querySelector('main') || document.body).outerHTML
+    .replace(/(name="csrf_token"[^>]*value=")[^"]*/g, '$1')"""
 _SKIP_PATH = re.compile(r"^/(api/|static/|logout)|\.xlsx$|/file$")
 _NUMBER = re.compile(r"/\d+(?=/|$)")
 
@@ -63,15 +64,19 @@ def crawl(page, axe, origin: str, checked: set) -> tuple[dict, dict, list]:
     visited: list[str] = []
     while queue and len(visited) < MAX_PAGES_PER_ROLE:
         url = queue.pop(0)
+        t1 = time.monotonic()
         response = page.goto(url)
+        print(f"goto {time.monotonic()-t1:.2f}", flush=True)
         visited.append(url)
         statuses[url] = response.status if response else 0
         if not page.url.startswith(origin):  # pragma: no cover - a redirect away
             continue
         signature = page.evaluate(_SIGNATURE)
-        if signature not in checked:
+        if len(visited) == 1 or signature not in checked:   # the first page: the role's menu
             checked.add(signature)
+            t0 = time.monotonic()
             bad = serious(axe.run(page, options=AXE_OPTIONS))
+            print(f"{time.monotonic()-t0:.2f} {url}", flush=True)
             if bad:
                 found[url] = bad
         links = page.eval_on_selector_all(
