@@ -9,7 +9,7 @@ from datetime import tzinfo
 import segno
 from markupsafe import Markup
 
-from formulary.reports.workbook import Column, Sheet, write_workbook
+from formulary.reports.workbook import Column, Sheet, TitleBlock, write_workbook
 
 
 def do_not_use(state) -> str | None:
@@ -31,9 +31,9 @@ def qr_svg(text: str, scale: int = 3) -> Markup:
 TRACE_BATCH_COLUMNS = (
     Column("Batch number", "label", 18), Column("Prepared at", "datetime"),
     Column("Cocktail", "text", 28), Column("Version", "int"), Column("Doses", "int"),
-    Column("Status", "label"), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
+    Column("Status", "label", words=True), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
     Column("Quantity from lot", "decimal", 16), Column("Unit", "label", 8),
-    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 18),
+    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 20),
 )
 TRACE_PATIENT_COLUMNS = (
     Column("MRN", "text", 16), Column("Last name", "text"), Column("First name", "text"),
@@ -41,9 +41,10 @@ TRACE_PATIENT_COLUMNS = (
 )
 
 
-def trace_workbook(trace, tz: tzinfo) -> bytes:
+def trace_workbook(trace, tz: tzinfo, **options) -> bytes:
     """The recall list of a lot: sheet ``Batches`` (one row per batch that used it, with
-    the quantity taken from the lot) and sheet ``Patients``."""
+    the quantity taken from the lot) and sheet ``Patients``. ``options``: more of
+    ``write_workbook``'s (``footer``, ``title``, ``currency``)."""
     lot_id = trace.lot.id
 
     def batch_rows():
@@ -62,5 +63,6 @@ def trace_workbook(trace, tz: tzinfo) -> bytes:
 
     out = io.BytesIO()
     write_workbook([Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
-                    Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())], out, tz=tz)
+                    Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())], out, tz=tz,
+                   **options)
     return out.getvalue()

@@ -23,6 +23,7 @@ from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
+from formulary.reports.exports import print_options
 from formulary.transaction import writes_on_read
 
 bp = Blueprint("compounding", __name__)
@@ -229,7 +230,10 @@ def trace(lot_id: int):
 @require(REPORTS)
 def trace_export(lot_id: int):
     lot = services.get_lot(db.session, lot_id)
-    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz())
+    # the same print setup as every export: title block, audit head, currency
+    options = print_options("Recall list", f"Lot {lot.lot_number} of {lot.ingredient.name}",
+                            current_user)
+    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz(), **options)
     filename = f"recall-{lot.lot_number}.xlsx".replace(" ", "_")
     return current_app.response_class(
         data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -21,7 +21,7 @@ from formulary.reports import batch_log, services, stock_report
 from formulary.reports.audit_log import audit_sheets
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.forms import BatchLogForm, DeliveryImportForm, StockReportForm
-from formulary.reports.exports import head_footer, send_batch_log, send_stock_report
+from formulary.reports.exports import print_options, send_batch_log, send_stock_report, title_block
 from formulary.reports.respond import file_response, workbook_response
 from formulary.transaction import writes_on_read
 
@@ -115,15 +115,25 @@ def audit_export():
     tz = clock.clinic_tz()
     services.record_export(db.session, current_user, "audit_log", "Audit log export",
                            request.args.to_dict())
-    return workbook_response(audit_sheets(db.session, stmt), "audit-log.xlsx", tz,
-                             footer=head_footer())
+    options = print_options("Audit log", _audit_range(), current_user)
+    return workbook_response(audit_sheets(db.session, stmt), "audit-log.xlsx", tz, **options)
+
+
+def _audit_range() -> str:
+    """The audit page's filters as the export's printed title says them."""
+    words = {"user": "user", "object_type": "object", "object_id": "id", "action": "action"}
+    start, end = request.args.get("from"), request.args.get("to")
+    parts = [f"{start or 'first entry'} to {end or 'last entry'}"]
+    parts += [f"{label} {request.args[name]}" for name, label in words.items()
+              if request.args.get(name)]
+    return "; ".join(parts)
 
 
 @bp.get("/delivery-template.xlsx")
 @require(INVENTORY)
 def delivery_template():
     out = io.BytesIO()
-    template_workbook(out)
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_user))
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 
