@@ -81,7 +81,8 @@ def report_stock():
            permission=INVENTORY, responses={200: XLSX})
 def delivery_template_xlsx():
     out = io.BytesIO()
-    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_api_user()))
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_api_user()),
+                      tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 

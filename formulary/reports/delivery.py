@@ -42,7 +42,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -143,7 +143,8 @@ def read_delivery(fileobj: BinaryIO, *, max_rows: int = 5000) -> list[DeliveryRo
             wb.close()
 
 
-def template_workbook(out: BinaryIO, *, title: TitleBlock | None = None) -> None:
+def template_workbook(out: BinaryIO, *, title: TitleBlock | None = None,
+                      tz: tzinfo = timezone.utc) -> None:
     """Write a delivery sheet to fill in: the header row and one example row. Its text
     columns are formatted as text, so lot numbers and GTINs keep their leading zeros.
     ``title`` goes into the printed page header only: the header row stays the first
@@ -159,7 +160,7 @@ def template_workbook(out: BinaryIO, *, title: TitleBlock | None = None) -> None
     ]
     example = ("Biotin 5 mg/mL", None, "B24-0117", date(date.today().year + 2, 12, 31),
                Decimal("10"), Decimal("4.5"), "Example Pharma Ltd")
-    write_workbook([Sheet("Delivery", columns, [example])], out, title=title)
+    write_workbook([Sheet("Delivery", columns, [example])], out, title=title, tz=tz)
 
 
 # ------------------------------------------------------------------------- internals

@@ -133,7 +133,8 @@ def _audit_range() -> str:
 @require(INVENTORY)
 def delivery_template():
     out = io.BytesIO()
-    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_user))
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_user),
+                      tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 

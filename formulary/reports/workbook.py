@@ -228,9 +228,9 @@ class TitleBlock:
         bold, ``&&`` a literal ampersand). Excel takes 255 characters in a header; each
         section is cut to fit."""
         at = _local(self.generated_at, tz, "generated_at")
-        left = f"&B{_header_text(self.clinic, 60)}&B\n{_header_text(self.report, 60)}"
-        centre = _header_text(self.range or "", 60)
-        right = f"Generated {at:%Y-%m-%d %H:%M}\nby {_header_text(self.generated_by, 60)}"
+        left = f"&B{_header_text(self.clinic, 60)}&B · {_header_text(self.report, 60)}"
+        centre = _header_text(self.range or "", 90)
+        right = f"Generated {at:%Y-%m-%d %H:%M} by {_header_text(self.generated_by, 60)}"
         return left, centre, right
 
 

@@ -150,3 +150,28 @@ def test_audit_log_export(client, login_as, api, stock):
     assert client.get("/audit/").status_code == 200
     assert "/reports/audit.xlsx" in client.get("/audit/?user=x").get_data(as_text=True)
     assert user.role == "manager"
+
+
+def test_the_expiry_chart_keeps_the_months_with_no_expiry(api, stock):
+    """Usable lots expire in about 20, 80 and 400 days: the chart's table runs from this
+    month to the last one month by month, the months between at zero lots."""
+    from formulary.reports.stock_report import months_between
+
+    rows = read_workbook(_download(api("manager"), "reports/stock.xlsx"))["Expiry by month"]
+    months = [r[0] for r in rows[1:-1]]           # between the header and the totals row
+    today = stock["today"]
+    last = today + timedelta(days=400)
+    assert months == months_between(f"{today:%Y-%m}", f"{last:%Y-%m}")
+    assert len(months) >= 13 and sum(r[1] for r in rows[1:-1]) == 3
+    assert any(r[1] == 0 for r in rows[1:-1])
+
+
+@pytest.mark.parametrize("first, last, expected", [
+    ("2026-11", "2027-02", ["2026-11", "2026-12", "2027-01", "2027-02"]),   # over a new year
+    ("2026-05", "2026-05", ["2026-05"]),                                    # one month
+    ("2026-06", "2026-05", []),                                             # none
+])
+def test_months_between(first, last, expected):
+    from formulary.reports.stock_report import months_between
+
+    assert months_between(first, last) == expected
