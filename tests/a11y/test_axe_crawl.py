@@ -26,9 +26,10 @@ import pytest
 
 from tests.a11y.conftest import DEMO_ROLES, serious
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 MAX_PAGES_PER_ROLE = 60
+CRAWL_SECONDS = 240
 AXE_OPTIONS = {"resultTypes": ["violations"],
                "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
                                                      "wcag22aa"]}}
@@ -142,4 +143,6 @@ def test_every_page_of_every_role_passes_axe(browser, demo_server, axe):
     elapsed = time.monotonic() - started
     assert not errors, f"pages answering an error: {errors}"
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
-    assert elapsed < 90, f"the crawl took {elapsed:.0f} s ({'; '.join(report)})"
+    # About 25 s of processor time in all (the test process and Chromium); the bound is
+    # wide for a machine busy with other work. A crawl that runs away fails here.
+    assert elapsed < CRAWL_SECONDS, f"the crawl took {elapsed:.0f} s ({'; '.join(report)})"
