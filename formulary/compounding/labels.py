@@ -9,7 +9,7 @@ from datetime import tzinfo
 import segno
 from markupsafe import Markup
 
-from formulary.reports.workbook import Column, Sheet, TitleBlock, write_workbook
+from formulary.reports.workbook import Column, Sheet, write_workbook
 
 
 def do_not_use(state) -> str | None:
