@@ -37,6 +37,9 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 12 * 3600
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Formulary clinic")
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Europe/Paris")
+    # The currency of unit costs and stock values, shown with every amount of money in
+    # the exports (an ISO 4217 code).
+    MONEY_CURRENCY = os.environ.get("MONEY_CURRENCY", "EUR")
     # Lock an account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES failed logins in a row.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15

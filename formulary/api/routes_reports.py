@@ -20,7 +20,8 @@ from formulary.extensions import db
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.respond import XLSX, file_response
-from formulary.reports.exports import send_adverse_events, send_batch_log, send_stock_report
+from formulary.reports.exports import (send_adverse_events, send_batch_log, send_stock_report,
+                                       title_block)
 from formulary.transaction import writes_on_read
 
 TAG = "reports"
@@ -83,7 +84,8 @@ def report_stock():
            permission=INVENTORY, responses={200: XLSX})
 def delivery_template_xlsx():
     out = io.BytesIO()
-    template_workbook(out)
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_api_user()),
+                      tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 

@@ -31,9 +31,9 @@ def qr_svg(text: str, scale: int = 3) -> Markup:
 TRACE_BATCH_COLUMNS = (
     Column("Batch number", "label", 18), Column("Prepared at", "datetime"),
     Column("Cocktail", "text", 28), Column("Version", "int"), Column("Doses", "int"),
-    Column("Status", "label"), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
+    Column("Status", "label", words=True), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
     Column("Quantity from lot", "decimal", 16), Column("Unit", "label", 8),
-    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 18),
+    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 20),
 )
 TRACE_PATIENT_COLUMNS = (
     Column("MRN", "text", 16), Column("Last name", "text"), Column("First name", "text"),
@@ -51,12 +51,12 @@ TRACE_ADMINISTRATION_COLUMNS = (
 )
 
 
-def trace_workbook(trace, tz: tzinfo, *, administrations: bool = True,
-                   footer: str | None = None) -> bytes:
-    """The recall list of a lot as the bytes of a workbook (:func:`trace_sheets`)."""
+def trace_workbook(trace, tz: tzinfo, *, administrations: bool = True, **options) -> bytes:
+    """The recall list of a lot as the bytes of a workbook (:func:`trace_sheets`).
+    ``options``: more of ``write_workbook``'s (``footer``, ``title``, ``currency``)."""
     out = io.BytesIO()
     write_workbook(trace_sheets(trace, administrations=administrations), out, tz=tz,
-                   footer=footer)
+                   **options)
     return out.getvalue()
 
 

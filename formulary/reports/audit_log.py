@@ -5,18 +5,19 @@ entry, oldest first, with the chain's hashes so an inspector can check the links
 
 from __future__ import annotations
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 
 from formulary.audit.models import AuditEntry
 from formulary.audit.readable import readable_changes
 from formulary.domain.audit_changes import as_text
+from formulary.auth.models import User
 from formulary.reports.batch_log import stream
 from formulary.reports.workbook import Column, Sheet
 
 AUDIT_COLUMNS = (
     Column("Seq", "int", 8),
     Column("At", "datetime"),
-    Column("User", "text", 16),
+    Column("User", "text", 22),
     Column("Action", "label", 22),
     Column("Object type", "label", 16),
     Column("Object id", "text", 10),
@@ -34,9 +35,13 @@ def audit_sheets(session, stmt: Select) -> list[Sheet]:
     """``stmt`` selects ``AuditEntry`` rows (the audit page's filters); its columns are
     narrowed to those written, and it is streamed in ``seq`` order."""
     e = AuditEntry
-    narrowed = (stmt.with_only_columns(e.seq, e.at, e.username, e.action, e.object_type,
-                                       e.object_id, e.summary, e.before, e.after, e.reason,
-                                       e.prev_hash, e.hash)
+    # The person's full name as it is now (the entry keeps the username it was made
+    # under; an entry of no user, or of a user since renamed away, shows that username).
+    full_name = (select(func.nullif(User.full_name, "")).where(User.id == e.user_id)
+                 .correlate(e).scalar_subquery())
+    narrowed = (stmt.with_only_columns(e.seq, e.at, func.coalesce(full_name, e.username),
+                                       e.action, e.object_type, e.object_id, e.summary,
+                                       e.before, e.after, e.reason, e.prev_hash, e.hash)
                 .order_by(None).order_by(e.seq))
     return [Sheet("Audit log", AUDIT_COLUMNS, _with_changes(session, stream(session, narrowed)))]
 

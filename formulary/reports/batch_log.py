@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from formulary.auth.models import User
@@ -42,9 +42,9 @@ BATCH_COLUMNS = (
     Column("Version", "int"),
     Column("Doses", "int"),
     Column("Patient MRN", "text", 14),
-    Column("Prepared by", "text", 16),
-    Column("Verified by", "text", 16),
-    Column("Status", "label", 11),
+    Column("Prepared by", "text", 20),
+    Column("Verified by", "text", 20),
+    Column("Status", "label", 11, words=True),
     Column("Beyond-use date", "datetime"),
     Column("Override reason", "text", 40),
     Column("Doses given", "int"),
@@ -139,12 +139,18 @@ def _filtered(stmt: Select, q: BatchLogQuery, tz: tzinfo) -> Select:
     return stmt
 
 
+def person_name(user):
+    """A user's name as every export shows it: the full name, or the username of a user
+    who has none (a SQL expression over ``user``, the ``User`` entity or an alias)."""
+    return func.coalesce(func.nullif(user.full_name, ""), user.username)
+
+
 def batches_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
     prepared_by = aliased(User)
     verified_by = aliased(User)
     stmt = (
         select(Batch.batch_number, Batch.prepared_at, Cocktail.name, CocktailVersion.number,
-               Batch.doses, Patient.mrn, prepared_by.username, verified_by.username,
+               Batch.doses, Patient.mrn, person_name(prepared_by), person_name(verified_by),
                Batch.status, Batch.beyond_use_at, Batch.override_reason,
                Batch.doses_given, Batch.doses - Batch.doses_given)
         .join(Cocktail, Cocktail.id == Batch.cocktail_id)
@@ -173,7 +179,7 @@ def components_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
 def administrations_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
     """The administrations of the log's batches (whenever given), in batch order."""
     stmt = (
-        select(Batch.batch_number, Administration.given_at, Patient.mrn, User.username,
+        select(Batch.batch_number, Administration.given_at, Patient.mrn, person_name(User),
                Administration.doses, Administration.sites, Administration.technique,
                Administration.course_id, CourseSession.number)
         .select_from(Administration)

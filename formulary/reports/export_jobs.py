@@ -60,6 +60,8 @@ class ExportSpec:
     #: the query as this actor may have it (e.g. the sheets of patients of the courses
     #: only for a role that reads them): applied to whatever the caller asked for
     for_actor: Callable[[Any, Any], Any] = lambda query, actor: query
+    #: what the printed title says the export covers: (query, tz) -> text or None
+    range_text: Callable[[Any, Any], str | None] = lambda query, tz: None
 
 
 EXPORTS: dict[str, ExportSpec] = {}
@@ -87,16 +89,21 @@ def _counted(rows: Iterable, counter: list[int], progress: ProgressFn) -> Iterat
 
 
 def write_export(spec: ExportSpec, session: Session, query: Any, out: BinaryIO,
-                 progress: ProgressFn | None = None) -> int:
+                 progress: ProgressFn | None = None, actor=None) -> int:
     """Write the export to ``out``; ``progress(rows_written)`` after every row when given.
-    The footer carries the audit chain's head (SPEC §2). Answers the rows written."""
+    The footer carries the audit chain's head (SPEC §2), the printed page header the title
+    block (clinic, report, range, made when and by ``actor``), money its currency.
+    Answers the rows written."""
+    from formulary.reports.exports import currency, title_block
+
     tz = clock.clinic_tz()
     footer = chain_head(session).label()
+    title = title_block(spec.label, spec.range_text(query, tz), actor)
     sheets = spec.sheets(session, query, tz)
     counter = [0]
     if progress is not None:
         sheets = [replace(s, rows=_counted(s.rows, counter, progress)) for s in sheets]
-    write_workbook(sheets, out, tz=tz, footer=footer)
+    write_workbook(sheets, out, tz=tz, footer=footer, title=title, currency=currency())
     return counter[0]
 
 
@@ -114,7 +121,7 @@ def deliver(spec: ExportSpec, query: Any, actor):
     if total <= current_app.config["EXPORT_INLINE_MAX_ROWS"]:
         out = tempfile.TemporaryFile(suffix=".xlsx")
         try:
-            write_export(spec, session, query, out)
+            write_export(spec, session, query, out, actor=actor)
             out.seek(0)
         except BaseException:
             out.close()
@@ -158,7 +165,7 @@ def run_export_job(run) -> Outcome:
         query = spec.parse(session, params)
         run.set_total(spec.count(session, query, tz))
         with open(part, "wb") as out:
-            rows = write_export(spec, session, query, out, run.progress)
+            rows = write_export(spec, session, query, out, run.progress, actor=run.user)
             out.flush()
             os.fsync(out.fileno())
         os.replace(part, final)
@@ -251,7 +258,8 @@ register_export(ExportSpec(
                "cocktail_id": q.cocktail_id, "patient_id": q.patient_id,
                "administrations": q.administrations},
     _batch_log_count, batch_log.batch_log_sheets, lambda q, tz: batch_log.filename(q),
-    _batch_log_audit, _with_administrations))
+    _batch_log_audit, _with_administrations,
+    lambda q, tz: f"Prepared {q.start} to {q.end}"))
 
 
 # stock report
@@ -285,7 +293,15 @@ register_export(ExportSpec(
     lambda q: {"now": q.now.isoformat(), "expiring_within_days": q.expiring_within_days,
                "from": q.movements_from.isoformat() if q.movements_from else None,
                "to": q.movements_to.isoformat() if q.movements_to else None},
-    _stock_count, stock_report.stock_report_sheets, stock_report.filename, _stock_audit))
+    _stock_count, stock_report.stock_report_sheets, stock_report.filename, _stock_audit,
+    range_text=lambda q, tz: _stock_range(q, tz)))
+
+
+def _stock_range(q, tz) -> str:
+    text = f"Stock at {q.now.astimezone(tz):%Y-%m-%d %H:%M}"
+    if q.movements_from is not None and q.movements_to is not None:
+        text += f"; movements {q.movements_from} to {q.movements_to}"
+    return text
 
 
 # trace (recall list of a lot)
@@ -337,7 +353,7 @@ register_export(ExportSpec(
     lambda q: {"lot_id": q.lot_id, "administrations": q.administrations},
     _trace_count, _trace_sheets,
     lambda q, tz: f"recall-{q.lot_number}.xlsx".replace(" ", "_"), _trace_audit,
-    _with_administrations))
+    _with_administrations, lambda q, tz: f"Lot {q.lot_number}"))
 
 
 # audit log
@@ -376,7 +392,17 @@ def _audit_audit(session, actor, q):
 register_export(ExportSpec(
     "audit", "Audit log", AUDIT, _audit_parse, lambda q: dict(q.filters),
     lambda session, q, tz: _count(session, _audit_statement(q)), _audit_sheets,
-    lambda q, tz: "audit-log.xlsx", _audit_audit))
+    lambda q, tz: "audit-log.xlsx", _audit_audit,
+    range_text=lambda q, tz: _audit_range(dict(q.filters))))
+
+
+def _audit_range(filters: dict) -> str:
+    """The audit page's filters as the export's printed title says them."""
+    words = {"user": "user", "object_type": "object", "object_id": "id", "action": "action"}
+    start, end = filters.get("from"), filters.get("to")
+    parts = [f"{start or 'first entry'} to {end or 'last entry'}"]
+    parts += [f"{label} {filters[name]}" for name, label in words.items() if filters.get(name)]
+    return "; ".join(parts)
 
 
 # adverse events (SPEC §11): patient data, so COURSES_EXPORT (admin, pharmacist)
@@ -424,4 +450,11 @@ def _events_filename(q, tz):
 
 register_export(ExportSpec(
     "adverse_events", "Adverse events", COURSES_EXPORT, _events_parse, _events_params,
-    _events_count, _events_sheets, _events_filename, _events_audit))
+    _events_count, _events_sheets, _events_filename, _events_audit,
+    range_text=lambda q, tz: _events_range(q)))
+
+
+def _events_range(q) -> str:
+    from formulary.courses import event_report
+
+    return event_report.describe(q)

@@ -7,19 +7,41 @@ Every export carries the audit chain's head in its footer (:func:`head_footer`, 
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
+
+from formulary import clock
 
 from formulary.audit.services import chain_head
 from formulary.courses import event_report
 from formulary.extensions import db
 from formulary.reports import batch_log, stock_report
 from formulary.reports.export_jobs import EXPORTS, TraceQuery, deliver
+from formulary.reports.workbook import TitleBlock
 
 
 def head_footer() -> str:
     """The footer line of an export: the audit chain's head as committed when the export
     is made (the export's own entry is written after it, with the request's commit)."""
     return chain_head(db.session).label()
+
+
+def title_block(report: str, range_text: str | None, actor) -> TitleBlock:
+    """The printed title of an export: this clinic, ``report``, ``range_text``, made now
+    by ``actor`` (their full name; a job's printed title names who asked for it)."""
+    return TitleBlock(clinic=current_app.config["CLINIC_NAME"], report=report,
+                      range=range_text, generated_at=clock.now(),
+                      generated_by=actor.display_name if actor is not None else "Formulary")
+
+
+def currency() -> str:
+    return current_app.config["MONEY_CURRENCY"]
+
+
+def print_options(report: str, range_text: str | None, actor) -> dict:
+    """The keyword arguments every export gives ``write_workbook`` (or
+    ``workbook_response``): the audit head footer, the title block and the currency."""
+    return {"footer": head_footer(), "title": title_block(report, range_text, actor),
+            "currency": currency()}
 
 
 def send_export(report: str, query, actor):

@@ -23,8 +23,10 @@ class BatchLogForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DateField("From", name="from", validators=[Optional()])
-    end = DateField("To", name="to", validators=[Optional()])
+    # Two forms on one page send ``from`` and ``to``: their ids differ, so each label
+    # focuses its own field.
+    start = DateField("From", name="from", id="log-from", validators=[Optional()])
+    end = DateField("To", name="to", id="log-to", validators=[Optional()])
     cocktail_id = SelectField("Cocktail", coerce=_int_or_none, validate_choice=True,
                               validators=[Optional()])
     patient_mrn = StringField("Patient MRN", validators=[Optional()],
@@ -43,8 +45,8 @@ class StockReportForm(FlaskForm):
     expiring_within_days = IntegerField(
         "Expiring within (days)", default=DEFAULT_EXPIRING_WITHIN_DAYS,
         validators=[Optional(), NumberRange(min=0, max=MAX_EXPIRING_DAYS)])
-    start = DateField("Movements from", name="from", validators=[Optional()])
-    end = DateField("Movements to", name="to", validators=[Optional()])
+    start = DateField("Movements from", name="from", id="stock-from", validators=[Optional()])
+    end = DateField("Movements to", name="to", id="stock-to", validators=[Optional()])
     submit = SubmitField("Download the stock report")
 
 

@@ -27,7 +27,7 @@ from formulary.reports.forms import (AdverseEventFilterForm, BatchLogForm, Deliv
                                      StockReportForm)
 from formulary.reports.export_jobs import EXPORTS
 from formulary.reports.exports import (send_adverse_events, send_batch_log,
-                                       send_export, send_stock_report)
+                                       send_export, send_stock_report, title_block)
 from formulary.reports.respond import file_response
 from formulary.jobs.kinds import KINDS
 from formulary.jobs.services import recent_jobs
@@ -144,7 +144,8 @@ def audit_export():
 @require(INVENTORY)
 def delivery_template():
     out = io.BytesIO()
-    template_workbook(out)
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_user),
+                      tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 

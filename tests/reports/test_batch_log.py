@@ -32,7 +32,7 @@ def clinic(make_ingredient, make_lot, make_cocktail, make_patient, make_batch, m
     face = make_cocktail([(lido, "1", "mL")], name="Face glow")
     ana = make_patient("@MRN-1")
     bob = make_patient("MRN-2")
-    checker = make_user("pharmacist", username="checker")
+    checker = make_user("pharmacist", username="checker", full_name="Chloé Checker")
     # 23:30 UTC on 10 March is 00:30 on 11 March in Paris
     b1 = make_batch(hair, [(b_lot, "2.5"), (l_lot, "0.5")], patient=ana, doses=2,
                     prepared_at=datetime(2026, 3, 10, 23, 30, tzinfo=timezone.utc),
@@ -63,8 +63,9 @@ def test_batch_log_sheets_rows_and_types(api, clinic):
     assert [r[0] for r in batches[1:]] == [b2.batch_number, b1.batch_number, b3.batch_number]
     row = batches[2]
     assert row[1] == datetime(2026, 3, 11, 0, 30)
-    assert row[2:8] == ("+Hair boost", 1, 2, "@MRN-1", b1.prepared_by.username, "checker")
-    assert row[8] == "verified"
+    # people by their full name (a user without one: the username); statuses in words
+    assert row[2:8] == ("+Hair boost", 1, 2, "@MRN-1", b1.prepared_by.username, "Chloé Checker")
+    assert row[8] == "Verified"
     assert row[9] == datetime(2026, 3, 12, 0, 30)
     assert row[10] == "@SUM(A1:A2) reviewed"
     assert row[11:] == (0, 2)  # nothing given yet: every dose left
