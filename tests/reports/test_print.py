@@ -106,8 +106,10 @@ def test_every_export_prints_its_columns_on_the_page_width(app, api, login_as, s
     # 27 batches (a 27-row batch log printed on 10 pages before): one page; their 54
     # component lines: two
     _check(pages["batch-log"], report="Batch log", clinic=clinic, sheets=[
-        ("Override reason", "Batch number", "Override reason", 1),
-        ("Lot expiry", "Batch number", "Unit", 2)])
+        ("Override reason", "Batch number", "Doses left", 1),
+        ("Lot expiry", "Batch number", "Unit", 2),
+        # the admin reads courses: the doses given from these batches, on one page
+        ("Technique", "Batch number", "Session", 1)])
     first = pages["batch-log"][0]
     assert "Alex Admin" in first and "Chloé Checker" in first and "Verified" in first
     # stock (27 pages before): 30 lots
