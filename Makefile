@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test migrate demo serve bench bench-load clean messages
+.PHONY: run test install install-test migrate demo serve worker bench bench-load clean messages
 
 # The catalogs (SPEC §13): translations/<lang>/LC_MESSAGES/messages.po is the source;
 # its .mo is compiled here whenever the .po is newer (never committed).
@@ -16,7 +16,8 @@ MO_FILES := $(PO_FILES:.po=.mo)
 EXTRACT_KEYWORDS := -k _l -k tr -k flash -k NavItem -k ValidationError -k NotFound -k Forbidden \
 	-k Conflict -k Duplicate -k InvalidState -k InsufficientStock -k SafetyBlock -k MalformedRequest \
 	-k Column -k Sheet -k ChartSpec -k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
-	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse
+	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse \
+	-k JobKind:2 -k ExportSpec:2
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,7 +50,17 @@ demo: migrate
 serve:
 	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
 
-run: demo serve
+# The background worker on its own (exports, imports, backups, the digest; SPEC §14).
+worker: migrate
+	$(PY) -m flask --app wsgi worker
+
+# The server and the worker beside it. Ctrl-C reaches the server; the trap then stops the
+# worker (a background job of a non-interactive shell ignores Ctrl-C itself), and on any
+# exit of the server too.
+run: demo
+	@$(PY) -m flask --app wsgi worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ file under ``instance/``; Production refuses to start without ``SECRET_KEY``.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -42,6 +43,9 @@ class Config:
     DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
     MONEY_CURRENCY = os.environ.get("MONEY_CURRENCY", "EUR")
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    # The currency of unit costs and stock values, shown with every amount of money in
+    # the exports (an ISO 4217 code).
+    MONEY_CURRENCY = os.environ.get("MONEY_CURRENCY", "EUR")
     # Lock an account for LOGIN_LOCK_MINUTES after LOGIN_MAX_FAILURES failed logins in a row.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
@@ -65,12 +69,47 @@ class Config:
     # a draft approve it by typing the cocktail's name; the audit entry says so.
     SINGLE_PHARMACIST_MODE = os.environ.get("SINGLE_PHARMACIST_MODE", "").lower() in ("1", "true", "yes")
     SQLITE_BUSY_TIMEOUT = 15  # seconds a request waits for another writer before failing clearly
+    # /baseline, the benchmarks' reference page, exists only when this is on (or TESTING).
+    BENCHMARK = os.environ.get("BENCHMARK", "").lower() in ("1", "true", "yes")
     TESTING = False
+
+    # Background jobs (SPEC §14): huey's queue on a SQLite file under instance/ (one
+    # workstation, no extra server), on Redis when REDIS_URL is set (several app servers).
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    JOB_QUEUE_PATH = os.environ.get("JOB_QUEUE_PATH") or str(INSTANCE_DIR / "job-queue.db")
+    JOB_QUEUE_NAME = os.environ.get("JOB_QUEUE_NAME", "formulary")
+    # Where finished files wait for their download (shared storage with several servers).
+    JOB_FILES_DIR = os.environ.get("JOB_FILES_DIR") or str(INSTANCE_DIR / "job-files")
+    JOB_KEEP_HOURS = 24          # a finished file is deleted this long after it was made
+    JOB_WORKERS = int(os.environ.get("JOB_WORKERS", "2"))  # threads of one worker process
+    JOB_HEARTBEAT_SECONDS = 5    # a running job's row is touched this often
+    JOB_STALE_SECONDS = 60       # ... and without a touch for this long, its worker is dead
+    JOB_MAX_ATTEMPTS = 2         # a job whose worker died is queued again, this many runs in all
+    # Exports of at most this many rows are written inside the request; larger ones are jobs.
+    EXPORT_INLINE_MAX_ROWS = int(os.environ.get("EXPORT_INLINE_MAX_ROWS", "20000"))
+    # Delivery sheets of more rows than this are received by a job.
+    DELIVERY_INLINE_MAX_ROWS = int(os.environ.get("DELIVERY_INLINE_MAX_ROWS", "200"))
+    # The nightly backup: at BACKUP_AT clinic time, into BACKUP_DIR, kept BACKUP_KEEP_DAYS days.
+    BACKUP_DIR = os.environ.get("BACKUP_DIR") or str(INSTANCE_DIR / "backups")
+    BACKUP_AT = os.environ.get("BACKUP_AT", "02:00")
+    BACKUP_KEEP_DAYS = int(os.environ.get("BACKUP_KEEP_DAYS", "14"))
+    # The daily digest, at DIGEST_AT clinic time, by SMTP. No SMTP_HOST: no mail is sent.
+    DIGEST_AT = os.environ.get("DIGEST_AT", "07:00")
+    SMTP_HOST = os.environ.get("SMTP_HOST") or None
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
+    SMTP_SSL = os.environ.get("SMTP_SSL", "").lower() in ("1", "true", "yes")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "formulary@localhost")
 
 
 class DevelopmentConfig(Config):
     DEBUG = False
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+
+
+_TEST_DIR = Path(tempfile.gettempdir()) / f"formulary-test-{os.getpid()}"
 
 
 class TestingConfig(Config):
@@ -83,6 +122,13 @@ class TestingConfig(Config):
     # Tests log in many times from one address; the rate-limit tests set their own limits.
     LOGIN_RATE_PER_IP = 1000
     LOGIN_RATE_PER_USERNAME = 1000
+    # The queue and the files of jobs in a directory of this test process, never the
+    # instance's; the jobs tests give each test its own (tests/jobs). Never Redis by accident.
+    REDIS_URL = None
+    JOB_QUEUE_PATH = str(_TEST_DIR / "job-queue.db")
+    JOB_FILES_DIR = str(_TEST_DIR / "job-files")
+    BACKUP_DIR = str(_TEST_DIR / "backups")
+    SMTP_HOST = None
 
 
 class ProductionConfig(Config):

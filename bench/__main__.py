@@ -14,6 +14,8 @@ BENCHMARKS = {
     "picker": "formulation picker: 30 allergies x 1,000 cocktails",
     "batches": "batches/s through gunicorn + PostgreSQL, 1/4/16 clients",
     "export": "batch-log export of 100,000 lines vs bare openpyxl and pandas",
+    "timeline": "a patient's timeline with 40 sessions (API; the page with --page URL)",
+    "export_job": "a 1,000,000-line export as a job: progress, worker memory, pages' p95 beside it",
     "scale_pages": "every list page on a year-scale database (give its URL)",
     "load": "a clinic day with Locust (needs requirements-bench.txt)",
 }

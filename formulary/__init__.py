@@ -16,7 +16,8 @@ from config import CONFIGS, ProductionConfig
 from formulary.db import MAX_ID
 
 #: The areas of the application, each a package with a ``views.py`` defining ``bp``.
-AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports")
+AREAS = ("main", "auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports",
+         "courses", "recalls", "search", "jobs")
 
 
 def create_app(config: str | type | None = None) -> Flask:
@@ -100,6 +101,11 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session
 
     stock_totals.install(Session, audit_services.install)  # hooks in their order
+    from formulary.jobs import kinds as job_kinds, queue as job_queue, services as job_services
+
+    job_kinds.load_kinds()
+    job_services.install(Session)  # a job goes on the queue when its row is committed
+    job_queue.init_app(app)
     transaction.install(app)
     security.install(app)
     request_text.install(app)  # after CSRFProtect's hook: the token is read as sent

@@ -24,7 +24,7 @@ from formulary.extensions import db
 
 #: Areas that contribute demo data, in the order they depend on each other. Each has a
 #: module ``formulary/<area>/demo.py`` with ``load(session, ctx: dict)``.
-DEMO_AREAS = ("auth", "inventory", "cocktails", "patients", "compounding")
+DEMO_AREAS = ("auth", "inventory", "cocktails", "patients", "compounding", "courses")
 DEMO_ADMIN = ("admin", "formulary-admin")
 
 
@@ -88,7 +88,7 @@ def register_cli(app: Flask) -> None:
                    "the second pharmacist who verifies and approves what pharmacist made).")
 
     # Further command groups of their own modules (backup and restore, ...).
-    for name in ("formulary.backup",):
+    for name in ("formulary.backup", "formulary.jobs.cli"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register_cli(app)
 

@@ -9,7 +9,7 @@ from formulary.i18n import _l
 #: Bootstrap's colour of the badge of each status (lots, cocktails, batches, verdicts).
 STATUS_COLOURS = {
     "available": "success", "quarantined": "warning", "recalled": "danger",
-    "expired": "secondary", "in_use_expired": "secondary", "draft": "secondary",
+    "expired": "secondary", "in_use_expired": "secondary", "empty": "light", "draft": "secondary",
     "active": "success", "retired": "dark", "superseded": "light", "prepared": "info",
     "verified": "success", "discarded": "dark", "safe": "success", "caution": "warning",
     "blocked": "danger", "on_hold": "danger", "partly_given": "primary", "given": "secondary",

@@ -4,7 +4,7 @@ import importlib
 import importlib.util
 
 MODEL_AREAS = ("auth", "audit", "inventory", "cocktails", "patients", "compounding", "reports",
-               "courses")
+               "courses", "recalls", "jobs")
 
 
 def load_all() -> None:

@@ -26,12 +26,14 @@ MENU = (
     NavItem("Cocktails", "cocktails.index", P.VIEW, "eyedropper"),
     NavItem("Patients", "patients.index", P.PATIENTS, "person-vcard"),
     NavItem("Batches", "compounding.batches", P.VIEW, "journal-medical"),
+    NavItem("Recalls", "recalls.index", P.VIEW, "megaphone"),
     NavItem("Reports", "reports.index", P.REPORTS, "file-earmark-spreadsheet"),
+    NavItem("Adverse events", "reports.adverse_events", P.COURSES_VIEW, "bandaid"),
     NavItem("Audit log", "audit.index", P.AUDIT, "shield-check"),
     NavItem("Allergen groups", "inventory.allergen_groups", P.ADMIN, "exclamation-triangle"),
     NavItem("Users", "auth.users", P.ADMIN, "people"),
     NavItem("My API tokens", "auth.my_tokens", P.VIEW, "key"),
-    NavItem("My settings", "auth.profile", P.VIEW, "gear"),
+    NavItem("Profile", "auth.profile", P.VIEW, "person-gear"),
 )
 
 

@@ -239,17 +239,27 @@ PAGE_QUERY = (
 )
 
 
+def sort_query(spec) -> tuple:
+    """The ``?sort=`` parameter of a list sorted by ``spec`` (a ``listing.SortColumns``)."""
+    values = [v for k in spec.keys for v in (k, "-" + k)]
+    return ("sort", S.string(enum=values),
+            f"order: a column, '-' before it for descending (default {spec.default}); "
+            "an unknown column is 422")
+
+
 def paginate(stmt, serialize: Callable[[Any], dict], *, default_per_page: int = 50,
-             scalars: bool = True) -> dict:
-    """Run a select with ``?page=&per_page=`` and answer ``{items, total, page, per_page}``."""
+             scalars: bool = True, sort=None, unique: bool = False) -> dict:
+    """Run a select with ``?page=&per_page=`` (and ``?sort=`` when ``sort``, a
+    ``listing.SortColumns``, is given) and answer ``{items, total, page, per_page}``.
+    A page past the last answers the last page (``page`` says which)."""
+    from formulary.listing import api_sort, paged
+
     page = arg_int("page", 1, minimum=1)
     per_page = arg_int("per_page", default_per_page, minimum=1,
                        maximum=current_app.config["API_MAX_PER_PAGE"])
-    total = db.session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())
-    ).scalar_one()
-    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
-    rows = result.scalars().all() if scalars else result.all()
+    if sort is not None:
+        stmt = sort.apply(stmt, api_sort(sort))
+    rows, page, total = paged(stmt, page, per_page, objects=scalars, unique=unique)
     return {"items": [serialize(r) for r in rows], "total": total, "page": page,
             "per_page": per_page}
 

@@ -20,7 +20,8 @@ from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user, dec, iso,
-                                json_body, only_fields, paginate, want_type)
+                                json_body, only_fields, paginate, sort_query,
+                                want_type)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
 from formulary.cocktails import services
 from formulary.cocktails.composition import version_composition
@@ -154,7 +155,8 @@ def _reload(cocktail_id: int):
 @api_route("/cocktails", ["GET"], summary="List cocktails", tag=TAG, permission=VIEW,
            query=(("area", S.string(enum=AREAS), "area of the version shown"),
                   ("status", S.string(enum=COCKTAIL_STATUSES), "the cocktail's status"),
-                  ("q", S.string(), "search in name and indication"), *PAGE_QUERY),
+                  ("q", S.string(), "search in name and indication"),
+                  sort_query(services.COCKTAIL_SORT), *PAGE_QUERY),
            responses={200: S.page_of(COCKTAIL_OUT)})
 def list_cocktails():
     area = request.args.get("area") or None
@@ -165,7 +167,7 @@ def list_cocktails():
         raise ValidationError(f"Unknown status: use one of {', '.join(COCKTAIL_STATUSES)}.",
                               field="status")
     stmt = services.list_statement(area=area, status=status, q=request.args.get("q") or None)
-    return paginate(stmt, lambda c: cocktail_json(c, with_versions=False))
+    return paginate(stmt, lambda c: cocktail_json(c, with_versions=False), sort=services.COCKTAIL_SORT)
 
 
 @api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,

@@ -8,11 +8,12 @@ from formulary import clock
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_date_range, arg_int, created,
                                 current_api_user, dec, iso, json_body, only_fields, paginate,
-                                want_type)
-from formulary.auth.permissions import BATCHES, VIEW
+                                sort_query, want_type)
+from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
+from formulary.compounding.queries import BATCH_SORT, patients_filter
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
@@ -92,9 +93,11 @@ def _get(model, value, name: str, message: str):
                   ("to", S.string(fmt="date"), "prepared on or before (clinic-local date)"),
                   ("cocktail_id", S.integer(), "only this cocktail"),
                   ("patient_id", S.integer(), "only this patient"),
+                  ("patient", S.string(), "the patient with this MRN; with the right to read "
+                   "patients, else every patient whose names or MRN hold these words"),
                   ("status", S.string(enum=BATCH_STATUSES), "only this recorded status"),
                   ("state", S.string(enum=STATES), "only this effective state (now)"),
-                  *PAGE_QUERY),
+                  sort_query(BATCH_SORT), *PAGE_QUERY),
            responses={200: S.page_of(BATCH)})
 def list_batches():
     status = request.args.get("status") or None
@@ -104,11 +107,14 @@ def list_batches():
     if state is not None and state not in STATES:
         raise ValidationError(f"Use one of: {', '.join(STATES)}.", field="state")
     date_from, date_to = arg_date_range()
+    patient = (request.args.get("patient") or "").strip()
+    patients = (patients_filter(db.session, patient, by_name=current_api_user().may(PATIENTS))
+                if patient else None)
     stmt = services.batches_query(tz=clock.clinic_tz(), date_from=date_from,
                                   date_to=date_to, cocktail_id=arg_int("cocktail_id"),
                                   patient_id=arg_int("patient_id"), status=status, state=state,
-                                  now=clock.now())
-    return paginate(stmt, batch_json)
+                                  now=clock.now(), patients=patients)
+    return paginate(stmt, batch_json, sort=BATCH_SORT)
 
 
 @api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "
@@ -166,20 +172,53 @@ def discard_batch(batch_id: int):
     return batch_json(batch)
 
 
-@api_route("/lots/<int:lot_id>/trace", ["GET"], summary="Recall: every batch that used a lot "
-           "and every patient they were for", tag="batches", permission=VIEW,
-           responses={200: S.obj(required=("lot", "batches", "patients"), lot=LOT_BRIEF,
-                                 batches=S.array(BATCH), patients=S.array(PATIENT_BRIEF))})
+TRACED_ADMINISTRATION = S.component("TracedAdministration", S.obj(
+    required=("id", "given_at", "patient", "practitioner", "doses", "sites", "technique",
+              "batch_id", "quantity", "unit"),
+    id=S.integer(), given_at=S.string(fmt="date-time"), patient=PATIENT_BRIEF,
+    practitioner=S.string(), doses=S.integer(minimum=1), sites=S.string(),
+    technique=S.string(), batch_id=S.integer(), batch_number=S.string(),
+    course_id=S.integer(), session_number=S.integer(),
+    quantity=S.decimal_out(description="of this lot, in its stock unit"), unit=S.string()))
+
+
+def traced_administration_json(a, tz) -> dict:
+    return {"id": a.id, "given_at": iso(a.given_at.astimezone(tz)),
+            "patient": {"id": a.patient.id, "mrn": a.patient.mrn,
+                        "first_name": a.patient.first_name, "last_name": a.patient.last_name},
+            "practitioner": a.practitioner, "doses": a.doses, "sites": a.sites,
+            "technique": a.technique, "batch_id": a.batch_id, "batch_number": a.batch_number,
+            "course_id": a.course_id, "session_number": a.session_number,
+            "quantity": dec(a.quantity), "unit": a.unit}
+
+
+@api_route("/lots/<int:lot_id>/trace", ["GET"], summary="Recall: every batch that used a lot, "
+           "every administration of them and every patient reached", tag="batches",
+           permission=VIEW,
+           description="`administrations` (patient, date, practitioner, sites) only for the "
+                       "roles that read treatment courses; every role gets "
+                       "`administration_count`.",
+           responses={200: S.obj(required=("lot", "batches", "patients", "administration_count"),
+                                 lot=LOT_BRIEF, batches=S.array(BATCH),
+                                 patients=S.array(PATIENT_BRIEF),
+                                 administrations=S.array(TRACED_ADMINISTRATION),
+                                 administration_count=S.integer(minimum=0))})
 def trace_lot(lot_id: int):
     try:
         lot = services.get_lot(db.session, lot_id)
     except NotFound:
         raise NotFound("No such lot.") from None
     trace = services.trace_lot(db.session, lot)
-    return {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
+    body = {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
                     "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
                     "expiry_date": iso(lot.expiry_date), "status": lot.status,
                     "quantity_on_hand": dec(lot.quantity_on_hand)},
             "batches": [batch_json(b) for b in trace.batches],
             "patients": [{"id": p.id, "mrn": p.mrn, "first_name": p.first_name,
-                          "last_name": p.last_name} for p in trace.patients]}
+                          "last_name": p.last_name} for p in trace.patients],
+            "administration_count": len(trace.administrations)}
+    if current_api_user().may(COURSES_VIEW):
+        tz = clock.clinic_tz()
+        body["administrations"] = [traced_administration_json(a, tz)
+                                   for a in trace.administrations]
+    return body

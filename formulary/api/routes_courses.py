@@ -10,19 +10,21 @@ from flask import jsonify, request
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, current_api_user, dec,
-                                iso, json_body, only_fields, paginate, want_type)
+from formulary.api.core import (PAGE_QUERY, api_route, arg_date, arg_int, clean_json_text,
+                                current_api_user, dec, iso, json_body, only_fields, paginate,
+                                want_type)
 from formulary.audit.services import record as audit_record
 from formulary.api.routes_patients import allergy_json
 from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.courses import administrations as adm_services
 from formulary.courses import consent as consent_services
+from formulary.courses import event_report
 from formulary.courses import events as event_services
-from formulary.courses import services
+from formulary.courses import scans, services
 from formulary.courses.models import Administration, Course
 from formulary.domain import courses as rules
-from formulary.domain.errors import ValidationError
+from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.extensions import db
 from formulary.patients.models import Patient
 from formulary.courses.timeline import timeline
@@ -34,7 +36,10 @@ CONSENT = S.component("Consent", S.obj(
     id=S.integer(), course_id=S.integer(), consent_text_id=S.integer(),
     version=S.integer(minimum=1), title=S.string(), consented_on=S.string(fmt="date"),
     taken_by=S.string(), note=S.string(null=True), withdrawn_on=S.string(fmt="date", null=True),
-    withdrawal_reason=S.string(null=True)))
+    withdrawal_reason=S.string(null=True),
+    scan=S.obj(required=("content_type", "size", "sha256", "filename"),
+               content_type=S.string(enum=("application/pdf", "image/png", "image/jpeg")),
+               size=S.integer(minimum=1), sha256=S.string(), filename=S.string())))
 SESSION = S.component("CourseSession", S.obj(
     required=("id", "number", "planned_on", "status", "administrations"),
     id=S.integer(), number=S.integer(minimum=1), planned_on=S.string(fmt="date"),
@@ -124,6 +129,11 @@ def administration_json(adm: Administration) -> dict:
                    "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
                    "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines],
     }
+
+
+def scan_json(scan) -> dict:
+    return {"content_type": scan.content_type, "size": scan.size, "sha256": scan.sha256,
+            "filename": scan.filename}
 
 
 def consent_text_json(text) -> dict:
@@ -272,14 +282,29 @@ def create_consent_text():
            summary="Record the patient's consent to a course (201), or withdraw it (200)",
            tag="courses", permission=COURSES,
            description="`{consent_text_id, consented_on, note?}` records; "
-                       "`{withdrawn_on, reason}` withdraws the consent in force and stops the course.",
+                       "`{withdrawn_on, reason}` withdraws the consent in force and stops the course. "
+                       "To record a consent with its scanned signed form, send the same fields "
+                       "as multipart/form-data with the file in `scan` (PDF, PNG or JPEG, at "
+                       "most 10 MB, checked by its content: 422 `fields.scan` otherwise); the "
+                       "answer then carries `scan: {content_type, size, sha256, filename}`.",
            body=S.obj(consent_text_id=S.integer(), consented_on=S.string(fmt="date"),
                       note=S.string(null=True), withdrawn_on=S.string(fmt="date"),
                       reason=S.string()),
            responses={201: CONSENT, 200: CONSENT})
 def course_consent(course_id: int):
-    data = only_fields(json_body(), {"consent_text_id", "consented_on", "note", "withdrawn_on",
-                                     "reason"})
+    upload = None
+    if request.mimetype == "multipart/form-data":
+        # A consent with its scanned signed form: the same fields as form values.
+        data = only_fields(clean_json_text(request.form.to_dict()),
+                           {"consent_text_id", "consented_on", "note"})
+        refuse_unknown_fields(request.files, {"scan"})
+        raw_id = data.get("consent_text_id")
+        if isinstance(raw_id, str) and raw_id.strip().isascii() and raw_id.strip().isdigit():
+            data["consent_text_id"] = int(raw_id.strip())
+        upload = request.files.get("scan")
+    else:
+        data = only_fields(json_body(), {"consent_text_id", "consented_on", "note",
+                                         "withdrawn_on", "reason"})
     course = services.get_course(db.session, course_id)
     actor = current_api_user()
     withdraw = {"withdrawn_on", "reason"} & set(data)
@@ -294,7 +319,12 @@ def course_consent(course_id: int):
         consent = consent_services.record_consent(
             db.session, actor, course, consent_text_id=consent_text_id,
             consented_on=data.get("consented_on"), note=data.get("note"), today=clock.today())
-        return no_store(consent_services.consent_json(consent), 201)
+        body = consent_services.consent_json(consent)
+        if upload is not None:
+            scan = scans.attach_scan(db.session, actor, consent, data=scans.read_upload(upload),
+                                     filename=upload.filename)
+            body["scan"] = scan_json(scan)
+        return no_store(body, 201)
     raise ValidationError("Send either {consent_text_id, consented_on, note?} or "
                           "{withdrawn_on, reason}.",
                           fields={"consent_text_id": ["Required to record a consent."]})
@@ -386,19 +416,56 @@ def create_adverse_event(administration_id: int):
     return no_store(event_json(event), 201)
 
 
-@api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first",
-           tag="courses", permission=COURSES_VIEW,
-           query=(("ingredient_id", S.integer(), "events after administrations that gave it"),
-                  ("lot_id", S.integer(), "events after administrations from this lot"),
-                  ("from", S.string(fmt="date"), "onset on or after"),
-                  ("to", S.string(fmt="date"), "onset on or before"), *PAGE_QUERY),
-           responses={200: S.page_of(ADVERSE_EVENT)})
+ADVERSE_EVENT_LISTED = S.component("AdverseEventListed", {
+    **S.COMPONENTS["AdverseEvent"], "properties": {
+        **S.COMPONENTS["AdverseEvent"]["properties"],
+        "patient_mrn": S.string(), "given_at": S.string(fmt="date-time"),
+        "given_by": S.string(), "batch_id": S.integer(), "batch_number": S.string(),
+        "cocktail_name": S.string(), "cocktail_version": S.integer(),
+        "course_id": S.integer(), "session_number": S.integer(),
+        "lines": S.array(ADMINISTRATION_LINE)}})
+EVENT_QUERY = (("ingredient_id", S.integer(), "events after administrations that gave it"),
+               ("lot_id", S.integer(), "events after administrations from this lot"),
+               ("from", S.string(fmt="date"), "onset on or after"),
+               ("to", S.string(fmt="date"), "onset on or before"),
+               ("severity", S.string(enum=rules.EVENT_SEVERITIES), "only this severity"),
+               ("serious", S.boolean(), "only serious (true) or not serious (false) events"))
+
+
+def event_query_from_args():
+    """The listing's filters from the query string, checked (shared with the export)."""
+    return event_report.check_query(
+        db.session, start=arg_date("from"), end=arg_date("to"),
+        ingredient_id=arg_int("ingredient_id"), lot_id=arg_int("lot_id"),
+        severity=request.args.get("severity") or None,
+        serious=event_report.parse_serious(request.args.get("serious")))
+
+
+def event_listed_json(event) -> dict:
+    """An event as the listing shows it: with the administration it followed, the patient,
+    the batch and every lot given (all loaded by ``event_report.events_statement``)."""
+    adm = event.administration
+    return {**event_json(event), "patient_mrn": adm.course.patient.mrn,
+            "given_at": iso(adm.given_at.astimezone(clock.clinic_tz())),
+            "given_by": adm.given_by.username, "batch_id": adm.batch_id,
+            "batch_number": adm.batch.batch_number, "cocktail_name": adm.batch.cocktail.name,
+            "cocktail_version": adm.batch.version.number, "course_id": adm.course_id,
+            "session_number": adm.session.number,
+            "lines": [{"ingredient_id": ln.ingredient_id, "ingredient_name": ln.ingredient.name,
+                       "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
+                       "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines]}
+
+
+@api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first (audited "
+           "as reads of the patients listed)",
+           tag="courses", permission=COURSES_VIEW, query=(*EVENT_QUERY, *PAGE_QUERY),
+           responses={200: S.page_of(ADVERSE_EVENT_LISTED)},
+           description="By ingredient or lot given, onset dates, severity and seriousness. "
+                       "An unknown ingredient_id or lot_id: 404; from after to: 422.")
 @writes_on_read
 def list_adverse_events():
-    stmt = event_services.events_query(
-        ingredient_id=arg_int("ingredient_id"), lot_id=arg_int("lot_id"),
-        date_from=arg_date("from"), date_to=arg_date("to"))
-    body = paginate(stmt, event_json)
+    q = event_query_from_args()
+    body = paginate(event_report.events_statement(q), event_listed_json)
     actor = current_api_user()
     for patient in sorted({e["patient_id"] for e in body["items"]}):
         audit_record(db.session, actor, "patient.view", "patient", patient,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from formulary import clock
 from formulary.api import schema as S
-from formulary.api.core import (PAGE_QUERY, api_route, arg_bool, arg_int, created,
+from formulary.api.core import (PAGE_QUERY, api_route, sort_query, arg_bool, arg_int, created,
                                 current_api_user, dec, iso, json_body, only_fields)
 from formulary.auth.permissions import ADMIN, INVENTORY, VIEW
 from formulary.domain.errors import NotFound, ValidationError
@@ -17,11 +17,15 @@ from formulary.domain.safety import CONDITIONS
 from formulary.domain.units import UNITS
 from formulary.extensions import db
 from formulary.inventory import allergens, ingredients, lots, queries
+from formulary.inventory.sorting import INGREDIENT_SORT, LOT_SORT
+from formulary.listing import api_sort, paged
 from formulary.inventory.models import (ADJUSTMENT_REASONS, CATEGORIES, LOT_STATUSES, STORAGES,
                                         AllergenGroup, Ingredient, Lot, Movement)
 
 TAG = "inventory"
-READ_STATUSES = (*LOT_STATUSES, "expired", "in_use_expired")
+READ_STATUSES = (*LOT_STATUSES, "expired", "in_use_expired", "empty")
+#: The statuses a lot list filters by.
+LIST_STATUSES = (*LOT_STATUSES, "expired", "empty")
 
 AMOUNT_IN = S.obj(required=("amount", "unit"), amount=S.decimal_in(), unit=S.string(enum=UNITS))
 AMOUNT_OUT = S.obj(required=("amount", "unit"), amount=S.decimal_out(), unit=S.string(enum=UNITS))
@@ -118,10 +122,9 @@ def _page_args() -> tuple[int, int]:
 
 
 def _page(stmt, page: int, per_page: int):
-    total = db.session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars().all()
-    return rows, total
+    """``(rows, total, page)``: a page past the last is the last (``listing.paged``)."""
+    rows, page, total = paged(stmt, page, per_page, unique=True)
+    return rows, total, page
 
 
 def _ingredient(ingredient_id: int) -> Ingredient:
@@ -145,15 +148,16 @@ def _lot(lot_id: int) -> Lot:
            query=(("q", S.string(), "search in the name"),
                   ("category", S.string(enum=CATEGORIES), "only this category"),
                   ("low_stock", S.integer(), "1: only usable stock below the reorder level"),
-                  ("active", S.integer(), "1: active only, 0: inactive only"), *PAGE_QUERY))
+                  ("active", S.integer(), "1: active only, 0: inactive only"),
+                  sort_query(INGREDIENT_SORT), *PAGE_QUERY))
 def list_ingredients():
     from flask import request
 
     page, per_page = _page_args()
     stmt = (select(Ingredient).options(selectinload(Ingredient.allergen_groups),
                                        selectinload(Ingredient.contraindications),
-                                       selectinload(Ingredient.gtins))
-            .order_by(Ingredient.name_key))
+                                       selectinload(Ingredient.gtins)))
+    stmt = INGREDIENT_SORT.apply(stmt, api_sort(INGREDIENT_SORT))
     q = request.args.get("q", "").strip()
     if q:
         stmt = stmt.where(Ingredient.name_key.like(f"%{ingredients.name_key(q)}%"))
@@ -168,7 +172,7 @@ def list_ingredients():
     if arg_bool("low_stock"):
         low = queries.low_stock_ids(db.session, clock.now(), clock.clinic_tz())
         stmt = stmt.where(Ingredient.id.in_(list(low)))
-    rows, total = _page(stmt, page, per_page)
+    rows, total, page = _page(stmt, page, per_page)
     return {"items": _ingredient_rows(rows), "total": total, "page": page, "per_page": per_page}
 
 
@@ -206,7 +210,8 @@ def group_json(group: AllergenGroup, partners) -> dict:
            description="Readable by every role (ingredients name them); changed by admins only.")
 def list_allergen_groups():
     page, per_page = _page_args()
-    rows, total = _page(select(AllergenGroup).order_by(AllergenGroup.name_key), page, per_page)
+    rows, total, page = _page(select(AllergenGroup).order_by(AllergenGroup.name_key, AllergenGroup.id),
+                              page, per_page)
     partners = allergens.partners_by_group(db.session)
     return {"items": [group_json(g, partners.get(g.id, [])) for g in rows], "total": total,
             "page": page, "per_page": per_page}
@@ -234,31 +239,36 @@ def update_allergen_group(group_id: int):
 @api_route("/lots", ["GET"], summary="List lots", tag=TAG, permission=VIEW,
            responses={200: S.page_of(LOT)},
            query=(("ingredient_id", S.integer(), "only this ingredient"),
-                  ("status", S.string(enum=READ_STATUSES[:4]), "status as read"),
+                  ("status", S.string(enum=LIST_STATUSES), "status as read"),
                   ("expiring_within_days", S.integer(minimum=0), "usable lots expiring within N days"),
-                  ("q", S.string(), "search lot number or ingredient name"), *PAGE_QUERY))
+                  ("in_stock", S.integer(), "1: only lots with something on hand"),
+                  ("q", S.string(), "search lot number or ingredient name"),
+                  sort_query(LOT_SORT), *PAGE_QUERY))
 def list_lots():
     from flask import request
 
     page, per_page = _page_args()
     now, tz = clock.now(), clock.clinic_tz()
-    stmt = (select(Lot).join(Lot.ingredient).options(joinedload(Lot.ingredient))
-            .order_by(Lot.expiry_date, Lot.id))
+    stmt = LOT_SORT.apply(select(Lot).join(Lot.ingredient).options(joinedload(Lot.ingredient)),
+                          api_sort(LOT_SORT))
     ingredient_id = arg_int("ingredient_id", minimum=1)
     if ingredient_id is not None:
         stmt = stmt.where(Lot.ingredient_id == ingredient_id)
     status = request.args.get("status", "")
     if status:
-        if status not in READ_STATUSES[:4]:
-            raise ValidationError("Status: available, quarantined, recalled or expired.", field="status")
+        if status not in LIST_STATUSES:
+            raise ValidationError("Status: available, quarantined, recalled, expired or empty.",
+                                  field="status")
         stmt = stmt.where(queries.status_filter(status, now, tz))
     within = arg_int("expiring_within_days", minimum=0, maximum=36500)
     if within is not None:
         stmt = stmt.where(queries.expiring_filter(now, tz, within))
+    if arg_bool("in_stock"):
+        stmt = stmt.where(Lot.quantity_on_hand > 0)
     q = request.args.get("q", "").strip()
     if q:
         stmt = stmt.where(queries.search_filter(q))
-    rows, total = _page(stmt, page, per_page)
+    rows, total, page = _page(stmt, page, per_page)
     return {"items": [lot_json(r) for r in rows], "total": total, "page": page, "per_page": per_page}
 
 
@@ -331,6 +341,6 @@ def lot_movements(lot_id: int):
     page, per_page = _page_args()
     stmt = (select(Movement).options(joinedload(Movement.user)).where(Movement.lot_id == lot_id)
             .order_by(Movement.id))
-    rows, total = _page(stmt, page, per_page)
+    rows, total, page = _page(stmt, page, per_page)
     return {"items": [movement_json(m) for m in rows], "total": total, "page": page,
             "per_page": per_page}

@@ -10,11 +10,12 @@ from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_int, created, current_api_user, iso,
-                                json_body, only_fields, paginate)
+                                json_body, only_fields, paginate, sort_query)
 from formulary.auth.permissions import PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.domain import safety
 from formulary.domain.errors import InvalidState, NotFound, ValidationError
+from formulary.domain.listing import clamp_page
 from formulary.extensions import db
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
@@ -28,6 +29,10 @@ ALLERGY = S.component("Allergy", S.obj(
     severity=S.string(enum=safety.SEVERITIES), reaction=S.string(),
     status=S.string(enum=safety.ALLERGY_STATUSES), recorded_at=S.string(fmt="date-time"),
     updated_at=S.string(fmt="date-time"),
+    names_on_file=S.array(S.obj(required=("kind", "name"), kind=S.string(enum=("ingredient", "allergen_group")),
+                                id=S.integer(null=True), name=S.string()),
+                          description="free text only: the ingredients and groups it names, "
+                                      "which the allergy could be recorded as instead"),
 ))
 PATIENT = S.component("Patient", S.obj(
     required=("id", "mrn", "first_name", "last_name", "allergy_status", "conditions", "allergies"),
@@ -60,7 +65,12 @@ def allergy_json(a: Allergy) -> dict:
             "ingredient": a.ingredient.name if a.ingredient is not None else None,
             "allergen_group": a.allergen_group.name if a.allergen_group is not None else None,
             "substance": a.substance, "severity": a.severity, "reaction": a.reaction,
-            "status": a.status, "recorded_at": iso(a.recorded_at), "updated_at": iso(a.updated_at)}
+            "status": a.status, "recorded_at": iso(a.recorded_at), "updated_at": iso(a.updated_at),
+            **({"names_on_file": [
+                {"kind": "ingredient", "id": value, "name": name} if kind == "ingredient_id"
+                else {"kind": "allergen_group", "id": None, "name": name}
+                for kind, value, name in allergy_services.free_text_suggestions(db.session, a.substance)]}
+               if a.substance else {})}
 
 
 def patient_json(p: Patient) -> dict:
@@ -97,13 +107,15 @@ def _read(patient: Patient) -> dict:
 
 @api_route("/patients", ["GET"], summary="Find patients by MRN or name", tag="patients",
            permission=PATIENTS,
-           query=(("q", S.string(), "words found in the MRN or the names"), *PAGE_QUERY),
+           query=(("q", S.string(), "words found in the MRN or the names, or the date of birth "
+                   "(YYYY-MM-DD or DD/MM/YYYY)"), sort_query(services.PATIENT_SORT), *PAGE_QUERY),
            responses={200: S.page_of(S.obj(id=S.integer(), mrn=S.string(),
                                            first_name=S.string(), last_name=S.string(),
                                            date_of_birth=S.string(fmt="date", null=True),
                                            allergy_status=S.string()))})
 def list_patients():
-    return paginate(services.search_statement(request.args.get("q")), patient_summary_json)
+    return paginate(services.search_statement(request.args.get("q")), patient_summary_json,
+                    sort=services.PATIENT_SORT)
 
 
 @api_route("/patients", ["POST"], summary="Record a patient", tag="patients",
@@ -238,6 +250,10 @@ def patient_formulations(patient_id: int):
     patient = services.get_patient(db.session, patient_id, with_allergies=False)
     found = screening.formulation_page(db.session, patient, area,
                                        offset=(page - 1) * per_page, limit=per_page)
+    if clamp_page(page, found.total, per_page) != page:  # past the last page: the last
+        page = clamp_page(page, found.total, per_page)
+        found = screening.formulation_page(db.session, patient, area,
+                                           offset=(page - 1) * per_page, limit=per_page)
     services.record_view(db.session, current_api_user(), patient,
                          what=f"formulations ({area or 'all areas'})", via="api")
     return current_app.response_class(_formulations_body(found, page, per_page) + "\n",

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import io
 
-from flask import request
+from flask import current_app, request
 
 from formulary import clock
 from formulary.api import schema as S
 from formulary.api.core import api_route, arg_date_range, arg_int, created, current_api_user
 from formulary.api.routes_inventory import LOT, lot_json
-from formulary.auth.permissions import INVENTORY, REPORTS
+from formulary.auth.permissions import COURSES_EXPORT, INVENTORY, REPORTS
+from formulary.courses import event_report
+from formulary.domain.courses import EVENT_SEVERITIES
 from formulary.domain.errors import MalformedRequest
 from formulary.errors import envelope
 from formulary.extensions import db
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.respond import XLSX, file_response
-from formulary.reports.exports import send_batch_log, send_stock_report
+from formulary.reports.exports import (send_adverse_events, send_batch_log, send_stock_report,
+                                       title_block)
 from formulary.transaction import writes_on_read
 
 TAG = "reports"
@@ -81,7 +84,8 @@ def report_stock():
            permission=INVENTORY, responses={200: XLSX})
 def delivery_template_xlsx():
     out = io.BytesIO()
-    template_workbook(out)
+    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_api_user()),
+                      tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")
 
@@ -91,8 +95,11 @@ def delivery_template_xlsx():
            body=S.obj(required=("file",), file=S.string(fmt="binary",
                                                         description="the .xlsx sheet")),
            responses={201: S.obj(required=("items", "total"), items=S.array(LOT),
-                                 total=S.integer(minimum=0))},
-           description="Every row is checked first; one bad row refuses the whole file and "
+                                 total=S.integer(minimum=0)),
+                      202: S.obj(required=("id", "status"), id=S.integer(), status=S.string())},
+           description="A sheet of more than DELIVERY_INLINE_MAX_ROWS rows (200) is received "
+                       "by a job: 202 with the job (`Location: /api/v1/jobs/{id}`). "
+                       "Every row is checked first; one bad row refuses the whole file and "
                        "nothing is received. A refusal answers 422 with `fields.rows` (one "
                        "sentence per bad row, 'Row 3: ...'), `fields.file` (problems of the "
                        "file itself: not a workbook, no rows, unknown or missing columns) and "
@@ -103,9 +110,16 @@ def import_delivery():
                                field="file")
     upload = request.files.get("file")
     try:
+        data = services.read_upload(upload.stream if upload else None)
+        rows = services.count_rows(data)
+        if rows > current_app.config["DELIVERY_INLINE_MAX_ROWS"]:
+            from formulary.api.routes_jobs import accepted
+            from formulary.reports.delivery_jobs import start_import
+
+            return accepted(start_import(db.session, current_api_user(), data,
+                                         (upload.filename or "") if upload else "", rows))
         lots = services.import_delivery(
-            db.session, current_api_user(),
-            services.read_upload(upload.stream if upload else None),
+            db.session, current_api_user(), data,
             filename=(upload.filename or "") if upload else "")
     except DeliveryFileError as exc:
         db.session.rollback()
@@ -118,3 +132,27 @@ def import_delivery():
         return envelope(exc.code, exc.message, 422, fields,
                         problems=[{"row": row, "reason": reason} for row, reason in exc.problems])
     return created({"items": [lot_json(lot) for lot in lots], "total": len(lots)})
+
+
+@api_route("/reports/adverse-events.xlsx", summary="The adverse-event listing as an Excel "
+           "workbook", tag=TAG, permission=COURSES_EXPORT,
+           query=(("from", S.string(fmt="date"), "onset on or after (default: no limit)"),
+                  ("to", S.string(fmt="date"), "onset on or before (default: no limit)"),
+                  ("ingredient_id", S.integer(minimum=1), "events after administrations "
+                                                          "that gave this ingredient"),
+                  ("lot_id", S.integer(minimum=1), "events after administrations from this lot"),
+                  ("severity", S.string(enum=EVENT_SEVERITIES), "only this severity"),
+                  ("serious", S.boolean(), "only serious (true) or not serious (false)")),
+           responses={200: XLSX},
+           description="Sheets `Adverse events` (one row per event: onset, kind, severity, "
+                       "patient MRN, administration, batch) and `By ingredient and lot` (one "
+                       "row per lot given in the administration behind each event). Streams "
+                       "from the database; audited as an export.")
+@writes_on_read
+def report_adverse_events():
+    start, end = arg_date_range()
+    q = event_report.check_query(
+        db.session, start=start, end=end, ingredient_id=arg_int("ingredient_id", minimum=1),
+        lot_id=arg_int("lot_id", minimum=1), severity=request.args.get("severity") or None,
+        serious=event_report.parse_serious(request.args.get("serious")))
+    return send_adverse_events(q, current_api_user())

@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from formulary.api.core import arg_date_range, arg_int
 from formulary.audit.models import AuditEntry
+from formulary.audit.readable import readable_changes
 from formulary.auth.access import require
 from formulary.auth.permissions import AUDIT
 from formulary.clock import clinic_tz
 from formulary.extensions import db
+from formulary.listing import SortColumns, page_sort, paged
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+PER_PAGE = 50
+
+#: The orders of the audit page: "at" is the chain's order (``seq``), which is the order
+#: of the commits.
+AUDIT_SORT = SortColumns(
+    columns={"at": AuditEntry.seq, "user": AuditEntry.username, "action": AuditEntry.action,
+             "object": (AuditEntry.object_type, AuditEntry.object_id)},
+    default="-at", tiebreak=(AuditEntry.seq,))
 
 
 def filtered_entries():
@@ -41,14 +51,12 @@ def filtered_entries():
 @require(AUDIT)
 def index():
     stmt = filtered_entries()
-    page = arg_int("page", 1, minimum=1)
-    per_page = 50
-    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    entries = db.session.execute(
-        stmt.order_by(AuditEntry.seq.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).scalars().all()
+    sort = page_sort(AUDIT_SORT)
+    entries, page, total = paged(AUDIT_SORT.apply(stmt, sort), arg_int("page", 1, minimum=1),
+                                 PER_PAGE)
     object_types = db.session.execute(
         select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)).scalars().all()
-    return render_template("audit/index.html", entries=entries, page=page, per_page=per_page,
-                           total=total, object_types=object_types,
+    return render_template("audit/index.html", entries=entries, page=page, per_page=PER_PAGE,
+                           changes=readable_changes(db.session, entries),
+                           total=total, object_types=object_types, sort=sort,
                            has_export="reports.audit_export" in current_app.view_functions)

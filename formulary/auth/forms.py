@@ -33,11 +33,16 @@ class UserEditForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class ProfileForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[], validate_choice=True)
-    submit = SubmitField(_l("Save"))
-
-
 class PasswordResetForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Reset password"))
+
+
+class ProfileForm(FlaskForm):
+    """The user's own settings (SPEC §13, §14): the digest's address and opt-in, and the
+    language of their pages."""
+    email = StringField(_l("Email address"), validators=[Optional(), Length(max=254)],
+                        render_kw={"autocomplete": "email", "type": "email"})
+    digest_opt_in = BooleanField(_l("Send me the daily digest by email"))
+    locale = SelectField(_l("Language"), choices=[], validate_choice=True)
+    submit = SubmitField(_l("Save"))

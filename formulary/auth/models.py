@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The language chosen in the profile ("en", "fr"); None: the browser's decides (SPEC §13).
     locale: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # The daily digest (SPEC §14): where it goes, and whether the user wants it.
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    digest_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 

@@ -320,3 +320,23 @@ def revoke_token(session: Session, actor, token: ApiToken) -> None:
         session.flush()
         record(session, actor, "token.revoke", "api_token", token.id,
                summary=f"Revoked an API token of {token.user.username}")
+
+
+def set_profile(session, actor, user, *, email: str, digest_opt_in: bool) -> None:
+    """The user's own settings: the digest's address and whether they want it. An
+    address is checked for its shape only (one @, a dot in the domain, no spaces)."""
+    from formulary.audit.services import record
+    from formulary.domain.errors import ValidationError
+
+    email = (email or "").strip()
+    if email:
+        local, at, domain = email.rpartition("@")
+        if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in email):
+            raise ValidationError("Give an email address such as name@clinic.fr.", field="email")
+    if digest_opt_in and not email:
+        raise ValidationError("The digest needs an email address.", field="email")
+    before = {"email": user.email, "digest_opt_in": user.digest_opt_in}
+    user.email, user.digest_opt_in = email, bool(digest_opt_in)
+    record(session, actor, "user.profile", "user", user.id, summary=f"Profile of {user.username}",
+           before=before, after={"email": email, "digest_opt_in": bool(digest_opt_in)})
+    session.flush()

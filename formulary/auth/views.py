@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select
 from wtforms import SelectChoice
-from sqlalchemy import select
 
 from formulary.auth import ratelimit, services
 from formulary.auth.access import public, require
@@ -15,6 +15,7 @@ from formulary.auth.forms import LoginForm, PasswordResetForm, ProfileForm, User
 from formulary.auth.models import User
 from formulary.auth.permissions import ADMIN, VIEW
 from formulary.domain.errors import DomainError, NotFound
+from formulary.domain.listing import clamp_page
 from formulary.errors import form_errors
 from formulary.extensions import db, login_manager
 from formulary.transaction import keep_changes_on_error
@@ -153,34 +154,14 @@ def user_reset_password(user_id: int):
     return redirect(url_for("auth.user_edit", user_id=user.id))
 
 
-@bp.route("/profile", methods=["GET", "POST"])
-@require(VIEW)
-def profile():
-    """The user's own settings: the language of their pages (SPEC §13). "Browser" leaves
-    the choice to the browser's Accept-Language."""
-    from formulary import i18n
-
-    form = ProfileForm()
-    form.locale.choices = [SelectChoice("", i18n._("The browser's language"))] + [
-        SelectChoice(code, name) for code, name in i18n.language_choices()]
-    if request.method == "GET":
-        form.locale.data = current_user.locale or ""
-    if form.validate_on_submit():
-        services.set_locale(db.session, current_user, form.locale.data or None)
-        from flask_babel import refresh
-
-        refresh()
-        flash(i18n._("Your settings are saved."), "success")
-        return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", form=form), 200 if request.method == "GET" else 422
-
-
 @bp.get("/tokens")
 @require(VIEW)
 def my_tokens():
     stmt = services.visible_tokens(db.session, current_user, user_id=current_user.id)
-    page = request.args.get("page", 1, type=int) or 1
-    pagination = db.paginate(stmt, page=max(page, 1), per_page=50, error_out=False)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    # past the last page: the last (formulary.domain.listing)
+    pagination = db.paginate(stmt, page=clamp_page(page, total, 50), per_page=50, error_out=False)
     return render_template("auth/tokens.html", pagination=pagination, tokens=pagination.items,
                            token_state=services.token_state)
 
@@ -195,3 +176,37 @@ def token_revoke(token_id: int):
     flash(_("API token '%(label)s' revoked: it no longer opens the API.", label=row.label or row.id), "success")
     return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("auth.my_tokens"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@require(VIEW)
+def profile():
+    """The user's own settings: the daily digest (SPEC §14) and the language of their
+    pages (SPEC §13). "The browser's language" leaves the choice to Accept-Language."""
+    from formulary import i18n
+
+    # a form sent without the language (an older page) keeps the one on file
+    form = ProfileForm(obj=current_user if request.method == "GET" else None,
+                       locale=current_user.locale or "")
+    form.locale.choices = [SelectChoice("", i18n._("The browser's language"))] + [
+        SelectChoice(code, name) for code, name in i18n.language_choices()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.set_locale(db.session, current_user, form.locale.data or None)
+            services.set_profile(db.session, current_user, current_user, email=form.email.data,
+                                 digest_opt_in=form.digest_opt_in.data)
+        except DomainError as exc:
+            form_errors(form, exc)
+            status = exc.status
+        else:
+            from flask_babel import refresh
+
+            refresh()
+            flash(i18n._("Your settings are saved."), "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400 if form.csrf_token.errors else 422
+    return render_template("auth/profile.html", form=form,
+                           smtp=bool(current_app.config.get("SMTP_HOST")),
+                           digest_at=current_app.config["DIGEST_AT"]), status

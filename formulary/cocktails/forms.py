@@ -11,7 +11,7 @@ from wtforms import (FieldList, Form, FormField, SelectChoice, SelectField, Stri
                      SubmitField, TextAreaField)
 from wtforms.validators import Length, Optional
 
-from formulary.cocktails.models import AREAS
+from formulary.cocktails.models import AREAS, NOTES_MAX
 from formulary.domain.units import UNITS
 from formulary.i18n import _l
 from formulary.inventory.forms import _CodeLabel
@@ -34,7 +34,8 @@ class CocktailForm(FlaskForm):
     area = SelectField(_l("Area"), choices=AREA_CHOICES, validate_choice=False)
     indication = StringField(_l("Indication"), render_kw={"maxlength": 200})
     storage = SelectField(_l("Storage"), choices=STORAGE_CHOICES, default="fridge", validate_choice=False)
-    notes = TextAreaField(_l("Notes (preparation, injection technique)"), render_kw={"rows": 2})
+    notes = TextAreaField(_l("Notes (preparation, injection technique)"), validators=[Length(max=NOTES_MAX)],
+                          render_kw={"rows": 2})
     components = FieldList(FormField(ComponentForm), min_entries=0)
     totals = SubmitField(_l("Show totals"))
     submit = SubmitField(_l("Save draft"))

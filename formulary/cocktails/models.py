@@ -21,6 +21,8 @@ from formulary.extensions import db
 AREAS = ("scalp", "face", "neck", "body", "hands")
 COCKTAIL_STATUSES = ("draft", "active", "retired")
 VERSION_STATUSES = ("draft", "active", "superseded", "retired")
+#: The longest notes of a version (the service, the form and a CHECK agree).
+NOTES_MAX = 2000
 
 
 class Cocktail(db.Model):
@@ -53,6 +55,7 @@ class CocktailVersion(db.Model):
     __table_args__ = (
         UniqueConstraint("cocktail_id", "number", name="uq_cocktail_version_number"),
         CheckConstraint("status IN ('draft','active','superseded','retired')", name="status"),
+        CheckConstraint(f"length(notes) <= {NOTES_MAX}", name="notes_length"),
         CheckConstraint("area IN ('scalp','face','neck','body','hands')", name="area"),
         CheckConstraint("storage IN ('room','fridge')", name="storage"),
     )

@@ -26,14 +26,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from formulary.audit.services import record
 from formulary.cocktails.composition import check_new_components, load_ingredients
-from formulary.cocktails.models import AREAS, Cocktail, CocktailVersion, Component
+from formulary.cocktails.models import AREAS, NOTES_MAX, Cocktail, CocktailVersion, Component
 from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
 from formulary.domain.text import check_text, text_key
+from formulary.listing import SortColumns
 
 STORAGES = ("room", "fridge")
-NAME_MAX, INDICATION_MAX, NOTES_MAX = 160, 200, 2000
+NAME_MAX, INDICATION_MAX = 160, 200
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,24 @@ def version_by_number(cocktail: Cocktail, number: object) -> CocktailVersion:
     raise NotFound(f"{cocktail.name} has no version {number}.")
 
 
+def _shown_version_column(column):
+    """``column`` of the version a list shows (the one in force, else the latest), as a
+    correlated subquery: a list sorts by it without joining."""
+    latest = (select(func.max(CocktailVersion.id)).where(CocktailVersion.cocktail_id == Cocktail.id)
+              .correlate(Cocktail).scalar_subquery())
+    return (select(column).where(CocktailVersion.id == func.coalesce(Cocktail.active_version_id, latest))
+            .correlate(Cocktail).scalar_subquery())
+
+
+#: The orders of the cocktail list (page and API).
+COCKTAIL_SORT = SortColumns(
+    columns={"name": Cocktail.name_key, "status": Cocktail.status,
+             "area": _shown_version_column(CocktailVersion.area),
+             "indication": _shown_version_column(func.lower(CocktailVersion.indication)),
+             "created_at": Cocktail.created_at},
+    default="name", tiebreak=(Cocktail.id,))
+
+
 def list_statement(*, area: str | None = None, status: str | None = None, q: str | None = None,
                    indication: str | None = None):
     """Cocktails filtered by the area and indication of their shown version, their status
@@ -122,7 +141,7 @@ def list_statement(*, area: str | None = None, status: str | None = None, q: str
         like = f"%{text_key(q)}%"
         stmt = stmt.where(Cocktail.name_key.like(like)
                           | func.lower(CocktailVersion.indication).like(like))
-    return stmt.order_by(Cocktail.name_key)
+    return stmt.order_by(Cocktail.name_key, Cocktail.id)
 
 
 # --- checking ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import DomainError
 from formulary.domain.units import to_api
 from formulary.extensions import db
+from formulary.listing import page_sort, paged
 from formulary.inventory.models import Ingredient
 
 from formulary.i18n import _
@@ -43,15 +44,15 @@ def index():
         status = "active"  # practitioners pick from what may be prepared
     q = (request.args.get("q") or "").strip()[:100] or None
     indication = (request.args.get("indication") or "").strip()[:100] or None
-    page = max(1, _int_arg("page") or 1)
-    stmt = services.list_statement(area=area, status=status, q=q, indication=indication)
-    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
+    sort = page_sort(services.COCKTAIL_SORT)
+    stmt = services.COCKTAIL_SORT.apply(
+        services.list_statement(area=area, status=status, q=q, indication=indication), sort)
+    rows, page, total = paged(stmt, max(1, _int_arg("page") or 1), PER_PAGE)
     items = [(c, services.shown_version(c), services.pending_draft(c)) for c in rows]
     return render_template("cocktails/index.html", items=items, total=total, page=page,
                            per_page=PER_PAGE, areas=AREAS, statuses=COCKTAIL_STATUSES,
-                           editor=editor, filters={"area": area, "status": status, "q": q,
-                                                   "indication": indication})
+                           editor=editor, sort=sort,
+                           filters={"area": area, "status": status, "q": q, "indication": indication})
 
 
 def _detail_context(cocktail, version) -> dict:

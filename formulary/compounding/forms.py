@@ -8,7 +8,7 @@ from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringFi
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
-from formulary.compounding.models import BATCH_STATUSES
+from formulary.compounding.models import BATCH_STATUSES, REASON_MAX
 from formulary.domain.batch_state import STATES
 from formulary.i18n import _l
 from formulary.inventory.forms import _CodeLabel
@@ -49,7 +49,7 @@ class ConfirmForm(FlaskForm):
     doses = HiddenField()
     patient_mrn = HiddenField()
     idempotency_key = HiddenField()
-    override_reason = TextAreaField(_l("Override reason"), validators=[Optional(), Length(max=2000)],
+    override_reason = TextAreaField(_l("Override reason"), validators=[Optional(), Length(max=REASON_MAX)],
                                     render_kw={"rows": 2})
     confirm = SubmitField(_l("Prepare batch"))
 
@@ -60,7 +60,7 @@ class VerifyForm(FlaskForm):
 
 class DiscardForm(FlaskForm):
     reason = StringField(_l("Reason for discarding"), validators=[DataRequired(_l("Give a reason.")),
-                                                              Length(max=2000)])
+                                                              Length(max=REASON_MAX)])
     discard = SubmitField(_l("Discard batch"))
 
 
@@ -71,7 +71,7 @@ class FilterForm(FlaskForm):
     date_from = LocaleDateField(_l("From"), validators=[Optional()])
     date_to = LocaleDateField(_l("To"), validators=[Optional()])
     cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()])
-    patient_mrn = StringField(_l("Patient MRN"), validators=[Optional(), Length(max=40)])
+    patient_mrn = StringField(_l("Patient (MRN or name)"), validators=[Optional(), Length(max=100)])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
         SelectChoice(s, _CodeLabel(s)) for s in BATCH_STATUSES])
     state = SelectField(_l("State now"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [

@@ -31,9 +31,9 @@ def qr_svg(text: str, scale: int = 3) -> Markup:
 TRACE_BATCH_COLUMNS = (
     Column("Batch number", "label", 18), Column("Prepared at", "datetime"),
     Column("Cocktail", "text", 28), Column("Version", "int"), Column("Doses", "int"),
-    Column("Status", "label"), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
+    Column("Status", "label", words=True), Column("Patient MRN", "text", 16), Column("Patient", "text", 28),
     Column("Quantity from lot", "decimal", 16), Column("Unit", "label", 8),
-    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 18),
+    Column("Beyond-use", "datetime"), Column("Prepared by", "text", 20),
 )
 TRACE_PATIENT_COLUMNS = (
     Column("MRN", "text", 16), Column("Last name", "text"), Column("First name", "text"),
@@ -41,9 +41,30 @@ TRACE_PATIENT_COLUMNS = (
 )
 
 
-def trace_workbook(trace, tz: tzinfo) -> bytes:
+TRACE_ADMINISTRATION_COLUMNS = (
+    Column("Given at", "datetime"), Column("Patient MRN", "text", 16),
+    Column("Patient", "text", 28), Column("Practitioner", "text", 18),
+    Column("Batch number", "label", 18), Column("Doses", "int"),
+    Column("Quantity from lot", "decimal", 16), Column("Unit", "label", 8),
+    Column("Sites", "text", 36), Column("Technique", "label", 14), Column("Course", "int"),
+    Column("Session", "int"),
+)
+
+
+def trace_workbook(trace, tz: tzinfo, *, administrations: bool = True, **options) -> bytes:
+    """The recall list of a lot as the bytes of a workbook (:func:`trace_sheets`).
+    ``options``: more of ``write_workbook``'s (``footer``, ``title``, ``currency``)."""
+    out = io.BytesIO()
+    write_workbook(trace_sheets(trace, administrations=administrations), out, tz=tz,
+                   **options)
+    return out.getvalue()
+
+
+def trace_sheets(trace, *, administrations: bool = True) -> list[Sheet]:
     """The recall list of a lot: sheet ``Batches`` (one row per batch that used it, with
-    the quantity taken from the lot) and sheet ``Patients``."""
+    the quantity taken from the lot), ``Patients`` (every patient reached) and, when
+    ``administrations`` (a role that reads courses), ``Administrations``: every dose given
+    from those batches, with the patient, date, practitioner and sites (SPEC §7)."""
     lot_id = trace.lot.id
 
     def batch_rows():
@@ -60,7 +81,15 @@ def trace_workbook(trace, tz: tzinfo) -> bytes:
         for p in trace.patients:
             yield (p.mrn, p.last_name, p.first_name, p.date_of_birth)
 
-    out = io.BytesIO()
-    write_workbook([Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
-                    Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())], out, tz=tz)
-    return out.getvalue()
+    def administration_rows():
+        for a in trace.administrations:
+            yield (a.given_at, a.patient.mrn, f"{a.patient.last_name}, {a.patient.first_name}",
+                   a.practitioner, a.batch_number, a.doses, a.quantity, a.unit, a.sites,
+                   a.technique, a.course_id, a.session_number)
+
+    sheets = [Sheet("Batches", TRACE_BATCH_COLUMNS, batch_rows()),
+              Sheet("Patients", TRACE_PATIENT_COLUMNS, patient_rows())]
+    if administrations:
+        sheets.append(Sheet("Administrations", TRACE_ADMINISTRATION_COLUMNS,
+                            administration_rows()))
+    return sheets

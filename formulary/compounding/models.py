@@ -12,6 +12,8 @@ from formulary.db import Quantity, UTCDateTime, utcnow
 from formulary.extensions import db
 
 BATCH_STATUSES = ("prepared", "verified", "discarded")
+#: The longest override or discard reason (the service, the forms and CHECKs agree).
+REASON_MAX = 2000
 
 
 class Batch(db.Model):
@@ -20,6 +22,8 @@ class Batch(db.Model):
         CheckConstraint("doses > 0", name="doses_positive"),
         CheckConstraint("status IN ('prepared','verified','discarded')", name="status"),
         CheckConstraint("verified_by_id IS NULL OR verified_by_id <> prepared_by_id", name="four_eyes"),
+        CheckConstraint(f"length(override_reason) <= {REASON_MAX}", name="override_reason_length"),
+        CheckConstraint(f"length(discard_reason) <= {REASON_MAX}", name="discard_reason_length"),
         UniqueConstraint("prepared_by_id", "idempotency_key", name="uq_batch_idempotency"),
         Index("ix_batch_prepared_at", "prepared_at"),
     )

@@ -6,17 +6,21 @@ of statements whatever the number of batches on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from formulary.auth.models import User
+from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
+from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
-from formulary.domain.errors import NotFound
+from formulary.domain.errors import NotFound, ValidationError
 from formulary.inventory.models import Lot
+from formulary.listing import SortColumns
 from formulary.patients.models import Patient
 
 
@@ -41,12 +45,52 @@ def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
+def _patient_column(column):
+    return select(column).where(Patient.id == Batch.patient_id).correlate(Batch).scalar_subquery()
+
+
+#: The orders of the batch list (page and API); names through correlated subqueries, so
+#: the list's eager loads stay as they are.
+BATCH_SORT = SortColumns(
+    columns={"prepared": Batch.prepared_at, "number": Batch.batch_number,
+             "cocktail": select(Cocktail.name_key).where(Cocktail.id == Batch.cocktail_id)
+             .correlate(Batch).scalar_subquery(),
+             "doses": Batch.doses,
+             "patient": (_patient_column(func.lower(Patient.last_name)),
+                         _patient_column(func.lower(Patient.first_name))),
+             "mrn": _patient_column(func.lower(Patient.mrn)),
+             "beyond_use": Batch.beyond_use_at, "status": Batch.status},
+    default="-prepared", tiebreak=(Batch.id,))
+
+
+def patients_filter(session: Session, text: str, *, by_name: bool, field: str = "patient"):
+    """The patients a batch list's patient filter means: the patient whose MRN is ``text``
+    exactly, else (``by_name``: the user may read patients) every patient whose names or
+    MRN hold its words (``patients.services.matching``). A select of ``Patient.id``;
+    ``ValidationError`` on ``field`` when none matches."""
+    from formulary.patients.services import matching  # patients sit beside compounding
+
+    text = (text or "").strip()
+    exact = select(Patient.id).where(func.lower(Patient.mrn) == text.casefold())
+    if session.execute(exact.limit(1)).first() is not None:
+        return exact
+    if by_name:
+        condition = matching(text)
+        if condition is not None:
+            named = select(Patient.id).where(condition)
+            if session.execute(named.limit(1)).first() is not None:
+                return named
+        raise ValidationError(f"No patient has the MRN or name {text}.", field=field)
+    raise ValidationError(f"No patient has the MRN {text}.", field=field)
+
+
 def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
                   cocktail_id: int | None = None, patient_id: int | None = None,
                   status: str | None = None, lot_id: int | None = None,
-                  state: str | None = None, now: datetime | None = None):
+                  state: str | None = None, now: datetime | None = None, patients=None):
     """Batches newest first, filtered by clinic-local prepared dates (both inclusive);
-    ``state`` filters by the effective state (``compounding.state``) at ``now``."""
+    ``state`` filters by the effective state (``compounding.state``) at ``now``;
+    ``patients``: a select of ``Patient.id`` (``patients_filter``)."""
     stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
     if date_from is not None:
         stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
@@ -56,6 +100,8 @@ def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, da
         stmt = stmt.where(Batch.cocktail_id == cocktail_id)
     if patient_id is not None:
         stmt = stmt.where(Batch.patient_id == patient_id)
+    if patients is not None:
+        stmt = stmt.where(Batch.patient_id.in_(patients))
     if status:
         stmt = stmt.where(Batch.status == status)
     if state:
@@ -66,18 +112,66 @@ def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, da
 
 
 @dataclass(frozen=True)
+class TracedAdministration:
+    """One administration of a batch that used the lot: who received it, when, from whom,
+    where, and how much of the lot reached the patient."""
+
+    id: int
+    given_at: datetime
+    patient: Patient
+    practitioner: str
+    doses: int
+    sites: str
+    technique: str
+    batch_id: int
+    batch_number: str
+    course_id: int
+    session_number: int
+    quantity: object  # Decimal: of the lot, in its stock unit
+    unit: str
+
+
+@dataclass(frozen=True)
 class LotTrace:
     lot: Lot
     batches: list[Batch]
     patients: list[Patient]
+    administrations: list[TracedAdministration] = field(default_factory=list)
+
+
+def traced_administrations(session: Session, lot: Lot) -> list[TracedAdministration]:
+    """Every administration that gave some of ``lot`` (SPEC §7, §11), newest first: one
+    statement whatever their number (plain columns and the patient row)."""
+    rows = session.execute(
+        select(Administration.id, Administration.given_at, Patient, User.full_name,
+               User.username, Administration.doses, Administration.sites,
+               Administration.technique, Administration.batch_id, Batch.batch_number,
+               Administration.course_id, CourseSession.number, AdministrationLine.quantity,
+               AdministrationLine.unit)
+        .select_from(AdministrationLine)
+        .join(Administration, Administration.id == AdministrationLine.administration_id)
+        .join(Patient, Patient.id == Administration.patient_id)
+        .join(User, User.id == Administration.given_by_id)
+        .join(Batch, Batch.id == Administration.batch_id)
+        .join(CourseSession, CourseSession.id == Administration.session_id)
+        .where(AdministrationLine.lot_id == lot.id)
+        .order_by(Administration.given_at.desc(), Administration.id.desc())).all()
+    return [TracedAdministration(
+        id=r[0], given_at=r[1], patient=r[2], practitioner=r[3] or r[4], doses=r[5],
+        sites=r[6], technique=r[7], batch_id=r[8], batch_number=r[9], course_id=r[10],
+        session_number=r[11], quantity=r[12], unit=r[13]) for r in rows]
 
 
 def trace_lot(session: Session, lot: Lot) -> LotTrace:
-    """Recall: every batch that used ``lot`` and every patient those batches were for."""
+    """Recall: every batch that used ``lot``, every administration of it, and every
+    patient reached (the batches' patients and those who received a dose)."""
     batches = list(session.execute(batches_query(lot_id=lot.id)).unique().scalars())
+    administrations = traced_administrations(session, lot)
     patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
+    for a in administrations:
+        patients.setdefault(a.patient.id, a.patient)
     ordered = sorted(patients.values(), key=lambda p: (p.last_name.casefold(), p.first_name.casefold(), p.id))
-    return LotTrace(lot=lot, batches=batches, patients=ordered)
+    return LotTrace(lot=lot, batches=batches, patients=ordered, administrations=administrations)
 
 
 def get_lot(session: Session, lot_id: int) -> Lot:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
-from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.models import REASON_MAX, Batch, BatchLine
 from formulary.compounding.state import check_usable
 from formulary.db import utcnow
 from formulary.domain import batch_numbers, idempotency
@@ -51,7 +51,7 @@ from formulary.compounding.queries import (LotTrace, batch_options, batches_quer
                                            local_day_bounds, trace_lot)
 
 MAX_DOSES = 1000
-MAX_REASON = 2000
+MAX_REASON = REASON_MAX
 MAX_KEY = 100
 NUMBER_ATTEMPTS = 20
 

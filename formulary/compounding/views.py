@@ -12,17 +12,21 @@ from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.auth.access import require
-from formulary.auth.permissions import BATCHES, REPORTS, VIEW
+from formulary.auth.permissions import BATCHES, PATIENTS, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services
+from formulary.compounding.queries import BATCH_SORT, patients_filter
 from formulary.compounding.state import state_of
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.listing import page_sort, paged
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
+from formulary.recalls import services as recall_services
+from formulary.reports.exports import send_trace
 from formulary.transaction import writes_on_read
 
 from formulary.i18n import _, tr
@@ -49,6 +53,20 @@ def _patient_by_mrn(mrn: str | None, field: str = "patient_mrn") -> Patient | No
     return patient
 
 
+def _prefill(form: PreviewForm, args) -> None:
+    """``?cocktail=ID&patient_mrn=MRN`` (the picker's "Prepare for this patient") fills
+    the form without previewing: the pharmacist types the doses, then previews."""
+    cocktail = (args.get("cocktail") or "").strip()
+    if cocktail.isascii() and cocktail.isdigit() and len(cocktail) < 10:
+        if any(choice.value == int(cocktail) for choice in form.cocktail_id.choices):
+            form.cocktail_id.data = int(cocktail)
+    mrn = (args.get("patient_mrn") or "").strip()
+    if mrn:
+        form.patient_mrn.data = mrn[:40]
+    if form.cocktail_id.data and form.patient_mrn.data:
+        form.doses.render_kw = {**(form.doses.render_kw or {}), "autofocus": True}
+
+
 def _policy():
     return services.policy_from_hours(current_app.config["BEYOND_USE_HOURS"])
 
@@ -60,8 +78,9 @@ def batches():
     cocktails = list(db.session.execute(select(Cocktail).order_by(Cocktail.name)).scalars())
     form.set_cocktails(cocktails)
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
-    items, total, patient_id = [], 0, None
+    page = int(page) if page.isdigit() and 0 < len(page) < 10 and int(page) > 0 else 1
+    sort = page_sort(BATCH_SORT)
+    items, total, patients = [], 0, None
     valid = form.validate()
     if valid:
         try:  # the one range rule of lists and exports: "from" after "to" is an error
@@ -72,22 +91,22 @@ def batches():
             valid = False
     if form.patient_mrn.data:
         try:
-            patient = _patient_by_mrn(form.patient_mrn.data)
-            patient_id = patient.id
+            patients = patients_filter(db.session, form.patient_mrn.data,
+                                       by_name=current_user.may(PATIENTS))
         except ValidationError as exc:
             form.patient_mrn.errors = list(form.patient_mrn.errors or []) + [exc.message]
             valid = False
     if valid:
         stmt = services.batches_query(
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
-            cocktail_id=form.cocktail_id.data, patient_id=patient_id,
+            cocktail_id=form.cocktail_id.data, patients=patients,
             status=form.status.data or None, state=form.state.data or None, now=clock.now())
-        total = services.count_batches(db.session, stmt)
-        items = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).unique().scalars().all()
+        items, page, total = paged(BATCH_SORT.apply(stmt, sort), page, PER_PAGE,
+                                   total=services.count_batches(db.session, stmt), unique=True)
     now = clock.now()
     states = {b.id: state_of(b, now) for b in items}  # lots loaded with the page: no statement more
     return render_template("compounding/batches.html", form=form, batches=items, total=total,
-                           states=states, page=page, per_page=PER_PAGE), 200 if valid else 422
+                           states=states, page=page, per_page=PER_PAGE, sort=sort), 200 if valid else 422
 
 
 def _preview(form: PreviewForm):
@@ -111,6 +130,8 @@ def prepare():
     source = request.form if request.method == "POST" else request.args
     form = PreviewForm(formdata=source if ("cocktail_id" in source) else None)
     form.set_cocktails(_active_cocktails())
+    if request.method == "GET" and "cocktail_id" not in source:
+        _prefill(form, source)
     confirm = ConfirmForm()
     plan = patient = None
     status = 200
@@ -162,7 +183,7 @@ def prepare():
 
 def _batch_page(batch, **kw):
     return render_template("compounding/batch.html", batch=batch, state=state_of(batch, clock.now()),
-                           **kw)
+                           recalls=recall_services.recalls_of_batch(db.session, batch.id), **kw)
 
 
 @bp.get("/batches/<int:batch_id>")
@@ -224,15 +245,16 @@ def label(batch_id: int):
 @require(VIEW)
 def trace(lot_id: int):
     lot = services.get_lot(db.session, lot_id)
-    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot))
+    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot),
+                           recall=recall_services.recall_of_lot(db.session, lot.id))
 
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")
 @require(REPORTS)
+@writes_on_read
 def trace_export(lot_id: int):
+    """The recall list as the other exports are sent (a job when large): audited, the
+    audit head in the footer; its ``Administrations`` sheet only for a role that reads
+    courses."""
     lot = services.get_lot(db.session, lot_id)
-    data = labels.trace_workbook(services.trace_lot(db.session, lot), clock.clinic_tz())
-    filename = f"recall-{lot.lot_number}.xlsx".replace(" ", "_")
-    return current_app.response_class(
-        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return send_trace(lot, current_user)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.cocktails.models import Component
-from formulary.courses.models import Administration, AdministrationLine, AdverseEvent
+from formulary.courses import event_report
+from formulary.courses.models import Administration, AdverseEvent
 from formulary.courses.services import a_date, clean_text
 from formulary.domain import courses as rules
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
@@ -71,20 +72,10 @@ def record_event(session: Session, actor, adm: Administration, *, onset, kind, s
 def events_query(*, ingredient_id: int | None = None, lot_id: int | None = None,
                  date_from: date | None = None, date_to: date | None = None):
     """Adverse events, newest onset first; by an ingredient or a lot that the
-    administration gave, and by onset date."""
-    stmt = select(AdverseEvent).order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc())
-    if ingredient_id is not None or lot_id is not None:
-        lines = select(AdministrationLine.administration_id)
-        if ingredient_id is not None:
-            lines = lines.where(AdministrationLine.ingredient_id == ingredient_id)
-        if lot_id is not None:
-            lines = lines.where(AdministrationLine.lot_id == lot_id)
-        stmt = stmt.where(AdverseEvent.administration_id.in_(lines))
-    if date_from is not None:
-        stmt = stmt.where(AdverseEvent.onset >= date_from)
-    if date_to is not None:
-        stmt = stmt.where(AdverseEvent.onset <= date_to)
-    return stmt
+    administration gave, and by onset date (the listing's rule,
+    :func:`formulary.courses.event_report.events_statement`)."""
+    return event_report.events_statement(event_report.AdverseEventQuery(
+        start=date_from, end=date_to, ingredient_id=ingredient_id, lot_id=lot_id))
 
 
 def allergy_candidates(session: Session, event: AdverseEvent) -> list[Component]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import Quantity, UTCDateTime, utcnow
@@ -105,6 +105,26 @@ class Consent(db.Model):
 
     text = relationship("ConsentText")
     taken_by = relationship("User", foreign_keys=[taken_by_id])
+
+
+class ConsentScan(db.Model):
+    """The scanned signed form of a consent, kept as a blob in its own table: written in
+    the same transaction as the consent (no file without its row, no row without its
+    file, nothing to clean up after a refused request), backed up with the database, and
+    never read with the consent itself (its bytes load only when downloaded)."""
+
+    __tablename__ = "consent_scan"
+    __table_args__ = (CheckConstraint("size > 0 AND size <= 10485760", name="size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Administration(db.Model):

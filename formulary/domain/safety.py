@@ -26,9 +26,11 @@ Rules, by finding kind (``level`` in brackets). Only ``active`` allergies count;
   ingredient group.
 - ``uncoded_allergy``: a free-text allergy. It blocks each cocktail ingredient whose
   name, or the name of one of whose groups, the text *names* (see
-  :func:`free_text_names`); otherwise it gives exactly one warning, "review by hand",
-  with no ingredient. Free text is never used for cross-reactivity: the warning already
-  asks for a person to look.
+  :func:`free_text_names`). Otherwise, when the text names an ingredient or group on
+  file (``ScreenAllergy.names_known``, found by the caller), it says nothing: "biotin"
+  is not a concern for a cocktail without biotin (issue 16); and when it names nothing
+  on file it gives exactly one warning, "review by hand", with no ingredient. Free text
+  is never used for cross-reactivity: code the allergy for that.
 - ``allergies_not_assessed`` (warn): allergy status ``unknown``. Recorded allergies are
   screened whatever the status.
 - ``contraindication``: the general contraindications of mesotherapy apply to every
@@ -222,9 +224,9 @@ def _free_text_block(allergy: ScreenAllergy, ing: ScreenIngredient) -> Finding |
 
 def _free_text_review(allergy: ScreenAllergy) -> Finding:
     return Finding("warn", "uncoded_allergy", None,
-                   f"Free-text allergy '{_clean(allergy.substance or '')}' does not match any "
-                   f"ingredient: review by hand. The patient had {_reaction(allergy)}.",
-                   allergy.id)
+                   f"Free-text allergy '{_clean(allergy.substance or '')}' names no ingredient "
+                   f"or allergen group on file: review by hand. The patient had "
+                   f"{_reaction(allergy)}.", allergy.id)
 
 
 def _keyed(item: _Item) -> _Keyed:
@@ -307,9 +309,14 @@ class PatientScreen:
                 self._free_by_word.setdefault(word, []).append(index)
         self._general = tuple(_keyed(item) for item in general)
         self._general_bits = _level_bits(general)
-        self._free_reviews = tuple(_keyed((None, _free_text_review(a))) for a in self._free)
-        # Every free-text allergy named by some ingredient: then none asks for review.
-        self._all_free = (1 << len(self._free)) - 1
+        # A free text that names something on file (``names_known``) is settled by the
+        # ingredients: it blocks those it names and says nothing of a cocktail without
+        # them. Only the others ask for review, unless an ingredient of the cocktail is
+        # named after all.
+        self._free_reviews = tuple(None if a.names_known else _keyed((None, _free_text_review(a)))
+                                   for a in self._free)
+        # The free-text allergies that ask for review when no ingredient names them.
+        self._all_free = sum(1 << i for i, a in enumerate(self._free) if not a.names_known)
         self._by_ingredient: dict[ScreenIngredient, tuple[tuple[_Keyed, ...], int]] = {}
         # The same, by the object's identity (which the object, kept here, holds).
         self._by_identity: dict[int, tuple[ScreenIngredient, tuple[tuple[_Keyed, ...], int]]] = {}
@@ -410,7 +417,7 @@ class PatientScreen:
             bits |= found[1]
         named = bits >> _NAMED_SHIFT
         items.extend(review for index, review in enumerate(self._free_reviews)
-                     if not named >> index & 1)
+                     if review is not None and not named >> index & 1)
         items.sort(key=itemgetter(0))
         # No exact duplicates; the first of equal findings is kept, in sorted order. A
         # sort key names its finding, and two equal findings have equal keys unless two

@@ -104,9 +104,17 @@ class ScreenAllergy:
     ingredient_groups: frozenset[str] = frozenset()
     group: str | None = None
     substance: str | None = None
+    #: For a free-text allergy: the names of the formulary's ingredients and allergen
+    #: groups the text names (``free_text_names``), found by the caller, who knows the
+    #: formulary. Non-empty, the text is as good as coded: it blocks the cocktails holding
+    #: one of them and says nothing of the others; empty, it asks for review by hand.
+    names_known: tuple[str, ...] = ()
 
     def __post_init__(self):
         _known(self.status, ALLERGY_STATUSES, "allergy status")
+        if self.names_known and self.substance is None:
+            raise ValueError("names_known belong to a free-text allergy")
+        object.__setattr__(self, "names_known", tuple(self.names_known))
         _known(self.severity, SEVERITIES, "severity")
         if self.ingredient_id is not None and (not isinstance(self.ingredient_id, int)
                                                or isinstance(self.ingredient_id, bool)):

@@ -157,13 +157,16 @@ def usable_until(lot: LotStock, tz: tzinfo) -> datetime:
 def lot_state(lot: LotStock, now: datetime, tz: tzinfo) -> str:
     """The state a user reads for the lot at ``now``.
 
-    ``quarantined`` and ``recalled`` win (a person put them there); then ``expired``
+    ``quarantined`` and ``recalled`` win (a person put them there); then ``empty``
+    (nothing on hand: there is nothing to use, whatever the dates); then ``expired``
     (past the end of its expiry date); then ``in_use_expired`` (an opened multi-dose lot
-    past its in-use period); otherwise ``available``. Quantity plays no part.
+    past its in-use period); otherwise ``available``.
     """
     _require_aware(now, "now")
     if lot.status != "available":
         return lot.status
+    if lot.on_hand <= 0:
+        return "empty"
     if _utc(now) >= _utc(expiry_end(lot.expiry_date, tz)):
         return "expired"
     opened_end = in_use_end(lot)

@@ -15,11 +15,11 @@ from formulary.domain.errors import Duplicate, ValidationError, refuse_unknown_f
 from formulary.domain.safety import CrossReactivity as CrossReactivityRule
 from formulary.domain.safety import group_key
 from formulary.domain.text import check_text
-from formulary.inventory.models import AllergenGroup, CrossReactivity
+from formulary.inventory.models import GROUP_DESCRIPTION_MAX, AllergenGroup, CrossReactivity
 
 FIELDS = ("name", "description", "cross_reacts_with")
 NAME_MAX = 120
-DESCRIPTION_MAX = 2000
+DESCRIPTION_MAX = GROUP_DESCRIPTION_MAX
 
 
 def partners_by_group(session: Session) -> dict[int, list[AllergenGroup]]:

@@ -11,7 +11,8 @@ from wtforms.validators import Length, Optional
 
 from formulary.domain.safety import CONDITION_LABELS, CONDITIONS
 from formulary.domain.units import ACTIVE_UNITS, UNITS
-from formulary.inventory.models import ADJUSTMENT_REASONS, CATEGORIES, LOT_STATUSES, STORAGES
+from formulary.inventory.models import (ADJUSTMENT_REASONS, CATEGORIES, GROUP_DESCRIPTION_MAX,
+                                        INGREDIENT_NOTES_MAX, LOT_STATUSES, STATUS_REASON_MAX, STORAGES)
 from formulary.i18n import _l
 from formulary.i18n_fields import LocaleDateTextField, LocaleDecimalField
 
@@ -60,7 +61,7 @@ class IngredientForm(FlaskForm):
     multi_dose = BooleanField(_l("Multi-dose vial"))
     in_use_days = StringField(_l("In-use days once opened (empty: 28)"), validators=[Optional()])
     active = BooleanField(_l("Active"), default=True)
-    notes = TextAreaField(_l("Notes"), render_kw={"rows": 2})
+    notes = TextAreaField(_l("Notes"), validators=[Length(max=INGREDIENT_NOTES_MAX)], render_kw={"rows": 2})
     submit = SubmitField(_l("Save"))
 
     def to_data(self) -> dict:
@@ -134,13 +135,14 @@ class AdjustForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField(_l("New status"), choices=_choices(LOT_STATUSES), validate_choice=False)
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=STATUS_REASON_MAX)])
     submit = SubmitField(_l("Change status"))
 
 
 class AllergenGroupForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=120)])
-    description = TextAreaField(_l("Description"), render_kw={"rows": 2})
+    description = TextAreaField(_l("Description"), validators=[Length(max=GROUP_DESCRIPTION_MAX)],
+                                render_kw={"rows": 2})
     cross_reacts_with = SelectMultipleField(_l("Cross-reacts with"), choices=[], validate_choice=False)
     submit = SubmitField(_l("Save"))
 

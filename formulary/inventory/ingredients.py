@@ -37,14 +37,14 @@ from formulary.domain.safety import CONDITIONS, group_key
 from formulary.domain.text import check_text, text_key
 from formulary.domain.units import (ACTIVE_UNITS, Strength, UnitConversionError, convert_exact,
                                     parse_quantity, parse_unit)
-from formulary.inventory.models import (CATEGORIES, STORAGES, AllergenGroup, Ingredient,
+from formulary.inventory.models import (CATEGORIES, INGREDIENT_NOTES_MAX, STORAGES, AllergenGroup, Ingredient,
                                         IngredientContraindication, IngredientGtin, Lot)
 
 FIELDS = ("name", "category", "unit", "strength", "allergen_groups", "contraindications",
           "reorder_level", "max_dose_per_session", "gtins", "storage", "multi_dose",
           "in_use_days", "active", "notes")
 NAME_MAX = 160
-NOTES_MAX = 4000
+NOTES_MAX = INGREDIENT_NOTES_MAX
 MAX_IN_USE_DAYS = 3650
 
 

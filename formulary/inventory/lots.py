@@ -29,13 +29,14 @@ from formulary.domain.stock import expiry_end
 from formulary.domain.text import check_text
 from formulary.domain.units import parse_quantity
 from formulary.inventory import ledger
-from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, Ingredient,
+from formulary.inventory.models import (ADJUSTMENT_REASONS, LOT_STATUSES, STATUS_REASON_MAX, Ingredient,
                                         IngredientGtin, Lot, Movement)
+from formulary.recalls.services import open_recall
 
 LOT_NUMBER_MAX = 40
 SUPPLIER_MAX = 120
 NOTE_MAX = 1000
-REASON_MAX = 500
+REASON_MAX = STATUS_REASON_MAX
 
 
 def _text(value, field: str, label: str, *, required: bool, max_length: int) -> str:
@@ -171,9 +172,11 @@ def describe_scan(vial: gs1.ScannedVial) -> str:
     return ", ".join(parts)
 
 
-def lookup_barcode(session: Session, barcode) -> tuple[gs1.ScannedVial, Ingredient]:
+def lookup_barcode(session: Session, barcode, now: datetime | None = None
+                   ) -> tuple[gs1.ScannedVial, Ingredient]:
     """Read a barcode and find its ingredient by GTIN; refused (422 on ``barcode``) with
-    what was read when the GTIN is unknown or the lot or expiry is missing."""
+    what was read when the GTIN is unknown, the lot or expiry is missing, or the vial is
+    past its expiry date (the receipt's own rule, said at look-up rather than on submit)."""
     vial = gs1.read_barcode(barcode)
     ing = session.execute(
         select(Ingredient).join(IngredientGtin).where(IngredientGtin.gtin == vial.gtin)
@@ -185,6 +188,9 @@ def lookup_barcode(session: Session, barcode) -> tuple[gs1.ScannedVial, Ingredie
     if not vial.lot or vial.expiry is None:
         raise gs1.BarcodeError(f"This barcode lacks a lot or an expiry (read {read}): "
                                "receive the vial with the form.")
+    if (now or utcnow()) >= expiry_end(vial.expiry, clock.clinic_tz()):
+        raise gs1.BarcodeError(f"This lot expired on {vial.expiry.isoformat()}: an expired lot "
+                               f"is not received (read {read}).")
     return vial, ing
 
 
@@ -197,7 +203,7 @@ def receive_scanned(session: Session, actor, *, barcode, quantity, unit_cost=Non
     the barcode. Every refusal tied to what the barcode says (expired, recalled, another
     expiry for the same lot, unknown GTIN, bad check digit) is on ``barcode`` and names
     what was read."""
-    vial, ing = lookup_barcode(session, barcode)
+    vial, ing = lookup_barcode(session, barcode, now)
     try:
         return receive_lot(session, actor, ingredient=ing, lot_number=vial.lot,
                            expiry_date=vial.expiry, quantity=quantity, unit_cost=unit_cost,
@@ -251,7 +257,8 @@ def adjust_lot(session: Session, actor, lot: Lot, *, quantity_delta, reason, not
 
 def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
     """Quarantine, recall or release (back to ``available``) a lot, with a reason.
-    A recalled lot stays recalled; setting the status a lot already has is refused."""
+    A recalled lot stays recalled; setting the status a lot already has is refused.
+    Recalling opens the lot's recall in the same transaction (``recalls.services``)."""
     problems: dict[str, list[str]] = {}
     if not isinstance(status, str) or status not in LOT_STATUSES:
         problems["status"] = ["Choose a status: " + ", ".join(LOT_STATUSES) + "."]
@@ -279,6 +286,8 @@ def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
                     "recalled": ("Recalled", "lot.recall")}[status]
     record(session, actor, action, "lot", locked.id, summary=f"{verb} lot {locked.lot_number}",
            before=before, after={"status": status, "status_reason": text}, reason=text)
+    if status == "recalled":
+        open_recall(session, actor, locked, reason=text)
     return locked
 
 

@@ -18,6 +18,8 @@ STORAGES = ("room", "fridge")
 LOT_STATUSES = ("available", "quarantined", "recalled")
 MOVEMENT_KINDS = ("receipt", "batch_use", "adjustment")
 ADJUSTMENT_REASONS = ("waste", "breakage", "count_correction", "return", "other")
+#: The longest free texts kept (the services, the forms and CHECKs agree).
+INGREDIENT_NOTES_MAX, GROUP_DESCRIPTION_MAX, STATUS_REASON_MAX = 4000, 2000, 500
 
 
 def _in(values) -> str:
@@ -35,6 +37,9 @@ class AllergenGroup(db.Model):
     """A class of substances a patient can be allergic to (a drug class or an excipient)."""
 
     __tablename__ = "allergen_group"
+    __table_args__ = (
+        CheckConstraint(f"length(description) <= {GROUP_DESCRIPTION_MAX}", name="description_length"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -67,6 +72,7 @@ class Ingredient(db.Model):
         CheckConstraint("unit IN ('mcg','mg','g','mL','IU','U','each')", name="unit"),
         CheckConstraint("reorder_level IS NULL OR reorder_level >= 0", name="reorder_level"),
         CheckConstraint("in_use_days IS NULL OR in_use_days > 0", name="in_use_days"),
+        CheckConstraint(f"length(notes) <= {INGREDIENT_NOTES_MAX}", name="notes_length"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,6 +131,7 @@ class Lot(db.Model):
         CheckConstraint("quantity_received > 0", name="received_positive"),
         CheckConstraint(f"status IN {_in(LOT_STATUSES)}", name="status"),
         CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost"),
+        CheckConstraint(f"length(status_reason) <= {STATUS_REASON_MAX}", name="status_reason_length"),
         Index("ix_lot_ingredient_expiry", "ingredient_id", "expiry_date"),
         # Covers the usable-stock and expiring-lot queries (status, date range) without
         # reading the table: the dashboard's sums over every lot.

@@ -197,12 +197,15 @@ def expiring_filter(now: datetime, tz: tzinfo, within_days: int):
 
 
 def status_filter(status: str, now: datetime, tz: tzinfo):
-    """The condition for a status as read (``expired`` is an available lot past its date)."""
+    """The condition for a status as read (``domain.stock.lot_state``): ``empty`` is an
+    available lot with nothing on hand, ``expired`` one with stock past its date."""
     today = today_in(now, tz)
+    if status == "empty":
+        return and_(Lot.status == "available", Lot.quantity_on_hand <= 0)
     if status == "expired":
-        return and_(Lot.status == "available", Lot.expiry_date < today)
+        return and_(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date < today)
     if status == "available":
-        return and_(Lot.status == "available", Lot.expiry_date >= today)
+        return and_(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today)
     return Lot.status == status
 
 

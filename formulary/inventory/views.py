@@ -17,17 +17,20 @@ from formulary.domain.stock import lot_state
 from formulary.domain.units import format_quantity
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.recalls import services as recall_services
 from formulary.inventory import allergens, ingredients, lots, queries, tables
 from formulary.inventory.forms import (AdjustForm, AllergenGroupForm, IngredientForm,
                                        ReceiveForm, ScanForm, StatusForm)
 from formulary.inventory.models import (CATEGORIES, AllergenGroup, Ingredient, Lot, Movement,
                                        ingredient_allergen_group)
+from formulary.inventory.sorting import INGREDIENT_SORT, LOT_SORT
+from formulary.listing import page_sort, paged
 
 from formulary.i18n import _, format_qty_l
 
 bp = Blueprint("inventory", __name__)
 PER_PAGE = 50
-LIST_STATUSES = ("available", "quarantined", "recalled", "expired")
+LIST_STATUSES = ("available", "quarantined", "recalled", "expired", "empty")
 
 
 def _int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: int = 100_000):
@@ -39,15 +42,10 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: i
 
 def _page(stmt, count=None, *, objects: bool = True):
     """One page of ``stmt``'s rows (ORM objects, or plain rows when ``objects`` is false),
-    the page number and the number of rows in all (``count``: a cheaper statement
-    counting the same rows, if the caller has one)."""
-    page = _int_arg("page", 1, minimum=1)
-    if count is None:
-        count = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = db.session.execute(count).scalar_one()
-    result = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-    rows = result.unique().scalars().all() if objects else result.all()
-    return rows, page, total
+    the page number (a page past the last is the last) and the number of rows in all
+    (``count``: a cheaper statement counting the same rows, if the caller has one)."""
+    return paged(stmt, _int_arg("page", 1, minimum=1), PER_PAGE, count=count, objects=objects,
+                 unique=objects)
 
 
 def _group_choices():
@@ -64,8 +62,9 @@ def ingredients_list():
     # plain rows of the columns shown (a page of ORM objects costs more than the query)
     stmt = select(Ingredient.id, Ingredient.name, Ingredient.category, Ingredient.unit,
                   Ingredient.strength_amount, Ingredient.strength_unit, Ingredient.reorder_level,
-                  Ingredient.storage, Ingredient.multi_dose, Ingredient.active
-                  ).order_by(Ingredient.name_key)
+                  Ingredient.storage, Ingredient.multi_dose, Ingredient.active)
+    sort = page_sort(INGREDIENT_SORT)
+    stmt = INGREDIENT_SORT.apply(stmt, sort)
     q = request.args.get("q", "").strip()
     if q:
         stmt = stmt.where(Ingredient.name_key.like(f"%{ingredients.name_key(q)}%"))
@@ -95,7 +94,7 @@ def ingredients_list():
                            ingredient_rows=tables.ingredient_rows(
                                rows, usable, on_hand, {i: ", ".join(n) for i, n in groups.items()}),
                            page=page, per_page=PER_PAGE, total=total, categories=CATEGORIES,
-                           q=q, category=category, show=show, low_only=low_only)
+                           q=q, category=category, show=show, low_only=low_only, sort=sort)
 
 
 def _ingredient_or_404(ingredient_id: int) -> Ingredient:
@@ -176,12 +175,15 @@ def lots_list():
     within = _int_arg("expiring_within_days", None, maximum=36500)
     if within is not None:
         filters.append(queries.expiring_filter(now, tz, within))
-    if request.args.get("in_stock") == "1":
+    # Empty lots are hidden unless asked for (or the status asked for is "empty").
+    show_empty = request.args.get("empty") == "1" or status == "empty"
+    if not show_empty:
         filters.append(Lot.quantity_on_hand > 0)
+    sort = page_sort(LOT_SORT)
     # plain rows: the stock rules' columns and those shown
-    stmt = (select(*queries.LOT_STOCK_COLUMNS, Lot.quantity_received, Lot.supplier,
-                   Ingredient.name.label("ingredient_name"), Ingredient.unit)
-            .join(Lot.ingredient).where(*filters).order_by(Lot.expiry_date, Lot.id))
+    stmt = LOT_SORT.apply(select(*queries.LOT_STOCK_COLUMNS, Lot.quantity_received, Lot.supplier,
+                                 Ingredient.name.label("ingredient_name"), Ingredient.unit)
+                          .join(Lot.ingredient).where(*filters), sort)
     # Every lot has its ingredient: the count needs the join only for a filter on it.
     count = select(func.count()).select_from(Lot).where(*filters)
     if by_ingredient:
@@ -191,8 +193,8 @@ def lots_list():
     return render_template("inventory/lots.html", rows=rows, lot_rows=tables.lot_rows(rows, states),
                            page=page, per_page=PER_PAGE,
                            total=total, q=q, status=status, within=within, category=category,
-                           categories=CATEGORIES, statuses=LIST_STATUSES,
-                           in_stock=request.args.get("in_stock") == "1")
+                           categories=CATEGORIES, statuses=LIST_STATUSES, sort=sort,
+                           show_empty=show_empty)
 
 
 def _lot_or_404(lot_id: int) -> Lot:
@@ -211,6 +213,7 @@ def _lot_page(lot: Lot, adjust: AdjustForm | None = None, status_form: StatusFor
     history = queries.lot_status_history(db.session, lot.id)
     return render_template("inventory/lot.html", lot=lot, movements=movements, state=state,
                            history=history, status_words=queries.LOT_STATUS_ACTIONS,
+                           recall=recall_services.recall_of_lot(db.session, lot.id),
                            adjust=adjust or AdjustForm(prefix="adjust"),
                            status_form=status_form or StatusForm(prefix="status"),
                            ledger_ok=sum((m.quantity_delta for m in movements), 0) == lot.quantity_on_hand), code

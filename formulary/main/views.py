@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from formulary.auth.access import public, require
@@ -14,7 +15,7 @@ from formulary.auth.permissions import VIEW
 
 bp = Blueprint("main", __name__)
 
-PANEL_AREAS = ("inventory", "compounding", "courses", "reports")
+PANEL_AREAS = ("recalls", "inventory", "compounding", "courses", "reports")
 
 
 def _panels(user) -> list:
@@ -56,5 +57,26 @@ def health():
 @require(VIEW)
 def baseline():
     """A page of this app that renders a template without touching the database beyond the
-    login: the reference the benchmarks compare real pages with."""
+    login: the reference the benchmarks compare real pages with.
+
+    Only there when benchmarking (``BENCHMARK`` on, or the testing configuration the
+    benchmarks in ``bench/`` build their apps from): a 404 in production."""
+    if not (current_app.config.get("BENCHMARK") or current_app.testing):
+        abort(404)
     return render_template("main/baseline.html")
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon():
+    """Browsers ask for it at the root whatever the page says. The file is small: sent
+    from memory (read once per worker)."""
+    global _favicon
+    if _favicon is None:
+        _favicon = (Path(current_app.static_folder) / "favicon.ico").read_bytes()
+    response = current_app.response_class(_favicon, mimetype="image/vnd.microsoft.icon")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+_favicon: bytes | None = None

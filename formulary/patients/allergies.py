@@ -51,6 +51,24 @@ def _code_free_text(session: Session, text: str):
     return ing, None
 
 
+def free_text_suggestions(session: Session, text: str) -> list[tuple[str, object, str]]:
+    """What a free-text allergy names on file (the screen's rule, ``free_text_names``),
+    to offer recording it as that instead: ``[("ingredient_id", id, name)]`` for active
+    ingredients, then ``[("allergen_group", name, name)]`` for groups."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    out: list[tuple[str, object, str]] = []
+    for ing_id, name in session.execute(select(Ingredient.id, Ingredient.name)
+                                        .where(Ingredient.active.is_(True)).order_by(Ingredient.name_key)):
+        if safety.free_text_names(text, name):
+            out.append(("ingredient_id", ing_id, name))
+    for (name,) in session.execute(select(AllergenGroup.name).order_by(AllergenGroup.name_key)):
+        if safety.free_text_names(text, name):
+            out.append(("allergen_group", name, name))
+    return out
+
+
 def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None,
                 allergen_group=None, substance=None, severity=None, reaction="",
                 status="active") -> Allergy:

@@ -13,6 +13,7 @@ from formulary.domain import safety
 from formulary.i18n import _l
 from formulary.inventory.forms import _CodeLabel
 from formulary.i18n_fields import LocaleDateField
+from formulary.patients.models import NOTES_MAX
 
 CONDITION_CHOICES = [SelectChoice(c, _CodeLabel(c, safety.CONDITION_LABELS[c]))
                      for c in safety.CONDITIONS]
@@ -38,7 +39,7 @@ class PatientForm(FlaskForm):
     last_name = StringField(_l("Last name"), validators=[Length(max=80)])
     date_of_birth = LocaleDateField(_l("Date of birth"), validators=[Optional()])
     conditions = CheckboxesField(_l("Conditions"), choices=CONDITION_CHOICES)
-    notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3})
+    notes = TextAreaField(_l("Notes"), validators=[Length(max=NOTES_MAX)], render_kw={"rows": 3})
     reason = StringField(_l("Reason for the change (kept in the audit log)"),
                          validators=[Optional(), Length(max=300)])
     submit = SubmitField(_l("Save"))
@@ -53,6 +54,8 @@ class AllergyForm(FlaskForm):
     severity = SelectField(_l("Severity"), choices=SEVERITY_CHOICES, validate_choice=False)
     reaction = StringField(_l("Reaction"), validators=[Length(max=300)],
                            render_kw={"placeholder": "e.g. urticaria, swelling"})
+    #: "1": record the free text as typed, though it names an ingredient or group
+    keep_free_text = HiddenField()
     submit = SubmitField(_l("Record allergy"))
 
     def set_choices(self, ingredients, groups) -> None:

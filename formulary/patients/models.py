@@ -13,12 +13,15 @@ from formulary.extensions import db
 ALLERGY_STATUSES = ("unknown", "none_known", "known")   # the patient's assessment
 SEVERITIES = ("mild", "moderate", "severe", "anaphylaxis")
 ALLERGY_RECORD_STATUSES = ("active", "inactive", "refuted")
+#: The longest notes a patient record keeps (the service, the form and a CHECK agree).
+NOTES_MAX = 2000
 
 
 class Patient(db.Model):
     __tablename__ = "patient"
     __table_args__ = (
         CheckConstraint("allergy_status IN ('unknown','none_known','known')", name="allergy_status"),
+        CheckConstraint(f"length(notes) <= {NOTES_MAX}", name="notes_length"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

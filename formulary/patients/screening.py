@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from formulary.cocktails.models import AREAS, CocktailVersion, Component
 from formulary.domain import safety
+from formulary.domain.allergen_text import _words as words_of
 from formulary.domain.errors import ValidationError
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients import screen_snapshot
@@ -105,14 +106,47 @@ _CONDITIONS = (select(_condition_t.c.condition)
                .where(_condition_t.c.patient_id == bindparam("patient_id")))
 
 
+_names_index: list = [None, None]  # [the snapshot's ingredients mapping, its word index]
+
+
+def formulary_names(ingredients: Mapping[int, safety.ScreenIngredient]) -> dict[str, tuple[str, ...]]:
+    """Every ingredient's name and every allergen group an ingredient belongs to (a group
+    with no ingredient is in no cocktail), indexed by their words: what a free-text
+    allergy may name. Built once per formulary snapshot (kept with the last one)."""
+    if _names_index[0] is ingredients:
+        return _names_index[1]
+    names = {ing.name for ing in ingredients.values()}
+    names.update(g for ing in ingredients.values() for g in ing.groups)
+    index: dict[str, list[str]] = {}
+    for name in sorted(names):
+        for word in set(words_of(name)):
+            index.setdefault(word, []).append(name)
+    frozen = {word: tuple(found) for word, found in index.items()}
+    _names_index[:] = [ingredients, frozen]
+    return frozen
+
+
+def named_by(text: str, index: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The names of ``index`` (``formulary_names``) that the free text ``text`` names (the
+    screen's rule, ``free_text_names``: a name it names shares a word with it)."""
+    candidates = sorted({name for word in set(words_of(text)) for name in index.get(word, ())})
+    return tuple(name for name in candidates if safety.free_text_names(text, name))
+
+
 def _screen_patient_value(session: Session, patient: Patient,
                           ingredients: Mapping[int, safety.ScreenIngredient]) -> safety.ScreenPatient:
     """The patient as the pure screen sees it (two statements), an allergy to an
     ingredient with that ingredient's groups as ``ingredients`` (the snapshot's) has them
     (none when it is missing there: see ``_screen_inputs``)."""
     allergies = []
+    known_names = None
     for (allergy_id, status, severity, reaction, ingredient_id, group_id, substance,
          ingredient_name, group_name) in session.execute(_ALLERGIES, {"patient_id": patient.id}).all():
+        names_known: tuple[str, ...] = ()
+        if substance and status == "active":
+            if known_names is None:
+                known_names = formulary_names(ingredients)
+            names_known = named_by(substance, known_names)
         allergies.append(safety.ScreenAllergy(
             id=allergy_id, status=status, severity=severity, reaction=reaction or None,
             ingredient_id=ingredient_id,
@@ -120,7 +154,7 @@ def _screen_patient_value(session: Session, patient: Patient,
             ingredient_groups=ingredients[ingredient_id].groups
             if ingredient_id in ingredients else frozenset(),
             group=group_name if group_id is not None else None,
-            substance=substance if substance else None,
+            substance=substance if substance else None, names_known=names_known,
         ))
     conditions = session.execute(_CONDITIONS, {"patient_id": patient.id}).scalars().all()
     return safety.ScreenPatient(

@@ -14,15 +14,18 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from formulary import clock
 from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.domain.listing import parse_sort
+from formulary.domain.search import search_date
+from formulary.listing import SortColumns
 from formulary.domain.text import check_text, text_key
-from formulary.patients.models import Allergy, Patient, PatientCondition
+from formulary.patients.models import NOTES_MAX, Allergy, Patient, PatientCondition
 
 UNSET = object()
 MAX_NAME = 80
@@ -59,18 +62,54 @@ def get_allergy(patient: Patient, allergy_id) -> Allergy:
     raise NotFound("No such allergy on this patient's record.")
 
 
+#: The orders of the patient list (page and API): ``listing.SortColumns``.
+PATIENT_SORT = SortColumns(
+    columns={"name": (func.lower(Patient.last_name), func.lower(Patient.first_name)),
+             "mrn": func.lower(Patient.mrn), "date_of_birth": Patient.date_of_birth},
+    default="name", tiebreak=(Patient.id,))
+
+
+def default_patient_sort():
+    return parse_sort(None, PATIENT_SORT.keys, PATIENT_SORT.default)
+
+
+def matching(q: str | None):
+    """The condition "the patient's MRN or names hold every word of ``q``, or a word is
+    their date of birth" (``YYYY-MM-DD`` or ``DD/MM/YYYY``), case-insensitive; ``None``
+    for a blank ``q``. The one place patients are matched by what a person types: the
+    patient list, the API, the batch list's patient filter and the global search."""
+    words = (q or "").split()[:4]
+    if not words:
+        return None
+    clauses = []
+    for word in words:
+        born = search_date(word)
+        if born is not None:
+            clauses.append(Patient.date_of_birth == born)
+            continue
+        like = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(or_(func.lower(Patient.mrn).like(like, escape="\\"),
+                           func.lower(Patient.first_name).like(like, escape="\\"),
+                           func.lower(Patient.last_name).like(like, escape="\\")))
+    return and_(*clauses)
+
+
 def search_statement(q: str | None = None):
-    """Patients whose MRN or name holds ``q`` (case-insensitive), by last then first name."""
-    stmt = select(Patient).order_by(func.lower(Patient.last_name), func.lower(Patient.first_name),
-                                    Patient.id)
-    q = (q or "").strip()
-    if q:
-        for word in q.split()[:4]:
-            like = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(or_(func.lower(Patient.mrn).like(like, escape="\\"),
-                                  func.lower(Patient.first_name).like(like, escape="\\"),
-                                  func.lower(Patient.last_name).like(like, escape="\\")))
-    return stmt
+    """Patients whose MRN or name holds ``q`` (``matching``), by last then first name."""
+    stmt = PATIENT_SORT.apply(select(Patient), default_patient_sort())
+    condition = matching(q)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def patient_batches(session: Session, patient: Patient, limit: int) -> list:
+    """The patient's newest batches (at most ``limit``) with their effective state now:
+    ``[(batch, BatchState)]``, for the patient's record."""
+    from formulary.compounding.queries import batches_query  # compounding builds on patients
+    from formulary.compounding.state import state_of
+
+    now = clock.now()
+    batches = session.execute(batches_query(patient_id=patient.id).limit(limit)).unique().scalars().all()
+    return [(b, state_of(b, now)) for b in batches]
 
 
 def record_view(session: Session, actor, patient: Patient, *, what: str = "record",
@@ -219,7 +258,7 @@ def create_patient(session: Session, actor, *, mrn, first_name, last_name, date_
 
 
 def _notes(value) -> str:
-    return _text(value, "notes", "Notes", required=False, max_length=2000) if value else ""
+    return _text(value, "notes", "Notes", required=False, max_length=NOTES_MAX) if value else ""
 
 
 def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, first_name=UNSET,

@@ -11,17 +11,21 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from formulary.auth.access import require
-from formulary.auth.permissions import PATIENTS, SAFETY
+from formulary.auth.permissions import BATCHES, COURSES, COURSES_VIEW, PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS
+from formulary.courses.services import courses_query
 from formulary.domain import safety
 from formulary.domain.errors import DomainError, ValidationError
+from formulary.domain.listing import clamp_page
 from formulary.errors import form_errors
 from formulary.extensions import db
+from formulary.listing import page_sort, paged
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
 from formulary.patients.forms import (AllergyForm, AllergyStatusForm, NoKnownAllergiesForm,
                                       PatientForm, SearchForm)
+from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
 from formulary.i18n import _
@@ -29,6 +33,7 @@ from formulary.i18n import _
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
 PICKER_PER_PAGE = 50
+RECORD_BATCHES = 20  # the newest on the record; the batch list shows them all
 
 
 def _page_arg() -> int:
@@ -41,13 +46,11 @@ def _page_arg() -> int:
 def index():
     form = SearchForm(request.args)
     q = (form.q.data or "").strip()[:100]
-    stmt = services.search_statement(q)
-    total = db.session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    page = _page_arg()
-    rows = db.session.execute(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
+    sort = page_sort(services.PATIENT_SORT)
+    stmt = services.PATIENT_SORT.apply(services.search_statement(q), sort)
+    rows, page, total = paged(stmt, _page_arg(), PER_PAGE)
     return render_template("patients/index.html", form=form, patients=rows, q=q, page=page,
-                           per_page=PER_PAGE, total=total)
+                           per_page=PER_PAGE, total=total, sort=sort)
 
 
 def _patient_fields(form: PatientForm) -> dict:
@@ -113,13 +116,25 @@ def _allergy_form(form: AllergyForm | None = None) -> AllergyForm:
     return form
 
 
-def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200):
+def _courses_of(patient) -> list:
+    """The patient's treatment courses for the record (those who may read them): the
+    courses, their sessions, cocktails and practitioners in three statements."""
+    if not current_user.may(COURSES_VIEW):
+        return []
+    return db.session.execute(courses_query(patient_id=patient.id)).unique().scalars().all()
+
+
+def _record_page(patient, allergy_form: AllergyForm | None = None, status: int = 200,
+                 offers=None):
     return render_template(
         "patients/record.html", patient=patient, allergy_form=_allergy_form(allergy_form),
         status_form=AllergyStatusForm(formdata=None), nka_form=NoKnownAllergiesForm(formdata=None),
         has_active=any(a.status == "active" for a in patient.allergies),
         condition_labels=safety.CONDITION_LABELS, target=services.allergy_target,
-        areas=AREAS), status
+        areas=AREAS, courses=_courses_of(patient),
+        recalls=recall_services.recalls_of_patient(db.session, patient.id),
+        batches=services.patient_batches(db.session, patient, RECORD_BATCHES),
+        batch_limit=RECORD_BATCHES, offers=offers), status
 
 
 @bp.get("/<int:patient_id>")
@@ -137,6 +152,13 @@ def allergy_add(patient_id: int):
     patient = services.get_patient(db.session, patient_id)
     form = _allergy_form(AllergyForm())
     if form.validate_on_submit():
+        target = form.target()
+        if "substance" in target and form.keep_free_text.data != "1":
+            offers = allergy_services.free_text_suggestions(db.session, target["substance"] or "")
+            # exactly a name on file is coded by the service itself; otherwise ask first
+            if offers and not any(services.name_key(label) == services.name_key(target["substance"])
+                                  for _, _, label in offers):
+                return _record_page(patient, form, 200, offers=offers)
         try:
             allergy = allergy_services.add_allergy(
                 db.session, current_user, patient, severity=form.severity.data or None,
@@ -243,6 +265,11 @@ def picker(patient_id: int):
     found = screening.formulation_page(db.session, patient, area,
                                        offset=(page - 1) * PICKER_PER_PAGE,
                                        limit=PICKER_PER_PAGE)
+    if clamp_page(page, found.total, PICKER_PER_PAGE) != page:  # past the last page: the last
+        page = clamp_page(page, found.total, PICKER_PER_PAGE)
+        found = screening.formulation_page(db.session, patient, area,
+                                           offset=(page - 1) * PICKER_PER_PAGE,
+                                           limit=PICKER_PER_PAGE)
     services.record_view(db.session, current_user, patient,
                          what=f"formulation picker ({area or 'all areas'})")
     return render_template("patients/picker.html", patient=patient, area=area, areas=AREAS,
@@ -250,4 +277,5 @@ def picker(patient_id: int):
                            counts=found.counts, total=found.total,
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
-                           target=_screened_target)
+                           target=_screened_target, may_start=current_user.may(COURSES),
+                           may_prepare=current_user.may(BATCHES))

@@ -1,5 +1,6 @@
-"""The batch log (SPEC §8): sheet ``Batches``, one row per batch, and ``Components``,
-one row per lot used.
+"""The batch log (SPEC §8): sheet ``Batches``, one row per batch, ``Components``, one
+row per lot used, and (for the roles that read treatment courses, issue 14)
+``Administrations``, one row per administration of those batches.
 
 Rows are streamed from the database: each sheet's rows are a generator over a query run
 with ``yield_per`` (a server-side cursor on PostgreSQL), consumed by
@@ -14,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.compounding.models import Batch, BatchLine
+from formulary.courses.models import Administration, CourseSession
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.inventory.models import Ingredient, Lot
@@ -40,11 +42,13 @@ BATCH_COLUMNS = (
     Column("Version", "int"),
     Column("Doses", "int"),
     Column("Patient MRN", "text", 14),
-    Column("Prepared by", "text", 16),
-    Column("Verified by", "text", 16),
-    Column("Status", "label", 11),
+    Column("Prepared by", "text", 20),
+    Column("Verified by", "text", 20),
+    Column("Status", "label", 11, words=True),
     Column("Beyond-use date", "datetime"),
     Column("Override reason", "text", 40),
+    Column("Doses given", "int"),
+    Column("Doses left", "int"),
 )
 
 COMPONENT_COLUMNS = (
@@ -57,15 +61,31 @@ COMPONENT_COLUMNS = (
 )
 
 
+ADMINISTRATION_COLUMNS = (
+    Column("Batch number", "label", 18),
+    Column("Given at", "datetime"),
+    Column("Patient MRN", "text", 14),
+    Column("Practitioner", "text", 16),
+    Column("Doses", "int"),
+    Column("Sites", "text", 36),
+    Column("Technique", "label", 14),
+    Column("Course", "int"),
+    Column("Session", "int"),
+)
+
+
 @dataclass(frozen=True)
 class BatchLogQuery:
     """What a batch log covers: clinic-local dates ``start`` to ``end`` (both included),
-    optionally one cocktail and/or one patient."""
+    optionally one cocktail and/or one patient. ``administrations``: add the sheet of the
+    administrations of those batches (patient data of the courses: only for a role that
+    may read them, SPEC §2; the caller decides)."""
 
     start: date
     end: date
     cocktail_id: int | None = None
     patient_id: int | None = None
+    administrations: bool = False
 
 
 def default_range(today: date, days: int = DEFAULT_RANGE_DAYS) -> tuple[date, date]:
@@ -119,13 +139,20 @@ def _filtered(stmt: Select, q: BatchLogQuery, tz: tzinfo) -> Select:
     return stmt
 
 
+def person_name(user):
+    """A user's name as every export shows it: the full name, or the username of a user
+    who has none (a SQL expression over ``user``, the ``User`` entity or an alias)."""
+    return func.coalesce(func.nullif(user.full_name, ""), user.username)
+
+
 def batches_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
     prepared_by = aliased(User)
     verified_by = aliased(User)
     stmt = (
         select(Batch.batch_number, Batch.prepared_at, Cocktail.name, CocktailVersion.number,
-               Batch.doses, Patient.mrn, prepared_by.username, verified_by.username,
-               Batch.status, Batch.beyond_use_at, Batch.override_reason)
+               Batch.doses, Patient.mrn, person_name(prepared_by), person_name(verified_by),
+               Batch.status, Batch.beyond_use_at, Batch.override_reason,
+               Batch.doses_given, Batch.doses - Batch.doses_given)
         .join(Cocktail, Cocktail.id == Batch.cocktail_id)
         .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
         .outerjoin(Patient, Patient.id == Batch.patient_id)
@@ -149,6 +176,22 @@ def components_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
     return _filtered(stmt, q, tz)
 
 
+def administrations_statement(q: BatchLogQuery, tz: tzinfo) -> Select:
+    """The administrations of the log's batches (whenever given), in batch order."""
+    stmt = (
+        select(Batch.batch_number, Administration.given_at, Patient.mrn, person_name(User),
+               Administration.doses, Administration.sites, Administration.technique,
+               Administration.course_id, CourseSession.number)
+        .select_from(Administration)
+        .join(Batch, Batch.id == Administration.batch_id)
+        .join(Patient, Patient.id == Administration.patient_id)
+        .join(User, User.id == Administration.given_by_id)
+        .join(CourseSession, CourseSession.id == Administration.session_id)
+        .order_by(Batch.prepared_at, Batch.id, Administration.given_at, Administration.id)
+    )
+    return _filtered(stmt, q, tz)
+
+
 def stream(session: Session, stmt: Select, yield_per: int = YIELD_PER) -> Iterator[tuple]:
     """The rows of ``stmt``, fetched ``yield_per`` at a time (server-side cursor where the
     database has one)."""
@@ -163,10 +206,14 @@ def stream(session: Session, stmt: Select, yield_per: int = YIELD_PER) -> Iterat
 
 def batch_log_sheets(session: Session, q: BatchLogQuery, tz: tzinfo) -> list[Sheet]:
     """The sheets of the batch log; their rows are drawn from the database as written."""
-    return [
+    sheets = [
         Sheet("Batches", BATCH_COLUMNS, stream(session, batches_statement(q, tz))),
         Sheet("Components", COMPONENT_COLUMNS, stream(session, components_statement(q, tz))),
     ]
+    if q.administrations:
+        sheets.append(Sheet("Administrations", ADMINISTRATION_COLUMNS,
+                            stream(session, administrations_statement(q, tz))))
+    return sheets
 
 
 def filename(q: BatchLogQuery) -> str:

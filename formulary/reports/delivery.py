@@ -42,7 +42,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -54,7 +54,7 @@ from formulary.domain.errors import ValidationError
 from formulary.domain.text import REFUSED_MESSAGE, clean_text, refused_character
 from formulary.domain.gs1 import normalize_gtin
 from formulary.domain.units import parse_quantity
-from formulary.reports.workbook import Column, Sheet, write_workbook
+from formulary.reports.workbook import Column, Sheet, TitleBlock, write_workbook
 
 __all__ = ["COLUMNS", "DAMAGED", "NOT_A_WORKBOOK", "NO_ROWS", "DeliveryFileError",
            "DeliveryRow", "read_delivery", "template_workbook"]
@@ -143,9 +143,12 @@ def read_delivery(fileobj: BinaryIO, *, max_rows: int = 5000) -> list[DeliveryRo
             wb.close()
 
 
-def template_workbook(out: BinaryIO) -> None:
+def template_workbook(out: BinaryIO, *, title: TitleBlock | None = None,
+                      tz: tzinfo = timezone.utc) -> None:
     """Write a delivery sheet to fill in: the header row and one example row. Its text
-    columns are formatted as text, so lot numbers and GTINs keep their leading zeros."""
+    columns are formatted as text, so lot numbers and GTINs keep their leading zeros.
+    ``title`` goes into the printed page header only: the header row stays the first
+    row, as :func:`read_delivery` reads it back."""
     columns = [
         Column("Ingredient", "text", width=30),
         Column("GTIN", "text", width=17),
@@ -157,7 +160,7 @@ def template_workbook(out: BinaryIO) -> None:
     ]
     example = ("Biotin 5 mg/mL", None, "B24-0117", date(date.today().year + 2, 12, 31),
                Decimal("10"), Decimal("4.5"), "Example Pharma Ltd")
-    write_workbook([Sheet("Delivery", columns, [example])], out)
+    write_workbook([Sheet("Delivery", columns, [example])], out, title=title, tz=tz)
 
 
 # ------------------------------------------------------------------------- internals

@@ -1,14 +1,22 @@
 """Exports as HTTP responses, shared by the page and the API: audit the export, then
-stream the workbook. Every export carries the audit chain's head in its footer
-(:func:`head_footer`, SPEC §2)."""
+stream the workbook, or, when it is too large for a request
+(``EXPORT_INLINE_MAX_ROWS``), start it as a job: the API answers 202 with the job, the
+page shows its progress bar (:mod:`formulary.reports.export_jobs`, one writer for both).
+Every export carries the audit chain's head in its footer (:func:`head_footer`, SPEC §2).
+"""
 
 from __future__ import annotations
 
+from flask import current_app, flash, redirect, request, url_for
+
 from formulary import clock
+
 from formulary.audit.services import chain_head
+from formulary.courses import event_report
 from formulary.extensions import db
-from formulary.reports import batch_log, services, stock_report
-from formulary.reports.respond import workbook_response
+from formulary.reports import batch_log, stock_report
+from formulary.reports.export_jobs import EXPORTS, TraceQuery, deliver
+from formulary.reports.workbook import TitleBlock
 
 
 def head_footer() -> str:
@@ -17,21 +25,55 @@ def head_footer() -> str:
     return chain_head(db.session).label()
 
 
+def title_block(report: str, range_text: str | None, actor) -> TitleBlock:
+    """The printed title of an export: this clinic, ``report``, ``range_text``, made now
+    by ``actor`` (their full name; a job's printed title names who asked for it)."""
+    return TitleBlock(clinic=current_app.config["CLINIC_NAME"], report=report,
+                      range=range_text, generated_at=clock.now(),
+                      generated_by=actor.display_name if actor is not None else "Formulary")
+
+
+def currency() -> str:
+    return current_app.config["MONEY_CURRENCY"]
+
+
+def print_options(report: str, range_text: str | None, actor) -> dict:
+    """The keyword arguments every export gives ``write_workbook`` (or
+    ``workbook_response``): the audit head footer, the title block and the currency."""
+    return {"footer": head_footer(), "title": title_block(report, range_text, actor),
+            "currency": currency()}
+
+
+def send_export(report: str, query, actor):
+    """The file at once, or the job: 202 for the API, the reports page with the job's
+    progress bar for a page."""
+    kind, value = deliver(EXPORTS[report], query, actor)
+    if kind == "file":
+        return value
+    if request.blueprint == "api":
+        from formulary.api.routes_jobs import accepted
+
+        return accepted(value)
+    flash(f"{EXPORTS[report].label}: {value.rows_total} rows to write, in the background. "
+          "The file is offered below when it is ready.", "info")
+    return redirect(url_for("reports.index", job=value.id))
+
+
 def send_batch_log(q: batch_log.BatchLogQuery, actor):
-    """Shared by the page and the API: audit the export, then stream the workbook."""
-    tz = clock.clinic_tz()
-    services.record_export(db.session, actor, "batch_log",
-                           f"Batch log {q.start} to {q.end}",
-                           {"from": q.start, "to": q.end, "cocktail_id": q.cocktail_id,
-                            "patient_id": q.patient_id})
-    return workbook_response(batch_log.batch_log_sheets(db.session, q, tz),
-                             batch_log.filename(q), tz, footer=head_footer())
+    """Shared by the page and the API."""
+    return send_export("batch_log", q, actor)
 
 
 def send_stock_report(q: stock_report.StockReportQuery, actor):
-    tz = clock.clinic_tz()
-    services.record_export(db.session, actor, "stock", "Stock report",
-                           {"expiring_within_days": q.expiring_within_days,
-                            "from": q.movements_from, "to": q.movements_to})
-    return workbook_response(stock_report.stock_report_sheets(db.session, q, tz),
-                             stock_report.filename(q, tz), tz, footer=head_footer())
+    return send_export("stock", q, actor)
+
+
+def send_adverse_events(q: event_report.AdverseEventQuery, actor):
+    """The adverse-event listing (SPEC §11)."""
+    return send_export("adverse_events", q, actor)
+
+
+def send_trace(lot, actor):
+    """The recall trace of a lot (SPEC §7); its ``Administrations`` sheet only for a role
+    that reads courses (the registry sets it from the actor)."""
+    return send_export("trace", TraceQuery(lot.id, lot.lot_number), actor)

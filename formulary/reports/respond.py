@@ -42,10 +42,11 @@ def file_response(f: BinaryIO, filename: str) -> Response:
 
 
 def workbook_response(sheets: Iterable[Sheet], filename: str, tz,
-                      footer: str | None = None) -> Response:
+                      footer: str | None = None, **options) -> Response:
+    """``options``: more of ``write_workbook``'s (``title``, ``currency``)."""
     out = tempfile.TemporaryFile(suffix=".xlsx")
     try:
-        write_workbook(sheets, out, tz=tz, footer=footer)
+        write_workbook(sheets, out, tz=tz, footer=footer, **options)
         out.seek(0)
     except BaseException:
         out.close()

@@ -80,7 +80,7 @@ def _ingredient_for(row: DeliveryRow, by_name: dict, by_gtin: dict) -> Ingredien
 
 
 def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str = "",
-                    now: datetime | None = None) -> list[Lot]:
+                    now: datetime | None = None, progress=None) -> list[Lot]:
     """Receive every lot of a delivery sheet, or none.
 
     The sheet is read and checked whole first (:func:`read_delivery`); then each row's
@@ -89,6 +89,7 @@ def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str
     refused row does not stop the next rows from being checked. Any problem raises one
     :class:`DeliveryFileError` listing every bad row with its number and reason; the
     caller's transaction then rolls back and nothing is received.
+    ``progress(rows_checked)``, when given, is called after each row (a job's progress bar).
     """
     problems: list[tuple[int | None, str]] = []
     try:
@@ -102,7 +103,9 @@ def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str
         rows, problems = list(good_rows), list(exc.problems)
     by_name, by_gtin = _resolve(session, rows)
     lots: list[Lot] = []
-    for row in rows:
+    for done, row in enumerate(rows, 1):
+        if progress is not None and done > 1:
+            progress(done - 1)
         try:
             ingredient = _ingredient_for(row, by_name, by_gtin)
             with session.begin_nested():
@@ -120,6 +123,17 @@ def import_delivery(session: Session, actor, fileobj: BinaryIO, *, filename: str
            after={"rows": len(rows), "lot_ids": [lot.id for lot in lots]})
     session.flush()
     return lots
+
+
+def count_rows(fileobj: BinaryIO) -> int:
+    """The rows of a delivery sheet (0 when the file is not a readable sheet: the import
+    then refuses it with the reasons, at once). The file is left at its start."""
+    try:
+        rows = len(read_delivery(fileobj))
+    except DeliveryFileError as exc:
+        rows = len(getattr(exc, "rows", None) or [])
+    fileobj.seek(0)
+    return rows
 
 
 def record_export(session: Session, actor, report: str, summary: str,

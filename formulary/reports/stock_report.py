@@ -26,7 +26,7 @@ from formulary.domain.stock import (DEFAULT_EXPIRING_WITHIN_DAYS, LotStock, clas
                                     is_usable, lot_state, usable_by_ingredient, usable_until)
 from formulary.inventory.models import Ingredient, Lot, Movement
 from formulary.inventory.queries import lot_stock_from_row
-from formulary.reports.batch_log import YIELD_PER, local_bounds, stream
+from formulary.reports.batch_log import YIELD_PER, local_bounds, person_name, stream
 from formulary.reports.workbook import ChartSpec, Column, Sheet
 
 MAX_EXPIRING_DAYS = 3650
@@ -34,10 +34,10 @@ ZERO = Decimal("0")
 
 ON_HAND_COLUMNS = (
     Column("Ingredient", "text", 30),
-    Column("Category", "label", 15),
+    Column("Category", "label", 15, words=True),
     Column("Lot", "text", 16),
     Column("Expiry", "date"),
-    Column("Status", "label", 14),
+    Column("Status", "label", 18, words=True),
     Column("On hand", "decimal"),
     Column("Unit", "label", 7),
     Column("Unit cost", "money"),
@@ -46,7 +46,7 @@ ON_HAND_COLUMNS = (
 
 EXPIRING_COLUMNS = (
     Column("Ingredient", "text", 30),
-    Column("Category", "label", 15),
+    Column("Category", "label", 15, words=True),
     Column("Lot", "text", 16),
     Column("Expiry", "date"),
     Column("Usable until", "datetime"),
@@ -58,7 +58,7 @@ EXPIRING_COLUMNS = (
 
 REORDER_COLUMNS = (
     Column("Ingredient", "text", 30),
-    Column("Category", "label", 15),
+    Column("Category", "label", 15, words=True),
     Column("Usable", "decimal"),
     Column("Reorder level", "decimal", 14),
     Column("Shortfall", "decimal"),
@@ -69,18 +69,18 @@ MOVEMENT_COLUMNS = (
     Column("At", "datetime"),
     Column("Ingredient", "text", 30),
     Column("Lot", "text", 16),
-    Column("Kind", "label", 12),
-    Column("Reason", "label", 16),
+    Column("Kind", "label", 15, words=True),
+    Column("Reason", "label", 16, words=True),
     Column("Quantity", "decimal"),
     Column("Balance after", "decimal", 14),
     Column("Unit", "label", 7),
-    Column("By", "text", 16),
+    Column("By", "text", 20),
     Column("Batch number", "label", 18),
     Column("Note", "text", 40),
 )
 
 CATEGORY_COLUMNS = (
-    Column("Category", "label", 18),
+    Column("Category", "label", 18, words=True),
     Column("Lots", "int"),
     Column("Stock value", "money", 14, total=True),
 )
@@ -198,7 +198,7 @@ def _movements_statement(start: date, end: date, tz: tzinfo) -> Select:
     by = aliased(User)
     return (
         select(Movement.at, Ingredient.name, Lot.lot_number, Movement.kind, Movement.reason,
-               Movement.quantity_delta, Movement.balance_after, Ingredient.unit, by.username,
+               Movement.quantity_delta, Movement.balance_after, Ingredient.unit, person_name(by),
                Batch.batch_number, Movement.note)
         .join(Lot, Lot.id == Movement.lot_id)
         .join(Ingredient, Ingredient.id == Lot.ingredient_id)
@@ -226,7 +226,7 @@ def stock_report_sheets(session: Session, q: StockReportQuery, tz: tzinfo) -> li
               charts=(ChartSpec("Stock value by category", 1, (3,), anchor="E2",
                                 horizontal=True, y_title="Value"),)),
         Sheet("Expiry by month", EXPIRY_MONTH_COLUMNS,
-              _tally_rows(tally.by_month),
+              _month_rows(tally.by_month, q.now.astimezone(tz).date()),
               charts=(ChartSpec("Usable lots expiring per month", 1, (2,), anchor="E2",
                                 x_title="Month", y_title="Lots"),)),
     ]
@@ -236,6 +236,29 @@ def _tally_rows(d: dict) -> Iterator[tuple]:
     # A generator: the tally is read when its sheet is written, after the On hand pass.
     for key, (n, value) in sorted(d.items()):
         yield key, n, value
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month ``YYYY-MM`` from ``first`` to ``last``, both included."""
+    year, month = map(int, first.split("-"))
+    end = tuple(map(int, last.split("-")))
+    out = []
+    while (year, month) <= end:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _month_rows(by_month: dict, today: date) -> Iterator[tuple]:
+    """The months from this one to the last in which a usable lot expires, those in
+    which none does included (zero lots): the chart's axis is then a time line, and a
+    month with nothing to use up reads as such instead of vanishing."""
+    if not by_month:
+        return
+    first = min(f"{today.year:04d}-{today.month:02d}", min(by_month))
+    for month in months_between(first, max(by_month)):
+        n, value = by_month.get(month, (0, ZERO))
+        yield month, n, value
 
 
 def reorder_rows_lazy(session: Session, now: datetime, tz: tzinfo) -> Iterator[tuple]:

@@ -44,6 +44,17 @@ A ``footer`` line (the exports put the audit chain's head there, SPEC §2) goes 
 sheet's printed page footer and into the workbook's description property (which a program
 reads without opening a sheet).
 
+Printing: every sheet prints landscape on A4, scaled to fit its width on one page (as
+many pages down as the rows need), its header row repeated on every page, with
+"Page N of M" in the footer. A :class:`TitleBlock` (clinic, report, range, generated at
+and by) is the printed page header of every page, and the workbook's title, subject,
+keywords and author; the data stay a plain table whose first row is the header, so
+filters, re-imports and other programs read it as before.
+
+A ``label`` column may hold codes shown as words (``Column(..., words=True)``:
+``plant_extract`` -> "Plant extract", :mod:`formulary.reports.words`). Money columns
+carry their currency in the number format (``currency="EUR"``: ``1,234.50 EUR``).
+
 Time: a timezone-aware datetime is written in the clinic's local time (``tz``), as a
 naive Excel datetime. A naive datetime is refused, as it is by the database layer: its
 zone would be a guess.
@@ -65,11 +76,14 @@ from openpyxl.cell.cell import ERROR_CODES, TIME_FORMATS, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
+
+from formulary.reports.words import code_words
 
 __all__ = [
     "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS",
     "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet",
-    "inert_text", "write_workbook",
+    "TitleBlock", "inert_text", "money_format", "write_workbook",
 ]
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -79,6 +93,17 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DECIMAL_FORMAT = "#,##0.0###"
 MONEY_FORMAT = "#,##0.00"
 INT_FORMAT = "#,##0"
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def money_format(currency: str | None) -> str:
+    """The number format of a money column: ``#,##0.00 "EUR"`` (the ISO code after the
+    amount, as a literal: Excel and LibreOffice show it whatever their locale)."""
+    if currency is None:
+        return MONEY_FORMAT
+    if not _CURRENCY.fullmatch(currency):
+        raise ValueError(f"A currency is a three-letter ISO 4217 code, not {currency!r}.")
+    return f'{MONEY_FORMAT} "{currency}"'
 
 _NUMBER_FORMATS = {
     "date": DATE_FORMAT, "datetime": DATETIME_FORMAT, "decimal": DECIMAL_FORMAT,
@@ -138,17 +163,21 @@ def inert_text(value: str) -> str:
 @dataclass(frozen=True)
 class Column:
     """One column of a sheet: its header, the kind of its values (:data:`KINDS`), its
-    width in Excel's character units (None: a default for the kind), and whether the
-    totals row sums it (``decimal``, ``money`` and ``int`` columns only)."""
+    width in Excel's character units (None: a default for the kind), whether the
+    totals row sums it (``decimal``, ``money`` and ``int`` columns only), and whether its
+    values are codes to write as words (``label`` columns only)."""
 
     header: str
     kind: str = "text"
     width: float | None = None
     total: bool = False
+    words: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"Unknown column kind {self.kind!r}: one of {sorted(KINDS)}.")
+        if self.words and self.kind != "label":
+            raise ValueError(f"Column {self.header!r}: only a label column holds codes.")
         if self.total and self.kind not in _SUMMABLE:
             raise ValueError(f"Column {self.header!r}: a {self.kind} column cannot be totalled.")
 
@@ -182,6 +211,36 @@ class ChartSpec:
             raise ValueError("A chart needs at least one values column.")
 
 
+@dataclass(frozen=True)
+class TitleBlock:
+    """What a printed page of an export says it is: the clinic, the report, the range
+    it covers (None: no range), and when (an aware datetime, shown in the clinic's zone)
+    and by whom (a person's full name) it was made."""
+
+    clinic: str
+    report: str
+    range: str | None
+    generated_at: datetime
+    generated_by: str
+
+    def header_sections(self, tz: tzinfo) -> tuple[str, str, str]:
+        """Left, centre and right sections of the page header (Excel's codes: ``&B``
+        bold, ``&&`` a literal ampersand). Excel takes 255 characters in a header; each
+        section is cut to fit."""
+        at = _local(self.generated_at, tz, "generated_at")
+        left = f"&B{_header_text(self.clinic, 60)}&B · {_header_text(self.report, 60)}"
+        centre = _header_text(self.range or "", 90)
+        right = f"Generated {at:%Y-%m-%d %H:%M} by {_header_text(self.generated_by, 60)}"
+        return left, centre, right
+
+
+def _header_text(text: str, limit: int) -> str:
+    text = " ".join(inert_text(text).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return text.replace("&", "&&")
+
+
 @dataclass
 class Sheet:
     """A sheet to write: ``rows`` is any iterable (a generator is fine, and is consumed
@@ -194,13 +253,16 @@ class Sheet:
 
 
 def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
-                   tz: tzinfo = timezone.utc, footer: str | None = None) -> None:
+                   tz: tzinfo = timezone.utc, footer: str | None = None,
+                   title: TitleBlock | None = None, currency: str | None = None) -> None:
     """Write ``sheets`` in order as an .xlsx workbook to the binary file ``out``.
 
     Rows are streamed: each is converted and written as it is drawn from its sheet's
     ``rows``. ``tz`` is the clinic's time zone, in which aware datetimes are written.
     ``footer``: one line of our own text for every sheet's page footer and the workbook's
     description (Excel takes at most 255 characters in a footer).
+    ``title``: the printed page header of every sheet and the workbook's properties.
+    ``currency``: the ISO code shown with every money value (None: a plain number).
     A value of the wrong type for its column (a string in a money column, a naive
     datetime) raises ``TypeError``/``ValueError`` naming the sheet, row and column;
     the workbook is not saved then (``out`` is left untouched), and the temporary
@@ -212,6 +274,13 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
         if len(footer) > 200 or "&" in footer or _UNSAFE_TEXT.search(footer):
             raise ValueError("A footer is one short line of plain text (no '&').")
         wb.properties.description = footer
+    money = money_format(currency)
+    header = title.header_sections(tz) if title is not None else None
+    if title is not None:
+        wb.properties.title = title.report[:200]
+        wb.properties.subject = (title.range or "")[:200]
+        wb.properties.keywords = title.clinic[:200]
+        wb.properties.lastModifiedBy = title.generated_by[:200]
     written: list[Any] = []
     titles: set[str] = set()
     try:
@@ -228,7 +297,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
             written.append(ws)
             if footer is not None:
                 ws.oddFooter.left.text = footer
-            _write_sheet(ws, sheet, tz)
+            _page_setup(ws, header)
+            _write_sheet(ws, sheet, tz, money)
         if not written:
             raise ValueError("A workbook needs at least one sheet.")
         wb.save(out)
@@ -242,7 +312,22 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
 _BOLD = Font(name="Calibri", sz=11, bold=True)
 
 
-def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
+def _page_setup(ws: Any, header: tuple[str, str, str] | None) -> None:
+    """Landscape A4, scaled to one page wide (any number of pages down), narrow
+    margins, page numbers; the title block in the page header."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"           # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0           # as many pages down as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.9, bottom=0.7,
+                                  header=0.3, footer=0.3)
+    ws.oddFooter.right.text = "Page &P of &N"
+    if header is not None:
+        ws.oddHeader.left.text, ws.oddHeader.center.text, ws.oddHeader.right.text = header
+
+
+def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo, money: str = MONEY_FORMAT) -> None:
     columns = list(sheet.columns)
     if not columns:
         raise ValueError(f"Sheet {sheet.title!r} has no columns.")
@@ -265,13 +350,14 @@ def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
         # The column's own format, for cells a person adds below the data: a lot
         # number typed into a text column stays text ("012345" keeps its zero).
         if column.kind in _COLUMN_FORMATS:
-            dimension.number_format = _COLUMN_FORMATS[column.kind]
+            dimension.number_format = (money if column.kind == "money"
+                                       else _COLUMN_FORMATS[column.kind])
     ws.freeze_panes = "A2"
     ws.print_title_rows = "1:1"
 
     ws.append([_header_cell(ws, column.header) for column in columns])
 
-    converters = [_converter(ws, column, tz) for column in columns]
+    converters = [_converter(ws, column, tz, money) for column in columns]
     row_number = 1
     for row_number, values in enumerate(sheet.rows, 2):
         try:
@@ -287,10 +373,10 @@ def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo) -> None:
     # Filters and drawings are written when the sheet is closed, at save: set them now.
     ws.auto_filter.ref = f"A1:{last_letter}{max(last_data_row, 1)}"
     if any(column.total for column in columns):
-        ws.append(_totals_row(ws, columns, last_data_row))
+        ws.append(_totals_row(ws, columns, last_data_row, money))
     if last_data_row >= 2:
         for spec in sheet.charts:
-            ws.add_chart(_chart(ws, spec, columns, last_data_row), spec.anchor)
+            ws.add_chart(_chart(ws, spec, columns, last_data_row, money), spec.anchor)
 
 
 def _width(column: Column) -> float:
@@ -307,7 +393,8 @@ def _header_cell(ws: Any, header: str) -> Any:
     return cell
 
 
-def _totals_row(ws: Any, columns: list[Column], last_data_row: int) -> list[Any]:
+def _totals_row(ws: Any, columns: list[Column], last_data_row: int,
+                money: str = MONEY_FORMAT) -> list[Any]:
     row: list[Any] = []
     for idx, column in enumerate(columns, 1):
         cell = WriteOnlyCell(ws)
@@ -315,7 +402,7 @@ def _totals_row(ws: Any, columns: list[Column], last_data_row: int) -> list[Any]
         if idx == 1:
             cell.value = "Total"
         elif column.total:
-            cell.number_format = _NUMBER_FORMATS[column.kind]
+            cell.number_format = money if column.kind == "money" else _NUMBER_FORMATS[column.kind]
             if last_data_row >= 2:
                 letter = get_column_letter(idx)
                 cell.value = f"=SUBTOTAL(9,{letter}2:{letter}{last_data_row})"
@@ -340,7 +427,27 @@ def _translated(sheet: Sheet) -> Sheet:
                                 for ch in sheet.charts))
 
 
-def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int) -> BarChart:
+def _words_in_reader_language() -> Callable[[str], str]:
+    """The words for codes (:mod:`formulary.reports.words`) in the reader's language: in
+    English the export's own words; in another, the page's word for the code (SPEC §13),
+    first letter capital, else the English words."""
+    from formulary.i18n import _lang
+
+    if _lang() == "en":
+        return code_words
+    from formulary.display import CODE_WORDS, STATUS_WORDS
+
+    def words(code: str) -> str:
+        word = CODE_WORDS.get(code) or STATUS_WORDS.get(code)
+        if word is None:
+            return code_words(code)
+        word = str(word)
+        return word[:1].upper() + word[1:]
+    return words
+
+
+def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int,
+           money: str = MONEY_FORMAT) -> BarChart:
     chart = BarChart()
     chart.type = "bar" if spec.horizontal else "col"
     chart.title = spec.title
@@ -353,7 +460,7 @@ def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int) 
                                    max_row=last_data_row))
     first = columns[spec.values_cols[0] - 1]
     if first.kind in _NUMBER_FORMATS:
-        chart.y_axis.number_format = _NUMBER_FORMATS[first.kind]
+        chart.y_axis.number_format = money if first.kind == "money" else _NUMBER_FORMATS[first.kind]
     chart.x_axis.title = spec.x_title
     chart.y_axis.title = spec.y_title
     # openpyxl 3.1 leaves the axes' <c:delete> unset, which recent Excel reads as
@@ -365,7 +472,8 @@ def _chart(ws: Any, spec: ChartSpec, columns: list[Column], last_data_row: int) 
     return chart
 
 
-def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
+def _converter(ws: Any, column: Column, tz: tzinfo,
+               money: str = MONEY_FORMAT) -> Callable[[Any], Any]:
     """The function turning one value of ``column`` into what ``ws.append`` takes.
 
     Built once per column. A styled value goes out in a cell owned by the column and
@@ -382,6 +490,7 @@ def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
         cell = WriteOnlyCell(ws)
         cell.quotePrefix = True
         is_label = kind == "label"
+        words = _words_in_reader_language() if column.words else None
 
         def text(value: Any) -> Any:
             if value is None:
@@ -390,6 +499,8 @@ def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
                 if is_label:
                     value = getattr(value, "value", value)   # an Enum: its value
                 value = str(value)
+            if words:
+                value = words(value)
             if (_NEEDS_CARE.search(value) is None and value not in _ERROR_CODES
                     and len(value) <= MAX_CELL_CHARS):
                 # openpyxl writes such a string as text by itself: no cell needed
@@ -412,7 +523,7 @@ def _converter(ws: Any, column: Column, tz: tzinfo) -> Callable[[Any], Any]:
         return plain_date
 
     cell = WriteOnlyCell(ws)
-    cell.number_format = _NUMBER_FORMATS[kind]
+    cell.number_format = money if kind == "money" else _NUMBER_FORMATS[kind]
 
     if kind == "date":
         def to_date(value: Any) -> Any:

@@ -22,19 +22,21 @@ from formulary.audit.models import AuditEntry
 from formulary.auth import demo as auth_demo
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import Batch, BatchLine
+from formulary.courses.models import (Administration, AdministrationLine, AdverseEvent, Consent,
+                                      ConsentText, Course, CourseSession)
 from formulary.inventory import totals as stock_totals
 from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredient,
                                         IngredientContraindication, IngredientGtin, Lot, Movement,
                                         ingredient_allergen_group)
 from formulary.patients.models import Allergy, Patient, PatientCondition
-from formulary.scale import activity, audit, catalog, people
+from formulary.scale import activity, audit, catalog, courses, people
 
 SEED = 20240601
 CHUNK = 5_000
 FULL = {"ingredients": 200, "lots": 5_000, "patients": 20_000, "cocktails": 300,
         "batches": 50_000}
 #: Tables that must be empty before a load.
-GUARDED = (AuditEntry, Ingredient, Lot, Patient, Cocktail, Batch)
+GUARDED = (AuditEntry, Ingredient, Lot, Patient, Cocktail, Batch, Course)
 
 
 class NotEmpty(Exception):
@@ -69,7 +71,8 @@ def _reset_sequences(session) -> None:
         return
     for table in ("user", "allergen_group", "ingredient", "lot", "movement", "cocktail",
                   "cocktail_version", "component", "patient", "allergy", "batch", "batch_line",
-                  "audit_entry"):
+                  "audit_entry", "consent_text", "course", "course_session", "consent",
+                  "administration", "administration_line", "adverse_event"):
         session.execute(text(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM \"{table}\"), false)"))
@@ -149,6 +152,10 @@ def generate(factor: float, seed: int, end, tz, users: dict[str, int], echo=prin
 
     _some_run_low(ingredients, lots, today)
 
+    echo("Generating treatment courses ...")
+    treatment = courses.generate(seed + 1, batches, lines, versions, components, cocktails,
+                                 specs, start, end, tz, practitioner)
+
     echo("Chaining the audit trail ...")
     events = [(catalogued, pharmacists[0], "ingredient.create", "ingredient", r["id"],
                f"Created ingredient {r['name']}") for r in ingredients]
@@ -168,6 +175,7 @@ def generate(factor: float, seed: int, end, tz, users: dict[str, int], echo=prin
         if b["discarded_at"]:
             events.append((b["discarded_at"], b["discarded_by_id"], "batch.discard", "batch",
                            b["id"], f"Discarded {b['batch_number']}"))
+    events += treatment["events"]
     usernames = {uid: name for name, uid in users.items()}
     entries = audit.chain(events, usernames)
     return {"start": start, "periods": periods, "groups": groups, "cross": cross,
@@ -175,7 +183,8 @@ def generate(factor: float, seed: int, end, tz, users: dict[str, int], echo=prin
             "cocktails": cocktails, "versions": versions, "components": components,
             "patients": patients, "conditions": conditions, "allergies": allergies,
             "lots": lots, "batches": batches, "lines": lines, "movements": movements,
-            "entries": entries}
+            "entries": entries,
+            **{k: v for k, v in treatment.items() if k != "events"}}
 
 
 def _load(session, echo, factor, seed):
@@ -215,6 +224,14 @@ def _load(session, echo, factor, seed):
     _bulk(session, Batch, batches, echo, "batches")
     _bulk(session, BatchLine, lines, echo, "batch lines")
     _bulk(session, Movement, movements, echo, "movements")
+    _bulk(session, ConsentText, rows["consent_texts"], echo)
+    _bulk(session, Course, rows["courses"], echo, "courses")
+    _bulk(session, CourseSession, rows["sessions"], echo, "sessions")
+    _bulk(session, Consent, rows["consents"], echo, "consents")
+    _bulk(session, Administration, rows["administrations"], echo, "administrations")
+    _bulk(session, AdministrationLine, rows["administration_lines"], echo,
+          "administration lines")
+    _bulk(session, AdverseEvent, rows["adverse_events"], echo)
     _bulk(session, AuditEntry, entries, echo, "audit entries")
     _reset_sequences(session)
     stock_totals.rebuild(session)  # the lots went in by bulk insert, not through the session
@@ -224,6 +241,8 @@ def _load(session, echo, factor, seed):
               "allergies": len(allergies), "cocktails": len(cocktails),
               "cocktail versions": len(versions), "batches": len(batches),
               "batch lines": len(lines), "movements": len(movements),
+              "courses": len(rows["courses"]), "administrations": len(rows["administrations"]),
+              "adverse events": len(rows["adverse_events"]),
               "audit entries": len(entries)}
     echo(f"Loaded in {time.perf_counter() - started:.1f} s: "
          + ", ".join(f"{v:,} {k}" for k, v in counts.items()))

@@ -11,7 +11,9 @@
         input.selectionStart = input.selectionEnd = start + 4;
       }
     });
-    input.select();
+    // After a look-up the page puts the cursor in Quantity (autofocus): leave it there.
+    const focused = document.querySelector("[autofocus]:not([data-scan-field])");
+    if (!focused) input.select();
   });
   // A recall is final: ask before sending one.
   document.querySelectorAll("form[data-confirm-recall]").forEach(function (form) {

@@ -11,6 +11,7 @@ ROUTES = {
     "bootstrap.static": None,
     "main.index": None,
     "main.health": None,
+    "main.favicon": None,
     "main.dashboard": P.VIEW,
     "main.baseline": P.VIEW,
     "auth.login": None,

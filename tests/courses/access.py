@@ -20,3 +20,22 @@ ROUTES.update({
     "api.adverse_event_allergies": P.COURSES,
 })
 ROUTES["api.patient_timeline"] = P.COURSES_VIEW
+ROUTES.update({  # the pages (SPEC §10)
+    "courses.new": P.COURSES,
+    "courses.course": P.COURSES_VIEW,
+    "courses.stop": P.COURSES,
+    "courses.move_session": P.COURSES,
+    "courses.mark_session": P.COURSES,
+    "courses.record_consent": P.COURSES,
+    "courses.attach_scan": P.COURSES,
+    "courses.download_scan": P.COURSES_VIEW,
+    "courses.withdraw_consent": P.COURSES,
+    "courses.consent_texts": P.COURSES_VIEW,
+    "courses.create_consent_text": P.COURSES,
+    "courses.give": P.COURSES,
+    "courses.administration": P.COURSES_VIEW,
+    "courses.adverse_event": P.COURSES,
+    "courses.event_allergy": P.COURSES,
+    "courses.sheet": P.COURSES_VIEW,
+    "courses.patient_timeline": P.COURSES_VIEW,
+})

@@ -563,7 +563,7 @@ def test_message_anaphylaxis_not_repeated():
 def test_message_free_text():
     p = patient(text_allergy(1, " latex ", "severe", "hives"))
     assert only(screen(p, [BIOTIN], CROSS)) == (
-        "Free-text allergy 'latex' does not match any ingredient: review by hand. "
+        "Free-text allergy 'latex' names no ingredient or allergen group on file: review by hand. "
         "The patient had a severe reaction (hives).")
     p = patient(text_allergy(1, "benzyl alcohol reaction"))
     assert only(screen(p, [BAC_SALINE], CROSS)) == (

@@ -99,8 +99,13 @@ def test_expiry_end_is_midnight_starting_the_next_day_in_the_clinic_zone(expiry,
     (make_lot(expires_in=-1), "expired"),
     # expires today: usable all day
     (make_lot(expires_in=0), "available"),
-    # nothing on hand is still an available lot (usable is another question)
-    (make_lot(on_hand="0"), "available"),
+    # nothing on hand: empty (issue 16: it does not read "available")
+    (make_lot(on_hand="0"), "empty"),
+    # empty wins over expired (there is nothing left to throw away) ...
+    (make_lot(on_hand="0", expires_in=-3), "empty"),
+    # ... but not over what a person decided: a recalled lot stays recalled when empty
+    (make_lot(on_hand="0", status="recalled"), "recalled"),
+    (make_lot(on_hand="0", status="quarantined"), "quarantined"),
     # multi-dose, never opened: only its expiry counts
     (make_lot(multi_dose=True), "available"),
     # multi-dose opened 27 days ago: within the default 28 days

@@ -149,12 +149,15 @@ def test_formulations_pages_carry_every_finding(practitioner, make_patient, clin
     whole = practitioner.get(f"patients/{patient.id}/formulations").json
     assert whole["total"] == 4 and whole["page"] == 1
     paged = []
-    for page in (1, 2, 3):
+    for page in (1, 2):
         r = practitioner.get(f"patients/{patient.id}/formulations?per_page=2&page={page}")
         assert r.status_code == 200 and r.mimetype == "application/json"
         assert (r.json["total"], r.json["page"], r.json["per_page"]) == (4, page, 2)
         paged += r.json["items"]
     assert paged == whole["items"]
+    # past the last page: the last (the rule of every list, issue 16)
+    r = practitioner.get(f"patients/{patient.id}/formulations?per_page=2&page=3")
+    assert (r.json["total"], r.json["page"]) == (4, 2) and r.json["items"] == paged[2:]
     for item in whole["items"]:
         single = _screen(practitioner, patient, type("C", (), {"id": item["cocktail_id"]}))
         assert item == single

@@ -15,4 +15,9 @@ ROUTES = {
     "api.report_stock": P.REPORTS,
     "api.delivery_template_xlsx": P.INVENTORY,
     "api.import_delivery": P.INVENTORY,
+    # adverse events (SPEC §11): read by the roles that read courses, exported by those
+    # that also export (never the manager: patient data)
+    "reports.adverse_events": P.COURSES_VIEW,
+    "reports.adverse_events_download": P.COURSES_EXPORT,
+    "api.report_adverse_events": P.COURSES_EXPORT,
 }

@@ -16,7 +16,8 @@ from tests.reports.conftest import open_workbook, read_workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LOT_TEXT = '=HYPERLINK("http://x.io","y")'
 BATCH_HEADERS = ("Batch number", "Prepared at", "Cocktail", "Version", "Doses", "Patient MRN",
-                 "Prepared by", "Verified by", "Status", "Beyond-use date", "Override reason")
+                 "Prepared by", "Verified by", "Status", "Beyond-use date", "Override reason",
+                 "Doses given", "Doses left")
 COMPONENT_HEADERS = ("Batch number", "Ingredient", "Lot number", "Lot expiry", "Quantity", "Unit")
 
 
@@ -31,7 +32,7 @@ def clinic(make_ingredient, make_lot, make_cocktail, make_patient, make_batch, m
     face = make_cocktail([(lido, "1", "mL")], name="Face glow")
     ana = make_patient("@MRN-1")
     bob = make_patient("MRN-2")
-    checker = make_user("pharmacist", username="checker")
+    checker = make_user("pharmacist", username="checker", full_name="Chloé Checker")
     # 23:30 UTC on 10 March is 00:30 on 11 March in Paris
     b1 = make_batch(hair, [(b_lot, "2.5"), (l_lot, "0.5")], patient=ana, doses=2,
                     prepared_at=datetime(2026, 3, 10, 23, 30, tzinfo=timezone.utc),
@@ -62,10 +63,12 @@ def test_batch_log_sheets_rows_and_types(api, clinic):
     assert [r[0] for r in batches[1:]] == [b2.batch_number, b1.batch_number, b3.batch_number]
     row = batches[2]
     assert row[1] == datetime(2026, 3, 11, 0, 30)
-    assert row[2:8] == ("+Hair boost", 1, 2, "@MRN-1", b1.prepared_by.username, "checker")
-    assert row[8] == "verified"
+    # people by their full name (a user without one: the username); statuses in words
+    assert row[2:8] == ("+Hair boost", 1, 2, "@MRN-1", b1.prepared_by.username, "Chloé Checker")
+    assert row[8] == "Verified"
     assert row[9] == datetime(2026, 3, 12, 0, 30)
     assert row[10] == "@SUM(A1:A2) reviewed"
+    assert row[11:] == (0, 2)  # nothing given yet: every dose left
     assert batches[3][5] is None and batches[3][7] is None   # no patient, not verified
     # one row per lot used, in batch order
     assert [r[0] for r in components[1:]] == [b2.batch_number, b1.batch_number,
@@ -78,7 +81,7 @@ def test_batch_log_is_formatted_and_typed_text_is_inert(api, clinic):
     wb = open_workbook(_get(api("manager"), "reports/batch-log.xlsx?from=2026-03-01&to=2026-03-31"))
     ws = wb["Batches"]
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:K4"
+    assert ws.auto_filter.ref == "A1:M4"
     assert all(c.font.b for c in ws[1])
     assert ws["B2"].number_format == "yyyy-mm-dd hh:mm"
     assert ws["E2"].data_type == "n"

@@ -48,7 +48,8 @@ def test_download_a_report_and_import_a_bad_file(page):
     with page.expect_download() as info:
         page.click("[data-testid=batch-log] button[type=submit]")
     wb = load_workbook(io.BytesIO(info.value.path().read_bytes()), read_only=True)
-    assert wb.sheetnames == ["Batches", "Components"]
+    # a pharmacist reads the courses: the doses given from the batches come too
+    assert wb.sheetnames == ["Batches", "Components", "Administrations"]
     wb.close()
 
     page.set_input_files("input[name=file]", files=[
@@ -60,3 +61,14 @@ def test_download_a_report_and_import_a_bad_file(page):
     assert "Row 2:" not in text
     with page.live.app.app_context():
         assert db.session.query(Lot).count() == 0
+
+    page.click("[data-testid=adverse-events-link]")
+    page.wait_for_selector("[data-testid=adverse-events]")
+    page.select_option("select[name=severity]", "severe")
+    page.click("[data-testid=event-filters] button[type=submit]")
+    page.wait_for_url("**severity=severe**")
+    with page.expect_download() as info:
+        page.click("[data-testid=export]")
+    wb = load_workbook(io.BytesIO(info.value.path().read_bytes()), read_only=True)
+    assert wb.sheetnames == ["Adverse events", "By ingredient and lot"]
+    wb.close()

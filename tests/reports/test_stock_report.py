@@ -54,11 +54,12 @@ def test_on_hand_sheet(api, stock):
     rows = {r[2]: r for r in on_hand[1:-1]}
     assert "Z-EMPTY" not in rows                         # nothing on hand: not listed
     today = stock["today"]
-    assert rows["B-GOOD"] == ("Biotin", "vitamin", "B-GOOD",
+    # codes in words: category and status
+    assert rows["B-GOOD"] == ("Biotin", "Vitamin", "B-GOOD",
                               datetime.combine(today + timedelta(days=400), datetime.min.time()),
-                              "available", 10, "mL", 2.5, 25)
-    assert rows["L-OLD"][4] == "expired"                 # past its expiry date
-    assert rows["L-HELD"][4] == "quarantined" and rows["L-HELD"][8] is None   # no unit cost
+                              "Available", 10, "mL", 2.5, 25)
+    assert rows["L-OLD"][4] == "Expired"                 # past its expiry date
+    assert rows["L-HELD"][4] == "Quarantined" and rows["L-HELD"][8] is None   # no unit cost
     assert rows["L-OLD"][0] == "=Lidocaine"
     total = on_hand[-1]
     assert total[0] == "Total" and total[8] == f"=SUBTOTAL(9,I2:I{len(on_hand) - 1})"
@@ -73,11 +74,11 @@ def test_expiring_reorder_and_movements(api, stock):
     reorder = sheets["Reorder"]
     assert reorder[0] == ("Ingredient", "Category", "Usable", "Reorder level", "Shortfall", "Unit")
     # biotin: 14 usable for a level of 100; zinc: 20 usable for 5, not low
-    assert reorder[1:] == [("Biotin", "vitamin", 14, 100, 86, "mL")]
+    assert reorder[1:] == [("Biotin", "Vitamin", 14, 100, 86, "mL")]
     movements = sheets["Movements"]
     assert movements[0][:6] == ("At", "Ingredient", "Lot", "Kind", "Reason", "Quantity")
     kinds = sorted((r[2], r[3], r[5]) for r in movements[1:])
-    assert ("Z-EMPTY", "adjustment", -50) in kinds and ("B-GOOD", "receipt", 10) in kinds
+    assert ("Z-EMPTY", "Adjustment", -50) in kinds and ("B-GOOD", "Receipt", 10) in kinds
     wide = read_workbook(_download(api("manager"), "reports/stock.xlsx?expiring_within_days=90"))
     assert [r[2] for r in wide["Expiring"][1:-1]] == ["@B-SOON", "Z-1"]   # not the quarantined
 
@@ -88,13 +89,13 @@ def test_formats_filters_inert_text_and_charts(api, stock):
     ws = wb["On hand"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:I6"
     assert ws["D2"].number_format == "yyyy-mm-dd" and ws["D2"].is_date
-    assert ws["I2"].number_format == "#,##0.00" and ws["I7"].font.b
+    assert ws["I2"].number_format == '#,##0.00 "EUR"' and ws["I7"].font.b   # MONEY_CURRENCY
     lido = next(row for row in ws.iter_rows(min_row=2) if row[0].value == "=Lidocaine")
     assert lido[0].data_type == "s"                      # a name, never a formula
     soon = next(row for row in ws.iter_rows(min_row=2) if row[2].value == "@B-SOON")
     assert soon[2].data_type == "s" and soon[2].quotePrefix
     by_cat = read_workbook(data)["By category"]
-    assert by_cat[1:-1] == [("anesthetic", 2, 30), ("mineral", 1, 2), ("vitamin", 2, 30)]
+    assert by_cat[1:-1] == [("Anaesthetic", 2, 30), ("Mineral", 1, 2), ("Vitamin", 2, 30)]
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         xml = " ".join(z.read(n).decode() for n in charts)
@@ -107,11 +108,11 @@ def test_libreoffice_reads_the_stock_report(api, stock, libreoffice_csv):
     on_hand = sheets["On hand"]
     assert on_hand[0][:3] == ["Ingredient", "Category", "Lot"]
     total = on_hand[-1]
-    assert total[0] == "Total" and total[8] == "62.00"     # 25 + 5 + 30 + 2, computed by LibreOffice
+    assert total[0] == "Total" and total[8] == "62.00 EUR"   # 25 + 5 + 30 + 2, computed by LibreOffice
     lido = next(r for r in on_hand if r[2] == "L-OLD")
-    assert lido[0] == "=Lidocaine" and lido[4] == "expired"
+    assert lido[0] == "=Lidocaine" and lido[4] == "Expired"
     assert lido[3] == (stock["today"] - timedelta(days=2)).isoformat()
-    assert sheets["By category"][-1][2] == "62.00"
+    assert sheets["By category"][-1][2] == "62.00 EUR"
 
 
 @pytest.mark.parametrize("query, field", [
@@ -149,3 +150,28 @@ def test_audit_log_export(client, login_as, api, stock):
     assert client.get("/audit/").status_code == 200
     assert "/reports/audit.xlsx" in client.get("/audit/?user=x").get_data(as_text=True)
     assert user.role == "manager"
+
+
+def test_the_expiry_chart_keeps_the_months_with_no_expiry(api, stock):
+    """Usable lots expire in about 20, 80 and 400 days: the chart's table runs from this
+    month to the last one month by month, the months between at zero lots."""
+    from formulary.reports.stock_report import months_between
+
+    rows = read_workbook(_download(api("manager"), "reports/stock.xlsx"))["Expiry by month"]
+    months = [r[0] for r in rows[1:-1]]           # between the header and the totals row
+    today = stock["today"]
+    last = today + timedelta(days=400)
+    assert months == months_between(f"{today:%Y-%m}", f"{last:%Y-%m}")
+    assert len(months) >= 13 and sum(r[1] for r in rows[1:-1]) == 3
+    assert any(r[1] == 0 for r in rows[1:-1])
+
+
+@pytest.mark.parametrize("first, last, expected", [
+    ("2026-11", "2027-02", ["2026-11", "2026-12", "2027-01", "2027-02"]),   # over a new year
+    ("2026-05", "2026-05", ["2026-05"]),                                    # one month
+    ("2026-06", "2026-05", []),                                             # none
+])
+def test_months_between(first, last, expected):
+    from formulary.reports.stock_report import months_between
+
+    assert months_between(first, last) == expected

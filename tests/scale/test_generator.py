@@ -17,8 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from formulary.domain import courses as rules
+from formulary.domain.doses import IngredientFacts
+from formulary.domain.units import Strength
 from formulary.scale import activity, generate, load_year
 from formulary.compounding.models import Batch
+from formulary.courses.models import Administration, Course
 from formulary.extensions import db
 from formulary.inventory.models import Lot, Movement
 
@@ -76,6 +80,80 @@ def check(rows: dict, end: datetime) -> None:
     for line in rows["lines"]:
         batch = rows["batches"][line["batch_id"] - 1]
         assert received[line["lot_id"]] < batch["prepared_at"]
+    check_courses(rows, end)
+
+
+def _facts(rows) -> dict:
+    out = {}
+    for r in rows["ingredients"]:
+        strength = Strength(r["strength_amount"], r["strength_unit"]) if r["strength_amount"] else None
+        max_dose = (r["max_dose_amount"], r["max_dose_unit"]) if r["max_dose_amount"] else None
+        out[r["id"]] = IngredientFacts(id=r["id"], name=r["name"], unit=r["unit"],
+                                       strength=strength, max_dose_per_session=max_dose)
+    return out
+
+
+def check_courses(rows: dict, end: datetime) -> None:
+    """Courses at every stage, and administrations that obey SPEC §11: a verified batch of
+    the course's patient and cocktail, after its verification and before its beyond-use
+    time, from lots not held, within the per-session maximum, never more doses than the
+    batch has, with a consent recorded before the first dose."""
+    today = end.astimezone(PARIS).date()
+    batches = {b["id"]: b for b in rows["batches"]}
+    lots = {lot["id"]: lot for lot in rows["lots"]}
+    courses = {c["id"]: c for c in rows["courses"]}
+    texts = {t["id"]: t for t in rows["consent_texts"]}
+    facts = _facts(rows)
+    by_version: dict = {}
+    for comp in rows["components"]:
+        by_version.setdefault(comp["version_id"], []).append(comp)
+    sessions = {s["id"]: s for s in rows["sessions"]}
+    marks: dict = {}
+    for s in rows["sessions"]:
+        marks.setdefault(s["course_id"], []).append(s["status"])
+        if s["status"] == "missed":
+            assert s["planned_on"] <= today
+        if s["status"] in ("missed", "cancelled"):
+            assert s["reason"] and s["status_set_at"] <= end
+    consent_of = {c["course_id"]: c for c in rows["consents"]}
+    given_doses: dict = {}
+    first_dose: dict = {}
+    seen_sessions = set()
+    for a in rows["administrations"]:
+        b, course, row = batches[a["batch_id"]], courses[a["course_id"]], sessions[a["session_id"]]
+        assert b["status"] == "verified" and b["patient_id"] == a["patient_id"] == course["patient_id"]
+        assert b["cocktail_id"] == course["cocktail_id"] and row["course_id"] == course["id"]
+        assert b["verified_at"] < a["given_at"] < b["beyond_use_at"] and a["given_at"] <= end
+        assert row["status"] == "given" and row["id"] not in seen_sessions
+        seen_sessions.add(row["id"])
+        given_doses[b["id"]] = given_doses.get(b["id"], 0) + a["doses"]
+        assert given_doses[b["id"]] <= b["doses"]
+        rules.check_session_maximum(
+            [rules.GivenAmount(c["ingredient_id"], c["amount"], c["unit"], a["doses"])
+             for c in by_version[b["cocktail_version_id"]]], facts)
+        first_dose[course["id"]] = min(first_dose.get(course["id"], a["given_at"]), a["given_at"])
+    for line in rows["administration_lines"]:
+        assert lots[line["lot_id"]]["status"] == "available"
+    for course in rows["courses"]:
+        assert course["status"] == rules.course_status(marks[course["id"]],
+                                                       stopped=course["stopped_at"] is not None)
+        assert len(marks[course["id"]]) == course["planned_sessions"]
+        if course["id"] in first_dose:
+            consent = consent_of[course["id"]]
+            text = texts[consent["consent_text_id"]]
+            assert text["area"] == course["area"] and text["created_at"] <= consent["recorded_at"]
+            assert consent["recorded_at"] < first_dose[course["id"]]
+            assert consent["consented_on"] <= first_dose[course["id"]].astimezone(PARIS).date()
+    adms = {a["id"]: a for a in rows["administrations"]}
+    for e in rows["adverse_events"]:
+        given = adms[e["administration_id"]]["given_at"]
+        assert given.astimezone(PARIS).date() <= e["onset"] <= today
+        assert given <= e["recorded_at"] <= end
+    # every stage of a course and of a session is there, at any size
+    assert {c["status"] for c in rows["courses"]} == set(rules.COURSE_STATUSES)
+    shown = {rules.session_status(s["status"], s["planned_on"], today) for s in rows["sessions"]}
+    assert {"given", "overdue", "missed", "cancelled", "planned"} <= shown
+    assert rows["adverse_events"]
 
 
 @pytest.mark.timeout(60)
@@ -127,3 +205,5 @@ def test_year_loads_into_the_database_at_a_frozen_date(app, label):
     assert counts["batches"] == db.session.scalar(db.select(db.func.count()).select_from(Batch))
     assert db.session.scalar(db.select(db.func.count()).select_from(Lot)) == counts["lots"]
     assert db.session.scalar(db.select(db.func.count()).select_from(Movement)) == counts["movements"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(Administration)) == counts["administrations"] > 0
+    assert db.session.scalar(db.select(db.func.count()).select_from(Course)) == counts["courses"]

@@ -1,0 +1,167 @@
+"""Running one job in a worker: claim it, do it with progress and a heartbeat, end it.
+
+- Claim: ``UPDATE job SET status='running' ... WHERE id=:id AND status='queued'``; a job
+  another worker claimed (or that ended) is not run twice.
+- Progress (``rows_done``) and the heartbeat (``heartbeat_at``) are written on connections
+  of their own and committed at once, beside the work's own transaction, so a page polling
+  the job sees them move. Progress is written at most every ``PROGRESS_EVERY`` seconds;
+  the heartbeat every ``JOB_HEARTBEAT_SECONDS`` from a thread, even while the work is in a
+  long step that reports no rows (the zip of a big workbook).
+- End: ``done`` with the file and ``expires_at`` (``JOB_KEEP_HOURS`` later), or ``failed``
+  with the reason. A worker killed meanwhile leaves the job ``running`` with a heartbeat
+  that stops: :func:`formulary.jobs.schedule.reap` queues it again or fails it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+
+from formulary.db import utcnow, write_intent
+from formulary.domain.errors import DomainError
+from formulary.extensions import db
+from formulary.jobs.kinds import KINDS, Outcome
+from formulary.jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two progress writes (the page polls every second; the goal is 2 s).
+PROGRESS_EVERY = 0.5
+
+
+def _write(values: dict, *conditions, wait: bool = True) -> int:
+    """One committed UPDATE of a job row on a connection of its own. ``wait=False`` (a
+    progress write): on SQLite, when another transaction holds the write lock (the job's
+    own, in a delivery import), skip this write at once instead of waiting; 0 is
+    answered. PostgreSQL locks rows, and the job's row is nobody else's."""
+    token = write_intent.set(True)
+    try:
+        with db.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            raw = conn.connection.dbapi_connection if sqlite else None
+            if sqlite and not wait:
+                raw.execute("PRAGMA busy_timeout=0")  # outside any transaction
+            try:
+                with conn.begin():
+                    return conn.execute(update(Job).where(*conditions).values(**values)).rowcount
+            except OperationalError:
+                if wait or not sqlite:
+                    raise
+                return 0
+            finally:
+                if sqlite and not wait:
+                    raw.execute(
+                        f"PRAGMA busy_timeout={int(current_app.config['SQLITE_BUSY_TIMEOUT'] * 1000)}")
+    finally:
+        write_intent.reset(token)
+
+
+class JobRun:
+    """What a kind's ``run`` gets: the job's id, parameters and user, and the progress
+    callback (``progress(rows_done)``; ``set_total(rows_total)`` first)."""
+
+    def __init__(self, app: Flask, job: Job):
+        self.app = app
+        self.job_id = job.id
+        self.params: dict[str, Any] = job.params
+        self.user_id = job.user_id
+        self.rows_done = 0
+        self._last = 0.0
+
+    @property
+    def user(self):
+        from formulary.auth.models import User
+
+        return db.session.get(User, self.user_id) if self.user_id else None
+
+    def set_total(self, total: int) -> None:
+        _write({"rows_total": max(0, int(total))}, Job.id == self.job_id)
+
+    def progress(self, rows_done: int, force: bool = False) -> None:
+        self.rows_done = rows_done
+        now = time.monotonic()
+        if force or now - self._last >= PROGRESS_EVERY:
+            self._last = now
+            _write({"rows_done": rows_done, "heartbeat_at": utcnow()}, Job.id == self.job_id,
+                   wait=False)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, app: Flask, job_id: int):
+        super().__init__(name=f"job-{job_id}-heartbeat", daemon=True)
+        self.app, self.job_id = app, job_id
+        self.interval = float(app.config["JOB_HEARTBEAT_SECONDS"])
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            while not self.stopped.wait(self.interval):
+                try:
+                    _write({"heartbeat_at": utcnow()}, Job.id == self.job_id,
+                           Job.status == "running")
+                except Exception:  # the database away for a moment: the next beat
+                    log.warning("heartbeat of job %s not written", self.job_id, exc_info=True)
+            db.session.remove()
+
+
+def claim(job_id: int) -> Job | None:
+    """Take the queued job for this worker, or None when it is not queued (any more)."""
+    now = utcnow()
+    changed = _write({"status": "running", "attempts": Job.attempts + 1, "started_at": now,
+                      "heartbeat_at": now, "rows_done": 0, "error": None},
+                     Job.id == job_id, Job.status == "queued")
+    if changed != 1:
+        return None
+    return db.session.get(Job, job_id)
+
+
+def reason_of(exc: BaseException) -> str:
+    if isinstance(exc, DomainError):
+        return exc.message
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:1000] if text else type(exc).__name__
+
+
+def run_job(app: Flask, job_id: int) -> None:
+    with app.app_context():
+        try:
+            job = claim(job_id)
+            if job is None:
+                log.info("job %s is not queued: not run", job_id)
+                return
+            kind = KINDS.get(job.kind)
+            run = JobRun(app, job)
+            db.session.rollback()  # nothing of ours held open during the work
+            beat = _Heartbeat(app, job_id)
+            beat.start()
+            try:
+                if kind is None:
+                    raise RuntimeError(f"No kind of job is named {job.kind!r}.")
+                outcome: Outcome = kind.run(run)
+                db.session.commit()
+            except Exception as exc:
+                db.session.rollback()
+                log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, DomainError))
+                _write({"status": "failed", "error": reason_of(exc), "finished_at": utcnow()},
+                       Job.id == job_id, Job.status == "running")
+                return
+            finally:
+                beat.stopped.set()
+                beat.join(5)
+            now = utcnow()
+            values = {"status": "done", "finished_at": now, "heartbeat_at": now,
+                      "file_path": outcome.path, "filename": outcome.filename,
+                      "summary": outcome.summary,
+                      "expires_at": now + timedelta(hours=app.config["JOB_KEEP_HOURS"])}
+            if run.rows_done:
+                values["rows_done"] = run.rows_done
+            _write(values, Job.id == job_id, Job.status == "running")
+        finally:
+            db.session.remove()

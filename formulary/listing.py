@@ -1,0 +1,86 @@
+"""Sortable, paged lists over SQLAlchemy statements, shared by the list pages and the API.
+
+A list declares its ``SortColumns`` once (the keys a person may sort by, the column(s)
+each key orders by, the default order, and the tie-breaker that makes every order
+stable: rows that compare equal always come in the same order, so paging never shows a
+row twice or skips one). Pages read the order with :func:`page_sort` (an unknown key is
+ignored with a message), the API with :func:`api_sort` (an unknown key is 422). Both then
+call :func:`paged` (a page past the last is clamped to the last: the rule of
+``formulary.domain.listing``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from flask import flash, request
+from sqlalchemy import func, select
+
+from formulary.domain.errors import ValidationError
+from formulary.domain.listing import Sort, clamp_page, parse_sort
+from formulary.extensions import db
+
+
+@dataclass(frozen=True)
+class SortColumns:
+    """``columns``: sort key -> column expression or tuple of them; ``default``: the
+    ``?sort=`` value used when none is given; ``tiebreak``: unique column(s) ordered last,
+    in the same direction."""
+
+    columns: Mapping[str, object]
+    default: str
+    tiebreak: tuple
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def order(self, sort: Sort) -> list:
+        cols = self.columns[sort.key]
+        cols = cols if isinstance(cols, tuple) else (cols,)
+        out = []
+        for col in (*cols, *self.tiebreak):
+            # NULLs last either way, on both databases (they disagree by default)
+            out.append((col.desc() if sort.descending else col.asc()).nulls_last())
+        return out
+
+    def apply(self, stmt, sort: Sort):
+        """``stmt`` ordered by ``sort`` (any order it had is replaced)."""
+        return stmt.order_by(None).order_by(*self.order(sort))
+
+
+def api_sort(spec: SortColumns) -> Sort:
+    """The order of an API list: ``?sort=``; an unknown key raises ``ValidationError``
+    (422, field ``sort``)."""
+    return parse_sort(request.args.get("sort"), spec.keys, spec.default)
+
+
+def page_sort(spec: SortColumns) -> Sort:
+    """The order of a list page: ``?sort=``; an unknown key is ignored (the default order)
+    with a message saying so."""
+    try:
+        return parse_sort(request.args.get("sort"), spec.keys, spec.default)
+    except ValidationError as exc:
+        flash(exc.message + " Shown in the default order.", "warning")
+        return parse_sort(None, spec.keys, spec.default)
+
+
+def count_of(stmt) -> int:
+    return db.session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+
+
+def paged(stmt, page: int, per_page: int, *, total: int | None = None, count=None,
+          objects: bool = True, unique: bool = False):
+    """``(rows, page, total)``: the rows of ``page`` (clamped to the last page) of ``stmt``,
+    ORM objects (``objects``) or plain rows. ``total``/``count``: the row count, or a
+    cheaper statement counting the same rows, when the caller has one."""
+    if total is None:
+        total = (db.session.execute(count).scalar_one() if count is not None else count_of(stmt))
+    page = clamp_page(page, total, per_page)
+    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    if unique:
+        result = result.unique()
+    rows = result.scalars().all() if objects else result.all()
+    return rows, page, total
