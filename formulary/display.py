@@ -86,6 +86,29 @@ CODE_WORDS = {
     "moderate": _l("moderate"),
     "severe": _l("severe"),
     "anaphylaxis": _l("anaphylaxis"),
+    # courses: their statuses, sessions' states, techniques, adverse events' kinds
+    "planned": _l("planned"),
+    "completed": _l("completed"),
+    "stopped": _l("stopped"),
+    "overdue": _l("overdue"),
+    "missed": _l("missed"),
+    "cancelled": _l("cancelled"),
+    "nappage": _l("nappage"),
+    "papules": _l("papules"),
+    "point_by_point": _l("point by point"),
+    "bruising": _l("bruising"),
+    "swelling": _l("swelling"),
+    "erythema": _l("erythema"),
+    "pain": _l("pain"),
+    "nodule": _l("nodule"),
+    "infection": _l("infection"),
+    "allergic_reaction": _l("allergic reaction"),
+    "necrosis": _l("necrosis"),
+    # background jobs
+    "queued": _l("queued"),
+    "running": _l("running"),
+    "done": _l("done"),
+    "failed": _l("failed"),
 }
 
 

@@ -1,5 +1,5 @@
 """pybabel's extractor for the application's Python files (babel.cfg): a call to one of the
-keywords (``_``, ``_l``, ``flash``, ``NotFound``...) whose first argument is one plain text
+keywords (``_``, ``_l``, ``flash``, ``NotFound``...) whose first argument (``Name:2``: second) is one plain text
 (adjacent literals count as one) gives a message. A text built at run time (an f-string, a
 ``+``, a ``.join``) gives none: its pieces could never be found in the catalog, so they are
 not put there (such messages are wrapped with ``_l("... %(x)s", x=...)`` where they are made)."""
@@ -38,6 +38,11 @@ def extract(fileobj, keywords, comment_tags, options):
                                       for a in args[:2]):
                 yield node.lineno, name, (args[0].value, args[1].value), []
             continue
-        first = args[0]
+        spec = keywords.get(name) if isinstance(keywords, dict) else None
+        # "-k Name:2": the message is the second argument (a registry's label after its code)
+        index = spec[0] - 1 if isinstance(spec, tuple) and len(spec) == 1 and isinstance(spec[0], int) else 0
+        if index >= len(args):
+            continue
+        first = args[index]
         if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.strip():
             yield node.lineno, name, first.value, []

@@ -17,6 +17,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from formulary import clock
+from formulary.display import code_word
+from formulary.i18n import _
 from formulary.auth.access import require
 from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import Component
@@ -100,8 +102,8 @@ def give(session_id: int):
             exc.fields["site_description"] = exc.fields.pop("sites")
         form_errors(form, exc)
         return _give_page(services.get_session(db.session, session_id), form, exc.status)
-    flash(f"Session {row.number}: {adm.doses} dose(s) of batch {adm.batch.batch_number} "
-          "given.", "success")
+    flash(_("Session %(number)s: %(doses)s dose(s) of batch %(batch)s given.", number=row.number,
+            doses=adm.doses, batch=adm.batch.batch_number), "success")
     return redirect(url_for("courses.administration", administration_id=adm.id))
 
 
@@ -164,9 +166,12 @@ def adverse_event(administration_id: int):
     except DomainError as exc:
         form_errors(form, exc)
         return _administration_page(administration_id, form, exc.status)
-    flash(f"Adverse event recorded: {event.kind.replace('_', ' ')}, {event.severity}."
-          + (" Record it as an allergy below if it was one." if event.kind == "allergic_reaction"
-             else ""), "success")
+    if event.kind == "allergic_reaction":
+        flash(_("Adverse event recorded: %(kind)s, %(severity)s. Record it as an allergy below if it "
+                "was one.", kind=code_word(event.kind), severity=code_word(event.severity)), "success")
+    else:
+        flash(_("Adverse event recorded: %(kind)s, %(severity)s.", kind=code_word(event.kind),
+                severity=code_word(event.severity)), "success")
     return redirect(url_for("courses.administration", administration_id=adm.id)
                     + f"#event-{event.id}")
 
@@ -186,8 +191,8 @@ def event_allergy(event_id: int):
         form_errors(None, exc)
         return _administration_page(administration_id, status=exc.status)
     names = ", ".join(a.ingredient.name for a in made if a.ingredient is not None)
-    flash(f"Allergy recorded on the patient's record: {names}. The safety screen now blocks "
-          "this cocktail for the patient.", "warning")
+    flash(_("Allergy recorded on the patient's record: %(names)s. The safety screen now blocks "
+            "this cocktail for the patient.", names=names), "warning")
     return redirect(url_for("courses.administration", administration_id=administration_id)
                     + f"#event-{event_id}")
 

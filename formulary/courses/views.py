@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from formulary import clock
+from formulary.display import code_word
+from formulary.i18n import _, format_date_l
 from formulary.auth.access import require
 from formulary.auth.models import User
 from formulary.auth.permissions import COURSES, COURSES_VIEW
@@ -88,8 +90,9 @@ def new():
             form_errors(form, exc)
             status = exc.status
         else:
-            flash(f"Course of {cocktail.name} started: {course.planned_sessions} sessions "
-                  f"planned. Record the patient's consent before the first one.", "success")
+            flash(_("Course of %(cocktail)s started: %(sessions)s sessions planned. Record the "
+                    "patient's consent before the first one.", cocktail=cocktail.name,
+                    sessions=course.planned_sessions), "success")
             return redirect(url_for("courses.course", course_id=course.id))
     elif request.method == "POST":
         status = 400
@@ -181,7 +184,7 @@ def stop(course_id: int):
     except DomainError as exc:
         form_errors(form, exc)
         return _refused(course_id, exc, stop_form=form)
-    flash(f"Course #{course.id} stopped.", "warning")
+    flash(_("Course #%(id)s stopped.", id=course.id), "warning")
     return redirect(url_for("courses.course", course_id=course_id))
 
 
@@ -198,7 +201,8 @@ def move_session(session_id: int):
     except DomainError as exc:
         form_errors(form, exc)
         return _refused(course_id, exc, move_form=form, failed_session=session_id)
-    flash(f"Session {row.number} moved to {row.planned_on.isoformat()}.", "success")
+    flash(_("Session %(number)s moved to %(date)s.", number=row.number,
+            date=format_date_l(row.planned_on)), "success")
     return redirect(url_for("courses.course", course_id=course_id) + f"#session-{row.number}")
 
 
@@ -216,7 +220,8 @@ def mark_session(session_id: int):
     except DomainError as exc:
         form_errors(form, exc)
         return _refused(course_id, exc, mark_form=form, failed_session=session_id)
-    flash(f"Session {row.number} marked {row.status}.", "success")
+    flash(_("Session %(number)s marked %(status)s.", number=row.number, status=code_word(row.status)),
+          "success")
     return redirect(url_for("courses.course", course_id=course_id) + f"#session-{row.number}")
 
 
@@ -243,8 +248,8 @@ def record_consent(course_id: int):
     except DomainError as exc:
         form_errors(form, exc)
         return _refused(course_id, exc, consent_form=form)
-    flash("Consent recorded" + (" with the signed form." if upload and upload.filename
-                                else "."), "success")
+    flash(_("Consent recorded with the signed form.") if upload and upload.filename
+          else _("Consent recorded."), "success")
     return redirect(url_for("courses.course", course_id=course_id) + "#consent")
 
 
@@ -337,6 +342,6 @@ def create_consent_text():
     except DomainError as exc:
         form_errors(form, exc)
         return _texts_page(form, exc.status)
-    flash(f"Consent text '{text.title}' saved as version {text.version} for the "
-          f"{text.area}.", "success")
+    flash(_("Consent text '%(title)s' saved as version %(version)s for the %(area)s.",
+            title=text.title, version=text.version, area=code_word(text.area)), "success")
     return redirect(url_for("courses.consent_texts"))

@@ -26,6 +26,7 @@ from formulary.inventory.models import (CATEGORIES, AllergenGroup, Ingredient, L
 from formulary.inventory.sorting import INGREDIENT_SORT, LOT_SORT
 from formulary.listing import page_sort, paged
 
+from formulary.display import code_word
 from formulary.i18n import _, format_qty_l
 
 bp = Blueprint("inventory", __name__)
@@ -254,7 +255,8 @@ def lot_status(lot_id: int):
         except DomainError as exc:
             form_errors(form, exc)
             return _lot_page(_lot_or_404(lot_id), status_form=form, code=exc.status)
-        flash(f"Lot {lot_row.lot_number} is now {lot_row.status}.", "success")
+        flash(_("Lot %(lot)s is now %(status)s.", lot=lot_row.lot_number, status=code_word(lot_row.status)),
+              "success")
         return redirect(url_for("inventory.lot", lot_id=lot_id))
     return _lot_page(lot_row, status_form=form, code=422)
 

@@ -28,6 +28,7 @@ from formulary.patients.forms import (AllergyForm, AllergyStatusForm, NoKnownAll
 from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
+from formulary.display import code_word
 from formulary.i18n import _
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -185,8 +186,8 @@ def allergy_update(patient_id: int, allergy_id: int):
         except DomainError as exc:
             form_errors(None, exc)
         else:
-            flash(f"Allergy to {services.allergy_target(allergy)} is now {allergy.status}.",
-                  "success")
+            flash(_("Allergy to %(target)s is now %(status)s.", target=services.allergy_target(allergy),
+                    status=code_word(allergy.status)), "success")
             return redirect(url_for("patients.record", patient_id=patient.id) + "#allergies")
     else:
         flash("The form could not be read; try again.", "danger")

@@ -7,12 +7,14 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from formulary.domain.recalls import PATIENT_STATUS_LABELS, PATIENT_STATUSES
+from formulary.domain.recalls import PATIENT_STATUSES
+from formulary.i18n import _l
+from formulary.inventory.forms import _CodeLabel
 
 
 class PatientStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[SelectChoice(s, PATIENT_STATUS_LABELS[s])
+    status = SelectField(_l("Status"), choices=[SelectChoice(s, _CodeLabel(s))
                                            for s in PATIENT_STATUSES],
                          validate_choice=False)
-    note = TextAreaField("Note", validators=[Optional(), Length(max=1000)], render_kw={"rows": 2})
-    submit = SubmitField("Save")
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)], render_kw={"rows": 2})
+    submit = SubmitField(_l("Save"))

@@ -12,8 +12,9 @@ from formulary.auth.access import require
 from formulary.auth.permissions import RECALLS, RECALLS_EXPORT, VIEW
 from formulary.compounding.state import state_of
 from formulary.domain.errors import DomainError
-from formulary.domain.recalls import PATIENT_STATUS_LABELS
+from formulary.display import code_word
 from formulary.errors import form_errors
+from formulary.i18n import _
 from formulary.extensions import db
 from formulary.recalls import export, services
 from formulary.recalls.forms import PatientStatusForm
@@ -79,9 +80,10 @@ def set_patient_status(recall_id: int, patient_id: int):
                 raise
             form_errors(form, exc)
             return _worklist_page(recall_id, failed=(patient_id, form), code=exc.status)
-        flash(f"Patient {row.patient.mrn}: {PATIENT_STATUS_LABELS[row.status]}.", "success")
+        flash(_("Patient %(mrn)s: %(status)s.", mrn=row.patient.mrn, status=code_word(row.status)),
+              "success")
         if row.recall.status == "closed":
-            flash(f"Recall #{recall_id} is closed: no patient is left to contact.", "info")
+            flash(_("Recall #%(id)s is closed: no patient is left to contact.", id=recall_id), "info")
         return redirect(url_for("recalls.worklist", recall_id=recall_id) + f"#patient-{patient_id}")
     db.session.rollback()
     return _worklist_page(recall_id, failed=(patient_id, form), code=422)

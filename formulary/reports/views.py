@@ -165,8 +165,8 @@ def delivery_import():
         rows = services.count_rows(data)
         if rows > current_app.config["DELIVERY_INLINE_MAX_ROWS"]:
             job = start_import(db.session, current_user, data, upload.filename or "", rows)
-            flash(f"Delivery of {rows} rows: received in the background; its progress is "
-                  "shown below.", "info")
+            flash(_("Delivery of %(rows)s rows: received in the background; its progress is "
+                    "shown below.", rows=rows), "info")
             return redirect(url_for("reports.index", job=job.id))
         lots = services.import_delivery(db.session, current_user, data,
                                         filename=upload.filename or "")

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 from formulary.auth.permissions import COCKTAILS_EDIT, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch
+from formulary.display import code_word
 from formulary.domain.search import SearchQuery, read_query
 from formulary.domain.text import text_key
+from formulary.i18n import _
 from formulary.inventory.models import Ingredient, IngredientGtin, Lot
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
@@ -75,7 +77,7 @@ def search(session: Session, user, text: str) -> SearchResult:
             result.open = Hit("batch", batch.id, batch.batch_number, "")
             result.hits["batches"] = [result.open]
         else:
-            result.message = f"No batch {query.batch_number} is on file."
+            result.message = _("No batch %(number)s is on file.", number=query.batch_number)
         return result
     words = query.text
     if user.may(PATIENTS):
@@ -96,17 +98,19 @@ def _vial(session: Session, result: SearchResult) -> SearchResult:
         select(Lot.id, Lot.lot_number, Lot.expiry_date, Ingredient.name).join(Lot.ingredient)
         .where(Lot.ingredient_id.in_([i.id for i in ingredients]), Lot.lot_number == vial.lot)
         .order_by(Lot.id)))
-    result.hits["lots"] = [Hit("lot", r.id, r.lot_number, f"{r.name} · expires {r.expiry_date.isoformat()}")
+    result.hits["lots"] = [Hit("lot", r.id, r.lot_number, _("%(name)s · expires %(date)s", name=r.name,
+                                                            date=r.expiry_date.isoformat()))
                            for r in lots]
     result.hits["ingredients"] = [Hit("ingredient", i.id, i.name, f"GTIN {vial.gtin}")
                                   for i in ingredients]
     if len(lots) == 1:
         result.open = result.hits["lots"][0]
     elif not ingredients:
-        result.message = f"No ingredient has the GTIN {vial.gtin} (scanned lot {vial.lot})."
+        result.message = _("No ingredient has the GTIN %(gtin)s (scanned lot %(lot)s).", gtin=vial.gtin,
+                           lot=vial.lot)
     elif not lots:
-        result.message = (f"Lot {vial.lot} of GTIN {vial.gtin} ({ingredients[0].name}) has not been "
-                          "received.")
+        result.message = _("Lot %(lot)s of GTIN %(gtin)s (%(ingredient)s) has not been received.",
+                           lot=vial.lot, gtin=vial.gtin, ingredient=ingredients[0].name)
     return result
 
 
@@ -119,7 +123,8 @@ def _patients(session: Session, words: str) -> list[Hit]:
         .where(condition).order_by(*patient_services.PATIENT_SORT.order(
             patient_services.default_patient_sort())).limit(LIMIT))
     return [Hit("patient", r.id, f"{r.last_name}, {r.first_name}",
-                f"MRN {r.mrn}" + (f" · born {r.date_of_birth.isoformat()}" if r.date_of_birth else ""))
+                _("MRN %(mrn)s · born %(date)s", mrn=r.mrn, date=r.date_of_birth.isoformat())
+                if r.date_of_birth else _("MRN %(mrn)s", mrn=r.mrn))
             for r in rows]
 
 
@@ -140,8 +145,9 @@ def _lots(session: Session, words: str) -> list[Hit]:
         select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.quantity_on_hand, Ingredient.name,
                Ingredient.unit).join(Lot.ingredient).where(condition)
         .order_by((Lot.quantity_on_hand > 0).desc(), Lot.expiry_date, Lot.id).limit(LIMIT))
-    return [Hit("lot", r.id, r.lot_number, f"{r.name} · expires {r.expiry_date.isoformat()}"
-                + ("" if r.quantity_on_hand > 0 else " · empty")) for r in rows]
+    return [Hit("lot", r.id, r.lot_number, _("%(name)s · expires %(date)s", name=r.name,
+                                             date=r.expiry_date.isoformat())
+                + ("" if r.quantity_on_hand > 0 else " · " + _("empty"))) for r in rows]
 
 
 def _batches(session: Session, words: str) -> list[Hit]:
@@ -158,7 +164,7 @@ def _cocktails(session: Session, words: str, *, every_status: bool) -> list[Hit]
     if not every_status:
         stmt = stmt.where(Cocktail.status == "active")
     rows = session.execute(stmt.order_by(Cocktail.name_key, Cocktail.id).limit(LIMIT))
-    return [Hit("cocktail", r.id, r.name, r.status) for r in rows]
+    return [Hit("cocktail", r.id, r.name, code_word(r.status)) for r in rows]
 
 
 def _ingredients(session: Session, words: str) -> list[Hit]:
@@ -169,4 +175,4 @@ def _ingredients(session: Session, words: str) -> list[Hit]:
     rows = session.execute(select(Ingredient.id, Ingredient.name, Ingredient.category, Ingredient.active)
                            .where(condition).order_by(Ingredient.name_key, Ingredient.id).limit(LIMIT))
     return [Hit("ingredient", r.id, r.name,
-                r.category.replace("_", " ") + ("" if r.active else " · inactive")) for r in rows]
+                code_word(r.category) + ("" if r.active else " · " + _("inactive"))) for r in rows]

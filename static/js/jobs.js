@@ -2,16 +2,26 @@
 // every second and move its bar; offer the file once done.
 (function () {
   "use strict";
+  // The words in the page's language (templates/jobs/_jobs.html, data-words).
+  function words(item) {
+    var holder = item.closest("[data-words]");
+    try { return holder ? JSON.parse(holder.dataset.words) : {}; } catch (e) { return {}; }
+  }
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  }
   function update(item, job) {
+    var w = words(item);
     item.dataset.status = job.status;
     var bar = item.querySelector("[data-role=bar]");
     var inner = bar.querySelector(".progress-bar");
     bar.setAttribute("aria-valuenow", job.progress);
     inner.style.width = job.progress + "%";
     inner.textContent = job.progress + "%";
-    item.querySelector("[data-role=status]").textContent = job.status;
-    item.querySelector("[data-role=rows]").textContent =
-      job.rows_done + (job.rows_total ? " of " + job.rows_total : "") + " rows";
+    item.querySelector("[data-role=status]").textContent = w[job.status] || job.status;
+    item.querySelector("[data-role=rows]").textContent = job.rows_total
+      ? fill(w.rows_of || "%(done)s of %(total)s rows", {done: job.rows_done, total: job.rows_total})
+      : fill(w.rows || "%(done)s rows", {done: job.rows_done});
     if (job.status === "failed") {
       inner.classList.add("bg-danger");
       var err = item.querySelector("[data-role=error]");
@@ -21,13 +31,15 @@
         err.dataset.role = "error";
         item.querySelector("[data-role=detail]").appendChild(err);
       }
-      err.textContent = job.error || "failed";
+      err.textContent = job.error || w.failed || "failed";
     }
     var link = item.querySelector("[data-role=download]");
     if (job.status === "done" && job.file) {
       link.href = job.file;
       link.classList.remove("d-none");
-      if (job.filename) { link.lastChild.textContent = " Download " + job.filename; }
+      if (job.filename) {
+        link.lastChild.textContent = " " + fill(w.download || "Download %(file)s", {file: job.filename});
+      }
     }
   }
   function poll(item) {
