@@ -25,6 +25,7 @@ STATUS_WORDS = {
     "recalled": _l("recalled"),
     "expired": _l("expired"),
     "in_use_expired": _l("in use expired"),
+    "empty": _l("empty"),
     "draft": _l("draft"),
     "active": _l("active"),
     "retired": _l("retired"),

@@ -63,7 +63,7 @@ def _give_page(row, form: GiveForm, status: int = 200):
     course = row.course
     now = clock.now()
     batches = usable_batches(course, now)
-    form.batch_id.choices = [("", "Choose a batch…")] + [
+    form.batch_id.choices = [("", _("Choose a batch…"))] + [
         (str(b.id), f"{b.batch_number} — {left} of {b.doses} dose(s) left, use before "
                     f"{clock.local(b.beyond_use_at).strftime('%Y-%m-%d %H:%M')}"
                     + ("" if b.patient_id else " (not made for a patient)"))

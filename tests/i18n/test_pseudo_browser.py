@@ -31,12 +31,22 @@ ALLOWED = {"formulary", "ml", "mg", "mcg", "g", "iu", "u", "v", "mm", "gtin", "g
 # dates are written by Babel in the locale's own words (CLDR's), never by the catalog
 ALLOWED |= {str(m).casefold() for m in Locale("en").months["format"]["abbreviated"].values()}
 ALLOWED |= {str(m).casefold() for m in Locale("en").months["format"]["wide"].values()}
-MARKED = re.compile(r"⟦.*?⟧", re.S)
+#: One message, innermost first: a message whose placeholder holds another (a code's word in
+#: a sentence) is taken off from the inside out.
+MARKED = re.compile(r"⟦[^⟦⟧]*⟧", re.S)
 TOKEN = re.compile(r"[^\s·—–→←×/:;,.()\[\]“”\"'%+=|*#&<>!?…-]+")
 NUMBERISH = re.compile(r"[€$£\d.,:/+\-\u202f\u00a0]*\d[€$£\d.,:/+\-\u202f\u00a0a-z]*", re.I)
 
 #: Pages (path patterns, digits as N) that still show text outside the catalog, and why.
-NOT_YET_WRAPPED: dict[str, str] = {}
+NOT_YET_WRAPPED: dict[str, str] = {
+    "/audit/": "the readable changes name a record's fields from their keys and say yes/no in "
+               "English (formulary/domain/audit_changes.py, pure and shared with the export)",
+    "/patients/N/timeline": "the timeline's summaries are sentences built in English by "
+                            "formulary/courses/timeline.py",
+    "/courses/new": "the safety screen's findings are the domain's English sentences "
+                    "(formulary/domain/safety.py), as on the picker and the preparation page",
+    "/sessions/N/give": "the safety screen's findings (formulary/domain/safety.py)",
+}
 
 
 def _pattern(path: str) -> str:
@@ -96,7 +106,9 @@ def pseudo_site(tmp_path_factory, pseudo_dir):
 
 
 def _outside_markers(text: str, data: set[str]) -> list[str]:
-    rest = MARKED.sub(" ", text)
+    rest, before = text, None
+    while rest != before:
+        before, rest = rest, MARKED.sub(" ", rest)
     leftover = []
     for token in TOKEN.findall(rest):
         word = token.casefold()

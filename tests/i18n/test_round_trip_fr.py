@@ -76,7 +76,8 @@ def test_receive_prepare_export_and_print_in_french(client, french, make_ingredi
     export = client.get(f"/reports/batch-log.xlsx?from={today}&to={today}")
     assert export.status_code == 200, export.get_data(as_text=True)[:2000]
     book = openpyxl.load_workbook(io.BytesIO(export.data))
-    assert book.sheetnames == ["Préparations", "Composants"]
+    # the pharmacist reads the courses: the doses given are a third sheet
+    assert book.sheetnames == ["Préparations", "Composants", "Administrations"]
     batches, components = book["Préparations"], book["Composants"]
     header = [c.value for c in batches[1]]
     assert header[:3] == ["Numéro de préparation", "Préparée le", "Cocktail"]
