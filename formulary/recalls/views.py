@@ -56,8 +56,7 @@ def _worklist_page(recall_id: int, *, failed: tuple[int, PatientStatusForm] | No
             forms[p.patient.id] = PatientStatusForm(formdata=None, status=p.row.status,
                                                     note=p.row.note)
     return render_template("recalls/worklist.html", wl=wl, recall=recall, forms=forms,
-                           states={b.id: state_of(b, now) for b in wl.batches},
-                           labels=PATIENT_STATUS_LABELS), code
+                           states={b.id: state_of(b, now) for b in wl.batches}), code
 
 
 @bp.get("/<int:recall_id>")
