@@ -14,15 +14,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import column, func, literal_column, select, table
 from sqlalchemy.orm import Session, selectinload
 
 from formulary import clock
 from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
-from formulary.domain.text import check_text, text_key
+from formulary.domain.text import check_text, search_words, text_key
+from formulary.extensions import db
 from formulary.patients.models import Allergy, Patient, PatientCondition
+from formulary.patients.search import FTS_TABLE
 
 UNSET = object()
 MAX_NAME = 80
@@ -59,18 +61,35 @@ def get_allergy(patient: Patient, allergy_id) -> Allergy:
     raise NotFound("No such allergy on this patient's record.")
 
 
-def search_statement(q: str | None = None):
-    """Patients whose MRN or name holds ``q`` (case-insensitive), by last then first name."""
-    stmt = select(Patient).order_by(func.lower(Patient.last_name), func.lower(Patient.first_name),
-                                    Patient.id)
-    q = (q or "").strip()
-    if q:
-        for word in q.split()[:4]:
-            like = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(or_(func.lower(Patient.mrn).like(like, escape="\\"),
-                                  func.lower(Patient.first_name).like(like, escape="\\"),
-                                  func.lower(Patient.last_name).like(like, escape="\\")))
+def search_statement(q: str | None = None, dialect: str | None = None):
+    """Patients whose record holds every word of ``q`` (at most four) in their last or
+    first name, MRN or date of birth, case and accents ignored, a date typed day first
+    read as the ISO date (``domain.text.search_words``), ordered by last then first name.
+    The one search of patients: the list page, the API and any other search box call it.
+
+    Served by an index on both databases (``patients.search``): a word of three
+    characters or more is looked up in the trigram GIN index of ``Patient.search_text``
+    on PostgreSQL, in its FTS5 trigram table on SQLite; a shorter one is matched by
+    ``LIKE`` on the column. ``dialect`` defaults to the app's database's."""
+    stmt = select(Patient).order_by(Patient.search_text, Patient.id)
+    words = search_words(q)
+    if not words:
+        return stmt
+    if dialect is None:
+        dialect = db.engine.dialect.name
+    for word in words:
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if dialect == "sqlite" and len(word) >= 3:
+            phrase = '"' + word.replace('"', '""') + '"'
+            stmt = stmt.where(Patient.id.in_(
+                select(_FTS.c.rowid).where(_FTS_MATCH.bool_op("MATCH")(phrase))))
+        else:
+            stmt = stmt.where(Patient.search_text.like(like, escape="\\"))
     return stmt
+
+
+_FTS = table(FTS_TABLE, column("rowid"))
+_FTS_MATCH = literal_column(FTS_TABLE)
 
 
 def record_view(session: Session, actor, patient: Patient, *, what: str = "record",
