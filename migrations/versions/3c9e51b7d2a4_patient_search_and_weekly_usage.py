@@ -8,6 +8,9 @@ table with the trigram tokenizer over the column (``content='patient'``) and the
 triggers that keep it (the same DDL as ``formulary.patients.search``). A btree index
 serves the list's order.
 
+``ix_component_version_order``: each version's ingredient ids in component order, read
+from the index alone by the safety screen's reading of the formulary.
+
 ``weekly_usage``: what batches drew of each ingredient per week of the clinic (Monday to
 Sunday in its time zone), in millionths of the ingredient's unit, kept by
 ``formulary.inventory.usage`` at every commit that wrote batch_use movements; filled here
@@ -125,10 +128,16 @@ def upgrade():
         op.execute("CREATE INDEX IF NOT EXISTS ix_patient_search_trgm ON patient "
                    "USING gin (search_text gin_trgm_ops)")
     _fill_usage(conn)
+    # the safety screen reads each version's ingredients in order from this index alone
+    # (not in batch mode: SQLite makes an index without copying the table, whose
+    # formulary-revision triggers stay)
+    op.create_index('ix_component_version_order', 'component',
+                    ['version_id', 'position', 'id', 'ingredient_id'], unique=False)
 
 
 def downgrade():
     conn = op.get_bind()
+    op.drop_index('ix_component_version_order', table_name='component')
     if conn.dialect.name == "sqlite":
         for name in ("patient_search_insert", "patient_search_delete", "patient_search_update"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
