@@ -26,7 +26,10 @@ def today_counts(session, tz) -> dict:
         func.sum(case((Batch.status == "discarded", 1), else_=0)),
     ).where(Batch.prepared_at >= start, Batch.prepared_at < end)).one()
     now = clock.now()
-    awaiting = session.execute(select(func.count()).where(
+    # prepared, within its beyond-use instant (what state_clause holds too) first: the
+    # doses given and the lots' status are then worked out for those few batches only
+    awaiting = session.execute(select(func.count()).select_from(Batch).where(
+        Batch.status == "prepared", Batch.beyond_use_at > now,
         state_clause("prepared", now))).scalar_one()
     on_hold, expired = held_and_expired(session, now)
     return {"total": row[0] or 0, "prepared": row[1] or 0, "verified": row[2] or 0,
