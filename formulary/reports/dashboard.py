@@ -55,13 +55,16 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
         .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id)
         .where(WeeklyUsage.week_start >= starts[0], WeeklyUsage.week_start <= starts[-1])).all()
     by_ing: dict[int, dict] = {}
-    for r in rows:
-        entry = by_ing.setdefault(r.id, {"name": r.name, "unit": r.unit, "draws": 0,
-                                         "values": [Decimal(0)] * weeks})
-        entry["values"][index[r.week_start]] += usage.from_micro(r.quantity_micro)
-        entry["draws"] += int(r.draws)
+    for ingredient_id, name, unit, week, micro, draws in rows:
+        entry = by_ing.get(ingredient_id)
+        if entry is None:
+            entry = by_ing[ingredient_id] = {"name": name, "unit": unit, "draws": 0,
+                                             "values": [0] * weeks}
+        entry["values"][index[week]] += micro  # whole millionths: Decimals for those shown
+        entry["draws"] += draws
     ranked = sorted(by_ing.values(), key=lambda e: (-e["draws"], e["name"].casefold()))[:top]
-    return [Series(e["name"], e["unit"], tuple(v.quantize(Decimal("0.0001")) for v in e["values"]))
+    return [Series(e["name"], e["unit"], tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
+                                               for v in e["values"]))
             for e in ranked], starts
 
 
