@@ -16,12 +16,20 @@ SEVERITIES = ("mild", "moderate", "severe", "anaphylaxis")
 ALLERGY_RECORD_STATUSES = ("active", "inactive", "refuted")
 
 
+SEARCH_TEXT_MAX = 600
+
+
 def search_text(mrn, first_name, last_name, date_of_birth) -> str:
     """What a patient is found by (``patients.services.search_statement``): last name,
     first name, MRN and date of birth (ISO), each by ``domain.text.search_key`` (case and
     accents dropped), separated by one space. Last name first: the list is ordered by it."""
     born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else (date_of_birth or "")
-    return " ".join(search_key(str(v or "")) for v in (last_name, first_name, mrn, born)).strip()
+    # Folding can lengthen a name many times (NFKD of U+FDFA is 18 letters): each part is
+    # cut (names 250, MRN 80 characters), so the whole stays within SEARCH_TEXT_MAX, which
+    # a btree index entry holds in any script.
+    parts = [search_key(str(v or ""))[:cut] for v, cut in
+             ((last_name, 250), (first_name, 250), (mrn, 80), (born, 10))]
+    return " ".join(parts).strip()
 
 
 def _search_default(context) -> str:
@@ -50,7 +58,7 @@ class Patient(db.Model):
     # Kept on every write (below); indexed for substring search: a trigram GIN index on
     # PostgreSQL, an FTS5 trigram table on SQLite (``patients.search``); the btree index
     # serves the list's order.
-    search_text: Mapped[str] = mapped_column(String(400), default=_search_default,
+    search_text: Mapped[str] = mapped_column(String(600), default=_search_default,
                                              server_default="", index=True)
 
     conditions: Mapped[list["PatientCondition"]] = relationship(

@@ -69,7 +69,8 @@ def _search_text(mrn, first_name, last_name, born):
         born = born[:10]
     elif isinstance(born, date):
         born = born.isoformat()
-    return " ".join(search_key(str(v or "")) for v in (last_name, first_name, mrn, born or "")).strip()
+    return " ".join(search_key(str(v or ""))[:cut] for v, cut in
+                    ((last_name, 250), (first_name, 250), (mrn, 80), (born, 10))).strip()
 
 
 def _fill_search(conn):
@@ -116,7 +117,7 @@ def upgrade():
     with op.batch_alter_table('weekly_usage', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_weekly_usage_week_start'), ['week_start'], unique=False)
     with op.batch_alter_table('patient', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('search_text', sa.String(length=400), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('search_text', sa.String(length=600), server_default='', nullable=False))
     _fill_search(conn)
     with op.batch_alter_table('patient', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patient_search_text'), ['search_text'], unique=False)

@@ -121,3 +121,13 @@ def test_the_index_is_in_place_and_serves_the_search(session, make_patient):
         plan = " ".join(r[0] for r in connection.execute(
             text("EXPLAIN SELECT id FROM patient WHERE search_text LIKE '%lefevre%'")))
         assert "ix_patient_search_trgm" in plan
+
+
+def test_a_name_that_folds_long_is_stored_and_found(session, make_patient):
+    """NFKD can make one character many (U+FDFA is 18 letters): each name is cut at 250
+    characters, so no write fails on the column's length or its btree index, and the
+    MRN and date of birth are still found."""
+    make_patient("MRN-LONG", first_name="\ufdfa" * 80, last_name="\ufdfa" * 80,
+                 date_of_birth=date(1999, 9, 9))
+    assert len(_column("MRN-LONG")) == 250 + 1 + 250 + 1 + 8 + 1 + 10
+    assert _found("mrn-long 09/09/1999") == ["MRN-LONG"] and _found("\ufdfa") == ["MRN-LONG"]
