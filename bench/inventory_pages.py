@@ -85,9 +85,10 @@ def fill(app) -> None:
                                       "at": received + timedelta(days=5), "batch_id": None})
         db.session.execute(insert(Lot), lots)
         db.session.execute(insert(Movement), movements)
-        from formulary.inventory import totals
+        from formulary.inventory import totals, usage
 
         totals.rebuild(db.session)  # bulk inserts bypass the session that keeps the totals
+        usage.rebuild(db.session)   # and the weekly usage
         db.session.commit()
         db.session.execute(db.text("ANALYZE"))
         db.session.commit()

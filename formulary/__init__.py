@@ -144,7 +144,7 @@ def _register_error_handlers(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from formulary import clock
     from formulary.auth.permissions import ROLE_LABELS
-    from formulary.nav import menu_for_current_user
+    from formulary.nav import menu_for_current_user, personal_menu_for_current_user
 
     from formulary.display import status_badge
 
@@ -157,7 +157,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _helpers():
-        return {"nav_menu": menu_for_current_user, "role_label": lambda r: i18n.tr(ROLE_LABELS.get(r, r)),
+        return {"nav_menu": menu_for_current_user, "personal_menu": personal_menu_for_current_user,
+                "role_label": lambda r: i18n.tr(ROLE_LABELS.get(r, r)),
                 "now": clock.now, "html_lang": i18n.locale_code, "tr": i18n.tr}
 
     # Dates, times, quantities and money in the reader's locale (formulary/i18n.py).

@@ -89,6 +89,11 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("include_name") is None:
+        # the patient search's FTS5 table and trigram index live beside the models
+        from formulary.patients.search import not_in_metadata
+
+        conf_args["include_name"] = not_in_metadata
 
     connectable = get_engine()
 

@@ -28,7 +28,8 @@ JOB = S.obj(required=("id", "kind", "status", "progress"),
             file=S.string(description="where to download the file once done"))
 
 EXPORT_FIELDS = ("report", "from", "to", "cocktail_id", "patient_id", "lot_id",
-                 "expiring_within_days", "user", "object_type", "object_id", "action")
+                 "expiring_within_days", "user", "object_type", "object_id", "action",
+                 "ingredient_id", "severity", "serious")
 
 
 def accepted(job):
@@ -39,11 +40,15 @@ def accepted(job):
 @api_route("/jobs/exports", ["POST"], summary="Start an export as a background job", tag=TAG,
            permission=VIEW,
            body=S.obj(required=("report",),
-                      report=S.string(description="batch_log, stock, trace or audit"),
+                      report=S.string(description="batch_log, stock, trace, audit or "
+                                                  "adverse_events"),
                       **{"from": S.string(fmt="date"), "to": S.string(fmt="date")},
                       cocktail_id=S.integer(minimum=1), patient_id=S.integer(minimum=1),
                       lot_id=S.integer(minimum=1, description="trace: the lot"),
-                      expiring_within_days=S.integer(minimum=0)),
+                      expiring_within_days=S.integer(minimum=0),
+                      ingredient_id=S.integer(minimum=1, description="adverse_events"),
+                      severity=S.string(description="adverse_events: mild, moderate, severe"),
+                      serious=S.boolean()),
            responses={202: JOB},
            description="Answers 202 with the job and `Location: /api/v1/jobs/{id}`; poll it "
                        "until `status` is `done`, then GET its `file` (kept 24 h, for the "

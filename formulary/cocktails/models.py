@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, event,
+from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
                         inspect)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -89,6 +89,9 @@ class Component(db.Model):
         UniqueConstraint("version_id", "ingredient_id", name="uq_component_version_ingredient"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("stock_quantity > 0", name="stock_quantity_positive"),
+        # The safety screen's reading of the formulary: each version's ingredient ids in
+        # component order, from the index alone (``patients.screen_snapshot``).
+        Index("ix_component_version_order", "version_id", "position", "id", "ingredient_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
 from formulary.domain.errors import ValidationError
 
@@ -105,5 +106,35 @@ def text_key(value: str) -> str:
     return unicodedata.normalize("NFKC", " ".join(value.split()).casefold())
 
 
+def search_key(value: str) -> str:
+    """:func:`text_key` with the accents dropped: the key a search compares by, so that
+    "Hélène", "HELENE" and "he\u0301le\u0300ne" all read "helene" (combining marks
+    removed after the canonical decomposition; letters that are not a base letter plus a
+    mark, such as "ø" or "ß", keep their case-folded form: "ø", "ss")."""
+    value = unicodedata.normalize("NFKD", text_key(value))
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in value if not unicodedata.combining(ch)))
+
+
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+
+
+def search_words(q: str | None, limit: int = 4) -> list[str]:
+    """The words of a search, each by :func:`search_key`, at most ``limit`` of them: a
+    date typed day first ("14/03/1985", "14.3.1985", "14-03-1985") becomes the ISO date a
+    record is searched by ("1985-03-14"); an impossible date stays as typed."""
+    words = []
+    for word in search_key(q or "").split()[:limit]:
+        match = _DAY_FIRST.match(word)
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            try:
+                word = date(year, month, day).isoformat()
+            except ValueError:
+                pass
+        words.append(word)
+    return words
+
+
 __all__ = ["REFUSED_MESSAGE", "UnstorableText", "check_text", "clean_text", "has_visible",
-           "refused_character", "strip_invisible", "text_key"]
+           "refused_character", "search_key", "search_words", "strip_invisible", "text_key"]

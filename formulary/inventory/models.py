@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer,
                         String, Table, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -191,6 +191,22 @@ class StockRevision(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WeeklyUsage(db.Model):
+    """What batches drew of one ingredient in one week of the clinic (Monday to Sunday in
+    its time zone): kept by ``inventory.usage`` in the same transaction as each batch_use
+    movement, so the dashboard's usage chart reads 12 rows per ingredient instead of
+    summing the ledger. ``quantity_micro`` is in millionths of the ingredient's unit (a
+    whole number: added to by the database on both, exactly; quantities hold 6 places)."""
+
+    __tablename__ = "weekly_usage"
+
+    ingredient_id: Mapped[int] = mapped_column(
+        ForeignKey("ingredient.id", ondelete="CASCADE"), primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    quantity_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    draws: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Movement(db.Model):

@@ -38,6 +38,7 @@ from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from formulary.db import is_sqlite, utcnow
+from formulary.inventory import usage
 from formulary.inventory.models import Ingredient, IngredientStock, Lot, Movement, StockRevision
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
@@ -124,6 +125,7 @@ def install(session_class, audit_install) -> None:
     session_class._formulary_totals = True
     event.listen(session_class, "after_flush", _note_flushed_lots)
     event.listen(session_class, "before_commit", _refresh_noted)
+    usage.install(session_class)  # the weekly usage, under the totals' row locks
     audit_install(session_class)
     event.listen(session_class, "before_commit", _renew_revision)
     event.listen(session_class, "after_transaction_end", _forget)

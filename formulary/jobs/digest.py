@@ -8,10 +8,11 @@ has an email address, what their role should act on today.
 | batches awaiting verification | yes | no | yes | no |
 | expired or on-hold batches (SPEC §12) | yes | yes | yes | yes |
 | sessions due today and overdue (SPEC §11) | yes | yes | yes | yes (theirs too) |
+| open recalls (SPEC §12): lot, patients still to contact | yes | yes | yes | yes |
 
 Counts and names of stock and batches only: never a patient's name (an email leaves the
-clinic's systems). Every digest ends with the audit chain's head (SPEC §2). Open recalls
-are not in it: this branch has no recall model yet.
+clinic's systems; a recall says how many patients are still to contact, not who). Every
+digest ends with the audit chain's head (SPEC §2).
 
 No ``SMTP_HOST``: nothing is sent (the profile page says so).
 """
@@ -92,6 +93,17 @@ def _sessions(session, today, user) -> Section:
     return Section("Treatment sessions", lines, c["due"] + c["overdue"])
 
 
+def _recalls(session) -> Section:
+    from formulary.recalls.services import counts_of, open_recall_summaries
+
+    total, recalls = open_recall_summaries(session, limit=LISTED)
+    counts = counts_of(session, [r.id for r in recalls])
+    lines = [f"{r.lot.ingredient.name}, lot {r.lot.lot_number}: "
+             f"{counts[r.id]['to_contact']} of {counts[r.id]['patients']} patient(s) still to contact"
+             for r in recalls]
+    return Section("Open recalls", lines, total)
+
+
 def sections_for(session: Session, user, now: datetime) -> list[Section]:
     tz = clock.clinic_tz()
     today = now.astimezone(tz).date()
@@ -103,6 +115,7 @@ def sections_for(session: Session, user, now: datetime) -> list[Section]:
     if user.may(VIEW):
         out.append(_batches(session, now, "expired", "Expired batches (not fully given)"))
         out.append(_batches(session, now, "on_hold", "Batches on hold"))
+        out.append(_recalls(session))
         out.append(_sessions(session, today, user))
     return out
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import UTCDateTime, utcnow
+from formulary.domain.text import search_key
 from formulary.extensions import db
 
 ALLERGY_STATUSES = ("unknown", "none_known", "known")   # the patient's assessment
@@ -15,6 +16,30 @@ SEVERITIES = ("mild", "moderate", "severe", "anaphylaxis")
 ALLERGY_RECORD_STATUSES = ("active", "inactive", "refuted")
 #: The longest notes a patient record keeps (the service, the form and a CHECK agree).
 NOTES_MAX = 2000
+
+
+SEARCH_TEXT_MAX = 600
+
+
+def search_text(mrn, first_name, last_name, date_of_birth) -> str:
+    """What a patient is found by (``patients.services.search_statement``): last name,
+    first name, MRN and date of birth (ISO), each by ``domain.text.search_key`` (case and
+    accents dropped), separated by one space. Last name first: the list is ordered by it."""
+    born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else (date_of_birth or "")
+    # Folding can lengthen a name many times (NFKD of U+FDFA is 18 letters): each part is
+    # cut (names 250, MRN 80 characters), so the whole stays within SEARCH_TEXT_MAX, which
+    # a btree index entry holds in any script.
+    parts = [search_key(str(v or ""))[:cut] for v, cut in
+             ((last_name, 250), (first_name, 250), (mrn, 80), (born, 10))]
+    return " ".join(parts).strip()
+
+
+def _search_default(context) -> str:
+    """Column default of ``Patient.search_text`` for a Core insert (bulk loads): the
+    ORM sets it itself (``_keep_search_text``)."""
+    p = context.get_current_parameters()
+    return search_text(p.get("mrn"), p.get("first_name"), p.get("last_name"),
+                       p.get("date_of_birth"))
 
 
 class Patient(db.Model):
@@ -33,11 +58,23 @@ class Patient(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Kept on every write (below); indexed for substring search: a trigram GIN index on
+    # PostgreSQL, an FTS5 trigram table on SQLite (``patients.search``); the btree index
+    # serves the list's order.
+    search_text: Mapped[str] = mapped_column(String(600), default=_search_default,
+                                             server_default="", index=True)
 
     conditions: Mapped[list["PatientCondition"]] = relationship(
         cascade="all, delete-orphan", order_by="PatientCondition.condition")
     allergies: Mapped[list["Allergy"]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="Allergy.id")
+
+
+@event.listens_for(Patient, "before_insert")
+@event.listens_for(Patient, "before_update")
+def _keep_search_text(_mapper, _connection, patient: Patient) -> None:
+    patient.search_text = search_text(patient.mrn, patient.first_name, patient.last_name,
+                                      patient.date_of_birth)
 
 
 class PatientCondition(db.Model):
@@ -75,3 +112,6 @@ class Allergy(db.Model):
     patient: Mapped[Patient] = relationship(back_populates="allergies")
     ingredient = relationship("Ingredient")
     allergen_group = relationship("AllergenGroup")
+
+
+from formulary.patients import search as _search  # noqa: E402,F401  (its DDL on create_all)

@@ -37,7 +37,8 @@ from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from formulary.cocktails import revision
@@ -98,12 +99,32 @@ _ga, _gb = _group.alias("group_a"), _group.alias("group_b")
 
 # One statement for the cocktails and their components: a consistent view of both (read
 # apart, a version made active between the two reads would be listed without components).
-_COCKTAILS = (select(_cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number,
-                     _version.c.area, _version.c.indication, _component.c.ingredient_id)
-              .select_from(_cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id)
-                           .outerjoin(_component, _component.c.version_id == _version.c.id))
-              .where(_cocktail.c.status == "active")
-              .order_by(_cocktail.c.id, _component.c.position, _component.c.id))
+# Each version's ingredient ids come spelt by the database in component order ("3,17,42"),
+# one row per cocktail, read from the index ``ix_component_version_order`` alone: the
+# first view after a formulary change reads 1,000 rows instead of 8,000.
+def _ids_in_order(dialect: str):
+    ordered = (select(_component.c.ingredient_id)
+               .where(_component.c.version_id == _version.c.id)
+               .order_by(_component.c.position, _component.c.id).correlate(_version))
+    if dialect == "sqlite":
+        # SQLite's group_concat takes the rows in the order the subquery gives them
+        inner = ordered.subquery()
+        return (select(func.group_concat(inner.c.ingredient_id, ","))
+                .scalar_subquery())
+    return (select(func.string_agg(cast(_component.c.ingredient_id, String), aggregate_order_by(
+        literal_column("','"), _component.c.position, _component.c.id)))
+            .where(_component.c.version_id == _version.c.id).scalar_subquery())
+
+
+def _cocktails_statement(dialect: str):
+    return (select(_cocktail.c.id, _cocktail.c.name, _version.c.id, _version.c.number,
+                   _version.c.area, _version.c.indication, _ids_in_order(dialect))
+            .select_from(_cocktail.join(_version, _version.c.id == _cocktail.c.active_version_id))
+            .where(_cocktail.c.status == "active")
+            .order_by(_cocktail.c.id))
+
+
+_COCKTAILS = {dialect: _cocktails_statement(dialect) for dialect in ("sqlite", "postgresql")}
 _INGREDIENTS = (select(_ingredient.c.id, _ingredient.c.name, _group.c.name, _contra.c.condition)
                 .select_from(_ingredient
                              .outerjoin(_iag, _iag.c.ingredient_id == _ingredient.c.id)
@@ -124,16 +145,12 @@ def read(session: Session, token: str | None = None) -> FormularySnapshot:
     """Read the snapshot from the database (three statements), labelled ``token``. The
     ingredients are read after the cocktails: every ingredient a component names is
     there (an ingredient a component names cannot be deleted)."""
-    rows = session.execute(_COCKTAILS).all()
-    cocktails_list: list[SnapshotCocktail] = []
-    start = 0
-    for end in range(1, len(rows) + 1):  # the rows of one cocktail are together
-        if end == len(rows) or rows[end][0] != rows[start][0]:
-            c_id, name, v_id, number, area, indication, _ = rows[start]
-            ids = tuple(row[6] for row in rows[start:end] if row[6] is not None)
-            cocktails_list.append(SnapshotCocktail(c_id, name, v_id, number, area,
-                                                   indication or "", ids, safety.name_order(name)))
-            start = end
+    statement = _COCKTAILS["sqlite" if session.get_bind().dialect.name == "sqlite"
+                           else "postgresql"]
+    cocktails_list = [
+        SnapshotCocktail(c_id, name, v_id, number, area, indication or "",
+                         tuple(map(int, ids.split(","))) if ids else (), safety.name_order(name))
+        for c_id, name, v_id, number, area, indication, ids in session.execute(statement)]
     cocktails = tuple(cocktails_list)
     by_area: dict[str, list[SnapshotCocktail]] = defaultdict(list)
     for cocktail in cocktails:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, column, func, literal_column, select, table
 from sqlalchemy.orm import Session, selectinload
 
 from formulary import clock
@@ -22,10 +22,11 @@ from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
 from formulary.domain.listing import parse_sort
-from formulary.domain.search import search_date
+from formulary.domain.text import check_text, search_words, text_key
+from formulary.extensions import db
 from formulary.listing import SortColumns
-from formulary.domain.text import check_text, text_key
 from formulary.patients.models import NOTES_MAX, Allergy, Patient, PatientCondition
+from formulary.patients.search import FTS_TABLE
 
 UNSET = object()
 MAX_NAME = 80
@@ -62,9 +63,10 @@ def get_allergy(patient: Patient, allergy_id) -> Allergy:
     raise NotFound("No such allergy on this patient's record.")
 
 
-#: The orders of the patient list (page and API): ``listing.SortColumns``.
+#: The orders of the patient list (page and API): ``listing.SortColumns``. By name is
+#: by the search column (last then first name, case and accents ignored: its btree index).
 PATIENT_SORT = SortColumns(
-    columns={"name": (func.lower(Patient.last_name), func.lower(Patient.first_name)),
+    columns={"name": (Patient.search_text,),
              "mrn": func.lower(Patient.mrn), "date_of_birth": Patient.date_of_birth},
     default="name", tiebreak=(Patient.id,))
 
@@ -73,31 +75,38 @@ def default_patient_sort():
     return parse_sort(None, PATIENT_SORT.keys, PATIENT_SORT.default)
 
 
-def matching(q: str | None):
-    """The condition "the patient's MRN or names hold every word of ``q``, or a word is
-    their date of birth" (``YYYY-MM-DD`` or ``DD/MM/YYYY``), case-insensitive; ``None``
-    for a blank ``q``. The one place patients are matched by what a person types: the
-    patient list, the API, the batch list's patient filter and the global search."""
-    words = (q or "").split()[:4]
+def matching(q: str | None, dialect: str | None = None):
+    """The condition "the patient's record holds every word of ``q`` (at most four) in
+    their last or first name, MRN or date of birth", case and accents ignored, a date
+    typed day first read as the ISO date (``domain.text.search_words``); ``None`` for a
+    blank ``q``. The one place patients are matched by what a person types: the patient
+    list, the API, the batch list's patient filter and the global search.
+
+    Served by an index on both databases (``patients.search``): a word of three
+    characters or more is looked up in the trigram GIN index of ``Patient.search_text``
+    on PostgreSQL, in its FTS5 trigram table on SQLite; a shorter one is matched by
+    ``LIKE`` on the column. ``dialect`` defaults to the app's database's."""
+    words = search_words(q)
     if not words:
         return None
+    if dialect is None:
+        dialect = db.engine.dialect.name
     clauses = []
     for word in words:
-        born = search_date(word)
-        if born is not None:
-            clauses.append(Patient.date_of_birth == born)
-            continue
-        like = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append(or_(func.lower(Patient.mrn).like(like, escape="\\"),
-                           func.lower(Patient.first_name).like(like, escape="\\"),
-                           func.lower(Patient.last_name).like(like, escape="\\")))
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if dialect == "sqlite" and len(word) >= 3:
+            phrase = '"' + word.replace('"', '""') + '"'
+            clauses.append(Patient.id.in_(
+                select(_FTS.c.rowid).where(_FTS_MATCH.bool_op("MATCH")(phrase))))
+        else:
+            clauses.append(Patient.search_text.like(like, escape="\\"))
     return and_(*clauses)
 
 
-def search_statement(q: str | None = None):
-    """Patients whose MRN or name holds ``q`` (``matching``), by last then first name."""
+def search_statement(q: str | None = None, dialect: str | None = None):
+    """Patients matching ``q`` (:func:`matching`), by last then first name."""
     stmt = PATIENT_SORT.apply(select(Patient), default_patient_sort())
-    condition = matching(q)
+    condition = matching(q, dialect)
     return stmt if condition is None else stmt.where(condition)
 
 
@@ -110,6 +119,10 @@ def patient_batches(session: Session, patient: Patient, limit: int) -> list:
     now = clock.now()
     batches = session.execute(batches_query(patient_id=patient.id).limit(limit)).unique().scalars().all()
     return [(b, state_of(b, now)) for b in batches]
+
+
+_FTS = table(FTS_TABLE, column("rowid"))
+_FTS_MATCH = literal_column(FTS_TABLE)
 
 
 def record_view(session: Session, actor, patient: Patient, *, what: str = "record",

@@ -2,7 +2,7 @@
 usable stock expiring per month over the next 6 months, drawn as inline SVG.
 
 Three queries in all, whatever the number of ingredients, lots or movements: the usage
-is summed by the database per ingredient and week, and so are the lots expiring per
+is read from the weekly sums the ledger keeps as it writes (``inventory.usage``), and so are the lots expiring per
 month; only opened multi-dose vials are read one by one. Both charts depend on the stock
 room and the time only: they are kept between views until either changes them
 (``inventory.panel_cache``).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from flask import render_template
@@ -24,12 +24,10 @@ from formulary import clock
 from formulary.auth.permissions import VIEW
 from formulary.domain.stock import is_usable
 from formulary.extensions import db
-from formulary.inventory import panel_cache
-from formulary.inventory.models import Ingredient, Lot, Movement
+from formulary.inventory import panel_cache, usage
+from formulary.inventory.models import Ingredient, Lot, WeeklyUsage
 from formulary.reports.charts import Series, bar_chart, small_multiples
 from formulary.inventory.queries import lot_stock_from_row
-from formulary.inventory.sums import exact_sum, from_sum
-from formulary.db import is_sqlite
 from formulary.reports.stock_report import _lots_statement, last_usable_day
 from formulary.i18n import _, format_money_l
 
@@ -39,38 +37,35 @@ TOP_INGREDIENTS = 8
 
 
 def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
-    """The first day of each of the last ``weeks`` 7-day periods, the last one ending
-    today."""
-    first = today - timedelta(days=7 * weeks - 1)
+    """The Monday of each of the last ``weeks`` weeks of the clinic, the last one being
+    this week (Monday to today)."""
+    first = usage.week_start(today) - timedelta(days=7 * (weeks - 1))
     return [first + timedelta(days=7 * i) for i in range(weeks)]
 
 
 def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEEKS,
                   top: int = TOP_INGREDIENTS) -> tuple[list[Series], list[date]]:
     """Quantity drawn for batches per ingredient and week (in the ingredient's unit), for
-    the ``top`` ingredients drawn most often. One query."""
+    the ``top`` ingredients drawn most often. One query, of the weekly usage the ledger
+    keeps as it writes (``inventory.usage``): at most ``weeks`` rows per ingredient."""
     starts = week_starts(today, weeks)
-    sqlite = is_sqlite(session)
-    bounds = [datetime.combine(d, time.min, tz) for d in starts]
-    end = datetime.combine(today + timedelta(days=1), time.min, tz)
-    week = case(*[(Movement.at < b, i - 1) for i, b in enumerate(bounds[1:], 1)],
-                else_=weeks - 1)
+    index = {d: i for i, d in enumerate(starts)}
     rows = session.execute(
-        select(Ingredient.id, Ingredient.name, Ingredient.unit, week.label("week"),
-               exact_sum(session, Movement.quantity_delta).label("delta"),
-               func.count(Movement.id).label("draws"))
-        .join(Lot, Lot.id == Movement.lot_id)
-        .join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Movement.kind == "batch_use", Movement.at >= bounds[0], Movement.at < end)
-        .group_by(Ingredient.id, Ingredient.name, Ingredient.unit, week)).all()
+        select(Ingredient.id, Ingredient.name, Ingredient.unit, WeeklyUsage.week_start,
+               WeeklyUsage.quantity_micro, WeeklyUsage.draws)
+        .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id)
+        .where(WeeklyUsage.week_start >= starts[0], WeeklyUsage.week_start <= starts[-1])).all()
     by_ing: dict[int, dict] = {}
-    for r in rows:
-        entry = by_ing.setdefault(r.id, {"name": r.name, "unit": r.unit, "draws": 0,
-                                         "values": [Decimal(0)] * weeks})
-        entry["values"][int(r.week)] -= from_sum(sqlite, r.delta)
-        entry["draws"] += int(r.draws)
+    for ingredient_id, name, unit, week, micro, draws in rows:
+        entry = by_ing.get(ingredient_id)
+        if entry is None:
+            entry = by_ing[ingredient_id] = {"name": name, "unit": unit, "draws": 0,
+                                             "values": [0] * weeks}
+        entry["values"][index[week]] += micro  # whole millionths: Decimals for those shown
+        entry["draws"] += draws
     ranked = sorted(by_ing.values(), key=lambda e: (-e["draws"], e["name"].casefold()))[:top]
-    return [Series(e["name"], e["unit"], tuple(v.quantize(Decimal("0.0001")) for v in e["values"]))
+    return [Series(e["name"], e["unit"], tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
+                                               for v in e["values"]))
             for e in ranked], starts
 
 

@@ -163,7 +163,9 @@ def run_export_job(run) -> Outcome:
     token = write_intent.set(False)
     try:
         query = spec.parse(session, params)
-        run.set_total(spec.count(session, query, tz))
+        # The rows to write were counted when the job was made (its rows_total): not
+        # counted again here, so the first progress comes with the first rows (a count
+        # over a year's joins is seconds with no progress to show).
         with open(part, "wb") as out:
             rows = write_export(spec, session, query, out, run.progress, actor=run.user)
             out.flush()

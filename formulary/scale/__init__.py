@@ -235,6 +235,9 @@ def _load(session, echo, factor, seed):
     _bulk(session, AuditEntry, entries, echo, "audit entries")
     _reset_sequences(session)
     stock_totals.rebuild(session)  # the lots went in by bulk insert, not through the session
+    from formulary.inventory import usage
+
+    usage.rebuild(session)  # so did the ledger: the weekly usage from it
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("ANALYZE"))
     counts = {"ingredients": len(ingredients), "lots": len(lots), "patients": len(patients),

@@ -1,7 +1,7 @@
 """user locale: the language a user chose in their profile (SPEC §13)
 
 Revision ID: 3c9e1f7a2b64
-Revises: e3599e9284c0
+Revises: 3c9e51b7d2a4
 Create Date: 2026-12-05 15:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c9e1f7a2b64'
-down_revision = 'e3599e9284c0'
+down_revision = '3c9e51b7d2a4'
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 import pytest
 
 from formulary.auth.permissions import ROLES, role_may
-from formulary.nav import MENU
+from formulary.nav import MENU, PERSONAL_MENU
 
 pytestmark = pytest.mark.browser
 
@@ -15,6 +15,9 @@ def test_each_role_sees_its_menu(page, role):
     views = page.live.app.view_functions
     expected = {i.endpoint for i in MENU if i.endpoint in views and role_may(role, i.permission)}
     assert shown == expected
+    # the user's own pages, under their name: every role has them
+    mine = set(page.locator("[data-testid=personal-menu] a").evaluate_all("els => els.map(e => e.dataset.nav)"))
+    assert mine == {i.endpoint for i in PERSONAL_MENU if i.endpoint in views}
     page.click("[data-testid=logout]")
     page.wait_for_url("**/login")
     assert "logged out" in page.content()

@@ -21,7 +21,8 @@ def test_revoke_my_token_in_the_browser(page):
         token_id = row.id
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    page.click("[data-testid=menu] a[data-nav='auth.my_tokens']")
+    page.click("[data-testid=whoami]")       # the user's own pages, under their name
+    page.click("[data-testid=personal-menu] a[data-nav='auth.my_tokens']")
     page.wait_for_url("**/tokens")
     row_loc = page.locator(f"tr[data-token='{token_id}']")
     assert "my script" in row_loc.inner_text() and "active" in row_loc.inner_text()

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from formulary import clock
+from formulary.compounding import dashboard as batch_dashboard
 from formulary.compounding.models import Batch
 from formulary.courses.models import Course, CourseSession
 from formulary.db import utcnow
@@ -248,7 +249,12 @@ def test_the_batch_reads_partly_given_then_given_with_its_doses_left(practitione
     assert give(practitioner_api, course["sessions"][0]["id"], batch).status_code == 201
     assert read() == ("partly_given", 1)
     assert listed("partly_given") == [batch.id] and listed("verified") == []
+    # past its beyond-use instant, a batch with a dose left is expired on the dashboard
+    later = db.session.get(Batch, batch.id).beyond_use_at + timedelta(hours=1)
+    assert batch_dashboard.held_and_expired(db.session, later) == (0, 1)
     assert give(practitioner_api, course["sessions"][1]["id"], batch).status_code == 201
     assert read() == ("given", 0)
     assert listed("given") == [batch.id] and listed("partly_given") == []
+    db.session.expire_all()
+    assert batch_dashboard.held_and_expired(db.session, later) == (0, 0)  # given: not expired
     _refused(practitioner_api, course["sessions"][2]["id"], batch, "batch_used_up")

@@ -160,3 +160,47 @@ def test_a_transaction_that_changed_the_stock_neither_reads_nor_keeps_panels(app
         db.session.rollback()
     with app.test_request_context("/dashboard"):
         assert panel_cache.panel("test", None, now, tz, render) == "<p>1</p>"  # as it was
+
+
+def test_usage_drawn_by_another_process_is_charted_at_once(app, second_process):
+    """The usage chart (kept with the stock panels) reads the weekly usage that the
+    ledger keeps: a draw committed by another process is on the next view, in its week."""
+    from formulary.auth import services as auth
+    from formulary.auth.models import User
+    from formulary.inventory import ledger
+    from formulary.inventory import lots as lot_services
+    from formulary.inventory import usage
+    from formulary.inventory.models import Ingredient
+
+    viewer, writer = second_process
+    with writer.app_context():
+        user = auth.create_user(db.session, "test", username="other", password="x" * 12,
+                                role="pharmacist")
+        ing = Ingredient(name="Zinc sulfate", name_key="zinc sulfate", category="mineral",
+                         unit="mL")
+        db.session.add(ing)
+        db.session.flush()
+        lot = lot_services.receive_lot(db.session, user, ingredient=ing, lot_number="Z1",
+                                       expiry_date=clock.today() + timedelta(days=300),
+                                       quantity=Decimal(10))
+        db.session.commit()
+        user_id, session_id, lot_id = user.id, user.get_id(), lot.id
+    client = viewer.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = session_id
+        sess["_fresh"] = True
+
+    def chart() -> str:
+        html = client.get("/dashboard").get_data(as_text=True)
+        start = html.index('data-chart="usage-chart"')
+        return html[start:html.index("</svg>", start)]
+
+    assert "Zinc sulfate" not in chart()
+    assert "Zinc sulfate" not in chart()  # kept
+    with writer.app_context():
+        locked = ledger.lock_lots(db.session, [lot_id])
+        ledger.post_movement(db.session, locked[lot_id], Decimal("-2.5"), "batch_use",
+                             db.session.get(User, user_id))
+        db.session.commit()
+        assert usage.check_usage(db.session) == []
+    assert "Zinc sulfate" in chart()

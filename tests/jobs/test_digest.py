@@ -101,6 +101,36 @@ def test_the_digest_goes_to_those_who_opted_in_with_their_roles_sections(jobs_ap
     assert "Batches awaiting verification (0)" in pharmacist
     practitioner = by_to["pia@clinic.test"].get_payload()
     assert "Low stock" not in practitioner and "Treatment sessions" in practitioner
+    assert "Open recalls (0)" in manager and "Open recalls (0)" in practitioner
+
+
+def test_the_digest_names_open_recalls_by_lot_and_never_a_patient(jobs_app):
+    """A recall in the digest: the lot and how many patients are still to contact; the
+    patient's name and MRN stay in the clinic (an email leaves its systems)."""
+    from formulary.auth import services as auth_services
+    from formulary.jobs.digest import compose
+    from formulary.patients.models import Patient
+    from formulary.recalls.models import Recall, RecallPatient
+    from formulary.inventory.models import Ingredient, Lot
+
+    ing = Ingredient(name="Biotin", name_key="biotin", category="vitamin", unit="mL")
+    lot = Lot(ingredient=ing, lot_number="R-77", quantity_received=5, quantity_on_hand=5,
+              status="recalled", expiry_date=datetime(2030, 1, 1).date())
+    patients = [Patient(mrn=f"MRN-{i}", first_name="Zélie", last_name=f"Secretname{i}",
+                        date_of_birth=datetime(1980, 1, 1).date()) for i in range(3)]
+    recall = Recall(lot=lot, reason="supplier notice", status="open")
+    db.session.add_all([ing, lot, recall, *patients])
+    db.session.flush()
+    db.session.add_all([RecallPatient(recall=recall, patient_id=p.id, status=status)
+                        for p, status in zip(patients, ("to_contact", "to_contact", "contacted"))])
+    user = auth_services.create_user(db.session, "test", username="mona", password="x" * 12,
+                                     role="manager")
+    user.email = "mona@clinic.test"
+    db.session.commit()
+    body = compose(db.session, user, datetime.now(ZoneInfo("Europe/Paris"))).get_content()
+    assert "Open recalls (1)" in body
+    assert "Biotin, lot R-77: 2 of 3 patient(s) still to contact" in body
+    assert "Secretname" not in body and "MRN-" not in body
 
 
 def test_without_smtp_nothing_is_sent_and_the_profile_says_so(jobs_app):

@@ -129,3 +129,51 @@ def test_a_job_whose_worker_died_is_queued_again_then_failed_with_the_reason(job
     assert schedule.reap(app) == [job_id]
     job = db.session.get(Job, job_id)
     assert job.status == "failed" and "not tried again" in job.error
+
+
+def test_a_job_carries_patient_sheets_only_for_a_role_that_reads_courses(jobs_app):
+    """The batch log's and the recall list's Administrations sheet (patients of the courses)
+    follow the role of who asks (set on the job from the asker, never from the request)."""
+    app, _url, _config = jobs_app
+    manager, _ = user_api(app, "manager", "mona")
+    pharmacist, _ = user_api(app, "pharmacist", "phil")
+    asked = {}
+    for who, client in (("manager", manager), ("pharmacist", pharmacist)):
+        r = client.post("/api/v1/jobs/exports", json={"report": "batch_log"})
+        assert r.status_code == 202, r.get_json()
+        asked[who] = r.get_json()["id"]
+    assert db.session.get(Job, asked["manager"]).params["administrations"] is False
+    assert db.session.get(Job, asked["pharmacist"]).params["administrations"] is True
+    # nor can a request ask for the sheet itself
+    assert manager.post("/api/v1/jobs/exports", json={"report": "batch_log",
+                                                      "administrations": True}).status_code == 422
+    assert run_pending(app) == 2
+    from openpyxl import load_workbook
+    import io
+
+    names = {}
+    for who, client in (("manager", manager), ("pharmacist", pharmacist)):
+        body = client.get(f"/api/v1/jobs/{asked[who]}").get_json()
+        assert body["status"] == "done", body
+        names[who] = load_workbook(io.BytesIO(read_whole(client.get(body["file"])).data),
+                                   read_only=True).sheetnames
+    assert "Administrations" not in names["manager"]
+    assert "Administrations" in names["pharmacist"]
+
+
+def test_the_adverse_event_listing_runs_as_a_job_for_those_who_may_export_it(jobs_app):
+    app, _url, _config = jobs_app
+    manager, _ = user_api(app, "manager", "mona")
+    pharmacist, _ = user_api(app, "pharmacist", "phil")
+    # patient data: never the manager
+    assert manager.post("/api/v1/jobs/exports", json={"report": "adverse_events"}).status_code == 403
+    r = pharmacist.post("/api/v1/jobs/exports", json={"report": "adverse_events",
+                                                      "severity": "severe"})
+    assert r.status_code == 202, r.get_json()
+    assert pharmacist.post("/api/v1/jobs/exports", json={"report": "adverse_events",
+                                                         "severity": "awful"}).status_code == 422
+    assert run_pending(app) == 1
+    body = pharmacist.get(f"/api/v1/jobs/{r.get_json()['id']}").get_json()
+    assert body["status"] == "done", body
+    rows = rows_of(read_whole(pharmacist.get(body["file"])).data, "Adverse events")
+    assert rows[0][0] and len(rows) == 1      # the header row: no event recorded

@@ -4,11 +4,15 @@ queries."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+
+import pytest
+import time_machine
 
 from formulary import clock
 from formulary.extensions import db
+from formulary.inventory import usage
 from formulary.inventory.models import Movement
 from formulary.reports import dashboard
 
@@ -19,25 +23,39 @@ def use(lot, quantity, at):
     db.session.commit()
 
 
-def test_usage_per_ingredient_per_week(app, make_ingredient, make_lot):
-    tz = clock.clinic_tz()
-    now = clock.now()
-    today = now.astimezone(tz).date()
-    biotin = make_ingredient("Biotin", unit="mL")
-    zinc = make_ingredient("<Zinc>", unit="mg")
-    b_lot, z_lot = make_lot(biotin, "100"), make_lot(zinc, "100")
-    use(b_lot, "2.5", now - timedelta(hours=1))             # this week
-    use(b_lot, "1.5", now - timedelta(hours=2))
-    use(b_lot, "4", now - timedelta(days=7 * 11 + 1))      # the first of the 12 weeks
-    use(b_lot, "9", now - timedelta(days=7 * 12 + 1))      # before them: not counted
-    use(z_lot, "10", now - timedelta(days=8))
-    series, starts = dashboard.usage_by_week(db.session, today, tz)
-    assert starts[-1] == today - timedelta(days=6) and len(starts) == 12
-    by_name = {s.label: s for s in series}
-    assert [s.label for s in series] == ["Biotin", "<Zinc>"]     # most draws first
-    assert by_name["Biotin"].values[-1] == Decimal("4") and by_name["Biotin"].values[0] == Decimal("4")
-    assert by_name["Biotin"].total == Decimal("8")
-    assert by_name["<Zinc>"].values[-2] == Decimal("10") and by_name["<Zinc>"].unit == "mg"
+@pytest.mark.parametrize("instant", [
+    "2026-12-05 15:00:00+00:00",   # a Saturday afternoon
+    "2026-11-29 23:30:00+00:00",   # Monday 00:30 in Paris, still Sunday in UTC
+    "2026-03-29 01:30:00+00:00",   # the Sunday clocks go forward in Paris
+])
+def test_usage_per_ingredient_per_week(app, make_ingredient, make_lot, instant):
+    """Calendar weeks of the clinic (Monday to Sunday, Paris), this week the last."""
+    with time_machine.travel(datetime.fromisoformat(instant), tick=False):
+        tz = clock.clinic_tz()
+        now = clock.now()
+        today = now.astimezone(tz).date()
+        monday = today - timedelta(days=today.weekday())
+        at = lambda day, hour=10: datetime.combine(day, time(hour), tz)  # noqa: E731
+        biotin = make_ingredient("Biotin", unit="mL")
+        zinc = make_ingredient("<Zinc>", unit="mg")
+        b_lot, z_lot = make_lot(biotin, "100"), make_lot(zinc, "100")
+        use(b_lot, "2.5", now - timedelta(minutes=1))            # this week
+        use(b_lot, "1.5", at(monday, 0))                        # this week, its first hour
+        use(b_lot, "0.25", at(monday, 0) - timedelta(minutes=1))  # last week's last minute
+        use(b_lot, "4", at(monday - timedelta(weeks=11)))       # the first of the 12 weeks
+        use(b_lot, "9", at(monday - timedelta(weeks=11)) - timedelta(days=1))  # before them
+        use(z_lot, "10", at(monday - timedelta(days=1)))        # last week (Sunday)
+        series, starts = dashboard.usage_by_week(db.session, today, tz)
+        assert starts[-1] == monday and len(starts) == 12
+        assert starts[0] == monday - timedelta(weeks=11) and starts[0].weekday() == 0
+        by_name = {s.label: s for s in series}
+        assert [s.label for s in series] == ["Biotin", "<Zinc>"]     # most draws first
+        assert by_name["Biotin"].values[-1] == Decimal("4")
+        assert by_name["Biotin"].values[-2] == Decimal("0.25")
+        assert by_name["Biotin"].values[0] == Decimal("4")
+        assert by_name["Biotin"].total == Decimal("8.25")
+        assert by_name["<Zinc>"].values[-2] == Decimal("10") and by_name["<Zinc>"].unit == "mg"
+        assert usage.check_usage(db.session) == []
 
 
 def test_expiring_per_month(app, make_ingredient, make_lot):

@@ -126,5 +126,7 @@ def test_every_export_prints_its_columns_on_the_page_width(app, api, login_as, s
     _check(pages["audit"], report="Audit log", clinic=clinic,
            sheets=[("Previous hash", "Seq", "Hash", len(pages["audit"]))])
     _check(pages["trace"], report="Recall list", clinic=clinic, sheets=[
-        ("Quantity from lot", "Batch number", "Prepared by", 1),
-        ("Date of birth", "MRN", "Date of birth", 1)])
+        ("Beyond-use", "Batch number", "Prepared by", 1),
+        ("Date of birth", "MRN", "Date of birth", 1),
+        # the admin reads courses: the doses given from the lot's batches
+        ("Technique", "Given at", "Session", 1)])
