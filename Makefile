@@ -17,7 +17,7 @@ EXTRACT_KEYWORDS := -k _l -k tr -k flash -k NavItem -k ValidationError -k NotFou
 	-k Conflict -k Duplicate -k InvalidState -k InsufficientStock -k SafetyBlock -k MalformedRequest \
 	-k Column -k Sheet -k ChartSpec -k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
 	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse \
-	-k JobKind:2 -k ExportSpec:2
+	-k JobKind -k ExportSpec
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -1,5 +1,5 @@
 """pybabel's extractor for the application's Python files (babel.cfg): a call to one of the
-keywords (``_``, ``_l``, ``flash``, ``NotFound``...) whose first argument (``Name:2``: second) is one plain text
+keywords (``_``, ``_l``, ``flash``, ``NotFound``...) whose first argument (the second for :data:`LABEL_SECOND`) is one plain text
 (adjacent literals count as one) gives a message. A text built at run time (an f-string, a
 ``+``, a ``.join``) gives none: its pieces could never be found in the catalog, so they are
 not put there (such messages are wrapped with ``_l("... %(x)s", x=...)`` where they are made)."""
@@ -9,6 +9,9 @@ from __future__ import annotations
 import ast
 
 PLURAL = {"ngettext", "lazy_ngettext"}
+#: Keywords whose message is the second argument: the job and export registries'
+#: ``JobKind(code, label, ...)`` and ``ExportSpec(code, label, ...)``.
+LABEL_SECOND = {"JobKind", "ExportSpec"}
 
 
 def _name(func) -> str | None:
@@ -38,9 +41,8 @@ def extract(fileobj, keywords, comment_tags, options):
                                       for a in args[:2]):
                 yield node.lineno, name, (args[0].value, args[1].value), []
             continue
-        spec = keywords.get(name) if isinstance(keywords, dict) else None
-        # "-k Name:2": the message is the second argument (a registry's label after its code)
-        index = spec[0] - 1 if isinstance(spec, tuple) and len(spec) == 1 and isinstance(spec[0], int) else 0
+        # a registry's entry names its code first and its label second
+        index = 1 if name in LABEL_SECOND else 0
         if index >= len(args):
             continue
         first = args[index]

@@ -47,8 +47,7 @@ def _keywords() -> dict:
     from babel.messages.extract import DEFAULT_KEYWORDS
 
     keywords = dict(DEFAULT_KEYWORDS)
-    # "-k Name" marks the first argument, "-k Name:2" the second (pybabel's own syntax)
-    keywords.update({k: ((int(n),) if n else None) for k, n in re.findall(r"-k (\w+)(?::(\d+))?", block)})
+    keywords.update({k: None for k in re.findall(r"-k (\w+)", block)})
     return keywords
 
 
