@@ -232,7 +232,25 @@ def sheet(administration_id: int):
     patient = adm.course.patient
     record_view(db.session, current_user, patient,
                 what=f"patient sheet of administration #{adm.id}")
-    return render_template("courses/sheet.html", adm=adm, patient=patient, rows=sheet_rows(adm))
+    # The patient's language may differ from the user's: ``?lang=`` chooses the sheet's
+    # (one of the clinic's languages; anything else is the user's own).
+    from flask import g, request
+    from flask_babel import refresh
+
+    from formulary.i18n import available_locales, select_locale
+
+    asked = request.args.get("lang")
+    if asked in available_locales():
+        g.forced_locale = asked
+        refresh()
+    return render_template("courses/sheet.html", adm=adm, patient=patient, rows=sheet_rows(adm),
+                           sheet_language=select_locale(),
+                           sheet_languages=[(code, SHEET_LANGUAGE_NAMES.get(code, code))
+                                            for code in available_locales()])
+
+
+#: Each language named in itself (the sheet's language links).
+SHEET_LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
 # --- the patient's timeline ------------------------------------------------------------

@@ -198,6 +198,15 @@ def test_a_course_from_the_picker_to_the_printed_sheet(page, tmp_path):
     lines = page.locator("[data-testid=sheet-lines] tbody tr").all_inner_texts()
     assert len(lines) == 2 and "1 mL" in lines[0] and "BIO-77" in lines[0]
     assert "DEX-12" in lines[1]
+    # the Print button opens the browser's print (its script is the app's own: CSP)
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.click("[data-testid=print]")
+    assert page.evaluate("window.__printed") == 1
+    # the patient reads French: the same sheet in French, chosen on the sheet
+    page.click("[data-testid=sheet-languages] a[hreflang=fr]")
+    page.wait_for_url("**/sheet?lang=fr")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert "Hair vitality" in page.locator("[data-testid=sheet-cocktail]").inner_text()
     page.emulate_media(media="print")
     assert not page.locator("[data-testid=sheet-tools]").is_visible()
     assert sheet.is_visible()

@@ -425,6 +425,14 @@ def test_the_sheet_says_what_was_given_in_plain_words(client, course, text, make
     assert "Scalp mix" in html and practitioner.display_name in html
     assert clinic["patient"].mrn in html
     assert audit_actions()[-1] == "patient.view"
+    # the patient's language may differ from the user's: chosen per sheet
+    french = client.get(f"/administrations/{adm.id}/sheet?lang=fr").get_data(as_text=True)
+    assert '<html lang="fr"' in french and '<html lang="en"' in html
+    assert "Patient" in french and "What you received" not in french
+    assert 'hreflang="en"' in french and 'hreflang="fr"' in french
+    # an unknown language is the user's own, not an error
+    other = client.get(f"/administrations/{adm.id}/sheet?lang=xx")
+    assert other.status_code == 200 and '<html lang="en"' in other.get_data(as_text=True)
 
 
 def test_the_timeline_and_record_show_the_courses(client, course, text, make_batch, clinic,
