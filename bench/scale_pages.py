@@ -33,7 +33,7 @@ def admin_again(db):
     return db.session.execute(db.select(User).where(User.username == "admin")).scalar_one()
 
 
-def measure(app, requests: int) -> dict:
+def measure(app, requests: int, only: tuple[str, ...] = ()) -> dict:
     from formulary.auth import services
     from formulary.auth.models import ApiToken, User
     from formulary.extensions import db
@@ -80,6 +80,8 @@ def measure(app, requests: int) -> dict:
             db.session.commit()
 
     urls.insert(2, ("/dashboard#first view after a stock change", {}))
+    if only:  # /baseline always, for the ratios
+        urls = [(u, h) for u, h in urls if u == "/baseline" or any(o in u for o in only)]
     event.listen(engine, "before_cursor_execute", count)
     try:
         for url, hdrs in urls:
@@ -115,11 +117,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database_url")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--only", action="append", default=[],
+                        help="time only the URLs holding this text (and /baseline); repeatable")
     args = parser.parse_args()
     from tests.conftest import make_app
 
     app = make_app(args.database_url)
-    results = measure(app, args.requests)
+    results = measure(app, args.requests, tuple(args.only))
     base = results["/baseline"]
     import os
 

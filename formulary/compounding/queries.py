@@ -183,4 +183,6 @@ def get_lot(session: Session, lot_id: int) -> Lot:
 
 
 def count_batches(session: Session, stmt) -> int:
-    return session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    from formulary.listing import count_statement  # listing reads the Flask app's session
+
+    return session.execute(count_statement(stmt)).scalar_one()
