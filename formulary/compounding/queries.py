@@ -28,8 +28,8 @@ def batch_options():
     return (joinedload(Batch.cocktail), joinedload(Batch.version), joinedload(Batch.patient),
             joinedload(Batch.prepared_by), joinedload(Batch.verified_by),
             joinedload(Batch.discarded_by),
-            selectinload(Batch.lines).joinedload(BatchLine.lot),
-            selectinload(Batch.lines).joinedload(BatchLine.ingredient))
+            selectinload(Batch.lines).selectinload(BatchLine.lot),
+            selectinload(Batch.lines).selectinload(BatchLine.ingredient))
 
 
 def get_batch(session: Session, batch_id: int) -> Batch:
