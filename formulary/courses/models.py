@@ -75,6 +75,9 @@ class CourseSession(db.Model):
         UniqueConstraint("course_id", "number", name="uq_course_session_number"),
         CheckConstraint("status IN ('planned','given','missed','cancelled')", name="status"),
         Index("ix_course_session_planned_on", "planned_on"),
+        # sessions due and overdue (planned, on or before a day) with their course, read
+        # from the index alone by the dashboard's counts
+        Index("ix_course_session_due", "status", "planned_on", "course_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
