@@ -93,6 +93,19 @@ def count_statement(stmt):
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
+def distinct_values(column) -> list:
+    """The distinct non-NULL values of an indexed ``column``, in order (a filter's
+    choices). One index look-up per value (a recursive "next value after" query) instead
+    of reading every row: the audit log's object types are a handful among 200,000 rows."""
+    step = select(func.min(column).label("v")).cte("distinct_values", recursive=True)
+    prev = step.alias("prev")
+    step = step.union_all(
+        select(select(func.min(column)).where(column > prev.c.v).scalar_subquery())
+        .where(prev.c.v.is_not(None)))
+    return db.session.execute(
+        select(step.c.v).where(step.c.v.is_not(None)).order_by(step.c.v)).scalars().all()
+
+
 def count_of(stmt) -> int:
     return db.session.execute(count_statement(stmt)).scalar_one()
 
