@@ -139,6 +139,9 @@ class Administration(db.Model):
         CheckConstraint("technique IN ('nappage','papules','point_by_point','other')",
                         name="technique"),
         Index("ix_administration_given_at", "given_at"),
+        # the doses given per batch summed from the index alone (the dashboard's count
+        # of batches past their beyond-use instant that were fully given)
+        Index("ix_administration_batch_doses", "batch_id", "doses"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
