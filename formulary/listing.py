@@ -43,7 +43,9 @@ class SortColumns:
         for col in (*cols, *self.tiebreak):
             # NULLs last either way, on both databases (they disagree by default); a NOT
             # NULL column is ordered plainly, so that an index on it serves the order
-            # (PostgreSQL reads ``DESC NULLS LAST`` from no plain btree index)
+            # (PostgreSQL reads ``DESC NULLS LAST`` from no plain btree index). A list
+            # sorts by its own table's columns, inner-joined ones, or expressions (a
+            # NOT NULL column of an outer-joined table could be NULL: not sorted here)
             ordered = col.desc() if sort.descending else col.asc()
             out.append(ordered.nulls_last() if _nullable(col) else ordered)
         return out
@@ -86,6 +88,7 @@ def count_statement(stmt):
              and len(froms) == 1 and isinstance(froms[0], Table) and not stmt._setup_joins
              and not stmt._from_obj and not stmt._group_by_clauses
              and stmt._having_criteria == () and not stmt._distinct
+             and not stmt._distinct_on
              and stmt._limit_clause is None and stmt._offset_clause is None)
     if plain:
         count = select(func.count()).select_from(froms[0])
