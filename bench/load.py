@@ -9,15 +9,19 @@
 2. Starts gunicorn (``-w 4``, ``SECRET_KEY`` set) on a free loopback port, with the
    login rate limits raised (every simulated person comes from 127.0.0.1).
 3. Runs Locust headless (``bench/locustfile.py``) for ``--minutes`` with ``--users``:
-   practitioners (6/10: patient search, record, formulation picker, safety API),
-   pharmacists (3/10: receive lots by API, prepare batches by API and by the page),
-   a manager (1/10: dashboard, month's batch-log and stock exports); think times 2-6 s
-   (manager 5-15 s). Samples the load average every 5 s.
+   practitioners (6/12: patient search, record, formulation picker, safety API),
+   practitioners running courses (2/12: start a course, record the consent, a batch
+   prepared for the patient by a pharmacist's token and verified by a second
+   pharmacist's, one dose given at the first session, the patient's courses and
+   timeline), pharmacists (3/12: receive lots by API, prepare batches by API and by
+   the page), a manager (1/12: dashboard, month's batch-log and stock exports); think
+   times 2-6 s (manager 5-15 s). Samples the load average every 5 s. ``LOCUST``: the
+   locust program to run (default: beside this Python).
 4. Reports requests/s, p50 and p95 per group (page, api, export, login) and per request,
    and the errors; then checks the books: every lot's on hand equals its ledger and is
    not negative, every lot lost to batches exactly what the batch lines took, every
    batch has lines for each component of its version, in the amount the version asks,
-   and the audit chain verifies.
+   no batch gave more doses than it holds, and the audit chain verifies.
 
 Exits 1 when there was any error, or the books are wrong.
 """
@@ -129,9 +133,10 @@ def write_config(app, path: Path) -> dict:
     from formulary.auth.models import User
     from formulary.cocktails.models import Cocktail
     from formulary.cocktails.models import AREAS
+    from formulary.courses.models import ConsentText
     from formulary.extensions import db
     from formulary.inventory.models import Ingredient
-    from formulary.patients.models import Patient
+    from formulary.patients.models import Patient, PatientCondition
 
     with app.app_context():
         users: dict[str, list[str]] = defaultdict(list)
@@ -148,11 +153,27 @@ def write_config(app, path: Path) -> dict:
             select(Patient.id, Patient.last_name).order_by(Patient.id).limit(5000))]
         total = db.session.execute(select(func.count()).select_from(Patient)).scalar_one()
         ingredients = list(db.session.execute(select(Ingredient.id)).scalars())
+        # courses: patients without known allergies or conditions (nothing blocks their
+        # dose: a pregnancy or an anticoagulant would, rightly), the
+        # newest consent text of each area, a second pharmacist to verify (four eyes)
+        course_patients = list(db.session.execute(
+            select(Patient.id).where(Patient.allergy_status == "none_known",
+                                     ~Patient.id.in_(select(PatientCondition.patient_id)))
+            .order_by(Patient.id).limit(2000)).scalars())
+        consent_texts = {}
+        for text in db.session.execute(select(ConsentText).order_by(ConsentText.version)).scalars():
+            consent_texts[text.area] = text.id
+        verifier = db.session.execute(select(User).where(
+            User.role == "pharmacist", User.active.is_(True),
+            User.username != users["pharmacist"][0]).order_by(User.id).limit(1)).scalar_one()
+        verifier_token, _ = auth.create_token(db.session, verifier, days=1, label="load")
         db.session.commit()
         db.session.remove()
     config = {"password": PASSWORD, "users": users, "tokens": tokens, "cocktails": cocktails,
               "patients": patients, "patient_pages": max(1, min(20, total // 25)),
-              "ingredients": ingredients, "areas": list(AREAS)}
+              "ingredients": ingredients, "areas": list(AREAS),
+              "course_patients": course_patients, "consent_texts": consent_texts,
+              "verifier_token": verifier_token}
     path.write_text(json.dumps(config))
     return config
 
@@ -160,7 +181,8 @@ def write_config(app, path: Path) -> dict:
 def run_locust(port: int, users: int, minutes: float, config: Path, samples: Path) -> list[float]:
     """Runs Locust headless; answers the load averages (1 min) sampled during the run."""
     env = dict(os.environ, LOAD_CONFIG=str(config), LOAD_SAMPLES=str(samples))
-    cmd = [str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "locustfile.py"),
+    locust = os.environ.get("LOCUST") or str(Path(sys.executable).with_name("locust"))
+    cmd = [locust, "-f", str(ROOT / "bench" / "locustfile.py"),
            "--headless", "--host", f"http://127.0.0.1:{port}", "-u", str(users),
            "-r", str(max(1, users // 10)), "-t", f"{int(minutes * 60)}s", "--stop-timeout", "30",
            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
@@ -283,9 +305,17 @@ def check_books(app) -> list[str]:
                     problems.append(f"batch {batch_id} incomplete: ingredient {ingredient_id} "
                                     f"has {lines.get((batch_id, ingredient_id), 0)}, "
                                     f"needs {per_dose * doses}")
+        from formulary.courses.models import Administration
+
+        given = s.execute(select(Administration.batch_id, func.sum(Administration.doses))
+                          .group_by(Administration.batch_id)).all()
+        doses_of = {b: d for b, _, d in batches}
+        problems += [f"batch {b} over-given: {n} doses given of {doses_of.get(b)}"
+                     for b, n in given if n > doses_of.get(b, 0)]
         chain = verify_chain(s)
         problems += [f"audit chain: {p}" for p in chain]
-        print(f"books: {len(batches)} batches, {len(taken)} lots used; "
+        print(f"books: {len(batches)} batches, {len(taken)} lots used, "
+              f"{sum(n for _, n in given)} doses given from {len(given)} batches; "
               f"{'OK' if not problems else f'{len(problems)} PROBLEM(S)'}")
         s.remove()
     return problems

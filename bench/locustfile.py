@@ -116,6 +116,60 @@ class Practitioner(Clinician):
         self.page(f"/patients?page={random.randint(1, CONFIG['patient_pages'])}", "patient list")
 
 
+class CourseWork(Clinician):
+    """A practitioner running a treatment course to its first administration: starts a
+    course for a patient without known allergies, records the consent, has a batch
+    prepared for the patient (a pharmacist's token) and verified (a second pharmacist's),
+    and gives one dose at the first session; then reads the patient's courses and the
+    timeline."""
+
+    role = "practitioner"
+    weight = 2
+    wait_time = between(2, 6)
+
+    def on_start(self):
+        super().on_start()
+        self.pharmacist = {"Authorization": f"Bearer {CONFIG['tokens']['pharmacist']}"}
+        self.verifier = {"Authorization": f"Bearer {CONFIG['verifier_token']}"}
+
+    def _post(self, url: str, name: str, body: dict, headers: dict):
+        with self.client.post(url, name=f"api: {name}", headers=headers, json=body,
+                              catch_response=True) as r:
+            if r.status_code not in (200, 201):
+                r.failure(f"{r.status_code} {r.text[:200]}")
+                return None
+            return r.json()
+
+    @task(1)
+    def course_to_administration(self):
+        patient = random.choice(CONFIG["course_patients"])
+        cocktail = random.choice(CONFIG["cocktails"])
+        today = date.today().isoformat()
+        course = self._post("/api/v1/courses", "start course", {
+            "patient_id": patient, "cocktail_id": cocktail, "planned_sessions": 3,
+            "interval_days": 14, "start_date": today}, self.api_headers)
+        if course is None:
+            return
+        text = CONFIG["consent_texts"].get(course["area"])
+        if text is None or self._post(f"/api/v1/courses/{course['id']}/consents",
+                                      "record consent", {"consent_text_id": text,
+                                                         "consented_on": today},
+                                      self.api_headers) is None:
+            return
+        batch = self._post("/api/v1/batches", "prepare batch for a patient", {
+            "cocktail_id": cocktail, "doses": 1, "patient_id": patient,
+            "idempotency_key": uuid.uuid4().hex}, self.pharmacist)
+        if batch is None or self._post(f"/api/v1/batches/{batch['id']}/verify", "verify batch",
+                                       {}, self.verifier) is None:
+            return
+        self._post(f"/api/v1/sessions/{course['sessions'][0]['id']}/administrations",
+                   "give administration", {"batch_id": batch["id"], "doses": 1,
+                                           "sites": "forehead", "technique": "papules"},
+                   self.api_headers)
+        self.api_get(f"/api/v1/courses?patient_id={patient}", "patient's courses")
+        self.api_get(f"/api/v1/patients/{patient}/timeline", "patient timeline")
+
+
 class Pharmacist(Clinician):
     """Receives deliveries and prepares batches (API and the two-step page)."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from flask import flash, request
-from sqlalchemy import func, select
+from sqlalchemy import Column, Table, func, select
 
 from formulary.domain.errors import ValidationError
 from formulary.domain.listing import Sort, clamp_page, parse_sort
@@ -41,13 +41,24 @@ class SortColumns:
         cols = cols if isinstance(cols, tuple) else (cols,)
         out = []
         for col in (*cols, *self.tiebreak):
-            # NULLs last either way, on both databases (they disagree by default)
-            out.append((col.desc() if sort.descending else col.asc()).nulls_last())
+            # NULLs last either way, on both databases (they disagree by default); a NOT
+            # NULL column is ordered plainly, so that an index on it serves the order
+            # (PostgreSQL reads ``DESC NULLS LAST`` from no plain btree index). A list
+            # sorts by its own table's columns, inner-joined ones, or expressions (a
+            # NOT NULL column of an outer-joined table could be NULL: not sorted here)
+            ordered = col.desc() if sort.descending else col.asc()
+            out.append(ordered.nulls_last() if _nullable(col) else ordered)
         return out
 
     def apply(self, stmt, sort: Sort):
         """``stmt`` ordered by ``sort`` (any order it had is replaced)."""
         return stmt.order_by(None).order_by(*self.order(sort))
+
+
+def _nullable(col) -> bool:
+    """Whether ``col`` may hold NULL: False only for a table column declared NOT NULL."""
+    expr = col.__clause_element__() if hasattr(col, "__clause_element__") else col
+    return not isinstance(expr, Column) or bool(expr.nullable)
 
 
 def api_sort(spec: SortColumns) -> Sort:
@@ -66,9 +77,40 @@ def page_sort(spec: SortColumns) -> Sort:
         return parse_sort(None, spec.keys, spec.default)
 
 
-def count_of(stmt) -> int:
+def count_statement(stmt):
+    """A statement counting the rows of ``stmt``. A select of one mapped class on its
+    table (no join, grouping, DISTINCT or LIMIT) is counted on that table with the
+    same WHERE, so that columns computed per row (correlated sums, eager loads) are not
+    worked out for every row only to be counted; anything else through a subquery."""
+    froms = stmt.columns_clause_froms  # the entity's table, not the eager loads' joins
+    described = stmt.column_descriptions
+    plain = (len(described) == 1 and isinstance(described[0].get("expr"), type)
+             and len(froms) == 1 and isinstance(froms[0], Table) and not stmt._setup_joins
+             and not stmt._from_obj and not stmt._group_by_clauses
+             and stmt._having_criteria == () and not stmt._distinct
+             and not stmt._distinct_on
+             and stmt._limit_clause is None and stmt._offset_clause is None)
+    if plain:
+        count = select(func.count()).select_from(froms[0])
+        return count if stmt.whereclause is None else count.where(stmt.whereclause)
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+def distinct_values(column) -> list:
+    """The distinct non-NULL values of an indexed ``column``, in order (a filter's
+    choices). One index look-up per value (a recursive "next value after" query) instead
+    of reading every row: the audit log's object types are a handful among 200,000 rows."""
+    step = select(func.min(column).label("v")).cte("distinct_values", recursive=True)
+    prev = step.alias("prev")
+    step = step.union_all(
+        select(select(func.min(column)).where(column > prev.c.v).scalar_subquery())
+        .where(prev.c.v.is_not(None)))
     return db.session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+        select(step.c.v).where(step.c.v.is_not(None)).order_by(step.c.v)).scalars().all()
+
+
+def count_of(stmt) -> int:
+    return db.session.execute(count_statement(stmt)).scalar_one()
 
 
 def paged(stmt, page: int, per_page: int, *, total: int | None = None, count=None,

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from formulary.api.core import arg_date_range, arg_int
 from formulary.audit.models import AuditEntry
 from formulary.audit.readable import readable_changes
+from formulary.audit.services import chain_head
 from formulary.auth.access import require
 from formulary.auth.permissions import AUDIT
 from formulary.clock import clinic_tz
 from formulary.extensions import db
-from formulary.listing import SortColumns, page_sort, paged
+from formulary.listing import SortColumns, distinct_values, page_sort, paged
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PER_PAGE = 50
@@ -52,10 +53,13 @@ def filtered_entries():
 def index():
     stmt = filtered_entries()
     sort = page_sort(AUDIT_SORT)
+    # the whole log (no filter): its number of entries is the chain head's ``seq``
+    # (gapless, append-only; a gap is what the chain check reports), one index look-up
+    # instead of counting 200,000 rows
+    total = chain_head(db.session).seq if stmt.whereclause is None else None
     entries, page, total = paged(AUDIT_SORT.apply(stmt, sort), arg_int("page", 1, minimum=1),
-                                 PER_PAGE)
-    object_types = db.session.execute(
-        select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)).scalars().all()
+                                 PER_PAGE, total=total)
+    object_types = distinct_values(AuditEntry.object_type)
     return render_template("audit/index.html", entries=entries, page=page, per_page=PER_PAGE,
                            changes=readable_changes(db.session, entries),
                            total=total, object_types=object_types, sort=sort,

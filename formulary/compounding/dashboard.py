@@ -8,13 +8,15 @@ from sqlalchemy import and_, case, func, select
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
-from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.models import BATCH_STATUSES, Batch, BatchLine
 from formulary.courses.models import Administration
 from formulary.domain.batch_state import HELD_LOT_STATUSES
 from formulary.inventory.models import Lot
 from formulary.compounding.services import local_day_bounds
 from formulary.compounding.state import state_clause
 from formulary.extensions import db
+
+LIVE_STATUSES = tuple(s for s in BATCH_STATUSES if s != "discarded")
 
 
 def today_counts(session, tz) -> dict:
@@ -54,13 +56,18 @@ def held_and_expired(session, now) -> tuple[int, int]:
     on_hold, gone_held = session.execute(select(
         func.count(), func.coalesce(func.sum(case((gone, 1), else_=0)), 0))
         .select_from(Batch).where(held_left)).one()
+    # the live statuses spelt out: a range of ix_batch_status_beyond_use for each
+    live_gone = and_(Batch.status.in_(LIVE_STATUSES), gone)
+    # fully given among them: driven by the administrations, summed per batch from the
+    # covering index ix_administration_batch_doses, each batch then found by its key
     doses = (select(Administration.batch_id, func.sum(Administration.doses).label("given"))
              .group_by(Administration.batch_id).subquery())
+    batch_doses = (select(Batch.doses).where(Batch.id == doses.c.batch_id, live_gone)
+                   .correlate(doses).scalar_subquery())
     gone_total, gone_given = session.execute(select(
-        func.count(Batch.id),
-        func.coalesce(func.sum(case((doses.c.given >= Batch.doses, 1), else_=0)), 0))
-        .select_from(Batch).outerjoin(doses, doses.c.batch_id == Batch.id)
-        .where(live, gone)).one()
+        select(func.count()).select_from(Batch).where(live_gone).scalar_subquery(),
+        select(func.count()).select_from(doses).where(doses.c.given >= batch_doses)
+        .scalar_subquery())).one()
     return int(on_hold), int(gone_total) - int(gone_given) - int(gone_held)
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringField, SubmitField,
                      TextAreaField)
+from markupsafe import Markup, escape
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import Select
 
 from formulary.compounding.models import BATCH_STATUSES, REASON_MAX
 from formulary.domain.batch_state import STATES
@@ -22,6 +24,21 @@ def _int_or_none(value):
         return None
 
 
+class LongSelect(Select):
+    """A select of many options (every cocktail): each plain option written directly, the
+    same HTML as wtforms' (``<option selected value="3">Name</option>``) without going
+    through ``html_params`` for every one of them (a quarter of the batch list's time)."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        value = str(choice.value) if isinstance(choice.value, bool) else choice.value
+        selected = "selected " if choice.selected else ""
+        return Markup(f'<option {selected}value="{escape(value)}">'
+                      f'{escape(choice.label or choice.value)}</option>')
+
+
 class PreviewForm(FlaskForm):
     """Step one (GET): what to prepare. Read-only, so no CSRF token."""
 
@@ -29,7 +46,7 @@ class PreviewForm(FlaskForm):
         csrf = False
 
     cocktail_id = SelectField(_l("Cocktail (active version)"), coerce=_int_or_none,
-                              validators=[DataRequired(_l("Choose a cocktail."))])
+                              validators=[DataRequired(_l("Choose a cocktail."))], widget=LongSelect())
     doses = StringField(_l("Doses"), validators=[DataRequired(_l("How many doses?")), Length(max=6)],
                         render_kw={"inputmode": "numeric"})
     patient_mrn = StringField(_l("Patient MRN (optional)"), validators=[Optional(), Length(max=40)],
@@ -70,7 +87,8 @@ class FilterForm(FlaskForm):
 
     date_from = LocaleDateField(_l("From"), validators=[Optional()])
     date_to = LocaleDateField(_l("To"), validators=[Optional()])
-    cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()])
+    cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()],
+                              widget=LongSelect())
     patient_mrn = StringField(_l("Patient (MRN or name)"), validators=[Optional(), Length(max=100)])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[SelectChoice("", _l("Any"))] + [
         SelectChoice(s, _CodeLabel(s)) for s in BATCH_STATUSES])

@@ -26,6 +26,9 @@ class Batch(db.Model):
         CheckConstraint(f"length(discard_reason) <= {REASON_MAX}", name="discard_reason_length"),
         UniqueConstraint("prepared_by_id", "idempotency_key", name="uq_batch_idempotency"),
         Index("ix_batch_prepared_at", "prepared_at"),
+        # the dashboard's counts by status and beyond-use instant (awaiting verification,
+        # past their beyond-use instant), read from the index
+        Index("ix_batch_status_beyond_use", "status", "beyond_use_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

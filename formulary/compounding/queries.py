@@ -28,8 +28,8 @@ def batch_options():
     return (joinedload(Batch.cocktail), joinedload(Batch.version), joinedload(Batch.patient),
             joinedload(Batch.prepared_by), joinedload(Batch.verified_by),
             joinedload(Batch.discarded_by),
-            selectinload(Batch.lines).joinedload(BatchLine.lot),
-            selectinload(Batch.lines).joinedload(BatchLine.ingredient))
+            selectinload(Batch.lines).selectinload(BatchLine.lot),
+            selectinload(Batch.lines).selectinload(BatchLine.ingredient))
 
 
 def get_batch(session: Session, batch_id: int) -> Batch:
@@ -183,4 +183,6 @@ def get_lot(session: Session, lot_id: int) -> Lot:
 
 
 def count_batches(session: Session, stmt) -> int:
-    return session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    from formulary.listing import count_statement  # listing reads the Flask app's session
+
+    return session.execute(count_statement(stmt)).scalar_one()

@@ -75,8 +75,8 @@ def _policy():
 @require(VIEW)
 def batches():
     form = FilterForm(request.args)
-    cocktails = list(db.session.execute(select(Cocktail).order_by(Cocktail.name)).scalars())
-    form.set_cocktails(cocktails)
+    # the filter's choices: ids and names only
+    form.set_cocktails(db.session.execute(select(Cocktail.id, Cocktail.name).order_by(Cocktail.name)).all())
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < len(page) < 10 and int(page) > 0 else 1
     sort = page_sort(BATCH_SORT)

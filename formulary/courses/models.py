@@ -75,6 +75,9 @@ class CourseSession(db.Model):
         UniqueConstraint("course_id", "number", name="uq_course_session_number"),
         CheckConstraint("status IN ('planned','given','missed','cancelled')", name="status"),
         Index("ix_course_session_planned_on", "planned_on"),
+        # sessions due and overdue (planned, on or before a day) with their course, read
+        # from the index alone by the dashboard's counts
+        Index("ix_course_session_due", "status", "planned_on", "course_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -136,6 +139,9 @@ class Administration(db.Model):
         CheckConstraint("technique IN ('nappage','papules','point_by_point','other')",
                         name="technique"),
         Index("ix_administration_given_at", "given_at"),
+        # the doses given per batch summed from the index alone (the dashboard's count
+        # of batches past their beyond-use instant that were fully given)
+        Index("ix_administration_batch_doses", "batch_id", "doses"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
 
@@ -303,7 +304,36 @@ def summarize(doses: Sequence[ComponentDose],
     Concentration: the component's active amount (the amount given when given in
     mass, IU or U; else its mL times its strength) over the total volume, per mL,
     rounded half-up to :data:`CONCENTRATION_SCALE` places; mass in mg/mL.
+
+    Pure: the answer depends on the doses and the ingredients' strengths only, so it is
+    remembered by those values (every cocktail of a list page is worked out again on
+    every request otherwise, in exact fractions); a changed dose or strength is another
+    key, never a stale answer.
     """
+    key = []
+    for dose in doses:
+        strength = getattr(ingredients.get(dose.ingredient_id), "strength", None)
+        # decimals by their text: 2.50 and 2.5 are equal but not written the same
+        key.append((dose.ingredient_id, str(dose.amount), dose.unit, str(dose.stock_quantity),
+                    dose.stock_unit,
+                    None if strength is None else (str(strength.amount), strength.unit)))
+    mix = _summarize(tuple(key))
+    return MixSummary(total_volume_ml=mix.total_volume_ml,
+                      concentrations=dict(mix.concentrations))
+
+
+@dataclass(frozen=True)
+class _Strength:
+    strength: Strength
+
+
+@lru_cache(maxsize=4096)
+def _summarize(key: tuple) -> MixSummary:
+    doses = [ComponentDose(ingredient_id=i, amount=Decimal(amount), unit=unit,
+                           stock_quantity=Decimal(quantity), stock_unit=stock_unit)
+             for i, amount, unit, quantity, stock_unit, _ in key]
+    ingredients = {i: _Strength(Strength(Decimal(strength[0]), strength[1]))
+                   for i, _, _, _, _, strength in key if strength is not None}
     volumes = [dose.stock_quantity for dose in doses if dose.stock_unit == "mL"]
     total = sum(volumes, Decimal(0)) if volumes else None
 

@@ -363,3 +363,20 @@ def test_check_preparable_names_every_ingredient_concerned():
         "4 mg is over the maximum dose per session of Biotin 5 mg/mL (1 mg). "
         "Sodium chloride 0.9% is inactive: a batch cannot use it. "
         "This version cannot be prepared: make a new version of the cocktail.")
+
+
+def test_summarize_is_remembered_by_value_never_by_a_stale_answer():
+    """``summarize`` remembers its answers (list pages work out every cocktail on every
+    request): a changed strength or dose is another answer, the same values written
+    differently keep their own writing, and a caller changing its copy changes nothing."""
+    doses = [ComponentDose(1, D("1"), "mL", D("1"), "mL"), ComponentDose(2, D("1"), "mL", D("1"), "mL")]
+    first = summarize(doses, {1: BIOTIN, 2: SALINE})
+    assert first.concentrations[1] == (D("2.5"), "mg")
+    first.concentrations[1] = None  # the caller's own copy
+    assert summarize(doses, {1: BIOTIN, 2: SALINE}).concentrations[1] == (D("2.5"), "mg")
+    stronger = IngredientFacts(1, "Biotin 10 mg/mL", "mL", Strength(D("10"), "mg"), None)
+    assert summarize(doses, {1: stronger, 2: SALINE}).concentrations[1] == (D("5"), "mg")
+    assert summarize(doses, {2: SALINE}).concentrations[1] is None  # strength unknown
+    written = [ComponentDose(1, D("1.0"), "mL", D("1.0"), "mL"), ComponentDose(2, D("1"), "mL", D("1"), "mL")]
+    assert str(summarize(written, {1: BIOTIN, 2: SALINE}).total_volume_ml) == "2.0"
+    assert str(summarize(doses, {1: BIOTIN, 2: SALINE}).total_volume_ml) == "2"
