@@ -157,6 +157,18 @@ def _p95(values: list[float]) -> float:
     return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
 
 
+def logged_in_client(app, user_id: int):
+    """A test client with the user's page session (the benchmarks' pages need a login)."""
+    from formulary.auth.models import User
+
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = db.session.get(User, user_id).get_id()
+        sess["_fresh"] = True
+    db.session.remove()
+    return client
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
@@ -170,13 +182,7 @@ def main() -> None:
             user_id, token = _seed(args.cocktails)
             print(f"seeded {args.cocktails} active cocktails x {COMPONENTS} components, "
                   f"{ALLERGIES} allergies in {time.perf_counter() - started:.1f} s")
-            client = app.test_client()
-            with client.session_transaction() as sess:
-                from formulary.auth.models import User
-
-                sess["_user_id"] = db.session.get(User, user_id).get_id()
-                sess["_fresh"] = True
-            db.session.remove()
+            client = logged_in_client(app, user_id)
             bearer = {"Authorization": f"Bearer {token}"}
             rows = [
                 _measure(client, "/baseline", args.requests),

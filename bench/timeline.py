@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.picker import _app, _measure
+from bench.picker import _app, _measure, logged_in_client
 from formulary.extensions import db
 
 OTHER_PATIENTS = 2_000
@@ -164,13 +164,7 @@ def main() -> None:
             user_id, token = _seed(args.sessions)
             print(f"seeded a patient with {args.sessions} sessions given, among "
                   f"{OTHER_PATIENTS:,} others, in {time.perf_counter() - started:.1f} s")
-            client = app.test_client()
-            with client.session_transaction() as sess:
-                from formulary.auth.models import User
-
-                sess["_user_id"] = db.session.get(User, user_id).get_id()
-                sess["_fresh"] = True
-            db.session.remove()
+            client = logged_in_client(app, user_id)
             bearer = {"Authorization": f"Bearer {token}"}
             items = client.get("/api/v1/patients/1/timeline", headers=bearer).get_json()
             print(f"timeline of the patient: {items['total']} items")

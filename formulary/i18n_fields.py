@@ -15,19 +15,28 @@ from formulary.i18n import _lang, date_hint, format_date_l, parse_date_text, par
 _API_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-class LocaleDecimalField(StringField):
-    """A number as text. ``data`` is the API's form ("12.5", "" when empty); the page shows
-    it in the locale's form ("12,5")."""
+class _ParsedTextField(StringField):
+    """Text read by ``parse`` (``raw -> (value, problem)``): ``data`` is the value in the
+    API's form, or the raw text with the problem as the field's error."""
+
+    parse = staticmethod(lambda raw: (raw, None))
 
     def process_formdata(self, valuelist):
         if not valuelist:
             return
         raw = valuelist[0]
-        value, problem = parse_decimal_text(raw)
+        value, problem = self.parse(raw)
         if problem:
             self.data = raw
             raise ValueError(problem)
         self.data = value
+
+
+class LocaleDecimalField(_ParsedTextField):
+    """A number as text. ``data`` is the API's form ("12.5", "" when empty); the page shows
+    it in the locale's form ("12,5")."""
+
+    parse = staticmethod(parse_decimal_text)
 
     def _value(self):
         if self.process_errors and self.raw_data:
@@ -52,19 +61,11 @@ def _date_widget_kwargs(kwargs: dict) -> dict:
     return kwargs
 
 
-class LocaleDateTextField(StringField):
+class LocaleDateTextField(_ParsedTextField):
     """A date as text: ``data`` is ISO ("2027-01-31"); French pages show and read
     ``31/01/2027`` in a text box, English pages keep the browser's date box."""
 
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        raw = valuelist[0]
-        value, problem = parse_date_text(raw)
-        if problem:
-            self.data = raw
-            raise ValueError(problem)
-        self.data = value
+    parse = staticmethod(parse_date_text)
 
     def _value(self):
         if self.process_errors and self.raw_data:
