@@ -152,20 +152,35 @@ def run_backup_job(run) -> Outcome:
     finally:
         part.unlink(missing_ok=True)
         head_path(part).unlink(missing_ok=True)
-    removed = prune_backups(directory, current_app.config["BACKUP_KEEP_DAYS"])
+    removed = prune_backups(directory, current_app.config["BACKUP_KEEP_DAYS"], keep=final)
     return Outcome(path=str(final), filename=final.name,
                    summary=f"Backup {final.name}" + (f", audit head {head}" if head else "")
                            + (f"; {removed} older backup(s) removed" if removed else ""))
 
 
-def prune_backups(directory: Path, keep_days: int, now: datetime | None = None) -> int:
-    """Delete the backups (and their heads) older than ``keep_days`` days."""
+def backup_taken_at(path: Path) -> float:
+    """When a backup was taken: the clinic time its name says (``formulary_YYYY-MM-DD_HHMMSS``,
+    written by :func:`run_backup_job`), else the file's modification time. The name is
+    the backup's own record: a copy, a restore of the folder or a clock set right later
+    changes the file's times, not its name."""
+    stamp = path.name[len(BACKUP_PREFIX):].split(".", 1)[0]
+    try:
+        taken = datetime.strptime(stamp, "%Y-%m-%d_%H%M%S").replace(tzinfo=clock.clinic_tz())
+    except ValueError:
+        return path.stat().st_mtime
+    return taken.timestamp()
+
+
+def prune_backups(directory: Path, keep_days: int, now: datetime | None = None,
+                  keep: Path | None = None) -> int:
+    """Delete the backups (and their heads) taken more than ``keep_days`` days ago; never
+    ``keep`` (the one just written)."""
     limit = (now or utcnow()).timestamp() - keep_days * 86400
     removed = 0
     for path in directory.glob(f"{BACKUP_PREFIX}*"):
-        if path.name.endswith(".head.json") or not path.is_file():
+        if path.name.endswith(".head.json") or not path.is_file() or path == keep:
             continue
-        if path.stat().st_mtime < limit:
+        if backup_taken_at(path) < limit:
             path.unlink()
             path.with_name(path.name + ".head.json").unlink(missing_ok=True)
             removed += 1
