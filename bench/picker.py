@@ -169,6 +169,22 @@ def logged_in_client(app, user_id: int):
     return client
 
 
+def print_ratios(rows: list[dict], *, width: int, goal: str | None = None) -> None:
+    """The benchmark's table: each request's server time (wall) and CPU time, and their
+    ratios to the first row (``/baseline``)."""
+    base = rows[0]
+    print("Server time (wall) and its CPU time (the thread's, unaffected by other processes")
+    print("waiting for the processor); 'x' is the ratio to /baseline, median to median and")
+    print("p95 to p95." + (f" Goal: {goal}." if goal else ""))
+    print(f"{'request':{width}} {'median ms':>9} {'p95 ms':>7} {'x med':>6} {'x p95':>6} "
+          f"{'cpu med':>8} {'cpu p95':>8} {'x cpu':>6} statements")
+    for row in rows:
+        print(f"{row['url']:{width}} {row['median_ms']:9.1f} {row['p95_ms']:7.1f} "
+              f"{row['median_ms'] / base['median_ms']:6.1f} {row['p95_ms'] / base['p95_ms']:6.1f} "
+              f"{row['cpu_median_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
+              f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} {row['statements']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
@@ -195,18 +211,7 @@ def main() -> None:
                          bearer),
             ]
             db.engine.dispose()
-    base = rows[0]
-    print("Server time (wall) and its CPU time (the thread's, unaffected by other processes")
-    print("waiting for the processor); 'x' is the ratio to /baseline, median to median and")
-    print("p95 to p95.")
-    print(f"{'request':50} {'median ms':>9} {'p95 ms':>7} {'x med':>6} {'x p95':>6} "
-          f"{'cpu med':>8} {'cpu p95':>8} {'x cpu':>6} statements")
-    for row in rows:
-        print(f"{row['url']:50} {row['median_ms']:9.1f} {row['p95_ms']:7.1f} "
-              f"{row['median_ms'] / base['median_ms']:6.1f} {row['p95_ms'] / base['p95_ms']:6.1f} "
-              f"{row['cpu_median_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
-              f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} {row['statements']}")
-
+    print_ratios(rows, width=50)
 
 if __name__ == "__main__":
     main()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.picker import _app, _measure, logged_in_client
+from bench.picker import _app, _measure, logged_in_client, print_ratios
 from formulary.extensions import db
 
 OTHER_PATIENTS = 2_000
@@ -173,18 +173,7 @@ def main() -> None:
             if args.page:
                 rows.append(_measure(client, args.page.format(patient=1), args.requests))
             db.engine.dispose()
-    base = rows[0]
-    print("Server time (wall) and its CPU time (the thread's, unaffected by other processes")
-    print("waiting for the processor); 'x' is the ratio to /baseline, median to median and")
-    print("p95 to p95. Goal: the timeline within 5x at p95.")
-    print(f"{'request':40} {'median ms':>9} {'p95 ms':>7} {'x med':>6} {'x p95':>6} "
-          f"{'cpu med':>8} {'cpu p95':>8} {'x cpu':>6} statements")
-    for row in rows:
-        print(f"{row['url']:40} {row['median_ms']:9.1f} {row['p95_ms']:7.1f} "
-              f"{row['median_ms'] / base['median_ms']:6.1f} {row['p95_ms'] / base['p95_ms']:6.1f} "
-              f"{row['cpu_median_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
-              f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} {row['statements']}")
-
+    print_ratios(rows, width=40, goal="the timeline within 5x at p95")
 
 if __name__ == "__main__":
     main()
