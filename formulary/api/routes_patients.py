@@ -6,6 +6,8 @@ Every read of a patient's record (the record, a screen, the picker) is audited a
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, request
 
 from formulary.api import schema as S
@@ -261,22 +263,27 @@ def patient_formulations(patient_id: int):
 
 
 def _formulations_body(found: screening.FormulationPage, page: int, per_page: int) -> str:
-    """The page as JSON: ``{items: [screen_json...], total, page, per_page}``. Up to 500
-    cocktails with some twenty findings each, most of them the same few findings (about
-    the patient, about an ingredient) and the same objects: each is encoded once, then
-    the text is put together, instead of encoding tens of thousands of dicts."""
-    def dumps(value) -> str:
-        return current_app.json.dumps(value, separators=(",", ":"))
-
-    encoded: dict[int, str] = {}
+    """The page as JSON: ``{items: [screen_json...], total, page, per_page}``, the text
+    the app's JSON provider writes for it. Up to 500 cocktails with some twenty findings
+    each, most of them the same few findings (about the patient, about an ingredient) and
+    the same objects: each is encoded once, then the text is put together, instead of
+    encoding tens of thousands of dicts. One encoder with the provider's settings
+    serves the whole page (the provider's ``dumps`` makes one per call)."""
+    provider = current_app.json
+    dumps = json.JSONEncoder(
+        skipkeys=False, ensure_ascii=provider.ensure_ascii, check_circular=True,
+        allow_nan=True, sort_keys=provider.sort_keys, separators=(",", ":"),
+        default=provider.default).encode
+    encoded: dict[int, str] = {}  # by the finding's identity (each one is held by found)
+    known = encoded.get
     items = []
     for fr in found.items:
-        findings = []
-        for f in fr.findings:
-            text = encoded.get(id(f))
-            if text is None:
-                text = encoded[id(f)] = dumps(finding_json(f))
-            findings.append(text)
+        fs = fr.findings
+        findings = [known(id(f)) for f in fs]
+        if None in findings:
+            for n, f in enumerate(fs):
+                if findings[n] is None:
+                    findings[n] = encoded[id(f)] = dumps(finding_json(f))
         head = dumps(_screen_head_json(fr.cocktail, fr.version, fr.result))
         items.append(f'{head[:-1]},"findings":[{",".join(findings)}]}}')
     rest = dumps({"total": found.total, "page": page, "per_page": per_page})

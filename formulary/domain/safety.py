@@ -250,6 +250,8 @@ def _keyed(item: _Item) -> _Keyed:
 # Per ingredient, what its findings mean for a verdict, as bits of one int: any block,
 # any warning, and (from bit 2 on) which free-text allergies, by index, named it.
 _BLOCKS, _WARNS, _NAMED_SHIFT = 1, 2, 2
+# A finding's level as its sort key begins (see _keyed).
+_BLOCK_RANK = LEVELS.index("block")
 
 
 def _level_bits(items: Iterable[_Item]) -> int:
@@ -274,7 +276,8 @@ class PatientScreen:
 
     __slots__ = ("patient", "cross", "_conditions", "_general", "_general_bits", "_coded",
                  "_coded_by_id", "_coded_by_group", "_free", "_free_by_word", "_free_reviews",
-                 "_all_free", "_by_ingredient", "_by_identity")
+                 "_all_free", "_by_ingredient", "_by_identity", "_patient_blocks", "_patient_warns",
+                 "_parts")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
@@ -320,6 +323,18 @@ class PatientScreen:
         self._by_ingredient: dict[ScreenIngredient, tuple[tuple[_Keyed, ...], int]] = {}
         # The same, by the object's identity (which the object, kept here, holds).
         self._by_identity: dict[int, tuple[ScreenIngredient, tuple[tuple[_Keyed, ...], int]]] = {}
+        # The findings about the patient as a whole, in sort order, no duplicate: blocks,
+        # and warnings each with the free-text allergies (bits by index) whose review it
+        # is: given unless every one of them is named by an ingredient (0: always given).
+        patient_items: dict[tuple, list] = {key: [finding, 0] for key, finding in self._general}
+        for index, review in enumerate(self._free_reviews):
+            if review is not None:
+                patient_items.setdefault(review[0], [review[1], 0])[1] |= 1 << index
+        in_order = sorted(patient_items.items(), key=itemgetter(0))
+        self._patient_blocks = tuple(f for key, (f, _) in in_order if key[0] == _BLOCK_RANK)
+        self._patient_warns = tuple((f, reviews) for key, (f, reviews) in in_order
+                                    if key[0] != _BLOCK_RANK)
+        self._parts: dict[int, tuple] = {}
 
     def _of_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], int]:
         """The findings about one ingredient, and their bits: any block, any warning,
@@ -395,17 +410,33 @@ class PatientScreen:
             bits |= known[1][1] if known is not None else self._of_ingredient(ing)[1]
         return self.verdict_of_flags(bits)
 
+    def _ingredient_parts(self, found: tuple[tuple[_Keyed, ...], int]
+                          ) -> tuple[tuple | None, tuple[Finding, ...], tuple[Finding, ...]]:
+        """One ingredient's findings (``found``, from :meth:`_of_ingredient`) as
+        :meth:`__call__` puts a cocktail's together: the ingredient's place among
+        ingredients (name, then id, as in the sort key; None when it gives no finding),
+        its blocks and its warnings, each in sort order with no duplicate. Worked out
+        once per ingredient."""
+        parts = self._parts.get(id(found))
+        if parts is None:
+            keyed = sorted(dict(found[0]).items(), key=itemgetter(0))
+            parts = self._parts[id(found)] = (
+                keyed[0][0][2:5] if keyed else None,
+                tuple(f for key, f in keyed if key[0] == _BLOCK_RANK),
+                tuple(f for key, f in keyed if key[0] != _BLOCK_RANK))
+        return parts
+
     def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
         ingredients = tuple(ingredients)
         for ing in ingredients:
             if id(ing) not in self._by_identity and not isinstance(ing, ScreenIngredient):
                 raise TypeError(f"not a ScreenIngredient: {ing!r}")
-        items = list(self._general)
         bits = 0
         # What each distinct ingredient gives, once (an ingredient listed twice, or two
         # equal values, give the same tuple), and whether two differing values share an
         # ingredient id.
         given: dict[int, int | None] = {}
+        founds = []
         same_id = False
         for ing in ingredients:
             found = self._of_ingredient(ing)
@@ -413,19 +444,39 @@ class PatientScreen:
                 continue
             same_id = same_id or ing.id in given.values()
             given[id(found)] = ing.id
-            items.extend(found[0])
+            founds.append(found)
             bits |= found[1]
         named = bits >> _NAMED_SHIFT
+        if same_id:
+            return self._in_full(founds, named)
+        # The sorted findings without sorting them: within a level, the patient's own
+        # (kept in sort order), then each ingredient's in the order of its name and id
+        # (distinct ids: no two ingredients tie, and none repeats another's finding).
+        parts = [p for p in map(self._ingredient_parts, founds) if p[0] is not None]
+        parts.sort(key=itemgetter(0))
+        blocks = list(self._patient_blocks)
+        warns = [f for f, reviews in self._patient_warns if not reviews or reviews & ~named]
+        for _, ing_blocks, ing_warns in parts:
+            blocks.extend(ing_blocks)
+            warns.extend(ing_warns)
+        verdict = "blocked" if blocks else "caution" if warns else "safe"
+        blocks.extend(warns)
+        return ScreenResult(verdict, tuple(blocks))
+
+    def _in_full(self, founds: list[tuple[tuple[_Keyed, ...], int]], named: int) -> ScreenResult:
+        """The result from what the distinct ingredients gave (``founds``), every finding
+        sorted by its key: what :meth:`__call__` gives, and how it gives it when two
+        differing ingredients share an id."""
+        items = list(self._general)
+        for found in founds:
+            items.extend(found[0])
         items.extend(review for index, review in enumerate(self._free_reviews)
                      if review is not None and not named >> index & 1)
         items.sort(key=itemgetter(0))
         # No exact duplicates; the first of equal findings is kept, in sorted order. A
         # sort key names its finding, and two equal findings have equal keys unless two
         # differing ingredients share an id (names differ): then findings are compared.
-        if same_id:
-            findings = tuple(dict.fromkeys(finding for _, finding in items))
-        else:
-            findings = tuple(dict(items).values())
+        findings = tuple(dict.fromkeys(finding for _, finding in items))
         return ScreenResult(verdict_of(findings), findings)
 
 
