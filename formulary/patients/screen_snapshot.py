@@ -21,6 +21,11 @@ those tables, in the writing transaction) is the one it was read at:
   drew: what it reads is its own view, kept under a token no other transaction can see
   unless this one commits it.
 
+A reading after a change lends the values of the snapshot kept before it that come out
+the same (a cocktail read from the same row, an ingredient with the same name, groups and
+contraindications): what is read decides, the kept snapshot only spares building equal
+values again.
+
 The patient side (allergies, conditions) is never kept: it is read on every request.
 Nothing kept is mutable: tuples, frozen values and read-only mappings. A worker checks
 once, before it first keeps a snapshot, that every trigger is in place
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
@@ -84,6 +89,9 @@ class FormularySnapshot:
     #: every ingredient, as the screen takes it
     ingredients: Mapping[int, safety.ScreenIngredient]
     cross: safety.CrossReactivity
+    #: each cocktail by the row it was read from (what the next reading reuses)
+    by_row: Mapping[tuple, SnapshotCocktail] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
 
     def of_area(self, area: str | None) -> tuple[SnapshotCocktail, ...]:
         return self.cocktails if area is None else self.by_area.get(area, ())
@@ -141,24 +149,36 @@ def cross_reactivity(session: Session) -> safety.CrossReactivity:
         (a, b) for a, b in session.execute(_CROSS_REACTIVITY) if a and b)
 
 
-def read(session: Session, token: str | None = None) -> FormularySnapshot:
+def read(session: Session, token: str | None = None,
+         previous: FormularySnapshot | None = None) -> FormularySnapshot:
     """Read the snapshot from the database (three statements), labelled ``token``. The
     ingredients are read after the cocktails: every ingredient a component names is
-    there (an ingredient a component names cannot be deleted)."""
+    there (an ingredient a component names cannot be deleted).
+
+    ``previous`` (the snapshot kept before this reading, of any revision) lends the
+    values that come out the same: a cocktail read from the same row, an ingredient of
+    the same id, name, groups and contraindications, and the lists and indexes built of
+    them when all are the same. What is read decides; ``previous`` only spares building
+    equal values again (a formulary change usually touches one cocktail or ingredient),
+    so the result equals a reading without it."""
     statement = _COCKTAILS["sqlite" if session.get_bind().dialect.name == "sqlite"
                            else "postgresql"]
-    cocktails_list = [
-        SnapshotCocktail(c_id, name, v_id, number, area, indication or "",
-                         tuple(map(int, ids.split(","))) if ids else (), safety.name_order(name))
-        for c_id, name, v_id, number, area, indication, ids in session.execute(statement)]
-    cocktails = tuple(cocktails_list)
-    by_area: dict[str, list[SnapshotCocktail]] = defaultdict(list)
-    for cocktail in cocktails:
-        by_area[cocktail.area].append(cocktail)
-    in_use: dict[str | None, frozenset[int]] = {
-        area: frozenset(i for c in listed for i in c.ingredient_ids)
-        for area, listed in by_area.items()}
-    in_use[None] = frozenset(i for c in cocktails for i in c.ingredient_ids)
+    known = previous.by_row if previous is not None else {}
+    by_row: dict[tuple, SnapshotCocktail] = {}
+    for row in session.execute(statement):
+        row = tuple(row)
+        cocktail = known.get(row)
+        if cocktail is None:
+            c_id, name, v_id, number, area, indication, ids = row
+            cocktail = SnapshotCocktail(
+                c_id, name, v_id, number, area, indication or "",
+                tuple(map(int, ids.split(","))) if ids else (), safety.name_order(name))
+        by_row[row] = cocktail
+    cocktails = tuple(by_row.values())
+    if previous is not None and _same_items(cocktails, previous.cocktails):
+        cocktails, by_area, in_use = previous.cocktails, previous.by_area, previous.in_use
+    else:
+        by_area, in_use = _indexes(cocktails)
 
     names: dict[int, str] = {}
     groups: dict[int, set[str]] = defaultdict(set)
@@ -169,15 +189,46 @@ def read(session: Session, token: str | None = None) -> FormularySnapshot:
             groups[ingredient_id].add(group)
         if condition in safety.CONDITIONS:
             contra[ingredient_id].add(condition)
-    ingredients = {i: safety.ScreenIngredient(
-        id=i, name=name, groups=frozenset(groups.get(i, ())),
-        contraindications=frozenset(contra.get(i, ()))) for i, name in names.items()}
+    kept = previous.ingredients if previous is not None else {}
+    ingredients = {}
+    for i, name in names.items():
+        ingredient = kept.get(i)
+        ingredient_groups = frozenset(groups.get(i, ()))
+        ingredient_contra = frozenset(contra.get(i, ()))
+        if (ingredient is None or ingredient.name != name or ingredient.groups != ingredient_groups
+                or ingredient.contraindications != ingredient_contra):
+            ingredient = safety.ScreenIngredient(id=i, name=name, groups=ingredient_groups,
+                                                 contraindications=ingredient_contra)
+        ingredients[i] = ingredient
+    if (previous is not None and ingredients.keys() == kept.keys()
+            and all(ingredients[i] is kept[i] for i in ingredients)):
+        ingredients_map = previous.ingredients  # the same values: the names index goes on
+    else:
+        ingredients_map = MappingProxyType(ingredients)
     cross = cross_reactivity(session)
+    if previous is not None and cross == previous.cross:
+        cross = previous.cross
     return FormularySnapshot(
-        token=token, cocktails=cocktails,
-        by_area=MappingProxyType({area: tuple(listed) for area, listed in by_area.items()}),
-        in_use=MappingProxyType(in_use), ingredients=MappingProxyType(ingredients),
-        cross=cross)
+        token=token, cocktails=cocktails, by_area=by_area, in_use=in_use,
+        ingredients=ingredients_map, cross=cross, by_row=MappingProxyType(by_row))
+
+
+def _same_items(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def _indexes(cocktails: tuple[SnapshotCocktail, ...]):
+    """The cocktails per area, and the ids of the ingredients those of each area hold
+    (None: every area)."""
+    by_area: dict[str, list[SnapshotCocktail]] = defaultdict(list)
+    for cocktail in cocktails:
+        by_area[cocktail.area].append(cocktail)
+    in_use: dict[str | None, frozenset[int]] = {
+        area: frozenset(i for c in listed for i in c.ingredient_ids)
+        for area, listed in by_area.items()}
+    in_use[None] = frozenset(i for c in cocktails for i in c.ingredient_ids)
+    return (MappingProxyType({area: tuple(listed) for area, listed in by_area.items()}),
+            MappingProxyType(in_use))
 
 
 def current(session: Session) -> FormularySnapshot:
@@ -198,7 +249,7 @@ def current(session: Session) -> FormularySnapshot:
     if token is not None and kept is not None and kept.token == token:
         return kept
     for _ in range(_ATTEMPTS):
-        snapshot = read(session, token)
+        snapshot = read(session, token, kept)
         after = revision.token(session)
         if after == token:
             if token is not None:
