@@ -278,5 +278,6 @@ def picker(patient_id: int):
                            counts=found.counts, total=found.total,
                            page=page, per_page=PICKER_PER_PAGE,
                            condition_labels=safety.CONDITION_LABELS,
+                           area_words={a: code_word(a) for a in AREAS},
                            target=_screened_target, may_start=current_user.may(COURSES),
                            may_prepare=current_user.may(BATCHES))
