@@ -31,6 +31,7 @@ from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
 from formulary.domain.text import check_text, text_key
+from formulary.inventory.models import Ingredient
 from formulary.listing import SortColumns
 
 STORAGES = ("room", "fridge")
@@ -62,6 +63,24 @@ def loaded_options():
             .selectinload(Component.ingredient),
             selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by),
             selectinload(Cocktail.versions).selectinload(CocktailVersion.created_by))
+
+
+def list_options(*, page: bool = False):
+    """Eager loading for a list of cocktails (no N+1), of what the list shows and no more:
+    every version's components with their ingredients' name and dose facts, and who
+    approved each version (the API's list); for the page (``page``), each component's
+    ingredient name only, and no user. The rest of an object loads when read, as usual.
+    Neither list shows who created a version."""
+    components = selectinload(Cocktail.versions).selectinload(CocktailVersion.components)
+    if page:
+        return (components.load_only(Component.version_id, Component.ingredient_id,
+                                      Component.position)
+                .selectinload(Component.ingredient).load_only(Ingredient.name),)
+    return (components.selectinload(Component.ingredient).load_only(
+                Ingredient.name, Ingredient.unit, Ingredient.strength_amount,
+                Ingredient.strength_unit, Ingredient.max_dose_amount, Ingredient.max_dose_unit,
+                Ingredient.active),
+            selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by))
 
 
 def get_cocktail(session: Session, cocktail_id: object, *, lock: bool = False) -> Cocktail:
@@ -122,10 +141,11 @@ COCKTAIL_SORT = SortColumns(
 
 
 def list_statement(*, area: str | None = None, status: str | None = None, q: str | None = None,
-                   indication: str | None = None):
+                   indication: str | None = None, page: bool = False):
     """Cocktails filtered by the area and indication of their shown version, their status
-    and a search over name and indication; ordered by name."""
-    stmt = select(Cocktail).options(*loaded_options())
+    and a search over name and indication; ordered by name; loaded for the API's list
+    (for the page's with ``page``: see :func:`list_options`)."""
+    stmt = select(Cocktail).options(*list_options(page=page))
     latest = (select(func.max(CocktailVersion.id)).where(CocktailVersion.cocktail_id == Cocktail.id)
               .correlate(Cocktail).scalar_subquery())
     if area or indication or q:
@@ -393,5 +413,5 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
 
 
 __all__ = ["CocktailInput", "approve_cocktail", "create_cocktail", "get_cocktail",
-           "list_statement", "loaded_options", "name_key", "pending_draft", "retire_cocktail", "shown_version",
+           "list_options", "list_statement", "loaded_options", "name_key", "pending_draft", "retire_cocktail", "shown_version",
            "snapshot", "update_cocktail", "version_by_number"]

@@ -46,7 +46,8 @@ def index():
     indication = (request.args.get("indication") or "").strip()[:100] or None
     sort = page_sort(services.COCKTAIL_SORT)
     stmt = services.COCKTAIL_SORT.apply(
-        services.list_statement(area=area, status=status, q=q, indication=indication), sort)
+        services.list_statement(area=area, status=status, q=q, indication=indication,
+                                page=True), sort)
     rows, page, total = paged(stmt, max(1, _int_arg("page") or 1), PER_PAGE)
     items = [(c, services.shown_version(c), services.pending_draft(c)) for c in rows]
     return render_template("cocktails/index.html", items=items, total=total, page=page,
