@@ -277,7 +277,7 @@ class PatientScreen:
     __slots__ = ("patient", "cross", "_conditions", "_general", "_general_bits", "_coded",
                  "_coded_by_id", "_coded_by_group", "_free", "_free_by_word", "_free_reviews",
                  "_all_free", "_by_ingredient", "_by_identity", "_patient_blocks", "_patient_warns",
-                 "_parts")
+                 "_parts", "_entries")
 
     def __init__(self, patient: ScreenPatient, cross: CrossReactivity):
         if not isinstance(patient, ScreenPatient):
@@ -335,6 +335,7 @@ class PatientScreen:
         self._patient_warns = tuple((f, reviews) for key, (f, reviews) in in_order
                                     if key[0] != _BLOCK_RANK)
         self._parts: dict[int, tuple] = {}
+        self._entries: dict[int, tuple] = {}
 
     def _of_ingredient(self, ing: ScreenIngredient) -> tuple[tuple[_Keyed, ...], int]:
         """The findings about one ingredient, and their bits: any block, any warning,
@@ -427,33 +428,32 @@ class PatientScreen:
         return parts
 
     def __call__(self, ingredients: Iterable[ScreenIngredient]) -> ScreenResult:
-        ingredients = tuple(ingredients)
+        # Each ingredient object with what it gives and its parts, by its identity (the
+        # entry holds the object): one look-up per ingredient of each cocktail.
+        entries = self._entries
+        given = []
         for ing in ingredients:
-            if id(ing) not in self._by_identity and not isinstance(ing, ScreenIngredient):
-                raise TypeError(f"not a ScreenIngredient: {ing!r}")
-        bits = 0
+            entry = entries.get(id(ing))
+            if entry is None:
+                found = self._of_ingredient(ing)  # TypeError if not a ScreenIngredient
+                entry = entries[id(ing)] = (ing, found, self._ingredient_parts(found))
+            given.append(entry)
         # What each distinct ingredient gives, once (an ingredient listed twice, or two
         # equal values, give the same tuple), and whether two differing values share an
         # ingredient id.
-        given: dict[int, int | None] = {}
-        founds = []
-        same_id = False
-        for ing in ingredients:
-            found = self._of_ingredient(ing)
-            if id(found) in given:
-                continue
-            same_id = same_id or ing.id in given.values()
-            given[id(found)] = ing.id
-            founds.append(found)
-            bits |= found[1]
+        distinct = {id(entry[1]): entry for entry in given}
+        same_id = len({entry[0].id for entry in distinct.values()}) < len(distinct)
+        bits = 0
+        for entry in distinct.values():
+            bits |= entry[1][1]
         named = bits >> _NAMED_SHIFT
         if same_id:
-            return self._in_full(founds, named)
+            return self._in_full([entry[1] for entry in distinct.values()], named)
         # The sorted findings without sorting them: within a level, the patient's own
         # (kept in sort order), then each ingredient's in the order of its name and id
         # (distinct ids: no two ingredients tie, and none repeats another's finding).
-        parts = [p for p in map(self._ingredient_parts, founds) if p[0] is not None]
-        parts.sort(key=itemgetter(0))
+        parts = sorted([entry[2] for entry in distinct.values() if entry[2][0] is not None],
+                       key=itemgetter(0))
         blocks = list(self._patient_blocks)
         warns = [f for f, reviews in self._patient_warns if not reviews or reviews & ~named]
         for _, ing_blocks, ing_warns in parts:
