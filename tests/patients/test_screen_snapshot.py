@@ -300,9 +300,9 @@ def test_a_change_committed_while_the_formulary_is_read_is_not_kept(
     other = create_engine(PG_URL)
     real_read, calls = screen_snapshot.read, []
 
-    def read_while_another_commits(session_, token=None):
+    def read_while_another_commits(session_, token=None, previous=None):
         calls.append(token)
-        snapshot = real_read(session_, token)
+        snapshot = real_read(session_, token, previous)
         if len(calls) == 1:  # between this reading and the token read after it
             with other.begin() as conn:
                 conn.execute(text(
