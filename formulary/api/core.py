@@ -247,11 +247,14 @@ def sort_query(spec) -> tuple:
             "an unknown column is 422")
 
 
-def paginate(stmt, serialize: Callable[[Any], dict], *, default_per_page: int = 50,
-             scalars: bool = True, sort=None, unique: bool = False) -> dict:
+def paginate(stmt, serialize: Callable[[Any], dict] | None = None, *, default_per_page: int = 50,
+             scalars: bool = True, sort=None, unique: bool = False,
+             serialize_all: Callable[[list], list[dict]] | None = None) -> dict:
     """Run a select with ``?page=&per_page=`` (and ``?sort=`` when ``sort``, a
     ``listing.SortColumns``, is given) and answer ``{items, total, page, per_page}``.
-    A page past the last answers the last page (``page`` says which)."""
+    A page past the last answers the last page (``page`` says which). Each row is
+    written by ``serialize``, or the page's rows all at once by ``serialize_all`` (which
+    may read what they share in one statement)."""
     from formulary.listing import api_sort, paged
 
     page = arg_int("page", 1, minimum=1)
@@ -260,8 +263,8 @@ def paginate(stmt, serialize: Callable[[Any], dict], *, default_per_page: int = 
     if sort is not None:
         stmt = sort.apply(stmt, api_sort(sort))
     rows, page, total = paged(stmt, page, per_page, objects=scalars, unique=unique)
-    return {"items": [serialize(r) for r in rows], "total": total, "page": page,
-            "per_page": per_page}
+    items = serialize_all(list(rows)) if serialize_all is not None else [serialize(r) for r in rows]
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 # --- JSON out -------------------------------------------------------------------------

@@ -16,6 +16,8 @@ cocktail it makes the next draft version, and answers with the read (whose
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import current_app, request
 
 from formulary.api import schema as S
@@ -24,7 +26,7 @@ from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user
                                 want_type)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
 from formulary.cocktails import services
-from formulary.cocktails.composition import version_composition
+from formulary.cocktails.composition import Composition, version_composition, versions_compositions
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import ValidationError, refuse_unknown_fields
@@ -77,8 +79,11 @@ def _who(user) -> str | None:
     return None if user is None else user.username
 
 
-def version_json(cocktail, version) -> dict:
-    comp = version_composition(version)
+def version_json(cocktail, version, comp: Composition | None = None) -> dict:
+    """The version as the API writes it; ``comp``, its composition when already worked
+    out (else from its loaded components)."""
+    if comp is None:
+        comp = version_composition(version)
     return {
         "id": version.id, "cocktail_id": cocktail.id, "name": cocktail.name,
         "version": version.number, "version_status": version.status,
@@ -96,9 +101,13 @@ def version_json(cocktail, version) -> dict:
     }
 
 
-def cocktail_json(cocktail, *, with_versions: bool = True) -> dict:
+def cocktail_json(cocktail, *, with_versions: bool = True,
+                  compositions: Mapping[int, Composition] | None = None) -> dict:
+    """The cocktail as the API writes it (its shown version's composition from
+    ``compositions``, by version id, when given)."""
     version = services.shown_version(cocktail)
-    body = version_json(cocktail, version)
+    body = version_json(cocktail, version,
+                        None if compositions is None else compositions[version.id])
     body.pop("cocktail_id")
     draft = services.pending_draft(cocktail)
     active = next((v for v in cocktail.versions if v.id == cocktail.active_version_id), None)
@@ -167,7 +176,15 @@ def list_cocktails():
         raise ValidationError(f"Unknown status: use one of {', '.join(COCKTAIL_STATUSES)}.",
                               field="status")
     stmt = services.list_statement(area=area, status=status, q=request.args.get("q") or None)
-    return paginate(stmt, lambda c: cocktail_json(c, with_versions=False), sort=services.COCKTAIL_SORT)
+    return paginate(stmt, serialize_all=_list_json, sort=services.COCKTAIL_SORT)
+
+
+def _list_json(cocktails) -> list[dict]:
+    """The page's cocktails, each shown version's components and ingredients read as
+    plain rows in one statement (``versions_compositions``)."""
+    compositions = versions_compositions(
+        db.session, [services.shown_version(c).id for c in cocktails])
+    return [cocktail_json(c, with_versions=False, compositions=compositions) for c in cocktails]
 
 
 @api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from formulary import clock
+from formulary.cocktails.models import Component
 from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
                                     check_components, doses_possible, summarize)
 from formulary.domain.errors import ValidationError
@@ -143,6 +145,50 @@ def version_composition(version, usable: Mapping[int, Decimal] | None = None) ->
     """The composition of a stored version (``version.components[*].ingredient`` loaded)."""
     ingredients = {c.ingredient_id: c.ingredient for c in version.components}
     return compose(version_doses(version), ingredients, usable)
+
+
+class IngredientRow(NamedTuple):
+    """An ingredient as a composition reads it (its name and dose facts), from a plain
+    row: what ``facts_of`` and ``compose`` read of an ``Ingredient``."""
+
+    id: int
+    name: str
+    unit: str
+    strength_amount: Decimal | None
+    strength_unit: str | None
+    max_dose_amount: Decimal | None
+    max_dose_unit: str | None
+    active: bool
+
+
+# Over the tables: the ORM's classes are not all mapped when this module is imported.
+_component, _ingredient = Component.__table__.c, Ingredient.__table__.c
+_COMPONENT_ROWS = (
+    select(_component.version_id, _component.ingredient_id, _component.amount, _component.unit,
+           _component.stock_quantity, _component.stock_unit, _ingredient.id, _ingredient.name,
+           _ingredient.unit, _ingredient.strength_amount, _ingredient.strength_unit,
+           _ingredient.max_dose_amount, _ingredient.max_dose_unit, _ingredient.active)
+    .join_from(Component.__table__, Ingredient.__table__, _ingredient.id == _component.ingredient_id)
+    .where(_component.version_id.in_(bindparam("version_ids", expanding=True)))
+    .order_by(_component.version_id, _component.position, _component.id))
+
+
+def versions_compositions(session: Session, version_ids: Iterable[int]) -> dict[int, Composition]:
+    """The composition of each stored version of ``version_ids`` (as
+    :func:`version_composition` gives it), its components and their ingredients read as
+    plain rows, in one statement: for a list of versions, without an object per
+    component and ingredient."""
+    ids = sorted(set(version_ids))
+    doses: dict[int, list[ComponentDose]] = {i: [] for i in ids}
+    ingredients: dict[int, dict[int, IngredientRow]] = {i: {} for i in ids}
+    if ids:
+        for (version_id, ingredient_id, amount, unit, stock_quantity, stock_unit,
+             *ingredient) in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
+            doses[version_id].append(ComponentDose(
+                ingredient_id=ingredient_id, amount=amount, unit=unit,
+                stock_quantity=stock_quantity, stock_unit=stock_unit))
+            ingredients[version_id][ingredient_id] = IngredientRow(*ingredient)
+    return {i: compose(tuple(doses[i]), ingredients[i]) for i in ids}
 
 
 def preview(session: Session, rows: Sequence[tuple[int, ComponentInput]]) -> Composition:

@@ -67,20 +67,17 @@ def loaded_options():
 
 def list_options(*, page: bool = False):
     """Eager loading for a list of cocktails (no N+1), of what the list shows and no more:
-    every version's components with their ingredients' name and dose facts, and who
-    approved each version (the API's list); for the page (``page``), each component's
-    ingredient name only, and no user. The rest of an object loads when read, as usual.
-    Neither list shows who created a version."""
+    every version and who approved it (the API's list, which reads the shown versions'
+    compositions as plain rows: ``composition.versions_compositions``); for the page
+    (``page``), every version's components with their ingredient's name only, and no
+    user. The rest of an object loads when read, as usual. Neither list shows who
+    created a version."""
     components = selectinload(Cocktail.versions).selectinload(CocktailVersion.components)
     if page:
         return (components.load_only(Component.version_id, Component.ingredient_id,
                                       Component.position)
                 .selectinload(Component.ingredient).load_only(Ingredient.name),)
-    return (components.selectinload(Component.ingredient).load_only(
-                Ingredient.name, Ingredient.unit, Ingredient.strength_amount,
-                Ingredient.strength_unit, Ingredient.max_dose_amount, Ingredient.max_dose_unit,
-                Ingredient.active),
-            selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by))
+    return (selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by),)
 
 
 def get_cocktail(session: Session, cocktail_id: object, *, lock: bool = False) -> Cocktail:
