@@ -255,6 +255,18 @@ SHEET_LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 # --- the patient's timeline ------------------------------------------------------------
 
+def _when(at: str) -> str:
+    """A timeline item's ISO date (a session's day) or time with its offset, as the
+    reader's locale writes it."""
+    from datetime import date, datetime
+
+    from formulary.i18n import format_date_l, format_datetime_l
+
+    if len(at) == 10:
+        return format_date_l(date.fromisoformat(at))
+    return format_datetime_l(datetime.fromisoformat(at))
+
+
 @bp.get("/patients/<int:patient_id>/timeline")
 @require(COURSES_VIEW)
 @writes_on_read
@@ -262,5 +274,7 @@ def patient_timeline(patient_id: int):
     patient = get_patient(db.session, patient_id, with_allergies=False)
     items = timeline(db.session, patient, today=clock.today(), tz=clock.clinic_tz())
     record_view(db.session, current_user, patient, what="timeline")
+    for item in items:  # when, in the reader's form (the API keeps ISO)
+        item["when"] = _when(item["at"])
     return render_template("courses/timeline.html", patient=patient, items=items, today=clock.today(),
                            may_record=current_user.may(COURSES))
