@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from babel.numbers import get_decimal_symbol
+
 from formulary.display import code_word
 from formulary.domain.audit_changes import Words, english_label, plain_number
-from formulary.i18n import _, _l, _lang
+from formulary.i18n import _, _babel_locale, _l, _lang, format_date_l, format_datetime_l
 
 #: The name of each field the audit log records, by its key (a key missing here reads as
 #: its English words: the catalog test lists the keys of a whole demo's log).
@@ -147,19 +149,18 @@ def _code(key: str, value: str) -> str:
 
 
 def reader_words() -> Words:
-    """The words of the request's (or the forced) locale."""
+    """The words of the request's (or the forced) locale. English keeps the forms the
+    clinic has always read in its log (ISO dates, a decimal point); another language has
+    its own (``31/01/2027``, ``2,5``) and puts its colon its way."""
     lang = _lang()
     if lang == "en":
-        number = plain_number
-    else:
-        from babel.numbers import get_decimal_symbol
+        return Words(label=field_label, yes=_("yes"), no=_("no"), none=_("none"),
+                     removed=_("(removed)"), code=_code)
+    decimal = get_decimal_symbol(_babel_locale())
 
-        from formulary.i18n import _babel_locale
+    def number(value: Decimal) -> str:
+        return plain_number(value).replace(".", decimal)
 
-        decimal = get_decimal_symbol(_babel_locale())
-
-        def number(value: Decimal) -> str:
-            return plain_number(value).replace(".", decimal)
     return Words(label=field_label, yes=_("yes"), no=_("no"), none=_("none"),
                  removed=_("(removed)"), colon=_COLONS.get(lang, ": "), number=number,
-                 code=_code)
+                 code=_code, date=format_date_l, moment=format_datetime_l)

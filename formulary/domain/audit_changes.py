@@ -16,7 +16,9 @@ the stable codes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -39,6 +41,20 @@ LABELS = {"lot_id": "Lot", "ingredient_id": "Ingredient", "cocktail_id": "Cockta
           "created_by_id": "Created by", "ingredient_ids": "Ingredients", "lot_ids": "Lots",
           "batch_ids": "Batches", "mrn": "MRN", "gtins": "GTINs", "beyond_use_at": "Beyond use",
           "max_dose_per_session": "Maximum dose per session"}
+
+#: Keys of text a person typed (or an identifier): shown exactly as recorded, even when it
+#: reads like a number or a date ("12.5" as a lot number stays "12.5").
+TEXT_KEYS = frozenset({
+    "lot_number", "batch_number", "mrn", "gtins", "username", "full_name", "first_name",
+    "last_name", "email", "name", "title", "body", "note", "notes", "reason", "status_reason",
+    "override_reason", "supplier", "substance", "description", "indication", "sites",
+    "reaction", "conditions", "target", "outcome", "summary", "label",
+})
+
+# What the audit log writes for a Decimal, a date and an aware datetime (canonical JSON).
+_DECIMAL_TEXT = re.compile(r"-?\d+\.\d+")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MOMENT_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)")
 
 Names = Callable[[str, int], "str | None"]
 
@@ -72,6 +88,9 @@ class Words:
     number: Callable[[Decimal], str] = plain_number
     #: a value of ``key`` that may be a code (a status, a category): its word
     code: Callable[[str, str], str] = lambda key, value: value
+    #: a date, and a moment (aware), as recorded in ISO: in English they stay ISO
+    date: Callable[[date], str] = date.isoformat
+    moment: Callable[[datetime], str] = datetime.isoformat
 
 
 ENGLISH = Words()
@@ -130,14 +149,32 @@ def render(value: Any, names: Names, key: str | None = None, words: Words = ENGL
         return ", ".join(render(v, names, key, words) for v in value) if value else words.none
     if isinstance(value, dict):
         if set(value) == {"amount", "unit"}:
-            return f"{render(value['amount'], names, None, words)} {value['unit']}"
+            return f"{render(value['amount'], names, 'amount', words)} {value['unit']}"
         return "; ".join(f"{words.label(k).lower()} {render(v, names, k, words)}"
                          for k, v in value.items())
     if isinstance(value, Decimal):
         return words.number(value)
-    if isinstance(value, str) and key is not None:
-        return words.code(key, value)
+    if isinstance(value, str) and key not in TEXT_KEYS:
+        return _recorded_text(value, key, words)
     return str(value)
+
+
+def _recorded_text(value: str, key: str | None, words: Words) -> str:
+    """A text the app recorded (not typed): a number, a date or a moment written as
+    canonical JSON writes them, shown in the words' form; a code as its word."""
+    if _DECIMAL_TEXT.fullmatch(value):
+        return words.number(Decimal(value))
+    if _DATE_TEXT.fullmatch(value):
+        try:
+            return words.date(date.fromisoformat(value))
+        except ValueError:
+            return value
+    if _MOMENT_TEXT.fullmatch(value):
+        try:
+            return words.moment(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    return words.code(key, value) if key is not None else value
 
 
 def changes(before: Any, after: Any, names: Names, words: Words = ENGLISH) -> list[Change]:

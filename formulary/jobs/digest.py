@@ -158,7 +158,6 @@ def _compose(session: Session, user, now: datetime, lang: str) -> EmailMessage:
                        date=format_date_l(day))
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = user.email
-    msg["Content-Language"] = lang.replace("_", "-")
     parts = [_("Good morning %(name)s,", name=user.display_name), ""]
     for section in sections_for(session, user, now):
         parts.append(f"{section.title} ({section.total})")
@@ -170,6 +169,7 @@ def _compose(session: Session, user, now: datetime, lang: str) -> EmailMessage:
     parts.append("")
     parts.append(_("You receive this because you asked for it on your profile page."))
     msg.set_content("\n".join(parts))
+    msg["Content-Language"] = lang.replace("_", "-")  # after set_content, which clears Content-*
     return msg
 
 

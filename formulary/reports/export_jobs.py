@@ -40,7 +40,7 @@ from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, REPO
 from formulary.db import write_intent
 from formulary.display import code_word
 from formulary.domain.errors import NotFound, ValidationError
-from formulary.i18n import _, format_date_l, format_datetime_l
+from formulary.i18n import _, _lang, format_date_l, format_datetime_l
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
 from formulary.reports import batch_log, services, stock_report
@@ -417,6 +417,12 @@ register_export(ExportSpec(
     range_text=lambda q, tz: _audit_range(dict(q.filters))))
 
 
+def _joined(parts: list[str]) -> str:
+    """Parts of a printed title, as the reader's language separates them (French puts a
+    space before the semicolon)."""
+    return (" ; " if _lang() == "fr" else "; ").join(parts)
+
+
 def _audit_range(filters: dict) -> str:
     """The audit page's filters as the export's printed title says them (the dates were
     checked when the query was read)."""
@@ -433,7 +439,7 @@ def _audit_range(filters: dict) -> str:
     words = {"user": _("user %(value)s"), "object_type": _("object %(value)s"),
              "object_id": _("id %(value)s"), "action": _("action %(value)s")}
     parts += [words[name] % {"value": filters[name]} for name in words if filters.get(name)]
-    return "; ".join(parts)
+    return _joined(parts)
 
 
 # adverse events (SPEC §11): patient data, so COURSES_EXPORT (admin, pharmacist)
@@ -501,4 +507,4 @@ def _events_range(q) -> str | None:
         parts.append(_("severity %(severity)s", severity=code_word(q.severity)))
     if q.serious is not None:
         parts.append(_("serious only") if q.serious else _("not serious only"))
-    return "; ".join(parts) or None
+    return _joined(parts) or None

@@ -66,7 +66,8 @@ OTHER = Words(label=lambda key: {"status": "Statut", "active": "Actif", "gtins":
               number=lambda d: str(d).replace(".", ","),
               code=lambda key, value: {"available": "disponible",
                                        "recalled": "rappelé"}.get(value, value)
-              if key == "status" else value)
+              if key == "status" else value,
+              date=lambda d: d.strftime("%d/%m/%Y"), moment=lambda m: m.strftime("%d/%m/%Y %H:%M"))
 
 
 @pytest.mark.parametrize("before, after, expected", [
@@ -83,9 +84,28 @@ OTHER = Words(label=lambda key: {"status": "Statut", "active": "Actif", "gtins":
     ({"lines": []}, {"lines": [{"quantity": Decimal("1.5")}]},
      [Change("lines", "Lignes", "aucun", "quantité 1,5")]),
     ("x", "y", [Change(None, "Valeur", "x", "y")]),
+    # numbers, dates and moments the log wrote as text (canonical JSON): the words' form...
+    ({"quantity": "12.5"}, {"quantity": "10.25"}, [Change("quantity", "Quantité", "12,5", "10,25")]),
+    ({"strength": {"amount": "2.5", "unit": "mg"}}, None,
+     [Change("strength", "<strength>", "2,5 mg", "")]),
+    ({"expiry_date": "2027-01-31"}, {"expiry_date": "2027-02-28"},
+     [Change("expiry_date", "<expiry_date>", "31/01/2027", "28/02/2027")]),
+    ({"given_at": "2026-12-04T09:30:00+00:00"}, None,
+     [Change("given_at", "<given_at>", "04/12/2026 09:30", "")]),
+    # ... but typed text and identifiers stay as typed, and what only looks like a date too
+    ({"lot_number": "12.5"}, {"lot_number": "2027-01-31"},
+     [Change("lot_number", "<lot_number>", "12.5", "2027-01-31")]),
+    ({"planned_on": "2027-02-30"}, None, [Change("planned_on", "<planned_on>", "2027-02-30", "")]),
 ])
 def test_changes_in_other_words(before, after, expected):
     assert changes(before, after, names, OTHER) == expected
+
+
+def test_english_words_keep_what_the_log_wrote():
+    assert changes({"quantity": "12.5", "expiry_date": "2027-01-31"},
+                   {"quantity": "10", "expiry_date": "2027-02-28"}, names) == [
+        Change("quantity", "Quantity", "12.5", "10"),
+        Change("expiry_date", "Expiry date", "2027-01-31", "2027-02-28")]
 
 
 def test_as_text_in_other_words():
