@@ -104,6 +104,24 @@ def test_the_timeline_page_in_french(client, login_as, history):
                      page)
 
 
+def test_the_patient_sheet_writes_amounts_in_its_own_language(
+        client, login_as, i18n_app, practitioner_api, start_course, make_batch, clinic,  # noqa: F811
+        make_cocktail):
+    """The sheet's language is chosen per sheet: its amounts follow it."""
+    half = make_cocktail([(clinic["biotin"], "0.5", "mL")], name="Half biotin", area="scalp")
+    course = start_course(cocktail_id=half.id)
+    batch = make_batch(1, cocktail=half)
+    adm = practitioner_api.post(f"sessions/{course['sessions'][0]['id']}/administrations",
+                                json={**GIVE, "batch_id": batch.id})
+    assert adm.status_code == 201, adm.get_json()
+    _french(login_as("pharmacist"))  # a French reader, printing for each patient
+    url = f"/administrations/{adm.get_json()['id']}/sheet"
+    french = client.get(f"{url}?lang=fr").get_data(as_text=True)
+    english = client.get(f"{url}?lang=en").get_data(as_text=True)
+    assert re.search(r"<td>Biotin 5 mg/mL</td>\s*<td>0,5 mL", french), french
+    assert re.search(r"<td>Biotin 5 mg/mL</td>\s*<td>0.5 mL", english)
+
+
 # --- 2. the audit log's readable changes ---------------------------------------------------
 
 @pytest.fixture
