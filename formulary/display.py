@@ -87,6 +87,9 @@ CODE_WORDS = {
     "moderate": _l("moderate"),
     "severe": _l("severe"),
     "anaphylaxis": _l("anaphylaxis"),
+    # allergies' statuses (active is above)
+    "inactive": _l("inactive"),
+    "refuted": _l("refuted"),
     # courses: their statuses, sessions' states, techniques, adverse events' kinds
     "planned": _l("planned"),
     "completed": _l("completed"),

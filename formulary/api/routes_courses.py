@@ -502,7 +502,9 @@ TIMELINE_ITEM = S.component("TimelineItem", S.obj(
     at={"type": "string", "description": "a date (YYYY-MM-DD) or a time with its offset"},
     kind=S.string(enum=("course", "session", "administration", "batch", "adverse_event",
                         "allergy")),
-    id=S.integer(), summary=S.string()))
+    id=S.integer(), summary=S.string(
+        description="a sentence in the language of Accept-Language (codes and the other "
+                    "fields stay as they are)")))
 
 
 @api_route("/patients/<int:patient_id>/timeline", ["GET"],

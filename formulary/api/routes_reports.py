@@ -17,6 +17,7 @@ from formulary.domain.courses import EVENT_SEVERITIES
 from formulary.domain.errors import MalformedRequest
 from formulary.errors import envelope
 from formulary.extensions import db
+from formulary.i18n import _l
 from formulary.reports import batch_log, services, stock_report
 from formulary.reports.delivery import DeliveryFileError, template_workbook
 from formulary.reports.respond import XLSX, file_response
@@ -84,7 +85,7 @@ def report_stock():
            permission=INVENTORY, responses={200: XLSX})
 def delivery_template_xlsx():
     out = io.BytesIO()
-    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_api_user()),
+    template_workbook(out, title=title_block(_l("Delivery sheet to fill in"), None, current_api_user()),
                       tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.models import AuditEntry
 from formulary.db import lock_commit_order, utcnow
+from formulary.i18n import _
 
 GENESIS = "0" * 64
 _PENDING = "formulary_audit_pending"
@@ -152,7 +153,8 @@ class ChainHead:
 
     def label(self) -> str:
         """One line for a footer: what ``audit verify --head`` takes, with its name."""
-        return f"Audit log head: {self} (audit verify --head)"
+        # in the reader's language (an export's footer, a digest); SEQ:HASH stays as is
+        return _("Audit log head: %(head)s (audit verify --head)", head=str(self))
 
 
 def chain_head(session: Session) -> ChainHead:

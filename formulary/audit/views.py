@@ -11,6 +11,7 @@ from formulary.api.core import arg_date_range, arg_int
 from formulary.audit.models import AuditEntry
 from formulary.audit.readable import readable_changes
 from formulary.audit.services import chain_head
+from formulary.audit.words import reader_words
 from formulary.auth.access import require
 from formulary.auth.permissions import AUDIT
 from formulary.clock import clinic_tz
@@ -60,7 +61,9 @@ def index():
     entries, page, total = paged(AUDIT_SORT.apply(stmt, sort), arg_int("page", 1, minimum=1),
                                  PER_PAGE, total=total)
     object_types = distinct_values(AuditEntry.object_type)
+    words = reader_words()
     return render_template("audit/index.html", entries=entries, page=page, per_page=PER_PAGE,
-                           changes=readable_changes(db.session, entries),
+                           changes=readable_changes(db.session, entries, words),
+                           colon=words.colon.rstrip(),
                            total=total, object_types=object_types, sort=sort,
                            has_export="reports.audit_export" in current_app.view_functions)

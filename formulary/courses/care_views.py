@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from formulary import clock
 from formulary.display import code_word
-from formulary.i18n import _
+from formulary.i18n import _, format_qty_l
 from formulary.auth.access import require
 from formulary.auth.permissions import COURSES, COURSES_VIEW
 from formulary.cocktails.models import Component
@@ -34,7 +34,6 @@ from formulary.courses.forms import AllergyFromEventForm, EventForm, GiveForm
 from formulary.courses.models import Administration, AdministrationLine, AdverseEvent
 from formulary.courses.timeline import timeline
 from formulary.domain.errors import DomainError, NotFound
-from formulary.domain.units import format_quantity
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.patients.screening import screen_patient
@@ -202,7 +201,7 @@ def event_allergy(event_id: int):
 def sheet_rows(adm: Administration) -> list[dict]:
     """Per ingredient, in the cocktail's order: the amount given in the cocktail's own
     unit (amount per dose x doses given), the stock quantity taken from the lots, and the
-    lots (number and expiry)."""
+    lots (number and expiry); quantities in the reader's form (the sheet's language)."""
     components = db.session.execute(
         select(Component).options(joinedload(Component.ingredient))
         .where(Component.version_id == adm.batch.cocktail_version_id)
@@ -210,7 +209,7 @@ def sheet_rows(adm: Administration) -> list[dict]:
     rows: OrderedDict[int, dict] = OrderedDict()
     for c in components:
         rows[c.ingredient_id] = {"ingredient": c.ingredient.name,
-                                 "amount": format_quantity(c.amount * adm.doses),
+                                 "amount": format_qty_l(c.amount * adm.doses),
                                  "unit": c.unit, "quantity": Decimal(0), "stock_unit": c.stock_unit,
                                  "lots": []}
     for line in adm.lines:
@@ -220,7 +219,7 @@ def sheet_rows(adm: Administration) -> list[dict]:
         row["quantity"] += line.quantity
         row["lots"].append(line.lot)
     for row in rows.values():
-        row["quantity"] = format_quantity(row["quantity"])
+        row["quantity"] = format_qty_l(row["quantity"])
     return list(rows.values())
 
 
@@ -255,6 +254,18 @@ SHEET_LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 # --- the patient's timeline ------------------------------------------------------------
 
+def _when(at: str) -> str:
+    """A timeline item's ISO date (a session's day) or time with its offset, as the
+    reader's locale writes it."""
+    from datetime import date, datetime
+
+    from formulary.i18n import format_date_l, format_datetime_l
+
+    if len(at) == 10:
+        return format_date_l(date.fromisoformat(at))
+    return format_datetime_l(datetime.fromisoformat(at))
+
+
 @bp.get("/patients/<int:patient_id>/timeline")
 @require(COURSES_VIEW)
 @writes_on_read
@@ -262,5 +273,7 @@ def patient_timeline(patient_id: int):
     patient = get_patient(db.session, patient_id, with_allergies=False)
     items = timeline(db.session, patient, today=clock.today(), tz=clock.clinic_tz())
     record_view(db.session, current_user, patient, what="timeline")
+    for item in items:  # when, in the reader's form (the API keeps ISO)
+        item["when"] = _when(item["at"])
     return render_template("courses/timeline.html", patient=patient, items=items, today=clock.today(),
                            may_record=current_user.may(COURSES))

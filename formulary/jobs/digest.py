@@ -14,6 +14,9 @@ Counts and names of stock and batches only: never a patient's name (an email lea
 clinic's systems; a recall says how many patients are still to contact, not who). Every
 digest ends with the audit chain's head (SPEC §2).
 
+Each digest is written in its recipient's language (SPEC §13): their profile's choice,
+else ``DEFAULT_LOCALE``; dates and numbers in that language's form.
+
 No ``SMTP_HOST``: nothing is sent (the profile page says so).
 """
 
@@ -26,6 +29,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +37,7 @@ from formulary import clock
 from formulary.audit.services import chain_head
 from formulary.auth.models import User
 from formulary.auth.permissions import BATCHES, REPORTS, VIEW
+from formulary.i18n import _, available_locales, format_date_l, format_qty_l, ngettext
 
 EXPIRING_DAYS = 30
 LISTED = 15
@@ -53,14 +58,16 @@ def _low_stock(session, now, tz) -> Section:
     from formulary.inventory.models import Ingredient
     from formulary.inventory.queries import stock_levels
 
-    low, _ = stock_levels(session, now, tz)
+    low, _levels = stock_levels(session, now, tz)
     names = dict(session.execute(select(Ingredient.id, Ingredient.name)
                                  .where(Ingredient.id.in_(list(low) or [0]))).all())
     units = dict(session.execute(select(Ingredient.id, Ingredient.unit)
                                  .where(Ingredient.id.in_(list(low) or [0]))).all())
-    lines = sorted(f"{names[i]}: {usable.normalize():f} {units[i]} usable, reorder level "
-                   f"{level.normalize():f}" for i, (usable, level) in low.items())
-    return Section("Low stock", lines[:LISTED], len(lines))
+    lines = [_("%(ingredient)s: %(usable)s %(unit)s usable, reorder level %(level)s",
+               ingredient=names[i], usable=format_qty_l(usable), unit=units[i],
+               level=format_qty_l(level))
+             for i, (usable, level) in sorted(low.items(), key=lambda item: names[item[0]])]
+    return Section(_("Low stock"), lines[:LISTED], len(lines))
 
 
 def _expiring(session, now, tz) -> Section:
@@ -70,8 +77,10 @@ def _expiring(session, now, tz) -> Section:
     rows = session.execute(
         select(Ingredient.name, Lot.lot_number, Lot.expiry_date).join(Ingredient)
         .where(expiring_filter(now, tz, EXPIRING_DAYS)).order_by(Lot.expiry_date, Lot.id)).all()
-    lines = [f"{name}, lot {lot}: expires {expiry.isoformat()}" for name, lot, expiry in rows]
-    return Section(f"Lots expiring within {EXPIRING_DAYS} days", lines[:LISTED], len(lines))
+    lines = [_("%(ingredient)s, lot %(lot)s: expires %(date)s", ingredient=name, lot=lot,
+               date=format_date_l(expiry)) for name, lot, expiry in rows]
+    return Section(_("Lots expiring within %(days)s days", days=EXPIRING_DAYS), lines[:LISTED],
+                   len(lines))
 
 
 def _batches(session, now, state: str, title: str) -> Section:
@@ -87,10 +96,11 @@ def _sessions(session, today, user) -> Section:
     from formulary.courses.dashboard import due_counts
 
     c = due_counts(session, today, user.id)
-    lines = [f"Due today: {c['due']}", f"Overdue: {c['overdue']}"]
+    lines = [_("Due today: %(count)s", count=c["due"]), _("Overdue: %(count)s", count=c["overdue"])]
     if user.role == "practitioner":
-        lines += [f"Yours due today: {c['my_due']}", f"Yours overdue: {c['my_overdue']}"]
-    return Section("Treatment sessions", lines, c["due"] + c["overdue"])
+        lines += [_("Yours due today: %(count)s", count=c["my_due"]),
+                  _("Yours overdue: %(count)s", count=c["my_overdue"])]
+    return Section(_("Treatment sessions"), lines, c["due"] + c["overdue"])
 
 
 def _recalls(session) -> Section:
@@ -98,10 +108,12 @@ def _recalls(session) -> Section:
 
     total, recalls = open_recall_summaries(session, limit=LISTED)
     counts = counts_of(session, [r.id for r in recalls])
-    lines = [f"{r.lot.ingredient.name}, lot {r.lot.lot_number}: "
-             f"{counts[r.id]['to_contact']} of {counts[r.id]['patients']} patient(s) still to contact"
+    lines = [ngettext("%(ingredient)s, lot %(lot)s: %(left)s of %(num)s patient still to contact",
+                      "%(ingredient)s, lot %(lot)s: %(left)s of %(num)s patients still to contact",
+                      counts[r.id]["patients"], ingredient=r.lot.ingredient.name,
+                      lot=r.lot.lot_number, left=counts[r.id]["to_contact"])
              for r in recalls]
-    return Section("Open recalls", lines, total)
+    return Section(_("Open recalls"), lines, total)
 
 
 def sections_for(session: Session, user, now: datetime) -> list[Section]:
@@ -111,34 +123,53 @@ def sections_for(session: Session, user, now: datetime) -> list[Section]:
     if user.may(REPORTS):
         out += [_low_stock(session, now, tz), _expiring(session, now, tz)]
     if user.may(BATCHES):
-        out.append(_batches(session, now, "prepared", "Batches awaiting verification"))
+        out.append(_batches(session, now, "prepared", _("Batches awaiting verification")))
     if user.may(VIEW):
-        out.append(_batches(session, now, "expired", "Expired batches (not fully given)"))
-        out.append(_batches(session, now, "on_hold", "Batches on hold"))
+        out.append(_batches(session, now, "expired", _("Expired batches (not fully given)")))
+        out.append(_batches(session, now, "on_hold", _("Batches on hold")))
         out.append(_recalls(session))
         out.append(_sessions(session, today, user))
     return out
 
 
+def language_of(user) -> str:
+    """The language a user's digest is written in: their profile's, else the clinic's
+    default."""
+    allowed = available_locales()
+    if user.locale and user.locale in allowed:
+        return user.locale
+    default = current_app.config.get("DEFAULT_LOCALE", "en")
+    return default if default in allowed else "en"
+
+
 def compose(session: Session, user, now: datetime) -> EmailMessage:
+    """The digest of ``user``, in their language (:func:`language_of`)."""
+    lang = language_of(user)
+    with force_locale(lang):
+        return _compose(session, user, now, lang)
+
+
+def _compose(session: Session, user, now: datetime, lang: str) -> EmailMessage:
     cfg = current_app.config
     tz = clock.clinic_tz()
     day = now.astimezone(tz).date()
     msg = EmailMessage()
-    msg["Subject"] = f"{cfg['CLINIC_NAME']}: daily digest for {day.isoformat()}"
+    msg["Subject"] = _("%(clinic)s: daily digest for %(date)s", clinic=cfg["CLINIC_NAME"],
+                       date=format_date_l(day))
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = user.email
-    parts = [f"Good morning {user.display_name},", ""]
+    parts = [_("Good morning %(name)s,", name=user.display_name), ""]
     for section in sections_for(session, user, now):
         parts.append(f"{section.title} ({section.total})")
-        parts += [f"  - {line}" for line in section.lines] or ["  - none"]
+        parts += [f"  - {line}" for line in section.lines] or [f"  - {_('none')}"]
         if section.total > len(section.lines):
-            parts.append(f"  ... and {section.total - len(section.lines)} more")
+            parts.append("  " + _("… and %(count)s more", count=section.total - len(section.lines)))
         parts.append("")
     parts.append(chain_head(session).label())
     parts.append("")
-    parts.append("You receive this because you asked for it on your profile page.")
+    parts.append(_("You receive this because you asked for it on your profile page."))
     msg.set_content("\n".join(parts))
+    msg["Content-Language"] = lang.replace("_", "-")  # after set_content, which clears Content-*
     return msg
 
 

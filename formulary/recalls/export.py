@@ -1,7 +1,8 @@
 """The worklist of a recall as an Excel workbook (SPEC §12, §8): sheets ``Patients`` (one
 row per patient to contact, with where they stand), ``Batches`` and ``Administrations``.
 A recall is tens of rows, so the rows are built from the loaded worklist; typed text
-(names, MRNs, notes, lot numbers) is written inert by ``reports.workbook``."""
+(names, MRNs, notes, lot numbers) is written inert by ``reports.workbook``. Statuses are
+said in the asker's language, as are the printed title block and page numbers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from formulary.compounding.state import state_of
-from formulary.domain.recalls import PATIENT_STATUS_LABELS
+from formulary.display import code_word
+from formulary.i18n import _, _l
 from formulary.recalls.services import Worklist
-from formulary.reports.exports import head_footer
+from formulary.reports.exports import print_options
 from formulary.reports.respond import workbook_response
 from formulary.reports.services import record_export
 from formulary.reports.workbook import Column, Sheet
@@ -51,7 +53,7 @@ ADMINISTRATION_COLUMNS = (
 def _patients(wl: Worklist) -> Iterator[tuple]:
     for p in wl.patients:
         yield (p.patient.mrn, p.patient.last_name, p.patient.first_name, p.patient.date_of_birth,
-               PATIENT_STATUS_LABELS[p.row.status], p.row.note,
+               code_word(p.row.status), p.row.note,
                p.row.set_by.username if p.row.set_by else None, p.row.set_at, p.how_reached)
 
 
@@ -60,7 +62,7 @@ def _batches(wl: Worklist, now: datetime) -> Iterator[tuple]:
         state = state_of(b, now)
         yield (b.batch_number, b.prepared_at, b.cocktail.name,
                b.patient.mrn if b.patient else None, b.doses, state.doses_left,
-               state.state.replace("_", " "))
+               code_word(state.state))
 
 
 def _administrations(wl: Worklist) -> Iterator[tuple]:
@@ -83,8 +85,10 @@ def filename(wl: Worklist) -> str:
 def send_worklist(session, wl: Worklist, actor, now: datetime, tz):
     """Shared by the page and the API: audit the export, then send the workbook (with the
     audit chain's head in its footer, as every export)."""
-    footer = head_footer()
+    options = print_options(_l("Recall worklist"), _(
+        "Recall #%(id)s: lot %(lot)s (%(ingredient)s)", id=wl.recall.id,
+        lot=wl.recall.lot.lot_number, ingredient=wl.recall.lot.ingredient.name), actor)
     record_export(session, actor, "recall_worklist",
                   f"Worklist of recall #{wl.recall.id} (lot {wl.recall.lot.lot_number})",
                   {"recall_id": wl.recall.id, "patients": [p.patient.id for p in wl.patients]})
-    return workbook_response(worklist_sheets(wl, now), filename(wl), tz, footer=footer)
+    return workbook_response(worklist_sheets(wl, now), filename(wl), tz, **options)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 
 from formulary.audit.models import AuditEntry
 from formulary.audit.readable import readable_changes
+from formulary.audit.words import reader_words
 from formulary.domain.audit_changes import as_text
 from formulary.auth.models import User
 from formulary.reports.batch_log import stream
@@ -49,17 +50,18 @@ def audit_sheets(session, stmt: Select) -> list[Sheet]:
 def _with_changes(session, rows, chunk: int = 500):
     """Each row with its readable changes after the summary; names looked up per
     ``chunk`` rows (one statement per kind of thing)."""
+    words = reader_words()  # the asker's language, for the whole export
     batch = []
     for row in rows:
         batch.append(row)
         if len(batch) >= chunk:
-            yield from _changed(session, batch)
+            yield from _changed(session, batch, words)
             batch = []
-    yield from _changed(session, batch)
+    yield from _changed(session, batch, words)
 
 
-def _changed(session, rows):
+def _changed(session, rows, words):
     if not rows:
         return
-    for row, found in zip(rows, readable_changes(session, rows)):
-        yield (*row[:7], as_text(found) or None, *row[7:])
+    for row, found in zip(rows, readable_changes(session, rows, words)):
+        yield (*row[:7], as_text(found, words) or None, *row[7:])

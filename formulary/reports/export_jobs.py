@@ -10,7 +10,9 @@ write (``count``), its sheets and its file name, and how it is audited. Then:
   job (the caller answers 202 / shows the progress bar) when larger;
 - the job kind ``export`` runs :func:`run_export_job`: the workbook is written to
   ``<name>.part`` beside its final name, flushed to disk and renamed into place only when
-  complete, so a half-written file is never served (nor named in the job's row).
+  complete, so a half-written file is never served (nor named in the job's row). A job
+  is written in the language of whoever asked for it (``lang`` in its parameters): its
+  sheet names, headers, printed title and page numbers (SPEC §13).
 
 Adding an export is one :func:`register_export` line with its spec.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
+from flask_babel import force_locale, get_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -34,7 +38,9 @@ from formulary import clock
 from formulary.audit.services import chain_head
 from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, REPORTS
 from formulary.db import write_intent
+from formulary.display import code_word
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.i18n import _, _lang, format_date_l, format_datetime_l
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
 from formulary.reports import batch_log, services, stock_report
@@ -98,7 +104,7 @@ def write_export(spec: ExportSpec, session: Session, query: Any, out: BinaryIO,
 
     tz = clock.clinic_tz()
     footer = chain_head(session).label()
-    title = title_block(spec.label, spec.range_text(query, tz), actor)
+    title = title_block(spec.label, spec.range_text(query, tz), actor)  # the reader's words
     sheets = spec.sheets(session, query, tz)
     counter = [0]
     if progress is not None:
@@ -127,9 +133,15 @@ def deliver(spec: ExportSpec, query: Any, actor):
             out.close()
             raise
         return "file", file_response(out, spec.filename(query, tz))
-    job = create_job(session, actor, "export", {"report": spec.name, **spec.params(query)},
-                     rows_total=total)
+    job = create_job(session, actor, "export", _job_params(spec, query), rows_total=total)
     return "job", job
+
+
+def _job_params(spec: ExportSpec, query: Any) -> dict:
+    """What the job row keeps: the export, its parameters, and the asker's language."""
+    locale = get_locale()
+    return {"report": spec.name, **spec.params(query),
+            **({"lang": str(locale)} if locale is not None else {})}
 
 
 def start_job(spec: ExportSpec, query: Any, actor):
@@ -139,8 +151,7 @@ def start_job(spec: ExportSpec, query: Any, actor):
     query = spec.for_actor(query, actor)
     spec.audit(db.session, actor, query)
     total = spec.count(db.session, query, clock.clinic_tz())
-    return create_job(db.session, actor, "export", {"report": spec.name, **spec.params(query)},
-                      rows_total=total)
+    return create_job(db.session, actor, "export", _job_params(spec, query), rows_total=total)
 
 
 def files_dir() -> Path:
@@ -150,10 +161,16 @@ def files_dir() -> Path:
 
 
 def run_export_job(run) -> Outcome:
-    from formulary.extensions import db
-
     params = dict(run.params)
     spec = get_spec(params.pop("report", None))
+    lang = params.pop("lang", None)
+    with force_locale(lang) if isinstance(lang, str) and lang else nullcontext():
+        return _run_export(run, spec, params)
+
+
+def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
+    from formulary.extensions import db
+
     session = db.session
     tz = clock.clinic_tz()
     final = files_dir() / f"job-{run.job_id}-{secrets.token_hex(8)}.xlsx"
@@ -261,7 +278,8 @@ register_export(ExportSpec(
                "administrations": q.administrations},
     _batch_log_count, batch_log.batch_log_sheets, lambda q, tz: batch_log.filename(q),
     _batch_log_audit, _with_administrations,
-    lambda q, tz: f"Prepared {q.start} to {q.end}"))
+    lambda q, tz: _("Prepared %(start)s to %(end)s", start=format_date_l(q.start),
+                    end=format_date_l(q.end))))
 
 
 # stock report
@@ -300,10 +318,11 @@ register_export(ExportSpec(
 
 
 def _stock_range(q, tz) -> str:
-    text = f"Stock at {q.now.astimezone(tz):%Y-%m-%d %H:%M}"
     if q.movements_from is not None and q.movements_to is not None:
-        text += f"; movements {q.movements_from} to {q.movements_to}"
-    return text
+        return _("Stock at %(at)s; movements %(start)s to %(end)s",
+                 at=format_datetime_l(q.now), start=format_date_l(q.movements_from),
+                 end=format_date_l(q.movements_to))
+    return _("Stock at %(at)s", at=format_datetime_l(q.now))
 
 
 # trace (recall list of a lot)
@@ -355,7 +374,7 @@ register_export(ExportSpec(
     lambda q: {"lot_id": q.lot_id, "administrations": q.administrations},
     _trace_count, _trace_sheets,
     lambda q, tz: f"recall-{q.lot_number}.xlsx".replace(" ", "_"), _trace_audit,
-    _with_administrations, lambda q, tz: f"Lot {q.lot_number}"))
+    _with_administrations, lambda q, tz: _("Lot %(number)s", number=q.lot_number)))
 
 
 # audit log
@@ -398,13 +417,29 @@ register_export(ExportSpec(
     range_text=lambda q, tz: _audit_range(dict(q.filters))))
 
 
+def _joined(parts: list[str]) -> str:
+    """Parts of a printed title, as the reader's language separates them (French puts a
+    space before the semicolon)."""
+    return (" ; " if _lang() == "fr" else "; ").join(parts)
+
+
 def _audit_range(filters: dict) -> str:
-    """The audit page's filters as the export's printed title says them."""
-    words = {"user": "user", "object_type": "object", "object_id": "id", "action": "action"}
-    start, end = filters.get("from"), filters.get("to")
-    parts = [f"{start or 'first entry'} to {end or 'last entry'}"]
-    parts += [f"{label} {filters[name]}" for name, label in words.items() if filters.get(name)]
-    return "; ".join(parts)
+    """The audit page's filters as the export's printed title says them (the dates were
+    checked when the query was read)."""
+    start, end = (format_date_l(date.fromisoformat(filters[k])) if filters.get(k) else None
+                  for k in ("from", "to"))
+    if start and end:
+        parts = [_("from %(start)s to %(end)s", start=start, end=end)]
+    elif start:
+        parts = [_("from %(start)s to the last entry", start=start)]
+    elif end:
+        parts = [_("from the first entry to %(end)s", end=end)]
+    else:
+        parts = [_("every entry")]
+    words = {"user": _("user %(value)s"), "object_type": _("object %(value)s"),
+             "object_id": _("id %(value)s"), "action": _("action %(value)s")}
+    parts += [words[name] % {"value": filters[name]} for name in words if filters.get(name)]
+    return _joined(parts)
 
 
 # adverse events (SPEC §11): patient data, so COURSES_EXPORT (admin, pharmacist)
@@ -456,7 +491,20 @@ register_export(ExportSpec(
     range_text=lambda q, tz: _events_range(q)))
 
 
-def _events_range(q) -> str:
-    from formulary.courses import event_report
-
-    return event_report.describe(q)
+def _events_range(q) -> str | None:
+    """The listing's filters as its printed title says them (the audit entry keeps
+    ``event_report.describe``'s own words)."""
+    parts = []
+    if q.start or q.end:
+        parts.append(_("onset from %(start)s to %(end)s",
+                       start=format_date_l(q.start) if q.start else "…",
+                       end=format_date_l(q.end) if q.end else "…"))
+    if q.ingredient_id is not None:
+        parts.append(_("ingredient #%(id)s", id=q.ingredient_id))
+    if q.lot_id is not None:
+        parts.append(_("lot #%(id)s", id=q.lot_id))
+    if q.severity is not None:
+        parts.append(_("severity %(severity)s", severity=code_word(q.severity)))
+    if q.serious is not None:
+        parts.append(_("serious only") if q.serious else _("not serious only"))
+    return _joined(parts) or None

@@ -14,6 +14,7 @@ from formulary import clock
 from formulary.audit.services import chain_head
 from formulary.courses import event_report
 from formulary.extensions import db
+from formulary.i18n import tr
 from formulary.reports import batch_log, stock_report
 from formulary.reports.export_jobs import EXPORTS, TraceQuery, deliver
 from formulary.reports.workbook import TitleBlock
@@ -25,10 +26,11 @@ def head_footer() -> str:
     return chain_head(db.session).label()
 
 
-def title_block(report: str, range_text: str | None, actor) -> TitleBlock:
-    """The printed title of an export: this clinic, ``report``, ``range_text``, made now
+def title_block(report, range_text: str | None, actor) -> TitleBlock:
+    """The printed title of an export: this clinic, ``report`` (its English name, or a
+    lazy text: said in the reader's language), ``range_text`` (already in it), made now
     by ``actor`` (their full name; a job's printed title names who asked for it)."""
-    return TitleBlock(clinic=current_app.config["CLINIC_NAME"], report=report,
+    return TitleBlock(clinic=current_app.config["CLINIC_NAME"], report=tr(report),
                       range=range_text, generated_at=clock.now(),
                       generated_by=actor.display_name if actor is not None else "Formulary")
 

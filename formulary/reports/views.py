@@ -33,7 +33,7 @@ from formulary.jobs.kinds import KINDS
 from formulary.jobs.services import recent_jobs
 from formulary.transaction import writes_on_read
 
-from formulary.i18n import _, tr
+from formulary.i18n import _, _l, tr
 
 
 def job_label(job) -> str:
@@ -147,7 +147,7 @@ def audit_export():
 @require(INVENTORY)
 def delivery_template():
     out = io.BytesIO()
-    template_workbook(out, title=title_block("Delivery sheet to fill in", None, current_user),
+    template_workbook(out, title=title_block(_l("Delivery sheet to fill in"), None, current_user),
                       tz=clock.clinic_tz())
     out.seek(0)
     return file_response(out, "delivery-template.xlsx")

@@ -46,7 +46,9 @@ reads without opening a sheet).
 
 Printing: every sheet prints landscape on A4, scaled to fit its width on one page (as
 many pages down as the rows need), its header row repeated on every page, with
-"Page N of M" in the footer. A :class:`TitleBlock` (clinic, report, range, generated at
+"Page N of M" in the footer. The words the workbook writes itself (page numbers, "Generated
+... by ...", "Total") are :class:`PrintWords`: the reader's, from the catalog, as the sheet
+titles and headers are (SPEC §13). A :class:`TitleBlock` (clinic, report, range, generated at
 and by) is the printed page header of every page, and the workbook's title, subject,
 keywords and author; the data stay a plain table whose first row is the header, so
 filters, re-imports and other programs read it as before.
@@ -82,8 +84,8 @@ from formulary.reports.words import code_words
 
 __all__ = [
     "DATE_FORMAT", "DATETIME_FORMAT", "DECIMAL_FORMAT", "INT_FORMAT", "KINDS",
-    "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "Sheet",
-    "TitleBlock", "inert_text", "money_format", "write_workbook",
+    "MAX_CELL_CHARS", "MONEY_FORMAT", "TRUNCATION_MARK", "ChartSpec", "Column", "PrintWords",
+    "Sheet", "TitleBlock", "inert_text", "money_format", "write_workbook",
 ]
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -211,6 +213,25 @@ class ChartSpec:
             raise ValueError("A chart needs at least one values column.")
 
 
+def _english_generated(at: datetime, by: str) -> str:
+    return f"Generated {at:%Y-%m-%d %H:%M} by {by}"
+
+
+@dataclass(frozen=True)
+class PrintWords:
+    """The words the workbook writes itself: the page footer's numbering (Excel's codes:
+    ``&P`` the page, ``&N`` the pages), the title block's "made when and by whom" (the
+    local time, naive, and the name, both ready for a header) and the totals row's first
+    cell. English here; :func:`write_workbook` uses the reader's."""
+
+    page: str = "Page &P of &N"
+    generated: Callable[[datetime, str], str] = _english_generated
+    total: str = "Total"
+
+
+ENGLISH_PRINT = PrintWords()
+
+
 @dataclass(frozen=True)
 class TitleBlock:
     """What a printed page of an export says it is: the clinic, the report, the range
@@ -223,22 +244,27 @@ class TitleBlock:
     generated_at: datetime
     generated_by: str
 
-    def header_sections(self, tz: tzinfo) -> tuple[str, str, str]:
+    def header_sections(self, tz: tzinfo,
+                        words: PrintWords = ENGLISH_PRINT) -> tuple[str, str, str]:
         """Left, centre and right sections of the page header (Excel's codes: ``&B``
         bold, ``&&`` a literal ampersand). Excel takes 255 characters in a header; each
         section is cut to fit."""
         at = _local(self.generated_at, tz, "generated_at")
         left = f"&B{_header_text(self.clinic, 60)}&B · {_header_text(self.report, 60)}"
         centre = _header_text(self.range or "", 90)
-        right = f"Generated {at:%Y-%m-%d %H:%M} by {_header_text(self.generated_by, 60)}"
+        right = _header_text(words.generated(at, _cut(self.generated_by, 60)), 120)
         return left, centre, right
 
 
-def _header_text(text: str, limit: int) -> str:
+def _cut(text: str, limit: int) -> str:
     text = " ".join(inert_text(text).split())
     if len(text) > limit:
         text = text[:limit - 1] + "\u2026"
-    return text.replace("&", "&&")
+    return text
+
+
+def _header_text(text: str, limit: int) -> str:
+    return _cut(text, limit).replace("&", "&&")
 
 
 @dataclass
@@ -275,7 +301,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
             raise ValueError("A footer is one short line of plain text (no '&').")
         wb.properties.description = footer
     money = money_format(currency)
-    header = title.header_sections(tz) if title is not None else None
+    words = _reader_print_words()
+    header = title.header_sections(tz, words) if title is not None else None
     if title is not None:
         wb.properties.title = title.report[:200]
         wb.properties.subject = (title.range or "")[:200]
@@ -297,8 +324,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
             written.append(ws)
             if footer is not None:
                 ws.oddFooter.left.text = footer
-            _page_setup(ws, header)
-            _write_sheet(ws, sheet, tz, money)
+            _page_setup(ws, header, words)
+            _write_sheet(ws, sheet, tz, money, words)
         if not written:
             raise ValueError("A workbook needs at least one sheet.")
         wb.save(out)
@@ -312,7 +339,8 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
 _BOLD = Font(name="Calibri", sz=11, bold=True)
 
 
-def _page_setup(ws: Any, header: tuple[str, str, str] | None) -> None:
+def _page_setup(ws: Any, header: tuple[str, str, str] | None,
+                words: PrintWords = ENGLISH_PRINT) -> None:
     """Landscape A4, scaled to one page wide (any number of pages down), narrow
     margins, page numbers; the title block in the page header."""
     ws.page_setup.orientation = "landscape"
@@ -322,12 +350,13 @@ def _page_setup(ws: Any, header: tuple[str, str, str] | None) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.9, bottom=0.7,
                                   header=0.3, footer=0.3)
-    ws.oddFooter.right.text = "Page &P of &N"
+    ws.oddFooter.right.text = words.page
     if header is not None:
         ws.oddHeader.left.text, ws.oddHeader.center.text, ws.oddHeader.right.text = header
 
 
-def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo, money: str = MONEY_FORMAT) -> None:
+def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo, money: str = MONEY_FORMAT,
+                 words: PrintWords = ENGLISH_PRINT) -> None:
     columns = list(sheet.columns)
     if not columns:
         raise ValueError(f"Sheet {sheet.title!r} has no columns.")
@@ -373,7 +402,7 @@ def _write_sheet(ws: Any, sheet: Sheet, tz: tzinfo, money: str = MONEY_FORMAT) -
     # Filters and drawings are written when the sheet is closed, at save: set them now.
     ws.auto_filter.ref = f"A1:{last_letter}{max(last_data_row, 1)}"
     if any(column.total for column in columns):
-        ws.append(_totals_row(ws, columns, last_data_row, money))
+        ws.append(_totals_row(ws, columns, last_data_row, money, words.total))
     if last_data_row >= 2:
         for spec in sheet.charts:
             ws.add_chart(_chart(ws, spec, columns, last_data_row, money), spec.anchor)
@@ -394,13 +423,14 @@ def _header_cell(ws: Any, header: str) -> Any:
 
 
 def _totals_row(ws: Any, columns: list[Column], last_data_row: int,
-                money: str = MONEY_FORMAT) -> list[Any]:
+                money: str = MONEY_FORMAT, total: str = "Total") -> list[Any]:
     row: list[Any] = []
     for idx, column in enumerate(columns, 1):
         cell = WriteOnlyCell(ws)
         cell.font = _BOLD
         if idx == 1:
-            cell.value = "Total"
+            cell.value = inert_text(total)
+            cell.data_type = "s"
         elif column.total:
             cell.number_format = money if column.kind == "money" else _NUMBER_FORMATS[column.kind]
             if last_data_row >= 2:
@@ -425,6 +455,26 @@ def _translated(sheet: Sheet) -> Sheet:
                                         x_title=tr(ch.x_title) if ch.x_title else ch.x_title,
                                         y_title=tr(ch.y_title) if ch.y_title else ch.y_title)
                                 for ch in sheet.charts))
+
+
+def _reader_print_words() -> PrintWords:
+    """:class:`PrintWords` in the reader's language (the request's, or the one a job was
+    asked in), the date in the locale's form."""
+    from babel.dates import format_datetime
+
+    from formulary.i18n import DATE_PATTERNS, _, _babel_locale, _lang
+
+    pattern = DATE_PATTERNS.get(_lang(), DATE_PATTERNS["en"])[1]
+    locale = _babel_locale()
+
+    def generated(at: datetime, by: str) -> str:
+        return _("Generated %(at)s by %(name)s",
+                 at=format_datetime(at, pattern, locale=locale), name=by)
+    # "&" is Excel's code in a footer: only &P and &N may come from the catalog
+    page = _("Page &P of &N")
+    if re.sub("&[PN]", "", page).count("&"):
+        page = ENGLISH_PRINT.page
+    return PrintWords(page=page, generated=generated, total=_("Total"))
 
 
 def _words_in_reader_language() -> Callable[[str], str]:

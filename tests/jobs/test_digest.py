@@ -129,7 +129,7 @@ def test_the_digest_names_open_recalls_by_lot_and_never_a_patient(jobs_app):
     db.session.commit()
     body = compose(db.session, user, datetime.now(ZoneInfo("Europe/Paris"))).get_content()
     assert "Open recalls (1)" in body
-    assert "Biotin, lot R-77: 2 of 3 patient(s) still to contact" in body
+    assert "Biotin, lot R-77: 2 of 3 patients still to contact" in body
     assert "Secretname" not in body and "MRN-" not in body
 
 
