@@ -120,7 +120,8 @@ NEWEST_FIRST = (Batch.prepared_at.desc(), Batch.id.desc())
 def batches_query(**filters):
     """Batches newest first as ORM objects with what a batch's page shows, filtered by
     ``batch_conditions(**filters)``."""
-    return select(Batch).options(*batch_options()).where(*batch_conditions(**filters)).order_by(*NEWEST_FIRST)
+    return (select(Batch).options(*batch_options()).where(*batch_conditions(**filters))
+            .order_by(*NEWEST_FIRST))
 
 
 def batch_list_query(**filters):
