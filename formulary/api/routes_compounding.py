@@ -14,10 +14,12 @@ from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
 from formulary.compounding.queries import BATCH_SORT, patients_filter
+from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.extensions import db
+from formulary.listing import count_statement
 from formulary.patients.models import Patient
 
 BATCH_LINE = S.component("BatchLine", S.obj(
@@ -110,11 +112,12 @@ def list_batches():
     patient = (request.args.get("patient") or "").strip()
     patients = (patients_filter(db.session, patient, by_name=current_api_user().may(PATIENTS))
                 if patient else None)
-    stmt = services.batches_query(tz=clock.clinic_tz(), date_from=date_from,
-                                  date_to=date_to, cocktail_id=arg_int("cocktail_id"),
-                                  patient_id=arg_int("patient_id"), status=status, state=state,
-                                  now=clock.now(), patients=patients)
-    return paginate(stmt, batch_json, sort=BATCH_SORT)
+    filters = dict(tz=clock.clinic_tz(), date_from=date_from, date_to=date_to,
+                   cocktail_id=arg_int("cocktail_id"), patient_id=arg_int("patient_id"),
+                   status=status, state=state, now=clock.now(), patients=patients)
+    return paginate(services.batch_list_query(**filters), batch_json, sort=BATCH_SORT,
+                    scalars=False, read=lambda rows: read_page(db.session, rows),
+                    count=count_statement(services.batches_query(**filters)))
 
 
 @api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "
@@ -208,7 +211,7 @@ def trace_lot(lot_id: int):
         lot = services.get_lot(db.session, lot_id)
     except NotFound:
         raise NotFound("No such lot.") from None
-    trace = services.trace_lot(db.session, lot)
+    trace = services.trace_lot(db.session, lot, every_line=True)  # each batch's state
     body = {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
                     "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
                     "expiry_date": iso(lot.expiry_date), "status": lot.status,

@@ -26,6 +26,7 @@ from formulary.courses.models import Administration, Course
 from formulary.domain import courses as rules
 from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.extensions import db
+from formulary.listing import count_statement
 from formulary.patients.models import Patient
 from formulary.courses.timeline import timeline
 from formulary.patients.services import get_patient, record_view
@@ -441,19 +442,26 @@ def event_query_from_args():
         serious=event_report.parse_serious(request.args.get("serious")))
 
 
-def event_listed_json(event) -> dict:
-    """An event as the listing shows it: with the administration it followed, the patient,
-    the batch and every lot given (all loaded by ``event_report.events_statement``)."""
-    adm = event.administration
-    return {**event_json(event), "patient_mrn": adm.course.patient.mrn,
-            "given_at": iso(adm.given_at.astimezone(clock.clinic_tz())),
-            "given_by": adm.given_by.username, "batch_id": adm.batch_id,
-            "batch_number": adm.batch.batch_number, "cocktail_name": adm.batch.cocktail.name,
-            "cocktail_version": adm.batch.version.number, "course_id": adm.course_id,
-            "session_number": adm.session.number,
-            "lines": [{"ingredient_id": ln.ingredient_id, "ingredient_name": ln.ingredient.name,
-                       "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
-                       "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines]}
+def listed_events_json(rows) -> list[dict]:
+    """The events of a page as the listing shows them (rows of
+    ``event_report.listed_events_statement``): with the administration it followed, the
+    patient, the batch and every lot given (``event_report.listed_lines``: one statement
+    for the page)."""
+    tz = clock.clinic_tz()
+    lines = event_report.listed_lines(db.session, [r.administration_id for r in rows])
+    return [{"id": r.id, "administration_id": r.administration_id, "patient_id": r.patient_id,
+             "onset": iso(r.onset), "kind": r.kind, "severity": r.severity,
+             "serious": r.serious, "outcome": r.outcome, "action": r.action,
+             "recorded_by": r.recorded_by, "recorded_at": iso(r.recorded_at),
+             "patient_mrn": r.patient_mrn, "given_at": iso(r.given_at.astimezone(tz)),
+             "given_by": r.given_by, "batch_id": r.batch_id, "batch_number": r.batch_number,
+             "cocktail_name": r.cocktail_name, "cocktail_version": r.cocktail_version,
+             "course_id": r.course_id, "session_number": r.session_number,
+             "lines": [{"ingredient_id": ln.ingredient_id, "ingredient_name": ln.ingredient_name,
+                        "lot_id": ln.lot_id, "lot_number": ln.lot_number,
+                        "quantity": dec(ln.quantity), "unit": ln.unit}
+                       for ln in lines.get(r.administration_id, ())]}
+            for r in rows]
 
 
 @api_route("/adverse-events", ["GET"], summary="Adverse events, newest onset first (audited "
@@ -465,7 +473,9 @@ def event_listed_json(event) -> dict:
 @writes_on_read
 def list_adverse_events():
     q = event_query_from_args()
-    body = paginate(event_report.events_statement(q), event_listed_json)
+    body = paginate(event_report.listed_events_statement(q), lambda item: item,
+                    scalars=False, read=listed_events_json,
+                    count=count_statement(event_report.events_statement(q)))
     actor = current_api_user()
     for patient in sorted({e["patient_id"] for e in body["items"]}):
         audit_record(db.session, actor, "patient.view", "patient", patient,

@@ -65,11 +65,9 @@ def trace_sheets(trace, *, administrations: bool = True) -> list[Sheet]:
     the quantity taken from the lot), ``Patients`` (every patient reached) and, when
     ``administrations`` (a role that reads courses), ``Administrations``: every dose given
     from those batches, with the patient, date, practitioner and sites (SPEC §7)."""
-    lot_id = trace.lot.id
-
     def batch_rows():
         for b in trace.batches:
-            lines = [line for line in b.lines if line.lot_id == lot_id]
+            lines = trace.taken[b.id]
             quantity = sum(line.quantity for line in lines) if lines else None
             yield (b.batch_number, b.prepared_at, b.cocktail.name, b.version.number, b.doses,
                    b.status, b.patient.mrn if b.patient else None,

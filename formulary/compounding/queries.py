@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
+from formulary.compounding.rows import PatientRow, batch_rows_statement, lines_of, read
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
@@ -84,31 +86,48 @@ def patients_filter(session: Session, text: str, *, by_name: bool, field: str = 
     raise ValidationError(f"No patient has the MRN {text}.", field=field)
 
 
-def batches_query(*, tz: tzinfo | None = None, date_from: date | None = None, date_to: date | None = None,
-                  cocktail_id: int | None = None, patient_id: int | None = None,
-                  status: str | None = None, lot_id: int | None = None,
-                  state: str | None = None, now: datetime | None = None, patients=None):
-    """Batches newest first, filtered by clinic-local prepared dates (both inclusive);
-    ``state`` filters by the effective state (``compounding.state``) at ``now``;
-    ``patients``: a select of ``Patient.id`` (``patients_filter``)."""
-    stmt = select(Batch).options(*batch_options()).order_by(Batch.prepared_at.desc(), Batch.id.desc())
+def batch_conditions(*, tz: tzinfo | None = None, date_from: date | None = None,
+                     date_to: date | None = None, cocktail_id: int | None = None,
+                     patient_id: int | None = None, status: str | None = None,
+                     lot_id: int | None = None, state: str | None = None,
+                     now: datetime | None = None, patients=None) -> list:
+    """The WHERE of a batch list: clinic-local prepared dates (both inclusive); ``state``
+    the effective state (``compounding.state``) at ``now``; ``patients``: a select of
+    ``Patient.id`` (``patients_filter``)."""
+    where = []
     if date_from is not None:
-        stmt = stmt.where(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
+        where.append(Batch.prepared_at >= local_day_bounds(date_from, tz)[0])
     if date_to is not None:
-        stmt = stmt.where(Batch.prepared_at < local_day_bounds(date_to, tz)[1])
+        where.append(Batch.prepared_at < local_day_bounds(date_to, tz)[1])
     if cocktail_id is not None:
-        stmt = stmt.where(Batch.cocktail_id == cocktail_id)
+        where.append(Batch.cocktail_id == cocktail_id)
     if patient_id is not None:
-        stmt = stmt.where(Batch.patient_id == patient_id)
+        where.append(Batch.patient_id == patient_id)
     if patients is not None:
-        stmt = stmt.where(Batch.patient_id.in_(patients))
+        where.append(Batch.patient_id.in_(patients))
     if status:
-        stmt = stmt.where(Batch.status == status)
+        where.append(Batch.status == status)
     if state:
-        stmt = stmt.where(state_clause(state, now or utcnow()))
+        where.append(state_clause(state, now or utcnow()))
     if lot_id is not None:
-        stmt = stmt.where(Batch.id.in_(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)))
-    return stmt
+        where.append(Batch.id.in_(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)))
+    return where
+
+
+NEWEST_FIRST = (Batch.prepared_at.desc(), Batch.id.desc())
+
+
+def batches_query(**filters):
+    """Batches newest first as ORM objects with what a batch's page shows, filtered by
+    ``batch_conditions(**filters)``."""
+    return (select(Batch).options(*batch_options()).where(*batch_conditions(**filters))
+            .order_by(*NEWEST_FIRST))
+
+
+def batch_list_query(**filters):
+    """The same batches as plain rows (``rows.batch_rows_statement``), newest first: what
+    the lists show; ``rows.read_page`` adds their lines."""
+    return batch_rows_statement(*batch_conditions(**filters)).order_by(*NEWEST_FIRST)
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,7 @@ class TracedAdministration:
 
     id: int
     given_at: datetime
-    patient: Patient
+    patient: PatientRow
     practitioner: str
     doses: int
     sites: str
@@ -133,17 +152,30 @@ class TracedAdministration:
 
 @dataclass(frozen=True)
 class LotTrace:
+    """``batches``: ``rows.BatchRow``s, newest first; ``patients``: ``rows.PatientRow``s
+    by name; ``taken``: each batch's lines of this lot, by batch id (the quantity the
+    recall list shows)."""
+
     lot: Lot
-    batches: list[Batch]
-    patients: list[Patient]
+    batches: list
+    patients: list
     administrations: list[TracedAdministration] = field(default_factory=list)
+    taken_lines: dict | None = None
+
+    @cached_property
+    def taken(self) -> dict[int, list]:
+        if self.taken_lines is not None:
+            return self.taken_lines
+        lot_id = self.lot.id
+        return {b.id: [line for line in b.lines if line.lot_id == lot_id] for b in self.batches}
 
 
 def traced_administrations(session: Session, lot: Lot) -> list[TracedAdministration]:
     """Every administration that gave some of ``lot`` (SPEC §7, §11), newest first: one
-    statement whatever their number (plain columns and the patient row)."""
+    statement whatever their number (plain columns)."""
     rows = session.execute(
-        select(Administration.id, Administration.given_at, Patient, User.full_name,
+        select(Administration.id, Administration.given_at, Patient.id, Patient.mrn,
+               Patient.first_name, Patient.last_name, Patient.date_of_birth, User.full_name,
                User.username, Administration.doses, Administration.sites,
                Administration.technique, Administration.batch_id, Batch.batch_number,
                Administration.course_id, CourseSession.number, AdministrationLine.quantity,
@@ -157,21 +189,33 @@ def traced_administrations(session: Session, lot: Lot) -> list[TracedAdministrat
         .where(AdministrationLine.lot_id == lot.id)
         .order_by(Administration.given_at.desc(), Administration.id.desc())).all()
     return [TracedAdministration(
-        id=r[0], given_at=r[1], patient=r[2], practitioner=r[3] or r[4], doses=r[5],
-        sites=r[6], technique=r[7], batch_id=r[8], batch_number=r[9], course_id=r[10],
-        session_number=r[11], quantity=r[12], unit=r[13]) for r in rows]
+        id=r[0], given_at=r[1], patient=PatientRow(*r[2:7]), practitioner=r[7] or r[8],
+        doses=r[9], sites=r[10], technique=r[11], batch_id=r[12], batch_number=r[13],
+        course_id=r[14], session_number=r[15], quantity=r[16], unit=r[17]) for r in rows]
 
 
-def trace_lot(session: Session, lot: Lot) -> LotTrace:
+def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTrace:
     """Recall: every batch that used ``lot``, every administration of it, and every
-    patient reached (the batches' patients and those who received a dose)."""
-    batches = list(session.execute(batches_query(lot_id=lot.id)).unique().scalars())
+    patient reached (the batches' patients and those who received a dose). Plain rows
+    (``compounding.rows``): four statements whatever the number of batches. The batches'
+    lines of this lot only (``taken``), unless ``every_line`` (each batch's every line,
+    ``lines``, for its state: the API)."""
+    used = batch_conditions(lot_id=lot.id)
+    rows = session.execute(batch_rows_statement(*used).order_by(*NEWEST_FIRST)).all()
+    of_the_lot = select(BatchLine.batch_id).where(BatchLine.lot_id == lot.id)
+    if every_line:
+        batches, taken = read(rows, lines_of(session, of_the_lot)), None
+    else:
+        batches = read(rows, None)
+        lines = lines_of(session, of_the_lot, lot_id=lot.id)
+        taken = {b.id: list(lines.get(b.id, ())) for b in batches}
     administrations = traced_administrations(session, lot)
     patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
     for a in administrations:
         patients.setdefault(a.patient.id, a.patient)
     ordered = sorted(patients.values(), key=lambda p: (p.last_name.casefold(), p.first_name.casefold(), p.id))
-    return LotTrace(lot=lot, batches=batches, patients=ordered, administrations=administrations)
+    return LotTrace(lot=lot, batches=batches, patients=ordered, administrations=administrations,
+                    taken_lines=taken)
 
 
 def get_lot(session: Session, lot_id: int) -> Lot:

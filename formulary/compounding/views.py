@@ -16,6 +16,7 @@ from formulary.auth.permissions import BATCHES, PATIENTS, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services
 from formulary.compounding.queries import BATCH_SORT, patients_filter
+from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
 from formulary.domain.dates import check_date_range
@@ -97,14 +98,17 @@ def batches():
             form.patient_mrn.errors = list(form.patient_mrn.errors or []) + [exc.message]
             valid = False
     if valid:
-        stmt = services.batches_query(
+        filters = dict(
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
             cocktail_id=form.cocktail_id.data, patients=patients,
             status=form.status.data or None, state=form.state.data or None, now=clock.now())
-        items, page, total = paged(BATCH_SORT.apply(stmt, sort), page, PER_PAGE,
-                                   total=services.count_batches(db.session, stmt), unique=True)
+        rows, page, total = paged(
+            BATCH_SORT.apply(services.batch_list_query(**filters), sort), page, PER_PAGE,
+            total=services.count_batches(db.session, services.batches_query(**filters)),
+            objects=False)
+        items = read_page(db.session, rows)  # plain rows and their lines: one statement more
     now = clock.now()
-    states = {b.id: state_of(b, now) for b in items}  # lots loaded with the page: no statement more
+    states = {b.id: state_of(b, now) for b in items}  # lots read with the page: no statement more
     return render_template("compounding/batches.html", form=form, batches=items, total=total,
                            states=states, page=page, per_page=PER_PAGE, sort=sort), 200 if valid else 422
 

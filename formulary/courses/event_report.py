@@ -115,6 +115,55 @@ def events_statement(q: AdverseEventQuery) -> Select:
     return _filtered(stmt, q)
 
 
+def listed_events_statement(q: AdverseEventQuery) -> Select:
+    """The events as the API lists them, as plain rows (named columns), newest onset
+    first: reading 50 events with their administration, session, course, patient, batch,
+    cocktail, version and users as objects was most of the list's time. Their lots:
+    :func:`listed_lines`."""
+    given_by, recorded_by = aliased(User), aliased(User)
+    stmt = (
+        select(AdverseEvent.id, AdverseEvent.administration_id, AdverseEvent.patient_id,
+               AdverseEvent.onset, AdverseEvent.kind, AdverseEvent.severity,
+               AdverseEvent.serious, AdverseEvent.outcome, AdverseEvent.action,
+               recorded_by.username.label("recorded_by"), AdverseEvent.recorded_at,
+               Patient.mrn.label("patient_mrn"), Administration.given_at,
+               given_by.username.label("given_by"), Administration.batch_id,
+               Batch.batch_number, Cocktail.name.label("cocktail_name"),
+               CocktailVersion.number.label("cocktail_version"), Administration.course_id,
+               CourseSession.number.label("session_number"))
+        .select_from(AdverseEvent)
+        .join(Administration, Administration.id == AdverseEvent.administration_id)
+        .join(Course, Course.id == Administration.course_id)
+        .join(Patient, Patient.id == Course.patient_id)  # as ``adm.course.patient``
+        .join(given_by, given_by.id == Administration.given_by_id)
+        .join(Batch, Batch.id == Administration.batch_id)
+        .join(Cocktail, Cocktail.id == Batch.cocktail_id)
+        .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
+        .join(CourseSession, CourseSession.id == Administration.session_id)
+        .join(recorded_by, recorded_by.id == AdverseEvent.recorded_by_id)
+        .order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc()))
+    return _filtered(stmt, q)
+
+
+def listed_lines(session: Session, administration_ids: list[int]) -> dict[int, list]:
+    """The lines (named columns) of the administrations ``administration_ids``, by
+    administration, in the order they were written: one statement."""
+    out: dict[int, list] = {}
+    if not administration_ids:
+        return out
+    rows = session.execute(
+        select(AdministrationLine.administration_id, AdministrationLine.ingredient_id,
+               Ingredient.name.label("ingredient_name"), AdministrationLine.lot_id,
+               Lot.lot_number, AdministrationLine.quantity, AdministrationLine.unit)
+        .join(Ingredient, Ingredient.id == AdministrationLine.ingredient_id)
+        .join(Lot, Lot.id == AdministrationLine.lot_id)
+        .where(AdministrationLine.administration_id.in_(administration_ids))
+        .order_by(AdministrationLine.id))
+    for row in rows:
+        out.setdefault(row.administration_id, []).append(row)
+    return out
+
+
 # --- the Excel export ------------------------------------------------------------------
 
 EVENT_COLUMNS = (

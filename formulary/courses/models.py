@@ -44,6 +44,8 @@ class Course(db.Model):
         CheckConstraint("planned_sessions BETWEEN 1 AND 24", name="planned_sessions"),
         CheckConstraint("interval_days BETWEEN 1 AND 365", name="interval_days"),
         CheckConstraint("status IN ('planned','active','completed','stopped')", name="status"),
+        # the course list's order (newest start, then newest id) read from the index
+        Index("ix_course_start", "start_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

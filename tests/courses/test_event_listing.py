@@ -199,3 +199,45 @@ def test_listing_statements_do_not_grow_with_the_events(client, login_as, api, c
         event(practitioner_api, adm["id"], kind="swelling")
     assert reader.get("adverse-events").get_json()["total"] == 6
     assert measure() == few
+
+
+def _listed_as_objects(event) -> dict:
+    """An event as the API listed it when it was read as ORM objects (before the plain
+    rows of ``event_report.listed_events_statement``)."""
+    from formulary.api.core import dec, iso
+
+    adm = event.administration
+    return {"id": event.id, "administration_id": event.administration_id,
+            "patient_id": event.patient_id, "onset": iso(event.onset), "kind": event.kind,
+            "severity": event.severity, "serious": event.serious, "outcome": event.outcome,
+            "action": event.action, "recorded_by": event.recorded_by.username,
+            "recorded_at": iso(event.recorded_at), "patient_mrn": adm.course.patient.mrn,
+            "given_at": iso(adm.given_at.astimezone(clock.clinic_tz())),
+            "given_by": adm.given_by.username, "batch_id": adm.batch_id,
+            "batch_number": adm.batch.batch_number, "cocktail_name": adm.batch.cocktail.name,
+            "cocktail_version": adm.batch.version.number, "course_id": adm.course_id,
+            "session_number": adm.session.number,
+            "lines": [{"ingredient_id": ln.ingredient_id, "ingredient_name": ln.ingredient.name,
+                       "lot_id": ln.lot_id, "lot_number": ln.lot.lot_number,
+                       "quantity": dec(ln.quantity), "unit": ln.unit} for ln in adm.lines]}
+
+
+def test_the_listed_rows_answer_what_the_objects_gave(app, practitioner_api, api, start_course,
+                                                       make_batch, make_patient, clinic):
+    from formulary.courses import event_report
+
+    _events(practitioner_api, start_course, make_batch)
+    other = start_course(patient_id=make_patient(first_name="Oda").id)
+    more = give_sessions(practitioner_api, other, make_batch(3, patient=None), 3)
+    event(practitioner_api, more[2]["id"], kind="swelling", severity="moderate")
+    event(practitioner_api, more[0]["id"], outcome="resolved")
+    reader = api("pharmacist")
+    for query in ("", "?per_page=2&page=2", "?severity=mild",
+                  f"?lot_id={clinic['lido_lot'].id}"):
+        body = reader.get("adverse-events" + query).get_json()
+        with app.test_request_context("/"):
+            q = event_report.AdverseEventQuery()
+            objects = {e.id: _listed_as_objects(e) for e in
+                       db.session.execute(event_report.events_statement(q)).unique().scalars()}
+        assert body["items"] and body["items"] == [objects[e["id"]] for e in body["items"]], query
+    assert reader.get("adverse-events").get_json()["total"] == 4

@@ -1,0 +1,196 @@
+"""Batches read as plain rows for the lists: the batch list (page and API) and the recall
+trace of a lot (page, API, export).
+
+A year of batches has lists of 25 to 50 batches of about eight lines each, and a lot's
+recall trace shows every batch that used it (177 batches, 1,521 lines for the most used
+lot of the year's data): as ORM objects with their cocktail, version, patient, users,
+lines, lots and ingredients, loading them was half of the request. Here one statement
+reads the batches' columns with the names shown and one reads their lines, into frozen
+dataclasses that carry the ORM's attribute names (``b.cocktail.name``,
+``line.lot.status``...), so ``compounding.state.state_of``, the API's ``batch_json``, the
+trace export and the templates read either the same way. Writing is never done through
+these: a batch to verify, discard or label is read by ``queries.get_batch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from formulary.auth.models import User
+from formulary.cocktails.models import Cocktail, CocktailVersion
+from formulary.compounding.models import Batch, BatchLine
+from formulary.inventory.models import Ingredient, Lot
+from formulary.patients.models import Patient
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A cocktail or an ingredient as a list shows it."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    number: int
+    storage: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    id: int
+    mrn: str
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    username: str
+    full_name: str
+
+    @property
+    def display_name(self) -> str:  # as ``User.display_name``
+        return self.full_name or self.username
+
+
+@dataclass(frozen=True, slots=True)
+class LotRow:
+    id: int
+    lot_number: str
+    expiry_date: date
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineRow:
+    ingredient_id: int
+    ingredient: Named
+    lot_id: int
+    lot: LotRow
+    quantity: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """What the lists, ``batch_json``, ``state_of`` and the trace export read of a batch."""
+
+    id: int
+    batch_number: str
+    cocktail_id: int
+    cocktail: Named
+    version: VersionRow
+    doses: int
+    patient_id: int | None
+    patient: PatientRow | None
+    prepared_by: UserRow
+    prepared_at: datetime
+    verified_by: UserRow | None
+    verified_at: datetime | None
+    beyond_use_at: datetime
+    beyond_use_reason: str
+    status: str
+    safety_verdict: str | None
+    override_reason: str | None
+    discard_reason: str | None
+    doses_given: int
+    #: every line of the batch; ``None`` when a list did not read them (the recall page:
+    #: its lines of the lot only, ``LotTrace.taken``), so that no state is worked out
+    #: from a part of them
+    lines: tuple[LineRow, ...] | None
+
+
+_PREPARED = aliased(User, name="prepared_by")
+_VERIFIED = aliased(User, name="verified_by")
+
+
+
+def _columns() -> tuple:
+    # ``Batch.doses_given`` is defined beside the administrations (``courses.models``),
+    # mapped by the time a request reads a list
+    return (Batch.id, Batch.batch_number, Batch.cocktail_id, Cocktail.name,
+            CocktailVersion.number, CocktailVersion.storage, Batch.doses, Batch.patient_id,
+            Patient.mrn, Patient.first_name, Patient.last_name, Patient.date_of_birth,
+            _PREPARED.username, _PREPARED.full_name, Batch.prepared_at,
+            _VERIFIED.username, _VERIFIED.full_name, Batch.verified_at, Batch.beyond_use_at,
+            Batch.beyond_use_reason, Batch.status, Batch.safety_verdict,
+            Batch.override_reason, Batch.discard_reason, Batch.doses_given)
+
+
+def batch_rows_statement(*conditions):
+    """A select of the columns ``read`` takes, of the batches meeting ``conditions``
+    (no order: the caller's list orders and pages it)."""
+    return (select(*_columns()).select_from(Batch)
+            .join(Cocktail, Cocktail.id == Batch.cocktail_id)
+            .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
+            .join(_PREPARED, _PREPARED.id == Batch.prepared_by_id)
+            .outerjoin(Patient, Patient.id == Batch.patient_id)
+            .outerjoin(_VERIFIED, _VERIFIED.id == Batch.verified_by_id)
+            .where(*conditions))
+
+
+def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
+             ) -> dict[int, tuple[LineRow, ...]]:
+    """The lines of the batches ``batch_ids`` (a list of ids or a select of them), by
+    batch, in the order they were written (only those of lot ``lot_id`` when given): one
+    statement."""
+    where = [BatchLine.batch_id.in_(batch_ids)]
+    if lot_id is not None:
+        where.append(BatchLine.lot_id == lot_id)
+    rows = session.execute(
+        select(BatchLine.batch_id, BatchLine.ingredient_id, Ingredient.name, BatchLine.lot_id,
+               Lot.lot_number, Lot.expiry_date, Lot.status, BatchLine.quantity, BatchLine.unit)
+        .join(Ingredient, Ingredient.id == BatchLine.ingredient_id)
+        .join(Lot, Lot.id == BatchLine.lot_id)
+        .where(*where)
+        .order_by(BatchLine.batch_id, BatchLine.id))
+    out: dict[int, list[LineRow]] = {}
+    lots: dict[int, LotRow] = {}  # a lot or an ingredient on many lines: one object each
+    ingredients: dict[int, Named] = {}
+    for batch_id, ingredient_id, name, lot_id, number, expiry, status, quantity, unit in rows:
+        lot = lots.get(lot_id)
+        if lot is None:
+            lot = lots[lot_id] = LotRow(lot_id, number, expiry, status)
+        ingredient = ingredients.get(ingredient_id)
+        if ingredient is None:
+            ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
+        out.setdefault(batch_id, []).append(
+            LineRow(ingredient_id, ingredient, lot_id, lot, quantity, unit))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def read(rows, lines: dict[int, tuple[LineRow, ...]] | None) -> list[BatchRow]:
+    """``BatchRow``s from rows of ``batch_rows_statement`` (in their order) and their
+    lines (``lines_of``; ``None``: not read)."""
+    out = []
+    for (id_, number, cocktail_id, cocktail_name, version, storage, doses, patient_id, mrn,
+         first, last, born, prep_user, prep_name, prepared_at, ver_user, ver_name,
+         verified_at, beyond_use_at, beyond_reason, status, verdict, override, discard,
+         given) in rows:
+        out.append(BatchRow(
+            id=id_, batch_number=number, cocktail_id=cocktail_id,
+            cocktail=Named(cocktail_id, cocktail_name), version=VersionRow(version, storage),
+            doses=doses, patient_id=patient_id,
+            patient=PatientRow(patient_id, mrn, first, last, born) if patient_id is not None else None,
+            prepared_by=UserRow(prep_user, prep_name), prepared_at=prepared_at,
+            verified_by=UserRow(ver_user, ver_name) if ver_user is not None else None,
+            verified_at=verified_at, beyond_use_at=beyond_use_at,
+            beyond_use_reason=beyond_reason, status=status, safety_verdict=verdict,
+            override_reason=override, discard_reason=discard, doses_given=int(given or 0),
+            lines=None if lines is None else lines.get(id_, ())))
+    return out
+
+
+def read_page(session: Session, rows) -> list[BatchRow]:
+    """A page of ``batch_rows_statement``'s rows as ``BatchRow``s with their lines (one
+    statement more)."""
+    rows = list(rows)
+    return read(rows, lines_of(session, [r[0] for r in rows]) if rows else {})
