@@ -149,7 +149,7 @@ _DATE_TOKEN = re.compile(r"yyyy|MM|dd|HH|mm|[A-Za-z']")
 
 
 @lru_cache(maxsize=32)
-def _date_writer(locale: str, pattern: str):
+def _date_writer(locale: Locale, pattern: str):
     """The pattern as a list of writers (a numeric field's, or a literal's), or ``None``
     when it holds anything else (a month's name, a quote): Babel then writes it."""
     parts = []
@@ -169,7 +169,7 @@ def _date_writer(locale: str, pattern: str):
 
 
 def _format_date_pattern(value, pattern: str, locale: Locale, babel_format) -> str:
-    writer = _date_writer(str(locale), pattern)
+    writer = _date_writer(locale, pattern)
     if writer is None:
         return babel_format(value, pattern, locale=locale)
     return "".join(part(value) for part in writer)
@@ -202,9 +202,9 @@ def format_datetime_l(value) -> str:
 
 
 @lru_cache(maxsize=16)
-def _number_symbols(locale: str) -> tuple[str, str, str]:
+def _number_symbols(locale: Locale) -> tuple[str, str, str]:
     """The locale's decimal sign, group separator and minus sign (Latin digits)."""
-    symbols = Locale.parse(locale).number_symbols["latn"]
+    symbols = locale.number_symbols["latn"]
     return symbols["decimal"], symbols["group"], symbols["minusSign"]
 
 
@@ -219,7 +219,7 @@ def format_qty_l(value, places: int = 4) -> str:
     locale = _babel_locale()
     if locale.language == "en":
         return text
-    decimal_sign, group, minus = _number_symbols(str(locale))
+    decimal_sign, group, minus = _number_symbols(locale)
     negative = text.startswith("-")
     whole, _, fraction = text.lstrip("-").partition(".")
     if len(whole) > 3:

@@ -164,4 +164,6 @@ def test_dates_are_written_as_babel_writes_them(app, lang):
     ("HH'h'mm", False),       # a quoted literal
 ])
 def test_only_numeric_date_patterns_are_written_without_babel(pattern, written):
-    assert (i18n._date_writer("fr", pattern) is not None) is written
+    from babel import Locale
+
+    assert (i18n._date_writer(Locale("fr"), pattern) is not None) is written
