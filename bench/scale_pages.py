@@ -143,10 +143,10 @@ def main() -> None:
     # the CPU time of the request's thread (the app's Python, and SQLite's work, not
     # PostgreSQL's): what a request costs, where the wall time on a loaded box is mostly
     # the wait for a processor
-    print(f"{'page':<44}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'x med':>7}{'x p95':>7}"
+    print(f"{'page':<49}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'x med':>7}{'x p95':>7}"
           f"{'cpu ms':>8}{'cpu p95':>8}{'x cpu':>7}")
     for url, r in results.items():
-        print(f"{url:<44}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
+        print(f"{url:<49}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
               f"{r['median'] / base['median']:>6.1f}x{r['p95'] / base['p95']:>6.1f}x"
               f"{r['cpu']:>8.1f}{r['cpu_p95']:>8.1f}{r['cpu'] / base['cpu']:>6.1f}x")
     locales.print_comparison(results, cpu="cpu", wall="median", cpu_p95="cpu_p95", width=44)
