@@ -1,6 +1,6 @@
 """Benchmark of the inventory pages on a large stock room.
 
-Run: ``.venv/bin/python -m bench.inventory_pages [--requests N]``
+Run: ``.venv/bin/python -m bench.inventory_pages [--requests N] [--locale fr]``
 
 Fills a SQLite file with 2,000 ingredients and 50,000 lots with their ledger (bulk
 inserts), then measures through the test client, in one run: the baseline page
@@ -21,6 +21,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import event, insert
+
+from bench import locales
 
 INGREDIENTS = 2_000
 LOTS_PER_INGREDIENT = 25            # 50,000 lots
@@ -95,91 +97,69 @@ def fill(app) -> None:
         print(f"filled: {INGREDIENTS} ingredients, {len(lots)} lots, {len(movements)} movements")
 
 
-def measure(app, requests: int) -> dict:
+def measure(app, requests: int, locales_: tuple[str, ...] = ("en",)) -> list[dict]:
+    """The rows of the table (``bench.picker``'s): each page in each locale, the dashboard
+    as the first view after a stock change, and the stock summary's queries alone."""
+    from flask_login import login_user
+
+    from bench.picker import _measure, logged_in_client
+    from formulary import clock
+    from formulary.auth.models import User
     from formulary.extensions import db
+    from formulary.inventory import dashboard, totals
 
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        with app.app_context():
-            from formulary.auth.models import User
+    def stock_changed():
+        """Outside the timing: a new stock revision, as every commit that wrote a lot or
+        a movement makes, so the dashboard renders its kept panels again."""
+        totals.new_revision(db.session)
+        db.session.commit()
 
-            sess["_user_id"] = db.session.execute(db.select(User)).scalar_one().get_id()
-    results = {}
     with app.app_context():
+        client = logged_in_client(app, db.session.execute(db.select(User.id)).scalar_one())
+        rows = [_measure(client, url, requests, locale=locale, warmup=10)
+                for url in PAGES for locale in locales_]
+        # The stock panels are kept until the stock changes (inventory.panel_cache): time
+        # the dashboard as the first view after a change too.
+        rows += [_measure(client, "/dashboard", requests, label="(dashboard, stock changed)",
+                          before_each=stock_changed, locale=locale, warmup=10)
+                 for locale in locales_]
+        # The dashboard shows every area's panels; time the inventory panel's queries alone.
         engine = db.engine
-    counter = {"n": 0}
+        counter = {"n": 0}
 
-    def count(*_args):
-        counter["n"] += 1
+        def count(*_args):
+            counter["n"] += 1
 
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        for url in PAGES:
-            for _ in range(10):  # warm up caches and the template
-                assert client.get(url).status_code == 200, url
-            times, statements = [], set()
-            for _ in range(requests):
-                counter["n"] = 0
-                start = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200
-                statements.add(counter["n"])
-            times.sort()
-            results[url] = {"statements": max(statements), "median": statistics.median(times),
-                            "p95": times[int(len(times) * 0.95) - 1]}
-        # The stock panels are kept until the stock changes (inventory.panel_cache): time the
-        # dashboard as the first view after a change too, the revision renewed before each
-        # request (outside the timing).
-        from formulary.inventory import totals
-
-        times, statements = [], set()
-        for i in range(requests + 10):
-            with app.app_context():
-                totals.new_revision(db.session)
-                db.session.commit()
-            counter["n"] = 0
-            start = time.perf_counter()
-            response = client.get("/dashboard")
-            elapsed = (time.perf_counter() - start) * 1000
-            assert response.status_code == 200
-            if i >= 10:
-                times.append(elapsed)
-                statements.add(counter["n"])
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with app.test_request_context("/dashboard"):
+                login_user(db.session.execute(db.select(User)).scalar_one())
+                times, cpu, statements = [], [], set()
+                for i in range(requests + 10):
+                    counter["n"] = 0
+                    start, start_cpu = time.perf_counter(), time.thread_time()
+                    dashboard.stock_summary(clock.now(), clock.clinic_tz(), 90)
+                    if i >= 10:
+                        times.append((time.perf_counter() - start) * 1000)
+                        cpu.append((time.thread_time() - start_cpu) * 1000)
+                        statements.add(counter["n"] - 1)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
         times.sort()
-        results["(dashboard, stock changed)"] = {"statements": max(statements),
-                                                 "median": statistics.median(times),
-                                                 "p95": times[int(len(times) * 0.95) - 1]}
-        # The dashboard shows every area's panels; time the inventory panel on its own too.
-        from flask_login import login_user
-
-        from formulary.auth.models import User
-        from formulary import clock
-        from formulary.inventory import dashboard
-
-        with app.test_request_context("/dashboard"):
-            login_user(db.session.execute(db.select(User)).scalar_one())
-            times, statements = [], set()
-            for i in range(requests + 10):
-                counter["n"] = 0
-                start = time.perf_counter()
-                dashboard.stock_summary(clock.now(), clock.clinic_tz(), 90)
-                if i >= 10:
-                    times.append((time.perf_counter() - start) * 1000)
-                    statements.add(counter["n"] - 1)
-            times.sort()
-            results["(stock summary alone)"] = {"statements": max(statements),
-                                            "median": statistics.median(times),
-                                            "p95": times[int(len(times) * 0.95) - 1]}
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return results
+        cpu.sort()
+        rows.append({"url": "(stock summary alone)", "median_ms": statistics.median(times),
+                     "p95_ms": times[int(len(times) * 0.95) - 1],
+                     "cpu_median_ms": statistics.median(cpu),
+                     "cpu_p95_ms": cpu[int(len(cpu) * 0.95) - 1], "statements": sorted(statements)})
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
+    locales.add_argument(parser)
     args = parser.parse_args()
+    from bench.picker import print_ratios
     from tests.conftest import make_app
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,17 +169,19 @@ def main() -> None:
         started = time.perf_counter()
         fill(app)
         print(f"fill took {time.perf_counter() - started:.1f} s")
-        results = measure(app, args.requests)
+        rows = measure(app, args.requests, locales.chosen(args))
         with app.app_context():
             from formulary.extensions import db
 
             db.engine.dispose()
-    base = results["/baseline"]
-    print(f"\n{'page':<20}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'p95 / baseline':>16}")
-    for url, r in results.items():
-        print(f"{url:<20}{r['statements']:>11}{r['median']:>11.2f}{r['p95']:>9.2f}"
-              f"{r['p95'] / base['p95']:>15.1f}x")
-    worst = max(r["p95"] / base["p95"] for u, r in results.items() if u.startswith("/") and u != "/baseline")
+    import os
+
+    print("load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print_ratios(rows, width=34, goal="every page < 5x at p95")
+    locales.print_comparison({row["url"]: row for row in rows}, width=34)
+    base = rows[0]
+    worst = max(r["p95_ms"] / base["p95_ms"] for r in rows
+                if r["url"].startswith("/") and not r["url"].startswith("/baseline"))
     print(f"\nworst page p95 = {worst:.1f}x baseline (goal < 5x): {'met' if worst < 5 else 'NOT met'}")
 
 

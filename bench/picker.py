@@ -14,7 +14,8 @@ run, the SQL statements per request and the median / p95 server time of:
 Each time is also taken as the thread's CPU time: on a loaded machine the wall time
 mostly measures the wait for a processor, the CPU time what the request costs.
 
-Run: ``.venv/bin/python -m bench.picker`` (``--requests N``, ``--cocktails N``).
+Run: ``.venv/bin/python -m bench.picker`` (``--requests N``, ``--cocktails N``;
+``--locale fr``: each request in English, then in French).
 Goal: the picker under 10x the baseline page.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import event, insert, text
 
+from bench import locales
 from config import TestingConfig
 from formulary import create_app
 from formulary.extensions import db
@@ -123,12 +125,13 @@ def _touch_formulary() -> None:
 
 
 def _measure(client, url: str, n: int, headers=None, label: str | None = None,
-             before_each=None) -> dict:
+             before_each=None, locale: str = "en", warmup: int = 2) -> dict:
     engine = db.engine
+    headers = locales.headers(locale, headers)
     counts: list[int] = []
     times: list[float] = []
     cpu: list[float] = []
-    for i in range(n + 2):
+    for i in range(n + warmup):
         if before_each is not None:
             before_each()  # outside the timing
         counter = [0]
@@ -138,16 +141,18 @@ def _measure(client, url: str, n: int, headers=None, label: str | None = None,
 
         event.listen(engine, "before_cursor_execute", before)
         start, start_cpu = time.perf_counter(), time.thread_time()
-        response = client.get(url, headers=headers or {})
+        response = client.get(url, headers=headers)
         elapsed = time.perf_counter() - start
         elapsed_cpu = time.thread_time() - start_cpu
         event.remove(engine, "before_cursor_execute", before)
         assert response.status_code == 200, (url, response.status_code)
-        if i >= 2:  # two warm-up requests
+        if i == 0:
+            locales.check(response, locale)
+        if i >= warmup:  # warm-up requests (caches, templates) are not counted
             times.append(elapsed * 1000)
             cpu.append(elapsed_cpu * 1000)
             counts.append(counter[0])
-    return {"url": label or url, "median_ms": statistics.median(times), "p95_ms": _p95(times),
+    return {"url": locales.label(label or url, locale), "median_ms": statistics.median(times), "p95_ms": _p95(times),
             "cpu_median_ms": statistics.median(cpu), "cpu_p95_ms": _p95(cpu),
             "statements": sorted(set(counts))}
 
@@ -189,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--cocktails", type=int, default=1000)
+    locales.add_argument(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = _app(Path(tmp) / "bench.db")
@@ -200,18 +206,20 @@ def main() -> None:
                   f"{ALLERGIES} allergies in {time.perf_counter() - started:.1f} s")
             client = logged_in_client(app, user_id)
             bearer = {"Authorization": f"Bearer {token}"}
-            rows = [
-                _measure(client, "/baseline", args.requests),
-                _measure(client, "/patients/1/formulations", args.requests),
-                _measure(client, "/patients/1/formulations?area=scalp", args.requests),
-                _measure(client, "/patients/1/formulations", args.requests,
-                         label="(picker, first view after a formulary change)",
-                         before_each=_touch_formulary),
-                _measure(client, "/api/v1/patients/1/formulations?per_page=500", args.requests,
-                         bearer),
+            requests = [
+                ("/baseline", {}),
+                ("/patients/1/formulations", {}),
+                ("/patients/1/formulations?area=scalp", {}),
+                ("/patients/1/formulations",
+                 {"label": "(picker, first view after a formulary change)",
+                  "before_each": _touch_formulary}),
+                ("/api/v1/patients/1/formulations?per_page=500", {"headers": bearer}),
             ]
+            rows = [_measure(client, url, args.requests, locale=locale, **kw)
+                    for url, kw in requests for locale in locales.chosen(args)]
             db.engine.dispose()
     print_ratios(rows, width=50)
+    locales.print_comparison({row["url"]: row for row in rows})
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Time every list page and API list once over on a year-scale database.
 
-Run: ``.venv/bin/python -m bench.scale_pages DATABASE_URL [--requests N]``
+Run: ``.venv/bin/python -m bench.scale_pages DATABASE_URL [--requests N] [--locale fr]``
 
 The database is one filled by ``flask --app wsgi demo-data --scale year`` (about 200
 ingredients, 5,000 lots, 20,000 patients, 50,000 batches, 400,000 lot lines). Requests go
@@ -20,6 +20,8 @@ import time
 
 from sqlalchemy import event
 
+from bench import locales
+
 PAGES = ("/baseline", "/dashboard", "/ingredients", "/lots", "/cocktails/", "/patients",
          "/patients?q=mar", "/patients?q=HELENE", "/patients?q=h%C3%A9l%C3%A8ne%20mar",
          "/patients?q=MRN-31234", "/patients?q={born}", "/patients?q=zz",
@@ -34,7 +36,8 @@ def admin_again(db):
     return db.session.execute(db.select(User).where(User.username == "admin")).scalar_one()
 
 
-def measure(app, requests: int, only: tuple[str, ...] = ()) -> dict:
+def measure(app, requests: int, only: tuple[str, ...] = (),
+            locales_: tuple[str, ...] = ("en",)) -> dict:
     from formulary.auth import services
     from formulary.auth.models import ApiToken, User
     from formulary.extensions import db
@@ -85,12 +88,15 @@ def measure(app, requests: int, only: tuple[str, ...] = ()) -> dict:
         urls = [(u, h) for u, h in urls if u == "/baseline" or any(o in u for o in only)]
     event.listen(engine, "before_cursor_execute", count)
     try:
-        for url, hdrs in urls:
+        for (url, plain), locale in ((u, loc) for u in urls for loc in locales_):
+            hdrs = locales.headers(locale, plain)
             before = stock_changed if url.endswith("#first view after a stock change") else None
             for _ in range(3):  # warm up caches and the template
                 if before:
                     before()
-                assert client.get(url, headers=hdrs).status_code == 200, url
+                response = client.get(url, headers=hdrs)
+                assert response.status_code == 200, url
+            locales.check(response, locale)
             times, cpu, statements = [], [], set()
             for _ in range(requests):
                 if before:
@@ -105,7 +111,7 @@ def measure(app, requests: int, only: tuple[str, ...] = ()) -> dict:
             times.sort()
             cpu.sort()
             shown = url.replace(f"/{patient}/", "/<id>/").replace(f"/{lot}/", "/<lot>/")
-            results[shown.replace(fill["born"], "<dd/mm/yyyy>")] = {
+            results[locales.label(shown.replace(fill["born"], "<dd/mm/yyyy>"), locale)] = {
                 "statements": max(statements), "median": statistics.median(times),
                 "p95": times[max(0, int(len(times) * 0.95) - 1)],
                 "cpu": statistics.median(cpu), "cpu_p95": cpu[max(0, int(len(cpu) * 0.95) - 1)]}
@@ -123,11 +129,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--only", action="append", default=[],
                         help="time only the URLs holding this text (and /baseline); repeatable")
+    locales.add_argument(parser)
     args = parser.parse_args()
     from tests.conftest import make_app
 
     app = make_app(args.database_url)
-    results = measure(app, args.requests, tuple(args.only))
+    results = measure(app, args.requests, tuple(args.only), locales.chosen(args))
     base = results["/baseline"]
     import os
 
@@ -136,12 +143,13 @@ def main() -> None:
     # the CPU time of the request's thread (the app's Python, and SQLite's work, not
     # PostgreSQL's): what a request costs, where the wall time on a loaded box is mostly
     # the wait for a processor
-    print(f"{'page':<44}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'x med':>7}{'x p95':>7}"
+    print(f"{'page':<49}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'x med':>7}{'x p95':>7}"
           f"{'cpu ms':>8}{'cpu p95':>8}{'x cpu':>7}")
     for url, r in results.items():
-        print(f"{url:<44}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
+        print(f"{url:<49}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
               f"{r['median'] / base['median']:>6.1f}x{r['p95'] / base['p95']:>6.1f}x"
               f"{r['cpu']:>8.1f}{r['cpu_p95']:>8.1f}{r['cpu'] / base['cpu']:>6.1f}x")
+    locales.print_comparison(results, cpu="cpu", wall="median", cpu_p95="cpu_p95", width=44)
 
 
 if __name__ == "__main__":

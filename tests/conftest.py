@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from itertools import count
 
 import pytest
@@ -460,6 +461,16 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def axe():
+    """axe-core, run on a Playwright page (``tests/a11y``, the French crawl)."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:  # pragma: no cover
+        pytest.skip("accessibility tests skipped: axe-playwright-python is not installed")
+    return Axe()
+
+
 class LiveServer:
     def __init__(self, app, url):
         self.app, self.url = app, url
@@ -474,27 +485,34 @@ class LiveServer:
             return user.username
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    """The app served over HTTP from a thread, on a fresh SQLite file."""
+@contextmanager
+def serve(app):
+    """``app`` served over HTTP from a thread while the block runs; gives its URL."""
     import threading
 
     from werkzeug.serving import make_server
 
-    app = make_app(f"sqlite:///{tmp_path / 'live.db'}")
-    app.config["PROPAGATE_UNEXPECTED"] = False
-    with app.app_context():
-        db.create_all()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(5)
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The app served over HTTP from a thread, on a fresh SQLite file."""
+    app = make_app(f"sqlite:///{tmp_path / 'live.db'}")
+    app.config["PROPAGATE_UNEXPECTED"] = False
+    with app.app_context():
+        db.create_all()
+    with serve(app) as url:
+        yield LiveServer(app, url)
 
 
 @pytest.fixture

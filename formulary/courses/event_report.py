@@ -26,7 +26,7 @@ from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
-from formulary.reports.batch_log import MAX_RANGE_DAYS, stream
+from formulary.reports.batch_log import MAX_RANGE_DAYS, person_name, stream
 from formulary.reports.workbook import Column, Sheet
 
 SERIOUS_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
@@ -208,9 +208,9 @@ def export_events_statement(q: AdverseEventQuery) -> Select:
     stmt = (
         select(AdverseEvent.id, AdverseEvent.onset, AdverseEvent.kind, AdverseEvent.severity,
                AdverseEvent.serious, AdverseEvent.outcome, AdverseEvent.action, Patient.mrn,
-               Administration.given_at, given_by.username, Batch.batch_number, Cocktail.name,
+               Administration.given_at, person_name(given_by), Batch.batch_number, Cocktail.name,
                CocktailVersion.number, Administration.course_id, CourseSession.number,
-               recorded_by.username, AdverseEvent.recorded_at)
+               person_name(recorded_by), AdverseEvent.recorded_at)
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Patient, Patient.id == AdverseEvent.patient_id)
         .join(given_by, given_by.id == Administration.given_by_id)

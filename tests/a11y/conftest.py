@@ -23,21 +23,13 @@ def demo_server(live_server):
     return live_server
 
 
-@pytest.fixture(scope="session")
-def axe():
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:  # pragma: no cover
-        pytest.skip("accessibility tests skipped: axe-playwright-python is not installed")
-    return Axe()
-
-
-def serious(results) -> list[dict]:
-    """The violations of impact serious or critical in an axe run, each with the
-    selectors of its nodes (what a failing test prints)."""
+def serious(results, always: tuple[str, ...] = ()) -> list[dict]:
+    """The violations of impact serious or critical in an axe run, and those of the rules
+    named in ``always`` whatever their impact, each with the selectors of its nodes (what a
+    failing test prints)."""
     found = []
     for v in results.response["violations"]:
-        if v.get("impact") in ("serious", "critical"):
+        if v.get("impact") in ("serious", "critical") or v["id"] in always:
             found.append({"id": v["id"], "impact": v["impact"], "help": v["help"],
                           "nodes": [" ".join(map(str, n["target"])) + " :: " + n.get("failureSummary", "")[:200]
                                     for n in v["nodes"][:5]]})

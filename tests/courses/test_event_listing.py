@@ -241,3 +241,22 @@ def test_the_listed_rows_answer_what_the_objects_gave(app, practitioner_api, api
                        db.session.execute(event_report.events_statement(q)).unique().scalars()}
         assert body["items"] and body["items"] == [objects[e["id"]] for e in body["items"]], query
     assert reader.get("adverse-events").get_json()["total"] == 4
+
+
+def test_the_export_names_who_gave_and_who_recorded_by_full_name(
+        api, start_course, make_batch):
+    """As every export does (``batch_log.person_name``): the full name, or the username of
+    a user who has none."""
+    giver = api("practitioner", full_name="Dr Claire Martin")
+    recorder = api("practitioner")  # no full name: the username stands for it
+    course = start_course(client=giver)
+    (adm,) = give_sessions(giver, course, make_batch(1), 1)
+    event(recorder, adm["id"])
+    r = api("pharmacist").get("reports/adverse-events.xlsx")
+    assert r.status_code == 200
+    rows = list(load_workbook(io.BytesIO(r.data))["Adverse events"].iter_rows(values_only=True))
+    header, (row,) = rows[0], rows[1:]
+    named = dict(zip(header, row))
+    assert named["Given by"] == "Dr Claire Martin"
+    assert named["Recorded by"] == recorder.user.username
+    assert recorder.user.full_name in (None, "")

@@ -92,3 +92,78 @@ def test_formats_by_locale(app):
         assert i18n.format_date_l(date(2027, 1, 31)) == "2027-01-31"
         assert i18n.format_datetime_l(moment) == "2027-01-31 10:05"
         assert i18n.format_money_l(Decimal("1234.5")) == "€1,234.50"
+
+
+def _values():
+    """Quantities of every shape a page shows: whole, fractions, big, tiny, negative, zero,
+    more places than are shown (rounded half up first), and a fixed random spread."""
+    import random
+
+    rnd = random.Random(17)
+    fixed = ["0", "-0", "0.00001", "-0.00004", "-0.00005", "1", "12", "999", "1000", "-1000",
+             "1234.5", "-1234.5", "12345.6789", "123456", "1234567.25", "999999999.999999",
+             "0.5", "2.50", "0.0001", "0.00005", "100000", "-987654.3210"]
+    spread = [str(Decimal(rnd.randint(-10**12, 10**12)).scaleb(-rnd.randint(0, 7)))
+              for _ in range(300)]
+    return [Decimal(v) for v in fixed + spread]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_quantities_are_written_as_babel_writes_them(app, lang):
+    """``format_qty_l`` writes from the locale's symbols worked out once; what it writes is
+    Babel's ``format_decimal`` of the rounded quantity with the pattern ``#,##0.0…`` (French;
+    English keeps the rounded text as it always printed it)."""
+    from babel.numbers import format_decimal
+
+    from formulary.domain.units import format_quantity
+
+    with _in(app, lang):
+        locale = i18n._babel_locale()
+        for places in (4, 2, 0):
+            for value in _values():
+                text = format_quantity(value, places)
+                if lang == "en":
+                    expected = text
+                else:
+                    number = Decimal(text)
+                    shown = max(0, -number.as_tuple().exponent) if "." in text else 0
+                    expected = format_decimal(number, format="#,##0" + ("." + "0" * shown if shown else ""),
+                                              locale=locale)
+                assert i18n.format_qty_l(value, places) == expected, (value, places)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_dates_are_written_as_babel_writes_them(app, lang):
+    """Dates and times written from their numeric fields are Babel's ``format_date`` and
+    ``format_datetime`` with the locale's pattern, on any day of the year and at any minute."""
+    from datetime import timedelta
+
+    from babel.dates import format_date, format_datetime
+
+    from formulary import clock
+
+    start = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)
+    with _in(app, lang):
+        locale = i18n._babel_locale()
+        day_pattern, time_pattern = i18n.DATE_PATTERNS[lang]
+        for step in range(0, 366 * 24 * 60, 577):   # every day, minutes spread over the hours
+            moment = start + timedelta(minutes=step)
+            local = clock.local(moment)
+            assert i18n.format_date_l(local.date()) == format_date(local.date(), day_pattern,
+                                                                   locale=locale)
+            assert i18n.format_datetime_l(moment) == format_datetime(
+                local.replace(tzinfo=None), time_pattern, locale=locale)
+        assert i18n.format_date_l(date(9, 3, 4)) == format_date(date(9, 3, 4), day_pattern,
+                                                                locale=locale)
+
+
+@pytest.mark.parametrize("pattern, written", [
+    ("dd/MM/yyyy", True), ("yyyy-MM-dd HH:mm", True),
+    ("dd MMM", False),        # a month's name: the locale's words, Babel's to write
+    ("d/M/yyyy", False),      # unpadded fields: left to Babel
+    ("HH'h'mm", False),       # a quoted literal
+])
+def test_only_numeric_date_patterns_are_written_without_babel(pattern, written):
+    from babel import Locale
+
+    assert (i18n._date_writer(Locale("fr"), pattern) is not None) is written

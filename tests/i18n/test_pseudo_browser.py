@@ -9,7 +9,6 @@ forgetting to take it off the list fails the suite too."""
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -17,7 +16,7 @@ from babel import Locale
 from sqlalchemy import select
 
 from formulary.extensions import db
-from tests.conftest import CHROMIUM, PASSWORD, make_app
+from tests.conftest import CHROMIUM, PASSWORD, make_app, serve
 from tests.i18n import catalogs
 
 pytestmark = pytest.mark.browser
@@ -51,8 +50,6 @@ def _pattern(path: str) -> str:
 
 @pytest.fixture(scope="module")
 def pseudo_site(tmp_path_factory, pseudo_dir):
-    from werkzeug.serving import make_server
-
     from formulary.cli import load_demo
 
     tmp = tmp_path_factory.mktemp("crawl")
@@ -92,13 +89,8 @@ def pseudo_site(tmp_path_factory, pseudo_dir):
             users[role] = user.username
         db.session.commit()
     collect()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "users": users, "data": data,
-           "collect": collect}
-    server.shutdown()
-    thread.join(5)
+    with serve(app) as url:
+        yield {"url": url, "users": users, "data": data, "collect": collect}
 
 
 def _outside_markers(text: str, data: set[str]) -> list[str]:
