@@ -6,7 +6,9 @@
   of their own and committed at once, beside the work's own transaction, so a page polling
   the job sees them move. Progress is written at most every ``PROGRESS_EVERY`` seconds;
   the heartbeat every ``JOB_HEARTBEAT_SECONDS`` from a thread, even while the work is in a
-  long step that reports no rows (the zip of a big workbook).
+  long step that reports no rows (the zip of a big workbook). Such a step may say what it
+  is doing as it goes (:meth:`JobRun.phase`: the job's summary while it runs, e.g. the
+  size of the file being saved), so the page sees the job move there too.
 - End: ``done`` with the file and ``expires_at`` (``JOB_KEEP_HOURS`` later), or ``failed``
   with the reason. A worker killed meanwhile leaves the job ``running`` with a heartbeat
   that stops: :func:`formulary.jobs.schedule.reap` queues it again or fails it.
@@ -92,6 +94,17 @@ class JobRun:
             _write({"rows_done": rows_done, "heartbeat_at": utcnow()}, Job.id == self.job_id,
                    wait=False)
 
+    def phase(self, text: str, force: bool = False) -> None:
+        """A step with no rows to count (the workbook compressed into its file after its
+        last row): ``text`` is the job's summary while it runs (the page shows it), written
+        as often as the progress, so the page sees the job move. The outcome's summary
+        replaces it at the end."""
+        now = time.monotonic()
+        if force or now - self._last >= PROGRESS_EVERY:
+            self._last = now
+            _write({"summary": text[:1000], "heartbeat_at": utcnow()}, Job.id == self.job_id,
+                   wait=False)
+
 
 class _Heartbeat(threading.Thread):
     def __init__(self, app: Flask, job_id: int):
@@ -115,7 +128,7 @@ def claim(job_id: int) -> Job | None:
     """Take the queued job for this worker, or None when it is not queued (any more)."""
     now = utcnow()
     changed = _write({"status": "running", "attempts": Job.attempts + 1, "started_at": now,
-                      "heartbeat_at": now, "rows_done": 0, "error": None},
+                      "heartbeat_at": now, "rows_done": 0, "error": None, "summary": None},
                      Job.id == job_id, Job.status == "queued")
     if changed != 1:
         return None
@@ -149,7 +162,8 @@ def run_job(app: Flask, job_id: int) -> None:
             except Exception as exc:
                 db.session.rollback()
                 log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, DomainError))
-                _write({"status": "failed", "error": reason_of(exc), "finished_at": utcnow()},
+                _write({"status": "failed", "error": reason_of(exc), "finished_at": utcnow(),
+                        "summary": None},
                        Job.id == job_id, Job.status == "running")
                 return
             finally:

@@ -95,8 +95,10 @@ def _counted(rows: Iterable, counter: list[int], progress: ProgressFn) -> Iterat
 
 
 def write_export(spec: ExportSpec, session: Session, query: Any, out: BinaryIO,
-                 progress: ProgressFn | None = None, actor=None) -> int:
-    """Write the export to ``out``; ``progress(rows_written)`` after every row when given.
+                 progress: ProgressFn | None = None, actor=None,
+                 saving: Callable[[int], None] | None = None) -> int:
+    """Write the export to ``out``; ``progress(rows_written)`` after every row when given,
+    then ``saving(file_size)`` while the workbook is compressed into ``out``.
     The footer carries the audit chain's head (SPEC §2), the printed page header the title
     block (clinic, report, range, made when and by ``actor``), money its currency.
     Answers the rows written."""
@@ -109,7 +111,8 @@ def write_export(spec: ExportSpec, session: Session, query: Any, out: BinaryIO,
     counter = [0]
     if progress is not None:
         sheets = [replace(s, rows=_counted(s.rows, counter, progress)) for s in sheets]
-    write_workbook(sheets, out, tz=tz, footer=footer, title=title, currency=currency())
+    write_workbook(sheets, out, tz=tz, footer=footer, title=title, currency=currency(),
+                   saving=saving)
     return counter[0]
 
 
@@ -184,7 +187,8 @@ def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
         # counted again here, so the first progress comes with the first rows (a count
         # over a year's joins is seconds with no progress to show).
         with open(part, "wb") as out:
-            rows = write_export(spec, session, query, out, run.progress, actor=run.user)
+            rows = write_export(spec, session, query, out, run.progress, actor=run.user,
+                                saving=lambda size: run.phase(_saving_text(size)))
             out.flush()
             os.fsync(out.fileno())
         os.replace(part, final)
@@ -197,6 +201,11 @@ def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
     finally:
         session.rollback()
         write_intent.reset(token)
+
+
+def _saving_text(size: int) -> str:
+    """What the page shows while the rows, all written, are compressed into the file."""
+    return f"Saving the file: {size / 2**20:.1f} MB written"
 
 
 register(JobKind("export", "Export", run_export_job))

@@ -280,7 +280,8 @@ class Sheet:
 
 def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
                    tz: tzinfo = timezone.utc, footer: str | None = None,
-                   title: TitleBlock | None = None, currency: str | None = None) -> None:
+                   title: TitleBlock | None = None, currency: str | None = None,
+                   saving: Callable[[int], None] | None = None) -> None:
     """Write ``sheets`` in order as an .xlsx workbook to the binary file ``out``.
 
     Rows are streamed: each is converted and written as it is drawn from its sheet's
@@ -289,6 +290,9 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
     description (Excel takes at most 255 characters in a footer).
     ``title``: the printed page header of every sheet and the workbook's properties.
     ``currency``: the ISO code shown with every money value (None: a plain number).
+    ``saving``: called with the size of the file in ``out`` so far, after each write while
+    the workbook is saved (a write-only sheet's rows are compressed into the file only
+    then: tens of seconds for a million rows, with no row left to count).
     A value of the wrong type for its column (a string in a money column, a naive
     datetime) raises ``TypeError``/``ValueError`` naming the sheet, row and column;
     the workbook is not saved then (``out`` is left untouched), and the temporary
@@ -328,10 +332,27 @@ def write_workbook(sheets: Iterable[Sheet], out: BinaryIO, *,
             _write_sheet(ws, sheet, tz, money, words)
         if not written:
             raise ValueError("A workbook needs at least one sheet.")
-        wb.save(out)
+        wb.save(out if saving is None else _CountingWriter(out, saving))
     except BaseException:
         _discard(written)
         raise
+
+
+class _CountingWriter:
+    """``out`` as ``zipfile`` uses it, telling ``saving`` the size of the file so far
+    (its furthest byte: zipfile seeks back to rewrite an entry's header)."""
+
+    def __init__(self, out: BinaryIO, saving: Callable[[int], None]):
+        self._out, self._saving, self._size = out, saving, 0
+
+    def write(self, data: bytes) -> int:
+        n = self._out.write(data)
+        self._size = max(self._size, self._out.tell())
+        self._saving(self._size)
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
 
 
 # ------------------------------------------------------------------------- internals

@@ -33,6 +33,20 @@
       }
       err.textContent = job.error || w.failed || "failed";
     }
+    // What the job says it is doing (a step with no rows: the file being saved), then
+    // its outcome.
+    var summary = item.querySelector("[data-role=summary]");
+    if (job.summary) {
+      if (!summary) {
+        summary = document.createElement("span");
+        summary.className = "text-muted ms-2";
+        summary.dataset.role = "summary";
+        item.querySelector("[data-role=detail]").appendChild(summary);
+      }
+      summary.textContent = job.summary;
+    } else if (summary) {
+      summary.remove();
+    }
     var link = item.querySelector("[data-role=download]");
     if (job.status === "done" && job.file) {
       link.href = job.file;

@@ -45,6 +45,32 @@ def test_an_export_asked_as_a_job_runs_and_its_file_is_the_askers(jobs_app):
     assert admin.get(f"/api/v1/jobs/{job['id']}/file").status_code == 200
 
 
+def test_a_job_says_it_is_saving_the_file_after_its_last_row_then_its_outcome(
+        jobs_app, monkeypatch):
+    """The rows all written, the workbook is compressed into its file (seconds for a
+    million rows): the job's summary says so as the bytes grow, so the page sees it move;
+    the outcome replaces it."""
+    from formulary.jobs import runner
+
+    app, _url, _config = jobs_app
+    add_audit_rows(40)   # every row's progress is written (a commit each): few rows
+    manager, _ = user_api(app, "manager", "mona")
+    written: list[dict] = []
+    real_write = runner._write
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 0)
+    monkeypatch.setattr(runner, "_write",
+                        lambda values, *c, **kw: written.append(values) or real_write(values, *c, **kw))
+    job_id = manager.post("/api/v1/jobs/exports", json={"report": "audit"}).get_json()["id"]
+    assert run_pending(app) == 1
+    body = manager.get(f"/api/v1/jobs/{job_id}").get_json()
+    running = [v for v in written if "status" not in v]
+    notes = [i for i, v in enumerate(running) if "summary" in v]
+    assert notes and all(running[i]["summary"].startswith("Saving the file: ") for i in notes)
+    # every row was written before the first note
+    assert any(v.get("rows_done") == body["rows_done"] for v in running[:notes[0]])
+    assert body["status"] == "done" and body["summary"] == f"Audit log: {body['rows_done']} rows"
+
+
 def test_bad_requests_are_refused_and_nothing_is_queued(jobs_app):
     app, _url, _config = jobs_app
     manager, _ = user_api(app, "manager", "mona")

@@ -378,6 +378,18 @@ def test_bad_sheets_are_refused(sheets, match):
         build(sheets)
 
 
+def test_saving_tells_the_size_of_the_file_as_it_is_compressed():
+    told: list[int] = []
+    out = io.BytesIO()
+    rows = ([f"row {i}", i] for i in range(20_000))
+    write_workbook([Sheet("A", [Column("Name"), Column("N", "int")], rows)], out,
+                   saving=told.append)
+    data = out.getvalue()
+    assert len(told) > 1 and told == sorted(told) and told[-1] == len(data)
+    ws = load(data)["A"]
+    assert ws.max_row == 20_001 and [c.value for c in ws[20_001]] == ["row 19999", 19999]
+
+
 def test_a_failure_midway_leaves_no_temporary_file_behind():
     before = list(ALL_TEMP_FILES)
 
