@@ -205,7 +205,7 @@ def _check(session: Session, data: CocktailInput) -> _Checked:
     if problems:
         count = sum(len(m) for m in problems.values())
         first = next(iter(problems.values()))[0]
-        raise ValidationError(first if count == 1 else f"The cocktail has {count} problems.",
+        raise ValidationError(first if count == 1 else msg("The cocktail has %(count)s problems.", count=count),
                               fields=problems)
     return _Checked(name=name, area=area, indication=indication, storage=storage,
                     notes=notes, doses=doses)

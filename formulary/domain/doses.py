@@ -251,7 +251,7 @@ def check_components(components: Sequence[ComponentInput] | None,
     if problems:
         count = sum(len(messages) for messages in problems.values())
         first = next(iter(problems.values()))[0]
-        message = first if count == 1 else f"The components have {count} problems."
+        message = first if count == 1 else msg("The components have %(count)s problems.", count=count)
         raise ValidationError(message, fields=problems)
     return tuple(doses)
 

@@ -104,8 +104,9 @@ class _Problems:
         if self.fields:
             count = sum(len(v) for v in self.fields.values())
             first = next(iter(self.fields.values()))[0]
-            raise ValidationError(first if count == 1 else f"{count} fields need attention.",
-                                  fields=self.fields)
+            raise ValidationError(
+                first if count == 1 else msg("%(count)s fields need attention.", count=count),
+                fields=self.fields)
 
 
 def _amount_unit(value, field: str, p: _Problems) -> tuple[Decimal, str] | None:

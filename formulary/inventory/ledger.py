@@ -56,7 +56,8 @@ def post_movement(session: Session, lot: Lot, delta: Decimal, kind: str, actor, 
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
     if kind == "adjustment" and reason not in ADJUSTMENT_REASONS:
-        raise ValidationError("Choose a reason: " + ", ".join(ADJUSTMENT_REASONS) + ".", field="reason")
+        raise ValidationError(msg("Choose a reason: %(choices)s.",
+                                  choices=", ".join(ADJUSTMENT_REASONS)), field="reason")
     balance = lot.quantity_on_hand + delta
     if balance < 0:
         raise InsufficientStock(

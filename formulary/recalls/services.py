@@ -104,7 +104,8 @@ def open_recall(session: Session, actor, lot: Lot, *, reason: str,
 
 def check_status(value) -> str:
     if not isinstance(value, str) or value not in PATIENT_STATUSES:
-        raise ValidationError("Choose a status: " + ", ".join(PATIENT_STATUSES) + ".",
+        raise ValidationError(msg("Choose a status: %(choices)s.",
+                                  choices=", ".join(PATIENT_STATUSES)),
                               field="status")
     return value
 

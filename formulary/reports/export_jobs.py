@@ -35,6 +35,7 @@ from formulary.audit.services import chain_head
 from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, REPORTS
 from formulary.db import write_intent
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
 from formulary.reports import batch_log, services, stock_report
@@ -74,7 +75,8 @@ def register_export(spec: ExportSpec) -> ExportSpec:
 
 def get_spec(name: Any) -> ExportSpec:
     if not isinstance(name, str) or name not in EXPORTS:
-        raise ValidationError(f"Choose the report: one of {', '.join(sorted(EXPORTS))}.",
+        raise ValidationError(msg("Choose the report: one of %(choices)s.",
+                                  choices=', '.join(sorted(EXPORTS))),
                               field="report")
     return EXPORTS[name]
 
@@ -215,7 +217,8 @@ def _int(params: dict, name: str, *, minimum: int = 1) -> int | None:
     except ValueError:
         raise ValidationError("Give a whole number.", field=name) from None
     if number < minimum or number > 2**31 - 1:
-        raise ValidationError(f"Give a whole number from {minimum}.", field=name)
+        raise ValidationError(msg("Give a whole number from %(minimum)s.",
+                                  minimum=minimum), field=name)
     return number
 
 
@@ -323,7 +326,8 @@ def _trace_parse(session, params):
     try:
         lot = get_lot(session, lot_id)
     except NotFound:
-        raise NotFound(f"There is no lot {lot_id}.", field="lot_id") from None
+        raise NotFound(msg("There is no lot %(lot_id)s.",
+                           lot_id=lot_id), field="lot_id") from None
     return TraceQuery(lot.id, lot.lot_number, params.get("administrations") is True)
 
 

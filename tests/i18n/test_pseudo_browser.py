@@ -43,9 +43,6 @@ NOT_YET_WRAPPED: dict[str, str] = {
                "English (formulary/domain/audit_changes.py, pure and shared with the export)",
     "/patients/N/timeline": "the timeline's summaries are sentences built in English by "
                             "formulary/courses/timeline.py",
-    "/courses/new": "the safety screen's findings are the domain's English sentences "
-                    "(formulary/domain/safety.py), as on the picker and the preparation page",
-    "/sessions/N/give": "the safety screen's findings (formulary/domain/safety.py)",
 }
 
 
