@@ -215,3 +215,13 @@ def test_tr_puts_the_values_back_in_the_readers_form(i18n_app):
             nested = msg("Session %(number)s is already %(status)s.", number=2,
                          status=code("given"))
             assert tr(nested) == "La séance 2 est déjà administrée."
+
+
+def test_a_flashed_refusal_with_a_value_in_french(client, i18n_app, login_as):
+    """A flash is kept in the session as text: it is said in the reader's language before."""
+    user = login_as("pharmacist")
+    user.locale = "fr"
+    db.session.commit()
+    page = _text(client.get("/lots?sort=bogus"))
+    assert "Cette liste ne peut pas être triée par « bogus »." in page
+    assert "Affichée dans l'ordre par défaut." in page
