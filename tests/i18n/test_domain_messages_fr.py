@@ -225,3 +225,17 @@ def test_a_flashed_refusal_with_a_value_in_french(client, i18n_app, login_as):
     page = _text(client.get("/lots?sort=bogus"))
     assert "Cette liste ne peut pas être triée par « bogus »." in page
     assert "Affichée dans l'ordre par défaut." in page
+
+
+def test_the_preview_names_what_sets_the_beyond_use_date_in_french(client, i18n_app, login_as,
+                                                                    make_ingredient, make_lot,
+                                                                    make_cocktail):
+    biotin = make_ingredient("Biotine")
+    make_lot(biotin, "20", expiry=clock.today() + timedelta(days=100))
+    cocktail = make_cocktail([(biotin, "1", "mL")], storage="fridge")
+    user = login_as("pharmacist")
+    url = f"/batches/new?cocktail_id={cocktail.id}&doses=1"
+    assert "(set by storage policy (fridge, 24 h))" in _text(client.get(url))
+    user.locale = "fr"
+    db.session.commit()
+    assert "règle de conservation (réfrigérateur, 24 h)" in _text(client.get(url))
