@@ -128,7 +128,10 @@ def tr(message) -> str:
         translated = gettext(message.template)
         if not message.params:
             return translated
-        return translated % {k: _local(v) for k, v in message.params.items()}
+        try:
+            return translated % {k: _local(v) for k, v in message.params.items()}
+        except (KeyError, ValueError, TypeError):  # a translation that does not fit its values
+            return str.__str__(message)
     text = str(message)
     return gettext(text) if text else text
 

@@ -239,3 +239,19 @@ def test_the_preview_names_what_sets_the_beyond_use_date_in_french(client, i18n_
     user.locale = "fr"
     db.session.commit()
     assert "règle de conservation (réfrigérateur, 24 h)" in _text(client.get(url))
+
+
+def test_a_translation_that_does_not_fit_its_values_falls_back_to_english(i18n_app):
+    """A stray % in a translation must not turn a refusal into a 500."""
+    from flask_babel import force_locale, get_domain
+
+    sentence = msg("Batch %(batch_number)s is already discarded.", batch_number="B-1")
+    with i18n_app.test_request_context("/"), force_locale("fr"):
+        catalog = get_domain().get_translations()._catalog
+        assert tr(sentence) == "La préparation B-1 est déjà détruite."
+        kept = catalog[sentence.template]
+        catalog[sentence.template] = "La préparation %(batch_number)s à 100 % détruite."
+        try:
+            assert tr(sentence) == "Batch B-1 is already discarded."
+        finally:
+            catalog[sentence.template] = kept
