@@ -26,6 +26,7 @@ from flask import current_app, g, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
 from flask_babel.speaklater import LazyString
 
+from formulary.domain.messages import Code, Message
 from formulary.domain.units import format_quantity
 
 _ = gettext
@@ -112,14 +113,49 @@ def language_choices():
 
 
 def tr(message) -> str:
-    """A message in the reader's language: a lazy string is read now; an English text from a
-    domain refusal is looked up in the catalog (left as it is when the catalog lacks it)."""
+    """A message in the reader's language: a lazy string is read now; a domain
+    :class:`~formulary.domain.messages.Message` is its template looked up in the catalog with
+    its values put back in the reader's form (:func:`_local`); another English text from a
+    domain refusal is looked up in the catalog. An English reader reads a Message exactly as
+    the domain wrote it."""
     if message is None:
         return ""
     if isinstance(message, LazyString):
         return str(message)
+    if isinstance(message, Message):
+        loc = get_locale()
+        if loc is None or str(loc) == "en":
+            return str.__str__(message)  # the source language: the text as the domain wrote it
+        translated = gettext(message.template)
+        if not message.params:
+            return translated
+        try:
+            return translated % {k: _local(v) for k, v in message.params.items()}
+        except (KeyError, ValueError, TypeError):  # a translation that does not fit its values
+            return str.__str__(message)
     text = str(message)
     return gettext(text) if text else text
+
+
+def _local(value) -> str:
+    """A value put into a translated message: in the reader's language and forms."""
+    if isinstance(value, (Message, LazyString)):
+        return tr(value)
+    if isinstance(value, Code):
+        from formulary.display import code_word  # display reads this module's _l
+
+        return code_word(str.__str__(value))
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, tuple):
+        return " ".join(_local(v) for v in value)
+    if isinstance(value, Decimal):
+        return format_qty_l(value, places=12) if value.is_finite() else str(value)
+    if isinstance(value, datetime):
+        return format_datetime_l(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
+        return format_date_l(value)
+    return str(value)
 
 
 def tr_fields(fields: dict) -> dict:

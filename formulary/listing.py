@@ -20,6 +20,7 @@ from sqlalchemy import Column, Table, func, select
 from formulary.domain.errors import ValidationError
 from formulary.domain.listing import Sort, clamp_page, parse_sort
 from formulary.extensions import db
+from formulary.i18n import _, tr
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def page_sort(spec: SortColumns) -> Sort:
     try:
         return parse_sort(request.args.get("sort"), spec.keys, spec.default)
     except ValidationError as exc:
-        flash(exc.message + " Shown in the default order.", "warning")
+        flash(f"{tr(exc.message)} {_('Shown in the default order.')}", "warning")
         return parse_sort(None, spec.keys, spec.default)
 
 

@@ -25,6 +25,7 @@ from formulary.db import MAX_ID
 from formulary.domain.dates import check_date_range, parse_iso_date
 from formulary.domain.errors import (DomainError, Forbidden, MalformedRequest, ValidationError,
                                      refuse_unknown_fields)
+from formulary.domain.messages import msg
 from formulary.domain.text import clean_text
 from formulary.extensions import db
 from formulary.request_text import clean_value
@@ -120,7 +121,8 @@ def json_body() -> dict:
     try:
         data = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedRequest(f"The body is not valid JSON: {exc}") from None
+        raise MalformedRequest(msg("The body is not valid JSON: %(error)s",
+                                   error=exc)) from None
     if not isinstance(data, dict):
         raise MalformedRequest("The body must be a JSON object.")
     try:
@@ -187,9 +189,11 @@ def want_type(data: dict, name: str, types, label: str, *, required: bool = Fals
             return None
         raise ValidationError("This field is required.", field=name)
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise ValidationError(f"Must be {label}.", field=name)
+        raise ValidationError(msg("Must be %(label)s.",
+                                  label=label), field=name)
     if not isinstance(value, types):
-        raise ValidationError(f"Must be {label}.", field=name)
+        raise ValidationError(msg("Must be %(label)s.",
+                                  label=label), field=name)
     return value
 
 
@@ -201,12 +205,15 @@ def arg_int(name: str, default: int | None = None, *, minimum: int | None = None
     if raw is None or raw == "":
         return default
     if not re.fullmatch(r"-?\d{1,12}", raw.strip()):
-        raise ValidationError(f"'{name}' must be a whole number.", field=name)
+        raise ValidationError(msg("'%(name)s' must be a whole number.",
+                                  name=name), field=name)
     value = int(raw)
     if minimum is not None and value < minimum:
-        raise ValidationError(f"'{name}' must be at least {minimum}.", field=name)
+        raise ValidationError(msg("'%(name)s' must be at least %(minimum)s.",
+                                  name=name, minimum=minimum), field=name)
     if maximum is not None and value > maximum:
-        raise ValidationError(f"'{name}' must be at most {maximum}.", field=name)
+        raise ValidationError(msg("'%(name)s' must be at most %(maximum)s.",
+                                  name=name, maximum=maximum), field=name)
     return value
 
 

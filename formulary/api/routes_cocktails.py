@@ -30,6 +30,7 @@ from formulary.cocktails.composition import Composition, version_composition, ve
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import ValidationError, refuse_unknown_fields
+from formulary.domain.messages import msg
 from formulary.domain.units import UNITS
 from formulary.extensions import db
 
@@ -171,9 +172,11 @@ def list_cocktails():
     area = request.args.get("area") or None
     status = request.args.get("status") or None
     if area is not None and area not in AREAS:
-        raise ValidationError(f"Unknown area: use one of {', '.join(AREAS)}.", field="area")
+        raise ValidationError(msg("Unknown area: use one of %(choices)s.",
+                                  choices=', '.join(AREAS)), field="area")
     if status is not None and status not in COCKTAIL_STATUSES:
-        raise ValidationError(f"Unknown status: use one of {', '.join(COCKTAIL_STATUSES)}.",
+        raise ValidationError(msg("Unknown status: use one of %(choices)s.",
+                                  choices=', '.join(COCKTAIL_STATUSES)),
                               field="status")
     stmt = services.list_statement(area=area, status=status, q=request.args.get("q") or None)
     return paginate(stmt, serialize_all=_list_json, sort=services.COCKTAIL_SORT)

@@ -18,8 +18,10 @@ from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.extensions import db
 from formulary.listing import count_statement
+from formulary.i18n import tr
 from formulary.patients.models import Patient
 
 BATCH_LINE = S.component("BatchLine", S.obj(
@@ -66,7 +68,7 @@ def batch_json(batch: Batch) -> dict:
         "verified_at": iso(batch.verified_at.astimezone(tz)) if batch.verified_at else None,
         "beyond_use_date": iso(batch.beyond_use_at.astimezone(tz)),
         "beyond_use_reason": batch.beyond_use_reason, "storage": batch.version.storage,
-        "status": batch.status, "state": st.state, "state_reason": st.reason,
+        "status": batch.status, "state": st.state, "state_reason": tr(st.reason),
         "doses_left": st.doses_left, "safety_verdict": batch.safety_verdict,
         "override_reason": batch.override_reason, "discard_reason": batch.discard_reason,
         "lines": [{"ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient.name,
@@ -104,10 +106,12 @@ def _get(model, value, name: str, message: str):
 def list_batches():
     status = request.args.get("status") or None
     if status is not None and status not in BATCH_STATUSES:
-        raise ValidationError(f"Use one of: {', '.join(BATCH_STATUSES)}.", field="status")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(BATCH_STATUSES)), field="status")
     state = request.args.get("state") or None
     if state is not None and state not in STATES:
-        raise ValidationError(f"Use one of: {', '.join(STATES)}.", field="state")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(STATES)), field="state")
     date_from, date_to = arg_date_range()
     patient = (request.args.get("patient") or "").strip()
     patients = (patients_filter(db.session, patient, by_name=current_api_user().may(PATIENTS))

@@ -18,7 +18,9 @@ from formulary.cocktails.models import AREAS, Cocktail
 from formulary.domain import safety
 from formulary.domain.errors import InvalidState, NotFound, ValidationError
 from formulary.domain.listing import clamp_page
+from formulary.domain.messages import msg
 from formulary.extensions import db
+from formulary.i18n import tr
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
 from formulary.patients.models import Allergy, Patient
@@ -91,7 +93,7 @@ def patient_summary_json(p: Patient) -> dict:
 
 def finding_json(f: safety.Finding) -> dict:
     return {"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
-            "message": f.message}
+            "message": tr(f.message)}
 
 
 def findings_json(result: safety.ScreenResult) -> list[dict]:
@@ -226,9 +228,11 @@ def patient_safety(patient_id: int):
     patient = services.get_patient(db.session, patient_id, with_allergies=False)
     cocktail = db.session.get(Cocktail, cocktail_id)
     if cocktail is None:
-        raise NotFound(f"There is no cocktail #{cocktail_id}.")
+        raise NotFound(msg("There is no cocktail #%(cocktail_id)s.",
+                           cocktail_id=cocktail_id))
     if cocktail.status != "active" or cocktail.active_version is None:
-        raise InvalidState(f"{cocktail.name} has no active version to screen.",
+        raise InvalidState(msg("%(cocktail_name)s has no active version to screen.",
+                               cocktail_name=cocktail.name),
                            field="cocktail_id")
     version = cocktail.active_version
     result = screening.screen_patient(db.session, patient, version)

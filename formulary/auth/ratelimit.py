@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from formulary.auth.models import LoginAttempt
 from formulary.db import utcnow
 from formulary.domain.errors import DomainError
+from formulary.domain.messages import msg
 
 
 class TooManyAttempts(DomainError):
@@ -85,7 +86,8 @@ def check(session: Session, *, address: str | None, username, per_ip: int, per_u
             wait = max(wait, math.ceil((free_at - now).total_seconds()), 1)
     if wait:
         raise TooManyAttempts(
-            f"Too many failed login attempts: wait {wait} second(s) before trying again.", wait)
+            msg("Too many failed login attempts: wait %(wait)s second(s) before trying again.",
+                wait=wait), wait)
 
 
 def record_failure(session: Session, *, address: str | None, username,

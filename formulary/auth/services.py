@@ -16,6 +16,7 @@ from formulary.auth.models import ApiToken, User
 from formulary.auth.permissions import ROLES
 from formulary.db import utcnow
 from formulary.domain.errors import Duplicate, Forbidden, NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.text import check_text, has_visible
 
 MIN_PASSWORD = 10
@@ -51,13 +52,15 @@ def _clean_username(username) -> str:
 
 def _check_role(role) -> str:
     if role not in ROLES:
-        raise ValidationError(f"Role must be one of: {', '.join(ROLES)}.", field="role")
+        raise ValidationError(msg("Role must be one of: %(choices)s.",
+                                  choices=', '.join(ROLES)), field="role")
     return role
 
 
 def _check_password(password) -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise ValidationError(f"Password must have at least {MIN_PASSWORD} characters.",
+        raise ValidationError(msg("Password must have at least %(minimum)s characters.",
+                                  minimum=MIN_PASSWORD),
                               field="password")
     if len(password) > 200:
         raise ValidationError("Password is too long (at most 200 characters).", field="password")
@@ -105,7 +108,8 @@ def create_user(session: Session, actor, *, username, password, role, full_name=
     if errors:
         raise ValidationError("The user could not be created.", fields=errors)
     if session.execute(select(func.count()).select_from(User).where(User.username == name)).scalar():
-        raise Duplicate(f"The username '{name}' is already taken.", field="username")
+        raise Duplicate(msg("The username '%(name)s' is already taken.",
+                            name=name), field="username")
     user = User(username=name, role=role_, full_name=full_name, active=True,
                 failed_logins=0, session_version=1)
     user.set_password(password)
@@ -201,8 +205,10 @@ def authenticate(session: Session, username, password, *, max_failures: int,
     if user.locked_until is not None and user.locked_until > now:
         _dummy_check(password)
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise LoginRefused(f"Too many failed logins: this account is locked for {minutes} more "
-                           f"minute(s). An administrator can unlock it by resetting the password.")
+        raise LoginRefused(msg("Too many failed logins: this account is locked for "
+                               "%(minutes)s more minute(s). An administrator can unlock it "
+                               "by resetting the password.",
+                               minutes=minutes))
     if not user.check_password(password) or not user.active:
         if user.active:
             user.failed_logins = (user.failed_logins or 0) + 1

@@ -20,7 +20,7 @@ from formulary.errors import form_errors
 from formulary.extensions import db, login_manager
 from formulary.transaction import keep_changes_on_error
 
-from formulary.i18n import _
+from formulary.i18n import _, tr
 
 bp = Blueprint("auth", __name__)
 
@@ -56,14 +56,14 @@ def login():
             user = services.log_in(db.session, form.username.data, form.password.data,
                                    address=request.remote_addr, config=current_app.config)
         except ratelimit.TooManyAttempts as exc:
-            flash(exc.message, "danger")
+            flash(tr(exc.message), "danger")
             response = current_app.make_response(
                 (render_template("auth/login.html", form=form), 429))
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except services.LoginRefused as exc:
             keep_changes_on_error()  # the failure counts must survive the 401
-            flash(exc.message, "danger")
+            flash(tr(exc.message), "danger")
             status = 401
         else:
             login_user(user)

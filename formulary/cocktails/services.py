@@ -30,6 +30,7 @@ from formulary.cocktails.models import AREAS, NOTES_MAX, Cocktail, CocktailVersi
 from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.domain.messages import code, msg
 from formulary.domain.text import check_text, text_key
 from formulary.inventory.models import Ingredient
 from formulary.listing import SortColumns
@@ -116,7 +117,8 @@ def version_by_number(cocktail: Cocktail, number: object) -> CocktailVersion:
     for version in cocktail.versions:
         if version.number == number:
             return version
-    raise NotFound(f"{cocktail.name} has no version {number}.")
+    raise NotFound(msg("%(cocktail_name)s has no version %(number)s.",
+                       cocktail_name=cocktail.name, number=number))
 
 
 def _shown_version_column(column):
@@ -220,7 +222,7 @@ def _check(session: Session, data: CocktailInput) -> _Checked:
     if problems:
         count = sum(len(m) for m in problems.values())
         first = next(iter(problems.values()))[0]
-        raise ValidationError(first if count == 1 else f"The cocktail has {count} problems.",
+        raise ValidationError(first if count == 1 else msg("The cocktail has %(count)s problems.", count=count),
                               fields=problems)
     return _Checked(name=name, area=area, indication=indication, storage=storage,
                     notes=notes, doses=doses)
@@ -233,7 +235,8 @@ def _claim_name(session: Session, cocktail: Cocktail | None, name: str) -> None:
         stmt = stmt.where(Cocktail.id != cocktail.id)
     taken = session.execute(stmt).first()
     if taken is not None:
-        raise Duplicate(f"The name is already taken by the cocktail '{taken.name}'.", field="name")
+        raise Duplicate(msg("The name is already taken by the cocktail '%(taken_name)s'.",
+                            taken_name=taken.name), field="name")
 
 
 def snapshot(cocktail: Cocktail, version: CocktailVersion) -> dict:
@@ -258,8 +261,9 @@ def _fill(version: CocktailVersion, checked: _Checked) -> None:
 
 def _refuse_frozen(version: CocktailVersion) -> None:
     if version.status != "draft" or version.approved_at is not None:
-        raise InvalidState(f"Version {version.number} was approved: an approved version never "
-                           "changes. Edit the cocktail to make a new draft version.")
+        raise InvalidState(msg("Version %(version_number)s was approved: an approved version "
+                               "never changes. Edit the cocktail to make a new draft version.",
+                               version_number=version.number))
 
 
 # --- actions -------------------------------------------------------------------------
@@ -286,7 +290,8 @@ def update_cocktail(session: Session, actor, cocktail_id: int, data: CocktailInp
     the active one (which stays in force until the draft is approved). Returns the draft."""
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
-        raise InvalidState(f"{cocktail.name} is retired: it can no longer be changed.")
+        raise InvalidState(msg("%(cocktail_name)s is retired: it can no longer be changed.",
+                               cocktail_name=cocktail.name))
     checked = _check(session, data)
     _claim_name(session, cocktail, checked.name)
     draft = pending_draft(cocktail)
@@ -327,13 +332,15 @@ def _check_four_eyes(cocktail: Cocktail, draft: CocktailVersion, actor, *,
     if draft.created_by_id is None or actor_id is None or draft.created_by_id != actor_id:
         return False
     if not single_pharmacist:
-        raise InvalidState(f"Version {draft.number} of {cocktail.name} was written by you: "
-                           "another pharmacist approves it (four eyes).")
+        raise InvalidState(msg("Version %(draft_number)s of %(cocktail_name)s was written by "
+                               "you: another pharmacist approves it (four eyes).",
+                               draft_number=draft.number, cocktail_name=cocktail.name))
     typed = " ".join(confirmation.split()).casefold() if isinstance(confirmation, str) else ""
     if typed != name_key(cocktail.name):
-        raise InvalidState(f"You wrote version {draft.number} of {cocktail.name}. To approve "
-                           "your own formulation (single-pharmacist mode), type the cocktail's "
-                           f"name, {cocktail.name}, to confirm.", field="confirm_self_approval")
+        raise InvalidState(msg("You wrote version %(draft_number)s of %(cocktail_name)s. To "
+                               "approve your own formulation (single-pharmacist mode), type "
+                               "the cocktail's name, %(cocktail_name)s, to confirm.",
+                               draft_number=draft.number, cocktail_name=cocktail.name), field="confirm_self_approval")
     return True
 
 
@@ -346,14 +353,19 @@ def approve_cocktail(session: Session, actor, cocktail_id: int, *,
     cocktail's name is typed as ``confirm_self_approval``: the audit entry then says so."""
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
-        raise InvalidState(f"{cocktail.name} is retired: it cannot be approved.")
+        raise InvalidState(msg("%(cocktail_name)s is retired: it cannot be approved.",
+                               cocktail_name=cocktail.name))
     draft = pending_draft(cocktail)
     if draft is None:
-        raise InvalidState(f"{cocktail.name} has no draft version to approve: version "
-                           f"{shown_version(cocktail).number} is already {shown_version(cocktail).status}.")
+        raise InvalidState(msg("%(cocktail_name)s has no draft version to approve: version "
+                               "%(number)s is already %(status)s.",
+                               cocktail_name=cocktail.name,
+                               number=shown_version(cocktail).number,
+                               status=code(shown_version(cocktail).status)))
     if version_number is not None and version_number != draft.number:
-        raise InvalidState(f"The draft awaiting approval is version {draft.number}, not "
-                           f"{version_number}.", field="version")
+        raise InvalidState(msg("The draft awaiting approval is version %(draft_number)s, not "
+                               "%(version_number)s.",
+                               draft_number=draft.number, version_number=version_number), field="version")
     _refuse_frozen(draft)
     self_approved = _check_four_eyes(cocktail, draft, actor, single_pharmacist=single_pharmacist,
                                      confirmation=confirm_self_approval)
@@ -395,7 +407,8 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
     readable; a pending draft is retired with it."""
     cocktail = get_cocktail(session, cocktail_id, lock=True)
     if cocktail.status == "retired":
-        raise InvalidState(f"{cocktail.name} is already retired.")
+        raise InvalidState(msg("%(cocktail_name)s is already retired.",
+                               cocktail_name=cocktail.name))
     reason = check_text(reason, "reason", "The reason", max_length=300, multiline=True)
     before = snapshot(cocktail, shown_version(cocktail))
     for version in cocktail.versions:

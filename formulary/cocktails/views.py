@@ -23,7 +23,7 @@ from formulary.extensions import db
 from formulary.listing import page_sort, paged
 from formulary.inventory.models import Ingredient
 
-from formulary.i18n import _
+from formulary.i18n import _, tr
 
 bp = Blueprint("cocktails", __name__, url_prefix="/cocktails")
 PER_PAGE = 25
@@ -136,7 +136,8 @@ def _place_errors(form, exc: DomainError, positions: list[int]) -> list[str]:
             target.errors = list(target.errors or []) + list(messages)
         else:
             unplaced.extend(messages)
-    flash(exc.message + (" " + " ".join(unplaced) if unplaced else ""), "danger")
+    flash(tr(exc.message) + (" " + " ".join(tr(m) for m in unplaced) if unplaced else ""),
+          "danger")
     return whole
 
 
@@ -252,7 +253,7 @@ def _state_change(cocktail_id: int, form, action, done: str):
         action()
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "danger")
+        flash(tr(exc.message), "danger")
         cocktail = services.get_cocktail(db.session, cocktail_id)
         context = _detail_context(cocktail, services.shown_version(cocktail))
         return render_template("cocktails/detail.html", **context), exc.status

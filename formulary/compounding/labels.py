@@ -9,16 +9,21 @@ from datetime import tzinfo
 import segno
 from markupsafe import Markup
 
+from formulary.domain.batch_state import held_lots_words
+from formulary.domain.messages import msg
 from formulary.reports.workbook import Column, Sheet, write_workbook
 
 
 def do_not_use(state) -> str | None:
     """What the label of a batch in ``state`` (``domain.batch_state.BatchState``) must
-    print across it, or None when the batch may be used: "DO NOT USE" and why."""
+    print across it, or None when the batch may be used: "DO NOT USE" and why (a Message:
+    the label's page says it in the reader's language)."""
     if state.state == "discarded":
-        return "DO NOT USE — discarded."
-    if state.state in ("on_hold", "expired"):
-        return f"DO NOT USE — {state.reason.removesuffix(' Do not use it.')}"
+        return msg("DO NOT USE — discarded.")
+    if state.state == "on_hold":
+        return msg("DO NOT USE — On hold: %(lots)s.", lots=held_lots_words(state.held_lots))
+    if state.state == "expired":
+        return msg("DO NOT USE — Past its beyond-use date.")
     return None
 
 

@@ -21,6 +21,7 @@ from formulary.courses.models import Administration, AdministrationLine, CourseS
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.inventory.models import Lot
 from formulary.listing import SortColumns
 from formulary.patients.models import Patient
@@ -82,8 +83,10 @@ def patients_filter(session: Session, text: str, *, by_name: bool, field: str = 
             named = select(Patient.id).where(condition)
             if session.execute(named.limit(1)).first() is not None:
                 return named
-        raise ValidationError(f"No patient has the MRN or name {text}.", field=field)
-    raise ValidationError(f"No patient has the MRN {text}.", field=field)
+        raise ValidationError(msg("No patient has the MRN or name %(text)s.",
+                                  text=text), field=field)
+    raise ValidationError(msg("No patient has the MRN %(text)s.",
+                              text=text), field=field)
 
 
 def batch_conditions(*, tz: tzinfo | None = None, date_from: date | None = None,

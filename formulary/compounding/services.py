@@ -35,6 +35,7 @@ from formulary.domain.doses import ComponentDose, check_preparable
 from formulary.domain.errors import (IdempotencyMismatch, InsufficientStock, InvalidState,
                                      SafetyBlock, ValidationError)
 from formulary.domain.idempotency import Preparation
+from formulary.domain.messages import code, join_semicolons, msg
 from formulary.domain.safety import ScreenResult
 from formulary.domain.text import check_text
 from formulary.domain.stock import Pick, pick_lots
@@ -72,7 +73,8 @@ def check_doses(doses) -> int:
     if isinstance(doses, bool) or not isinstance(doses, int) or doses <= 0:
         raise ValidationError("Doses must be a positive whole number.", field="doses")
     if doses > MAX_DOSES:
-        raise ValidationError(f"At most {MAX_DOSES} doses in one batch.", field="doses")
+        raise ValidationError(msg("At most %(max_doses)s doses in one batch.",
+                                  max_doses=MAX_DOSES), field="doses")
     return doses
 
 
@@ -91,8 +93,9 @@ def active_version(cocktail: Cocktail) -> CocktailVersion:
     """The version a batch is made from: the cocktail's active one, else 409."""
     version = cocktail.active_version
     if cocktail.status != "active" or version is None or version.status != "active":
-        raise InvalidState(f"{cocktail.name} has no active version: only an active "
-                           "cocktail can be prepared.", field="cocktail_id")
+        raise InvalidState(msg("%(cocktail_name)s has no active version: only an active "
+                               "cocktail can be prepared.",
+                               cocktail_name=cocktail.name), field="cocktail_id")
     return version
 
 
@@ -124,9 +127,15 @@ def _shortfall_error(exc: InsufficientStock, components: list[Component]) -> Ins
     names = {c.ingredient_id: (c.ingredient.name, c.ingredient.unit) for c in components}
     parts = []
     for ingredient_id, missing in exc.shortfalls.items():
-        name, unit = names.get(ingredient_id, (f"ingredient {ingredient_id}", ""))
-        parts.append(f"{name} short by {missing.normalize():f} {unit}".rstrip())
-    return InsufficientStock("Not enough usable stock: " + "; ".join(parts) + ". Nothing was taken.",
+        if ingredient_id in names:
+            name, unit = names[ingredient_id]
+            parts.append(msg("%(ingredient)s short by %(missing)s %(unit)s", ingredient=name,
+                             missing=missing, unit=unit))
+        else:
+            parts.append(msg("ingredient %(id)s short by %(missing)s", id=ingredient_id,
+                             missing=missing))
+    return InsufficientStock(msg("Not enough usable stock: %(shortfalls)s. Nothing was taken.",
+                                 shortfalls=join_semicolons(parts)),
                              shortfalls=exc.shortfalls, field="doses")
 
 
@@ -139,9 +148,9 @@ def _check_safety(result: ScreenResult | None, override_reason: str | None) -> s
     if result is None or result.verdict != "blocked":
         return None
     if not override_reason:
-        detail = " ".join(f.message for f in result.blocks)
-        raise SafetyBlock("The safety screen blocks this cocktail for this patient. "
-                          f"{detail} Give an override reason to prepare it anyway.",
+        raise SafetyBlock(msg("The safety screen blocks this cocktail for this patient. "
+                              "%(findings)s Give an override reason to prepare it anyway.",
+                              findings=tuple(f.message for f in result.blocks)),
                           findings=result.findings, field="override_reason")
     return override_reason
 
@@ -214,9 +223,10 @@ def _replay(existing: Batch, asked: Preparation) -> Batch:
     changed = idempotency.differences(made, asked)
     if changed:
         raise IdempotencyMismatch(
-            f"This idempotency key was already used to prepare batch {existing.batch_number}, "
-            f"and this request differs from that one in: {', '.join(changed)}. Nothing was "
-            "prepared; a different batch needs a new key (on the page: preview it again).",
+            msg("This idempotency key was already used to prepare batch %(batch_number)s, "
+                "and this request differs from that one in: %(fields)s. Nothing was "
+                "prepared; a different batch needs a new key (on the page: preview it again).",
+                batch_number=existing.batch_number, fields=', '.join(changed)),
             field="idempotency_key")
     existing.replayed = True
     return existing
@@ -360,8 +370,9 @@ def _change_status(session: Session, batch: Batch, seen: str, values: dict) -> b
 
 def _check_verifiable(batch: Batch, actor) -> None:
     if batch.status != "prepared":
-        raise InvalidState(f"Batch {batch.batch_number} is {batch.status}; only a prepared "
-                           "batch can be verified.")
+        raise InvalidState(msg("Batch %(batch_number)s is %(status)s; only a prepared "
+                               "batch can be verified.",
+                               batch_number=batch.batch_number, status=code(batch.status)))
     if batch.prepared_by_id == actor.id:
         raise InvalidState("A batch is verified by a second pharmacist, not by the one "
                            "who prepared it.")
@@ -369,7 +380,8 @@ def _check_verifiable(batch: Batch, actor) -> None:
 
 def _check_discardable(batch: Batch) -> None:
     if batch.status == "discarded":
-        raise InvalidState(f"Batch {batch.batch_number} is already discarded.")
+        raise InvalidState(msg("Batch %(batch_number)s is already discarded.",
+                               batch_number=batch.batch_number))
 
 
 def _refused(batch: Batch, check) -> InvalidState:
@@ -378,8 +390,10 @@ def _refused(batch: Batch, check) -> InvalidState:
         check(batch)
     except InvalidState as exc:
         return exc
-    return InvalidState(f"Batch {batch.batch_number} was changed by someone else meanwhile "
-                        f"(it is {batch.status}). Nothing was changed; look again and retry.")
+    return InvalidState(msg("Batch %(batch_number)s was changed by someone else meanwhile "
+                            "(it is %(status)s). Nothing was changed; look again and "
+                            "retry.",
+                            batch_number=batch.batch_number, status=code(batch.status)))
 
 
 def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None = None) -> Batch:
@@ -388,7 +402,7 @@ def verify_batch(session: Session, actor, batch: Batch, *, now: datetime | None 
     invalid_state) when the batch is no longer prepared, also when another request
     changed it since it was read."""
     _check_verifiable(batch, actor)
-    check_usable(batch, "verified", now)
+    check_usable(batch, msg("verified"), now)
     if not _change_status(session, batch, "prepared", {
             "status": "verified", "verified_by_id": actor.id, "verified_at": now or utcnow()}):
         raise _refused(batch, lambda b: _check_verifiable(b, actor))

@@ -16,6 +16,7 @@ from formulary.compounding.models import Batch, BatchLine
 from formulary.db import utcnow
 from formulary.domain.batch_state import HELD_LOT_STATUSES, STATES, BatchState, LotFact, batch_state
 from formulary.domain.errors import InvalidState
+from formulary.domain.messages import msg
 from formulary.inventory.models import Lot
 
 
@@ -66,11 +67,14 @@ def state_clause(state: str, now: datetime):
 
 
 def check_usable(batch: Batch, action: str, now: datetime | None = None) -> BatchState:
-    """Refuse ``action`` (e.g. "verified") on an expired or on-hold batch: 409
+    """Refuse ``action`` (a word, e.g. ``msg("verified")``) on an expired or on-hold batch: 409
     ``invalid_state`` with the reason. Called by verify before anything is written
     (administration refuses the same states with its own codes, ``courses.administrations``)."""
     result = state_of(batch, now)
-    if result.state in ("expired", "on_hold"):
-        raise InvalidState(f"Batch {batch.batch_number} is {result.state.replace('_', ' ')} and "
-                           f"cannot be {action}. {result.reason}")
+    if result.state == "expired":
+        raise InvalidState(msg("Batch %(number)s is expired and cannot be %(action)s. %(reason)s",
+                               number=batch.batch_number, action=action, reason=result.reason))
+    if result.state == "on_hold":
+        raise InvalidState(msg("Batch %(number)s is on hold and cannot be %(action)s. %(reason)s",
+                               number=batch.batch_number, action=action, reason=result.reason))
     return result

@@ -33,6 +33,7 @@ from formulary.db import utcnow
 from formulary.domain import courses as rules
 from formulary.domain.errors import (Conflict, InvalidState, NotFound, SafetyBlock,
                                      ValidationError)
+from formulary.domain.messages import msg
 from formulary.domain.units import parse_quantity
 from formulary.inventory.ingredients import ingredient_facts
 from formulary.inventory.models import Ingredient
@@ -84,7 +85,8 @@ def _depth(value) -> Decimal | None:
         return None
     depth = parse_quantity(value, "depth_mm")
     if depth > MAX_DEPTH:
-        raise ValidationError(f"A depth of at most {MAX_DEPTH} mm.", field="depth_mm")
+        raise ValidationError(msg("A depth of at most %(max_depth)s mm.", max_depth=MAX_DEPTH),
+                              field="depth_mm")
     return depth
 
 
@@ -96,7 +98,8 @@ def _lock_batch(session: Session, batch_id) -> Batch:
     batch = session.execute(select(Batch).where(Batch.id == batch_id).with_for_update()
                             .execution_options(populate_existing=True)).scalar_one_or_none()
     if batch is None:
-        raise ValidationError(f"There is no batch #{batch_id}.", field="batch_id")
+        raise ValidationError(msg("There is no batch #%(batch_id)s.",
+                                  batch_id=batch_id), field="batch_id")
     return batch
 
 
@@ -115,25 +118,34 @@ def check_batch(session: Session, batch: Batch, course, now: datetime) -> int:
     state = batch_state(status=batch.status, beyond_use_at=batch.beyond_use_at, now=now,
                         doses=batch.doses, lots=lot_facts(batch), doses_given=given)
     if state.state == "discarded":
-        raise _refuse("batch_discarded", f"Batch {batch.batch_number} was discarded: "
-                      f"{batch.discard_reason}")
+        raise _refuse("batch_discarded", msg("Batch %(batch_number)s was discarded: "
+                                             "%(discard_reason)s",
+                                             batch_number=batch.batch_number,
+                                             discard_reason=batch.discard_reason))
     if state.state == "given":
-        raise _refuse("batch_used_up", f"Batch {batch.batch_number} is used up: every dose "
-                      "was given.")
+        raise _refuse("batch_used_up", msg("Batch %(batch_number)s is used up: every dose "
+                                           "was given.",
+                                           batch_number=batch.batch_number))
     if state.state == "on_hold":
-        raise _refuse("batch_on_hold", f"Batch {batch.batch_number}: {state.reason}")
+        raise _refuse("batch_on_hold", msg("Batch %(batch_number)s: %(reason)s",
+                                           batch_number=batch.batch_number, reason=state.reason))
     if batch.status != "verified":
-        raise _refuse("batch_not_verified", f"Batch {batch.batch_number} is not verified "
-                      "yet: a second pharmacist checks it before it is given.")
+        raise _refuse("batch_not_verified", msg("Batch %(batch_number)s is not verified yet: "
+                                                "a second pharmacist checks it before it is "
+                                                "given.",
+                                                batch_number=batch.batch_number))
     if state.state == "expired":
-        raise _refuse("batch_expired", f"Batch {batch.batch_number} is past its beyond-use "
-                      "date: it cannot be given.")
+        raise _refuse("batch_expired", msg("Batch %(batch_number)s is past its beyond-use "
+                                           "date: it cannot be given.",
+                                           batch_number=batch.batch_number))
     if batch.patient_id is not None and batch.patient_id != course.patient_id:
-        raise _refuse("batch_other_patient", f"Batch {batch.batch_number} was made for "
-                      "another patient.")
+        raise _refuse("batch_other_patient", msg("Batch %(batch_number)s was made for "
+                                                 "another patient.",
+                                                 batch_number=batch.batch_number))
     if batch.cocktail_id != course.cocktail_id:
-        raise _refuse("batch_other_cocktail", f"Batch {batch.batch_number} is of another "
-                      "cocktail than this course's.")
+        raise _refuse("batch_other_cocktail", msg("Batch %(batch_number)s is of another "
+                                                  "cocktail than this course's.",
+                                                  batch_number=batch.batch_number))
     return state.doses_left
 
 
@@ -169,14 +181,15 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
     ``completed`` when no session is left to give)."""
     now = now or utcnow()
     doses = _doses(doses)
-    sites = clean_text(sites, "sites", "The injection sites", required=True, limit=MAX_SITES)
+    sites = clean_text(sites, "sites", msg("The injection sites"), required=True, limit=MAX_SITES)
     if technique not in rules.TECHNIQUES:
-        raise ValidationError(f"Use one of: {', '.join(rules.TECHNIQUES)}.", field="technique")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(rules.TECHNIQUES)), field="technique")
     given_at = _given_at(given_at, now)
     depth = _depth(depth_mm)
-    needle = clean_text(needle, "needle", "The needle", required=False, limit=100)
-    notes = clean_text(notes, "notes", "The notes", required=False, limit=MAX_SITES)
-    override_reason = clean_text(override_reason, "override_reason", "The override reason",
+    needle = clean_text(needle, "needle", msg("The needle"), required=False, limit=100)
+    notes = clean_text(notes, "notes", msg("The notes"), required=False, limit=MAX_SITES)
+    override_reason = clean_text(override_reason, "override_reason", msg("The override reason"),
                                  required=False)
 
     course = row.course
@@ -184,20 +197,26 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
     # reason the practitioner needs to read.
     require_consent(session, course)
     check_open(course)
-    if row.status in ("missed", "cancelled"):
-        raise InvalidState(f"Session {row.number} is {row.status}: nothing can be given at it.")
+    if row.status == "missed":
+        raise InvalidState(msg("Session %(number)s is missed: nothing can be given at it.",
+                               number=row.number))
+    if row.status == "cancelled":
+        raise InvalidState(msg("Session %(number)s is cancelled: nothing can be given at it.",
+                               number=row.number))
 
     batch = _lock_batch(session, batch_id)
     left = check_batch(session, batch, course, now)
     if doses > left:
-        raise _refuse("insufficient_doses", f"Batch {batch.batch_number} has {left} dose(s) "
-                      f"left; {doses} were asked.")
+        raise _refuse("insufficient_doses", msg("Batch %(batch_number)s has %(left)s dose(s) "
+                                                "left; %(doses)s were asked.",
+                                                batch_number=batch.batch_number, left=left,
+                                                doses=doses))
     patient = course.patient
     screen = screen_patient(session, patient, batch.version)
     if screen.verdict == "blocked" and not override_reason:
-        detail = " ".join(f.message for f in screen.blocks)
-        raise SafetyBlock("The safety screen blocks this cocktail for this patient now. "
-                          f"{detail} Give an override reason to give it anyway.",
+        raise SafetyBlock(msg("The safety screen blocks this cocktail for this patient now. "
+                              "%(findings)s Give an override reason to give it anyway.",
+                              findings=tuple(f.message for f in screen.blocks)),
                           findings=screen.findings, field="override_reason")
     if screen.verdict != "blocked":
         override_reason = None  # nothing was overridden: no reason to keep
@@ -237,5 +256,6 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
 def get_administration(session: Session, administration_id) -> Administration:
     adm = session.get(Administration, administration_id) if isinstance(administration_id, int) else None
     if adm is None:
-        raise NotFound(f"There is no administration #{administration_id}.")
+        raise NotFound(msg("There is no administration #%(administration_id)s.",
+                           administration_id=administration_id))
     return adm

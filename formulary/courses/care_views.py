@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from formulary import clock
 from formulary.display import code_word
+from formulary.domain.messages import msg
 from formulary.i18n import _, format_qty_l
 from formulary.auth.access import require
 from formulary.auth.permissions import COURSES, COURSES_VIEW
@@ -118,7 +119,8 @@ def _administration(administration_id: int) -> Administration:
             selectinload(Administration.lines).joinedload(AdministrationLine.ingredient))
         .where(Administration.id == administration_id)).unique().scalar_one_or_none()
     if adm is None:
-        raise NotFound(f"There is no administration #{administration_id}.")
+        raise NotFound(msg("There is no administration #%(administration_id)s.",
+                           administration_id=administration_id))
     return adm
 
 

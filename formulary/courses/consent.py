@@ -17,6 +17,7 @@ from formulary.courses.models import Consent, ConsentText, Course
 from formulary.courses.services import a_date, check_open, clean_text, reason_text, stop_course
 from formulary.db import utcnow
 from formulary.domain.errors import Conflict, Duplicate, InvalidState, ValidationError
+from formulary.domain.messages import code, msg
 
 MAX_TITLE = 200
 MAX_BODY = 20000
@@ -40,15 +41,16 @@ def texts_query(area: str | None = None):
 
 def check_area(area) -> str:
     if area not in AREAS:
-        raise ValidationError(f"Use one of: {', '.join(AREAS)}.", field="area")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(AREAS)), field="area")
     return area
 
 
 def create_text(session: Session, actor, *, area, title, body) -> ConsentText:
     """A new consent text for ``area``: its next version (1 for the first)."""
     area = check_area(area)
-    title = clean_text(title, "title", "The title", required=True, limit=MAX_TITLE)
-    body = clean_text(body, "body", "The text", required=True, limit=MAX_BODY)
+    title = clean_text(title, "title", msg("The title"), required=True, limit=MAX_TITLE)
+    body = clean_text(body, "body", msg("The text"), required=True, limit=MAX_BODY)
     latest = session.execute(select(func.max(ConsentText.version))
                              .where(ConsentText.area == area)).scalar_one_or_none() or 0
     text = ConsentText(area=area, version=latest + 1, title=title, body=body,
@@ -101,15 +103,18 @@ def record_consent(session: Session, actor, course: Course, *, consent_text_id, 
         raise ValidationError("Choose a consent text by its id.", field="consent_text_id")
     text = session.get(ConsentText, consent_text_id)
     if text is None:
-        raise ValidationError(f"There is no consent text #{consent_text_id}.",
+        raise ValidationError(msg("There is no consent text #%(consent_text_id)s.",
+                                  consent_text_id=consent_text_id),
                               field="consent_text_id")
     if text.area != course.area:
-        raise ValidationError(f"That text is for the {text.area}; this course is for the "
-                              f"{course.area}.", field="consent_text_id")
+        raise ValidationError(msg("That text is for the %(text_area)s; this course is for "
+                                  "the %(course_area)s.",
+                                  text_area=code(text.area), course_area=code(course.area)),
+                              field="consent_text_id")
     on = a_date(consented_on, "consented_on")
     if on > today:
         raise ValidationError("Consent cannot be dated in the future.", field="consented_on")
-    note = clean_text(note, "note", "The note", required=False, limit=MAX_NOTE)
+    note = clean_text(note, "note", msg("The note"), required=False, limit=MAX_NOTE)
     if active_consent(session, course) is not None:
         raise Duplicate("This course already has a consent in force.", field="consent_text_id")
     consent = Consent(course_id=course.id, consent_text_id=text.id, consented_on=on,

@@ -24,6 +24,7 @@ from formulary.courses.models import (Administration, AdministrationLine, Advers
 from formulary.domain import courses as rules
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
 from formulary.reports.batch_log import MAX_RANGE_DAYS, person_name, stream
@@ -67,14 +68,18 @@ def check_query(session: Session, *, start: date | None = None, end: date | None
     severity, an ingredient and a lot that exist (404 otherwise)."""
     start, end = check_date_range(start, end)
     if start is not None and end is not None and (end - start).days >= MAX_RANGE_DAYS:
-        raise ValidationError(f"A listing covers at most {MAX_RANGE_DAYS} days.", field="to")
+        raise ValidationError(msg("A listing covers at most %(days)s days.",
+                                  days=MAX_RANGE_DAYS), field="to")
     if severity is not None and severity not in rules.EVENT_SEVERITIES:
-        raise ValidationError(f"Use one of: {', '.join(rules.EVENT_SEVERITIES)}.",
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(rules.EVENT_SEVERITIES)),
                               field="severity")
     if ingredient_id is not None and session.get(Ingredient, ingredient_id) is None:
-        raise NotFound(f"There is no ingredient {ingredient_id}.", field="ingredient_id")
+        raise NotFound(msg("There is no ingredient %(ingredient_id)s.",
+                           ingredient_id=ingredient_id), field="ingredient_id")
     if lot_id is not None and session.get(Lot, lot_id) is None:
-        raise NotFound(f"There is no lot {lot_id}.", field="lot_id")
+        raise NotFound(msg("There is no lot %(lot_id)s.",
+                           lot_id=lot_id), field="lot_id")
     return AdverseEventQuery(start, end, ingredient_id, lot_id, severity, serious)
 
 

@@ -21,6 +21,7 @@ from formulary.courses.models import Administration, AdverseEvent
 from formulary.courses.services import a_date, clean_text
 from formulary.domain import courses as rules
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.patients import allergies as allergy_services
 from formulary.patients.models import Allergy, Patient
 
@@ -32,7 +33,8 @@ ALLERGY_SEVERITY = {"mild": "mild", "moderate": "moderate", "severe": "severe"}
 def get_event(session: Session, event_id) -> AdverseEvent:
     event = session.get(AdverseEvent, event_id) if isinstance(event_id, int) else None
     if event is None:
-        raise NotFound(f"There is no adverse event #{event_id}.")
+        raise NotFound(msg("There is no adverse event #%(event_id)s.",
+                           event_id=event_id))
     return event
 
 
@@ -41,9 +43,11 @@ def record_event(session: Session, actor, adm: Administration, *, onset, kind, s
                  given_on: date) -> AdverseEvent:
     """An adverse event after ``adm`` (given on ``given_on``, the clinic's date)."""
     if kind not in rules.EVENT_KINDS:
-        raise ValidationError(f"Use one of: {', '.join(rules.EVENT_KINDS)}.", field="kind")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(rules.EVENT_KINDS)), field="kind")
     if severity not in rules.EVENT_SEVERITIES:
-        raise ValidationError(f"Use one of: {', '.join(rules.EVENT_SEVERITIES)}.",
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(rules.EVENT_SEVERITIES)),
                               field="severity")
     if not isinstance(serious, bool):
         raise ValidationError("Serious is yes or no (true or false).", field="serious")
@@ -51,10 +55,11 @@ def record_event(session: Session, actor, adm: Administration, *, onset, kind, s
     if on > today:
         raise ValidationError("The onset cannot be in the future.", field="onset")
     if on < given_on:
-        raise ValidationError(f"The onset cannot be before the administration "
-                              f"({given_on.isoformat()}).", field="onset")
-    outcome = clean_text(outcome, "outcome", "The outcome", required=False, limit=MAX_TEXT)
-    action = clean_text(action, "action", "The action taken", required=False, limit=MAX_TEXT)
+        raise ValidationError(msg("The onset cannot be before the administration "
+                                  "(%(given_on)s).",
+                                  given_on=given_on), field="onset")
+    outcome = clean_text(outcome, "outcome", msg("The outcome"), required=False, limit=MAX_TEXT)
+    action = clean_text(action, "action", msg("The action taken"), required=False, limit=MAX_TEXT)
     event = AdverseEvent(administration_id=adm.id, patient_id=adm.patient_id, onset=on,
                          kind=kind, severity=severity, serious=serious, outcome=outcome,
                          action=action, recorded_by_id=actor.id)

@@ -20,6 +20,7 @@ from formulary.db import utcnow
 from formulary.domain import courses as rules
 from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import InvalidState, NotFound, ValidationError
+from formulary.domain.messages import code, msg
 from formulary.patients.models import Patient
 from formulary.patients.services import record_view
 
@@ -35,22 +36,26 @@ def clean_text(value, field: str, label: str, *, required: bool, limit: int = MA
     """Text with a visible letter or digit when ``required``; None when empty and optional."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ValidationError(f"{label} is required.", field=field)
+            raise ValidationError(msg("%(label)s is required.",
+                                      label=label), field=field)
         return None
     if not isinstance(value, str):
-        raise ValidationError(f"{label} must be text.", field=field)
+        raise ValidationError(msg("%(label)s must be text.",
+                                  label=label), field=field)
     value = value.strip()
     if len(value) > limit:
-        raise ValidationError(f"{label}: at most {limit} characters.", field=field)
+        raise ValidationError(msg("%(label)s: at most %(limit)s characters.",
+                                  label=label, limit=limit), field=field)
     if not rules.has_visible_text(value):
         if required:
-            raise ValidationError(f"{label} must hold a letter or a digit.", field=field)
+            raise ValidationError(msg("%(label)s must hold a letter or a digit.",
+                                      label=label), field=field)
         return None
     return value
 
 
 def reason_text(value, field: str = "reason") -> str:
-    return clean_text(value, field, "A reason", required=True)
+    return clean_text(value, field, msg("A reason"), required=True)
 
 
 def a_date(value, field: str) -> date:
@@ -66,14 +71,16 @@ def get_course(session: Session, course_id) -> Course:
         select(Course).options(selectinload(Course.sessions)).where(Course.id == course_id)
     ).scalar_one_or_none() if isinstance(course_id, int) else None
     if course is None:
-        raise NotFound(f"There is no course #{course_id}.")
+        raise NotFound(msg("There is no course #%(course_id)s.",
+                           course_id=course_id))
     return course
 
 
 def get_session(session: Session, session_id) -> CourseSession:
     row = session.get(CourseSession, session_id) if isinstance(session_id, int) else None
     if row is None:
-        raise NotFound(f"There is no session #{session_id}.")
+        raise NotFound(msg("There is no session #%(session_id)s.",
+                           session_id=session_id))
     return row
 
 
@@ -85,7 +92,8 @@ def courses_query(*, patient_id: int | None = None, status: str | None = None):
         stmt = stmt.where(Course.patient_id == patient_id)
     if status is not None:
         if status not in rules.COURSE_STATUSES:
-            raise ValidationError(f"Use one of: {', '.join(rules.COURSE_STATUSES)}.", field="status")
+            raise ValidationError(msg("Use one of: %(choices)s.",
+                                      choices=', '.join(rules.COURSE_STATUSES)), field="status")
         stmt = stmt.where(Course.status == status)
     return stmt
 
@@ -117,7 +125,8 @@ def refresh_status(course: Course) -> str:
 
 def check_open(course: Course) -> None:
     if course.stopped_at is not None:
-        raise InvalidState(f"Course #{course.id} was stopped: {course.stop_reason}")
+        raise InvalidState(msg("Course #%(course_id)s was stopped: %(stop_reason)s",
+                               course_id=course.id, stop_reason=course.stop_reason))
 
 
 # --- create ----------------------------------------------------------------------------
@@ -131,10 +140,12 @@ def _practitioner(session: Session, actor, value) -> User:
         user = session.execute(select(User).where(User.username == value.strip().lower())
                                ).scalar_one_or_none()
         if user is None:
-            raise ValidationError(f"There is no user '{value.strip()}'.", field="practitioner")
+            raise ValidationError(msg("There is no user '%(value)s'.",
+                                      value=value.strip()), field="practitioner")
     if user.role not in IN_CHARGE_ROLES or not user.active:
-        raise ValidationError(f"{user.username} cannot be in charge of a course: an active "
-                              "practitioner or admin is.", field="practitioner")
+        raise ValidationError(msg("%(username)s cannot be in charge of a course: an active "
+                                  "practitioner or admin is.",
+                                  username=user.username), field="practitioner")
     return user
 
 
@@ -146,7 +157,9 @@ def create_course(session: Session, actor, *, patient: Patient, cocktail: Cockta
     version in force. The sessions are planned at once."""
     version = cocktail.active_version
     if cocktail.status != "active" or version is None or version.status != "active":
-        raise InvalidState(f"{cocktail.name} is not active: a course is of an active cocktail.",
+        raise InvalidState(msg("%(cocktail_name)s is not active: a course is of an active "
+                               "cocktail.",
+                               cocktail_name=cocktail.name),
                            field="cocktail_id")
     start = a_date(start_date, "start_date")
     dates = rules.plan_sessions(start, planned_sessions, interval_days)
@@ -154,10 +167,11 @@ def create_course(session: Session, actor, *, patient: Patient, cocktail: Cockta
     if area in (None, ""):
         area = version.area
     if area not in AREAS:
-        raise ValidationError(f"Use one of: {', '.join(AREAS)}.", field="area")
+        raise ValidationError(msg("Use one of: %(choices)s.",
+                                  choices=', '.join(AREAS)), field="area")
     if indication is None:
         indication = version.indication or ""
-    indication = clean_text(indication, "indication", "The indication", required=False,
+    indication = clean_text(indication, "indication", msg("The indication"), required=False,
                             limit=MAX_INDICATION) or ""
     in_charge = _practitioner(session, actor, practitioner)
     course = Course(patient_id=patient.id, cocktail_id=cocktail.id, area=area,
@@ -183,8 +197,9 @@ def move_session(session: Session, actor, row: CourseSession, planned_on) -> Cou
     check_open(course)
     new_date = a_date(planned_on, "planned_on")
     if row.status != "planned":
-        raise InvalidState(f"Session {row.number} is {row.status}; only a planned session "
-                           "can be moved.")
+        raise InvalidState(msg("Session %(number)s is %(status)s; only a planned "
+                               "session can be moved.",
+                               number=row.number, status=code(row.status)))
     before = {"planned_on": row.planned_on}
     row.planned_on = new_date
     session.flush()
@@ -204,10 +219,12 @@ def mark_session(session: Session, actor, row: CourseSession, status, reason, *,
     course = row.course
     check_open(course)
     if row.status != "planned":
-        raise InvalidState(f"Session {row.number} is already {row.status}.")
+        raise InvalidState(msg("Session %(number)s is already %(status)s.",
+                               number=row.number, status=code(row.status)))
     if status == "missed" and row.planned_on > today:
-        raise InvalidState(f"Session {row.number} is planned for {row.planned_on.isoformat()}: "
-                           "it cannot be missed before its date (cancel it instead).")
+        raise InvalidState(msg("Session %(number)s is planned for %(planned_on)s: it "
+                               "cannot be missed before its date (cancel it instead).",
+                               number=row.number, planned_on=row.planned_on))
     before = {"status": row.status}
     row.status, row.reason = status, reason
     row.status_set_by_id, row.status_set_at = actor.id, utcnow()
@@ -225,7 +242,8 @@ def stop_course(session: Session, actor, course: Course, reason, *,
     """Stop a course with a reason; its remaining sessions are not given."""
     reason = reason_text(reason)
     if course.stopped_at is not None:
-        raise InvalidState(f"Course #{course.id} is already stopped.")
+        raise InvalidState(msg("Course #%(course_id)s is already stopped.",
+                               course_id=course.id))
     before = {"status": course.status}
     course.stopped_at, course.stopped_by_id, course.stop_reason = utcnow(), actor.id, reason
     refresh_status(course)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.display import code_word
+from formulary.domain.messages import msg
 from formulary.i18n import _, format_date_l
 from formulary.auth.access import require
 from formulary.auth.models import User
@@ -258,7 +259,8 @@ def record_consent(course_id: int):
 def attach_scan(consent_id: int):
     consent = db.session.get(Consent, consent_id)
     if consent is None:
-        raise NotFound(f"There is no consent #{consent_id}.")
+        raise NotFound(msg("There is no consent #%(consent_id)s.",
+                           consent_id=consent_id))
     course_id = consent.course_id
     form = ScanForm()
     if not form.validate_on_submit():
@@ -281,7 +283,8 @@ def attach_scan(consent_id: int):
 def download_scan(consent_id: int):
     consent = db.session.get(Consent, consent_id)
     if consent is None:
-        raise NotFound(f"There is no consent #{consent_id}.")
+        raise NotFound(msg("There is no consent #%(consent_id)s.",
+                           consent_id=consent_id))
     scan = scans.get_scan(db.session, consent_id)
     patient = db.session.get(Patient, db.session.get(Course, consent.course_id).patient_id)
     record_view(db.session, current_user, patient,

@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from formulary.domain.messages import join_semicolons, msg
+
 STATES = ("prepared", "verified", "partly_given", "given", "expired", "on_hold", "discarded")
 HELD_LOT_STATUSES = ("quarantined", "recalled")
 #: States in which nothing more may be done with a batch but discard it.
@@ -49,7 +51,7 @@ class LotFact:
 @dataclass(frozen=True)
 class BatchState:
     state: str
-    reason: str                 # a sentence for people; "" when nothing is wrong
+    reason: str                 # a sentence for people (a Message); "" when nothing is wrong
     doses_left: int
     held_lots: tuple[LotFact, ...] = ()
 
@@ -63,9 +65,23 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+#: A held lot's status as its sentence says it.
+_HELD_WORDS = {"quarantined": msg("quarantined"), "recalled": msg("recalled")}
+assert set(_HELD_WORDS) == set(HELD_LOT_STATUSES)
+
+
 def _lot_words(lot: LotFact) -> str:
-    name = f"{lot.ingredient_name} lot {lot.lot_number}" if lot.ingredient_name else f"lot {lot.lot_number}"
-    return f"{name} is {lot.status}"
+    status = _HELD_WORDS.get(lot.status, lot.status)
+    if lot.ingredient_name:
+        return msg("%(ingredient)s lot %(lot)s is %(status)s", ingredient=lot.ingredient_name,
+                   lot=lot.lot_number, status=status)
+    return msg("lot %(lot)s is %(status)s", lot=lot.lot_number, status=status)
+
+
+def held_lots_words(held: Iterable[LotFact]) -> str:
+    """"Lidocaine lot L1 is recalled; lot L2 is quarantined": the lots that hold a batch,
+    as the reason and the label say them (a Message, in the reader's language at the edge)."""
+    return join_semicolons(_lot_words(lot) for lot in held)
 
 
 def batch_state(*, status: str, beyond_use_at: datetime, now: datetime, doses: int,
@@ -83,19 +99,20 @@ def batch_state(*, status: str, beyond_use_at: datetime, now: datetime, doses: i
         raise ValueError("doses_given must be between 0 and the batch's doses")
     left = doses - doses_given
     if status == "discarded":
-        return BatchState("discarded", "The batch was discarded.", left)
+        return BatchState("discarded", msg("The batch was discarded."), left)
     if left == 0:
-        return BatchState("given", "Every dose has been given.", 0)
+        return BatchState("given", msg("Every dose has been given."), 0)
     seen: dict[str, LotFact] = {}
     for lot in lots:
         if lot.status in HELD_LOT_STATUSES:
             seen.setdefault(lot.lot_number, lot)
     held = tuple(sorted(seen.values(), key=lambda lot: (lot.status != "recalled", lot.lot_number)))
     if held:
-        return BatchState("on_hold", "On hold: " + "; ".join(_lot_words(lot) for lot in held)
-                          + ". Do not use it.", left, held)
+        return BatchState("on_hold", msg("On hold: %(lots)s. Do not use it.",
+                                         lots=held_lots_words(held)), left, held)
     if _utc(now) >= _utc(beyond_use_at):
-        return BatchState("expired", "Past its beyond-use date. Do not use it.", left)
+        return BatchState("expired", msg("Past its beyond-use date. Do not use it."), left)
     if doses_given > 0:
-        return BatchState("partly_given", f"{doses_given} of {doses} doses given.", left)
+        return BatchState("partly_given", msg("%(given)s of %(doses)s doses given.",
+                                              given=doses_given, doses=doses), left)
     return BatchState(status, "", left)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 
+from formulary.domain.messages import code, msg
 from formulary.domain.stock import LotStock, add_elapsed, expiry_end
 
 # After USP <797>, category 1 compounded sterile preparations. Read-only: a clinic's
@@ -41,7 +42,7 @@ def _utc(value: datetime) -> datetime:
 def _format_duration(duration: timedelta) -> str:
     seconds = int(duration.total_seconds())
     if seconds % 86400 == 0 and seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
+        return msg("%(days)s days", days=seconds // 86400)
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     if seconds % 60 == 0:
@@ -84,16 +85,18 @@ def beyond_use(prepared_at: datetime, storage: str, lots_used: Iterable[LotStock
 
     # (at in UTC, rank, lot number, lot id, reason): the tuple order is the tie-break.
     limits = [(_utc(add_elapsed(prepared_at, window)), 0, "", 0,
-               f"storage policy ({storage}, {_format_duration(window)})")]
+               msg("storage policy (%(storage)s, %(duration)s)", storage=code(storage),
+                   duration=_format_duration(window)))]
     for lot in lots_used:
         limits.append((_utc(expiry_end(lot.expiry_date, tz)), 1, lot.lot_number, lot.lot_id,
-                       f"expiry of lot {lot.lot_number}"))
+                       msg("expiry of lot %(lot)s", lot=lot.lot_number)))
         if lot.multi_dose:
             opened_at = prepared_at if lot.opened_at is None else lot.opened_at
-            opened_on = opened_at.astimezone(tz).date().isoformat()
+            opened_on = opened_at.astimezone(tz).date()
             limits.append((_utc(add_elapsed(opened_at, lot.in_use_period)), 2, lot.lot_number,
                            lot.lot_id,
-                           f"in-use period of lot {lot.lot_number} (opened {opened_on})"))
+                           msg("in-use period of lot %(lot)s (opened %(opened)s)",
+                               lot=lot.lot_number, opened=opened_on)))
 
     for at, rank, lot_number, _, reason in limits:
         if rank and at <= _utc(prepared_at):

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from formulary.domain.doses import IngredientFacts
 from formulary.domain.errors import Conflict, ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.units import (UnitConversionError, convert_exact, format_quantity,
                                     round_computed)
 
@@ -46,9 +47,11 @@ def _whole(value, field: str, low: int, high: int, label: str) -> int:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{label} must be a whole number.", field=field)
+        raise ValidationError(msg("%(label)s must be a whole number.",
+                                  label=label), field=field)
     if not low <= value <= high:
-        raise ValidationError(f"{label} must be from {low} to {high}.", field=field)
+        raise ValidationError(msg("%(label)s must be from %(low)s to %(high)s.",
+                                  label=label, low=low, high=high), field=field)
     return value
 
 
@@ -151,14 +154,17 @@ def check_session_maximum(given: Sequence[GivenAmount],
             limit = convert_exact(max_amount, max_unit, ing.unit, ing.strength)
         except UnitConversionError as exc:
             raise SessionMaximumExceeded(
-                f"The maximum dose per session of {ing.name} cannot be checked: "
-                f"{exc.message}", ingredient_id=ingredient_id, field="doses") from None
+                msg("The maximum dose per session of %(ingredient)s cannot be checked: "
+                    "%(error)s", ingredient=ing.name, error=exc.message),
+                ingredient_id=ingredient_id, field="doses") from None
         total = totals[ingredient_id]
         if total > limit:
-            shown = format_quantity(round_computed(total), 6)
+            shown = Decimal(format_quantity(round_computed(total), 6))
             raise SessionMaximumExceeded(
-                f"{ing.name}: {shown} {ing.unit} in this session would be over its maximum "
-                f"dose per session ({format_quantity(max_amount)} {max_unit}).",
+                msg("%(ingredient)s: %(total)s %(unit)s in this session would be over its "
+                    "maximum dose per session (%(maximum)s %(max_unit)s).",
+                    ingredient=ing.name, total=shown, unit=ing.unit,
+                    maximum=Decimal(format_quantity(max_amount)), max_unit=max_unit),
                 ingredient_id=ingredient_id, field="doses")
 
 

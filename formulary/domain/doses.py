@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from formulary.domain.errors import InvalidState, ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.units import (
     ACTIVE_UNITS,
     MASS,
@@ -28,7 +29,6 @@ from formulary.domain.units import (
     parse_quantity,
     parse_unit,
     round_half_up,
-    to_api,
     to_stored,
 )
 
@@ -101,7 +101,8 @@ def _ingredient_id(raw: object) -> int | None:
 
 
 def _describe(amount: Decimal, unit: str) -> str:
-    return f"{format_quantity(amount)} {unit}"
+    """"2.5 mL" (rounded as every page shows it; a comma in French, at the edge)."""
+    return msg("%(amount)s %(unit)s", amount=Decimal(format_quantity(amount)), unit=unit)
 
 
 def _over_maximum(amount: Decimal, unit: str, exact: Fraction,
@@ -119,11 +120,13 @@ def _over_maximum(amount: Decimal, unit: str, exact: Fraction,
     try:
         limit = convert_exact(max_amount, max_unit, ingredient.unit, ingredient.strength)
     except UnitConversionError as error:
-        return (f"The maximum dose per session of {ingredient.name} "
-                f"({_describe(max_amount, max_unit)}) cannot be checked: {error.message}")
+        return msg("The maximum dose per session of %(ingredient)s (%(maximum)s) cannot be "
+                   "checked: %(error)s", ingredient=ingredient.name,
+                   maximum=_describe(max_amount, max_unit), error=error.message)
     if exact > limit:
-        return (f"{_describe(amount, unit)} is over the maximum dose per session "
-                f"of {ingredient.name} ({_describe(max_amount, max_unit)}).")
+        return msg("%(dose)s is over the maximum dose per session of %(ingredient)s "
+                   "(%(maximum)s).", dose=_describe(amount, unit), ingredient=ingredient.name,
+                   maximum=_describe(max_amount, max_unit))
     return None
 
 
@@ -135,15 +138,18 @@ def _stock_quantity(amount: Decimal, unit: str, exact: Fraction,
     try:
         return to_stored(exact)
     except StoredScaleError as error:
-        dose = f"{_describe(amount, unit)} of {ingredient.name}"
+        dose = msg("%(amount)s of %(ingredient)s", amount=_describe(amount, unit),
+                   ingredient=ingredient.name)
         if error.kind == "too_small":
             raise ValidationError(
-                f"{dose} is less than {to_api(STORED_STEP)} {ingredient.unit}, the smallest "
-                f"quantity of its stock that is recorded: it would be drawn as nothing. Give "
-                f"a larger dose, or use an ingredient stocked in a smaller unit.") from None
+                msg("%(dose)s is less than %(step)s %(unit)s, the smallest quantity of its "
+                    "stock that is recorded: it would be drawn as nothing. Give a larger dose, "
+                    "or use an ingredient stocked in a smaller unit.",
+                    dose=dose, step=STORED_STEP, unit=ingredient.unit)) from None
         raise ValidationError(
-            f"{dose} converts to too much stock per dose: at most 9 digits before the "
-            f"decimal point in {ingredient.unit}.") from None
+            msg("%(dose)s converts to too much stock per dose: at most 9 digits before the "
+                "decimal point in %(unit)s.",
+                dose=dose, unit=ingredient.unit)) from None
 
 
 def check_components(components: Sequence[ComponentInput] | None,
@@ -199,7 +205,8 @@ def check_components(components: Sequence[ComponentInput] | None,
         elif ingredient_id in seen:
             # the rest of this row is still checked, so every mistake shows at once
             problem(f"{prefix}.ingredient_id",
-                    f"{ingredients[ingredient_id].name} is already in this cocktail.")
+                    msg("%(name)s is already in this cocktail.",
+                        name=ingredients[ingredient_id].name))
         else:
             ingredient = ingredients[ingredient_id]
             seen.add(ingredient_id)
@@ -244,7 +251,7 @@ def check_components(components: Sequence[ComponentInput] | None,
     if problems:
         count = sum(len(messages) for messages in problems.values())
         first = next(iter(problems.values()))[0]
-        message = first if count == 1 else f"The components have {count} problems."
+        message = first if count == 1 else msg("The components have %(count)s problems.", count=count)
         raise ValidationError(message, fields=problems)
     return tuple(doses)
 

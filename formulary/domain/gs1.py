@@ -23,6 +23,7 @@ from biip.gs1_element_strings import GS1ElementString
 from biip.symbology import SymbologyIdentifier
 
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 
 GS = "\x1d"
 
@@ -36,8 +37,9 @@ _GS_STAND_INS = re.compile(r"<GS>|\{GS\}|\u241d", re.IGNORECASE)
 # Specifications §7.12 (a year up to 50 years ahead is this century, further
 # ahead is the previous one).
 _CONFIG = ParseConfig(gs1_element_strings_verify_date=False)
-_DATE_AIS = {"11": "production date", "12": "due date", "13": "packaging date",
-             "15": "best-before date", "16": "sell-by date", "17": "expiry date"}
+_DATE_AIS = {"11": msg("production date"), "12": msg("due date"),
+             "13": msg("packaging date"), "15": msg("best-before date"),
+             "16": msg("sell-by date"), "17": msg("expiry date")}
 
 _GTIN_LENGTHS = (8, 12, 13, 14)
 _SHOWN_MAX = 100
@@ -102,16 +104,19 @@ def normalize_gtin(text: object, field: str = "gtin") -> str:
     if not digits:
         raise ValidationError("GTIN is required.", field=field)
     if not (digits.isascii() and digits.isdigit()):
-        raise ValidationError(f"A GTIN has digits only; '{text.strip()}' does not.",
+        raise ValidationError(msg("A GTIN has digits only; '%(text)s' does not.",
+                                  text=text.strip()),
                               field=field)
     if len(digits) not in _GTIN_LENGTHS:
         raise ValidationError(
-            f"A GTIN has 8, 12, 13 or 14 digits; '{digits}' has {len(digits)}.",
+            msg("A GTIN has 8, 12, 13 or 14 digits; '%(digits)s' has %(count)s.",
+                digits=digits, count=len(digits)),
             field=field)
     if not gtin_check_digit_ok(digits):
         raise ValidationError(
-            f"Bad check digit in GTIN {digits}: the last digit should be "
-            f"{_check_digit(digits[:-1])}.", field=field)
+            msg("Bad check digit in GTIN %(digits)s: the last digit should be "
+                "%(digit)s.",
+                digits=digits, digit=_check_digit(digits[:-1])), field=field)
     if not digits.strip("0"):
         raise ValidationError("A GTIN of zeros names no product.", field=field)
     return digits.zfill(14)
@@ -129,21 +134,26 @@ def _field_error(ai: GS1ApplicationIdentifier, data: str, raw: str) -> BarcodeEr
     """Why the data after ``ai`` does not fit it."""
     if ai.ai in _DATE_AIS and not (len(data) >= 6 and data[:6].isdigit()):
         label = _DATE_AIS[ai.ai]
-        article = "An" if label[0] in "aeiou" else "A"
+        if label[0] in "aeiou":
+            return BarcodeError(
+                msg("An %(label)s (AI %(ai)s) has 6 digits, YYMMDD; read '%(data)s' (read from "
+                    "'%(raw)s').", label=label, ai=ai.ai, data=data, raw=_shown(raw)))
         return BarcodeError(
-            f"{article} {label} (AI {ai.ai}) has 6 digits, YYMMDD; read '{data}' "
-            f"(read from '{_shown(raw)}').")
+            msg("A %(label)s (AI %(ai)s) has 6 digits, YYMMDD; read '%(data)s' (read from "
+                "'%(raw)s').", label=label, ai=ai.ai, data=data, raw=_shown(raw)))
     if ai.ai in _DATE_AIS:
         return BarcodeError(
-            f"Impossible {_DATE_AIS[ai.ai]} '{data[:6]}' in AI {ai.ai} (YYMMDD) "
-            f"(read from '{_shown(raw)}').")
+            msg("Impossible %(what)s '%(data)s' in AI %(ai)s (YYMMDD) (read from "
+                "'%(raw)s').",
+                what=_DATE_AIS[ai.ai], data=data[:6], ai=ai.ai, raw=_shown(raw)))
     if ai.ai == "01":
         return BarcodeError(
-            f"A GTIN (AI 01) has 14 digits; read '{data[:14]}' "
-            f"(read from '{_shown(raw)}').")
+            msg("A GTIN (AI 01) has 14 digits; read '%(data)s' (read from '%(raw)s').",
+                data=data[:14], raw=_shown(raw)))
     return BarcodeError(
-        f"Could not read AI {ai.ai} ({ai.description}) from '{data}' "
-        f"(read from '{_shown(raw)}').")
+        msg("Could not read AI %(ai)s (%(description)s) from '%(data)s' (read from "
+            "'%(raw)s').",
+            ai=ai.ai, description=ai.description, data=data, raw=_shown(raw)))
 
 
 def _elements_from_hri(body: str, raw: str) -> list[GS1ElementString]:
@@ -154,7 +164,8 @@ def _elements_from_hri(body: str, raw: str) -> list[GS1ElementString]:
     """
     parts = re.split(r"\((\d+)\)", body)
     if parts[0].strip(" " + GS):
-        raise BarcodeError(f"Could not read '{_shown(raw)}' as a GS1 barcode.")
+        raise BarcodeError(msg("Could not read '%(raw)s' as a GS1 barcode.",
+                               raw=_shown(raw)))
     elements = []
     for number, data in zip(parts[1::2], parts[2::2]):
         # printed HRI often has spaces after ")"; GS1 data never contains spaces
@@ -165,7 +176,8 @@ def _elements_from_hri(body: str, raw: str) -> list[GS1ElementString]:
             ai = None
         if ai is None or ai.ai != number:
             raise BarcodeError(
-                f"Unknown Application Identifier ({number}) in '{_shown(raw)}'.")
+                msg("Unknown Application Identifier (%(number)s) in '%(raw)s'.",
+                    number=number, raw=_shown(raw)))
         try:
             elements.append(GS1ElementString.parse(number + data, config=_CONFIG))
         except ParseError:
@@ -184,15 +196,18 @@ def _elements_from_raw(body: str, raw: str) -> list[GS1ElementString]:
         except ParseError:
             if not elements:
                 raise BarcodeError(
-                    f"Could not read '{_shown(raw)}' as a GS1 barcode.") from None
+                    msg("Could not read '%(raw)s' as a GS1 barcode.",
+                        raw=_shown(raw))) from None
             read = "".join(e.as_hri() for e in elements)
-            hint = ""
             if elements[-1].ai.separator_required:
                 # a lot longer than AI 10 allows: most likely the GS was lost
-                hint = f" Is the separator (GS) missing after AI {elements[-1].ai.ai}?"
+                raise BarcodeError(
+                    msg("Could not read '%(rest)s' after %(read)s (read from '%(raw)s'). Is "
+                        "the separator (GS) missing after AI %(ai)s?", rest=_shown(rest),
+                        read=read, raw=_shown(raw), ai=elements[-1].ai.ai)) from None
             raise BarcodeError(
-                f"Could not read '{_shown(rest)}' after {read} "
-                f"(read from '{_shown(raw)}').{hint}") from None
+                msg("Could not read '%(rest)s' after %(read)s (read from '%(raw)s').",
+                    rest=_shown(rest), read=read, raw=_shown(raw))) from None
         try:
             element = GS1ElementString.extract(rest, config=_CONFIG)
         except ParseError:
@@ -208,7 +223,8 @@ def _elements_from_digital_link(body: str, raw: str) -> list[GS1ElementString]:
         return list(GS1DigitalLinkURI.parse(body, config=_CONFIG).element_strings)
     except ParseError:
         raise BarcodeError(
-            f"Could not read the GS1 Digital Link '{_shown(raw)}'.") from None
+            msg("Could not read the GS1 Digital Link '%(raw)s'.",
+                raw=_shown(raw))) from None
 
 
 def _describe(elements: dict[str, GS1ElementString]) -> str:
@@ -257,20 +273,26 @@ def read_barcode(text: str) -> ScannedVial:
         try:
             symbology = SymbologyIdentifier.extract(body)
         except ParseError:
-            raise BarcodeError(f"Could not read '{_shown(raw)}' as a GS1 barcode.") from None
+            raise BarcodeError(msg("Could not read '%(raw)s' as a GS1 barcode.",
+                                   raw=_shown(raw))) from None
         body = body[len(symbology):]
     # a leading FNC1 (sent as GS) marks GS1 data; it carries nothing
     body = body.strip(GS + " ")
     if not body:
-        raise BarcodeError(f"This barcode holds nothing to read: '{_shown(raw)}'.")
+        raise BarcodeError(msg("This barcode holds nothing to read: '%(raw)s'.",
+                               raw=_shown(raw)))
 
     if body.isascii() and body.isdigit() and len(body) in _GTIN_LENGTHS:
         # No GS1 message of this length can hold a GTIN (AI 01 alone is 16
         # digits), so a bare run of 8-14 digits is a GTIN from a linear barcode.
         if not gtin_check_digit_ok(body):
-            raise BarcodeError(f"Bad check digit in GTIN {body} (read from '{_shown(raw)}').")
+            raise BarcodeError(msg("Bad check digit in GTIN %(body)s (read from "
+                                   "'%(raw)s').",
+                                   body=body, raw=_shown(raw)))
         if not body.strip("0"):
-            raise BarcodeError(f"A GTIN of zeros names no product (read from '{_shown(raw)}').")
+            raise BarcodeError(msg("A GTIN of zeros names no product (read from "
+                                   "'%(raw)s').",
+                                   raw=_shown(raw)))
         return ScannedVial(gtin=body.zfill(14), lot=None, expiry=None, serial=None, raw=raw)
 
     if body.startswith("("):
@@ -287,8 +309,10 @@ def read_barcode(text: str) -> ScannedVial:
             raise _field_error(element.ai, element.value, raw)
         if ai in by_ai and by_ai[ai].value != element.value:
             raise BarcodeError(
-                f"AI {ai} appears twice with different values, '{by_ai[ai].value}' and "
-                f"'{element.value}' (read from '{_shown(raw)}').")
+                msg("AI %(ai)s appears twice with different values, '%(value)s' and "
+                    "'%(other)s' (read from '%(raw)s').",
+                    ai=ai, value=by_ai[ai].value, other=element.value,
+                    raw=_shown(raw)))
         by_ai.setdefault(ai, element)
 
     gtin_element = by_ai.get("01")
@@ -300,9 +324,11 @@ def read_barcode(text: str) -> ScannedVial:
     # .gtin_error, so the check is here
     if gtin_element.gtin is None:
         raise BarcodeError(
-            f"Bad check digit in GTIN {gtin_element.value} (read from '{_shown(raw)}').")
+            msg("Bad check digit in GTIN %(gtin)s (read from '%(raw)s').",
+                gtin=gtin_element.value, raw=_shown(raw)))
     if not gtin_element.value.strip("0"):
-        raise BarcodeError(f"A GTIN of zeros names no product (read from '{_shown(raw)}').")
+        raise BarcodeError(msg("A GTIN of zeros names no product (read from '%(raw)s').",
+                               raw=_shown(raw)))
 
     expiry_element = by_ai.get("17") or by_ai.get("15")
     lot = by_ai.get("10")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ def parse_sort(raw: str | None, allowed: Iterable[str], default: str) -> Sort:
     key = raw[1:] if descending else raw
     if key not in allowed:
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise ValidationError(f"This list cannot be sorted by '{shown}'. Sort by one of: "
-                              f"{', '.join(allowed)} (a leading '-' for descending).",
+        raise ValidationError(msg("This list cannot be sorted by '%(shown)s'. Sort by one "
+                                  "of: %(choices)s (a leading '-' for descending).",
+                                  shown=shown, choices=', '.join(allowed)),
                               field="sort")
     return Sort(key, descending)
 

@@ -83,6 +83,7 @@ __all__ = [
 from formulary.domain.allergen_text import (
     _cache, _clean, _words, free_text_names, group_key,
 )
+from formulary.domain.messages import join_and, msg
 from formulary.domain.screen_values import (
     ALLERGY_ASSESSMENTS, ALLERGY_STATUSES, BLOCKING_CONDITIONS, CONDITIONS,
     CONDITION_LABELS, CrossReactivity, Finding, KINDS, LEVELS, SEVERITIES, ScreenAllergy,
@@ -92,26 +93,65 @@ from formulary.domain.screen_values import (
 
 
 # --------------------------------------------------------------------------- sentences
+#
+# Every sentence is a Message (formulary.domain.messages): its English text, as the tests
+# and the API have always read it, with the template and the values it was made of, so
+# that a page or the API can say it in the reader's language. The names put in are data
+# (ingredients, groups, what a person typed); the words around them are the catalog's.
 
 def _join(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return join_and(items)
+
+
+_REACTIONS = {
+    "mild": msg("a mild reaction"),
+    "moderate": msg("a moderate reaction"),
+    "severe": msg("a severe reaction"),
+    "anaphylaxis": msg("anaphylaxis"),
+}
+assert set(_REACTIONS) == set(SEVERITIES)
+
+#: The general contraindications, one sentence per condition (its word and the
+#: sentence's grammar differ by language).
+_GENERAL = {
+    "pregnant": msg("Pregnancy: mesotherapy is contraindicated."),
+    "breastfeeding": msg("Breastfeeding: mesotherapy is contraindicated."),
+    "anticoagulant_therapy": msg("Anticoagulant therapy: mesotherapy is contraindicated."),
+    "bleeding_disorder": msg("Bleeding disorder: mesotherapy is contraindicated."),
+    "active_skin_infection": msg("Active skin infection: mesotherapy is contraindicated."),
+    "diabetes": msg("Diabetes: use mesotherapy with caution."),
+    "autoimmune_disease": msg("Autoimmune disease: use mesotherapy with caution."),
+    "cancer": msg("Cancer: use mesotherapy with caution."),
+}
+
+#: An ingredient's own contraindication, per condition: the template of its sentence.
+_INGREDIENT_CONTRA = {
+    "pregnant": msg("%(ingredient)s is contraindicated in pregnancy."),
+    "breastfeeding": msg("%(ingredient)s is contraindicated in breastfeeding."),
+    "anticoagulant_therapy": msg("%(ingredient)s is contraindicated in anticoagulant therapy."),
+    "bleeding_disorder": msg("%(ingredient)s is contraindicated in bleeding disorder."),
+    "active_skin_infection": msg("%(ingredient)s is contraindicated in active skin infection."),
+    "diabetes": msg("%(ingredient)s is contraindicated in diabetes."),
+    "autoimmune_disease": msg("%(ingredient)s is contraindicated in autoimmune disease."),
+    "cancer": msg("%(ingredient)s is contraindicated in cancer."),
+}
+assert set(_GENERAL) == set(_INGREDIENT_CONTRA) == set(CONDITIONS)
+assert all(_GENERAL[c].startswith(CONDITION_LABELS[c].capitalize() + ": ")
+           and _INGREDIENT_CONTRA[c].endswith(f" in {CONDITION_LABELS[c]}.") for c in CONDITIONS)
 
 
 def _reaction(allergy: ScreenAllergy) -> str:
     """"a severe reaction (urticaria)", "anaphylaxis", "a mild reaction"."""
-    said = "anaphylaxis" if allergy.severity == "anaphylaxis" else f"a {allergy.severity} reaction"
+    said = _REACTIONS[allergy.severity]
     if allergy.reaction and allergy.reaction.casefold() != said.casefold():
-        said += f" ({allergy.reaction})"
+        said = msg("%(reaction)s (%(details)s)", reaction=said, details=allergy.reaction)
     return said
 
 
 def _allergen_product(allergy: ScreenAllergy) -> str:
     if allergy.ingredient_name and _clean(allergy.ingredient_name):
         return _clean(allergy.ingredient_name)
-    return f"ingredient #{allergy.ingredient_id}"
+    return msg("ingredient #%(id)s", id=allergy.ingredient_id)
 
 
 @_cache
@@ -131,32 +171,29 @@ _Item = tuple[ScreenIngredient | None, Finding]
 _Keyed = tuple[tuple, Finding]
 
 _NOT_ASSESSED = Finding("warn", "allergies_not_assessed", None,
-                        "Allergies have not been assessed: ask the patient before treating.")
+                        msg("Allergies have not been assessed: ask the patient before treating."))
 
 
 def _general_contraindication(condition: str) -> Finding:
-    label = CONDITION_LABELS[condition].capitalize()
-    if condition in BLOCKING_CONDITIONS:
-        return Finding("block", "contraindication", None,
-                       f"{label}: mesotherapy is contraindicated.")
-    return Finding("warn", "contraindication", None, f"{label}: use mesotherapy with caution.")
+    level = "block" if condition in BLOCKING_CONDITIONS else "warn"
+    return Finding(level, "contraindication", None, _GENERAL[condition])
 
 
 class _CodedAllergy:
     """An active allergy to an ingredient or a group, with what every ingredient is
     checked against worked out once."""
 
-    __slots__ = ("allergy", "reaction", "groups", "source", "relevant", "reacting")
+    __slots__ = ("allergy", "reaction", "groups", "product", "relevant", "reacting")
 
     def __init__(self, allergy: ScreenAllergy, cross: CrossReactivity):
         self.allergy = allergy
         self.reaction = _reaction(allergy)
         if allergy.group is not None:
             self.groups = dict(_shown_groups(frozenset({allergy.group})))
-            self.source = ""  # the group is the allergen: nothing to add after its name
+            self.product = None  # the group is the allergen: nothing to add after its name
         else:
             self.groups = dict(_shown_groups(allergy.ingredient_groups))
-            self.source = f" in {_allergen_product(allergy)}"
+            self.product = _allergen_product(allergy)
         # The group keys an ingredient must hold for this allergy to say anything of it
         # (other than a direct allergy, which goes by ingredient id).
         relevant = set(self.groups)
@@ -183,7 +220,8 @@ class _CodedAllergy:
         if allergy.ingredient_id is not None and allergy.ingredient_id == ing.id:
             # Every group of the ingredient is the allergen: no cross warnings on it.
             return [(ing, Finding("block", "allergy", ing.id,
-                                  f"The patient had {reaction} to {name}.", allergy.id))]
+                                  msg("The patient had %(reaction)s to %(ingredient)s.",
+                                      reaction=reaction, ingredient=name), allergy.id))]
         relevant = self.relevant
         if not any(key in relevant for key, _ in groups):
             return []
@@ -191,42 +229,56 @@ class _CodedAllergy:
         shared = [shown for key, shown in groups if key in self.groups]
         if shared:
             if allergy.group is not None:
-                message = f"{name} contains {_join(shared)}, to which the patient had {reaction}."
+                message = msg("%(ingredient)s contains %(groups)s, to which the patient had "
+                              "%(reaction)s.", ingredient=name, groups=_join(shared),
+                              reaction=reaction)
             else:
-                message = (f"{name} contains {_join(shared)}, as does "
-                           f"{_allergen_product(allergy)}, to which the patient had {reaction}.")
+                message = msg("%(ingredient)s contains %(groups)s, as does %(product)s, to which "
+                              "the patient had %(reaction)s.", ingredient=name,
+                              groups=_join(shared), product=self.product, reaction=reaction)
             out.append((ing, Finding("block", "allergen_group", ing.id, message, allergy.id)))
         for key, shown in groups:
             if key in self.groups:
                 continue  # this group already blocked the ingredient for this allergy
             reacting = self.reacting.get(key)
             if reacting:
-                out.append((ing, Finding(
-                    "warn", "cross_reactivity", ing.id,
-                    f"{name} contains {shown}, which can cross-react with {reacting}"
-                    f"{self.source}, to which the patient had {reaction}.", allergy.id)))
+                if self.product is None:
+                    message = msg("%(ingredient)s contains %(group)s, which can cross-react "
+                                  "with %(allergen)s, to which the patient had %(reaction)s.",
+                                  ingredient=name, group=shown, allergen=reacting,
+                                  reaction=reaction)
+                else:
+                    message = msg("%(ingredient)s contains %(group)s, which can cross-react "
+                                  "with %(allergen)s in %(product)s, to which the patient had "
+                                  "%(reaction)s.", ingredient=name, group=shown,
+                                  allergen=reacting, product=self.product, reaction=reaction)
+                out.append((ing, Finding("warn", "cross_reactivity", ing.id, message,
+                                         allergy.id)))
         return out
 
 
 def _free_text_block(allergy: ScreenAllergy, ing: ScreenIngredient) -> Finding | None:
     text, name = _clean(allergy.substance or ""), _clean(ing.name)
     if free_text_names(text, ing.name):
-        message = (f"Free-text allergy '{text}' names {name}, an ingredient of this "
-                   f"cocktail; the patient had {_reaction(allergy)}.")
+        message = msg("Free-text allergy '%(text)s' names %(ingredient)s, an ingredient of "
+                      "this cocktail; the patient had %(reaction)s.", text=text,
+                      ingredient=name, reaction=_reaction(allergy))
     else:
         named = [shown for _, shown in _shown_groups(ing.groups) if free_text_names(text, shown)]
         if not named:
             return None
-        message = (f"Free-text allergy '{text}' names {_join(named)}, which {name} "
-                   f"contains; the patient had {_reaction(allergy)}.")
+        message = msg("Free-text allergy '%(text)s' names %(groups)s, which %(ingredient)s "
+                      "contains; the patient had %(reaction)s.", text=text,
+                      groups=_join(named), ingredient=name, reaction=_reaction(allergy))
     return Finding("block", "uncoded_allergy", ing.id, message, allergy.id)
 
 
 def _free_text_review(allergy: ScreenAllergy) -> Finding:
     return Finding("warn", "uncoded_allergy", None,
-                   f"Free-text allergy '{_clean(allergy.substance or '')}' names no ingredient "
-                   f"or allergen group on file: review by hand. The patient had "
-                   f"{_reaction(allergy)}.", allergy.id)
+                   msg("Free-text allergy '%(text)s' names no ingredient or allergen group on "
+                       "file: review by hand. The patient had %(reaction)s.",
+                       text=_clean(allergy.substance or ""), reaction=_reaction(allergy)),
+                   allergy.id)
 
 
 def _keyed(item: _Item) -> _Keyed:
@@ -359,7 +411,7 @@ class PatientScreen:
                 if condition in ing.contraindications:
                     items.append((ing, Finding(
                         "block", "contraindication", ing.id,
-                        f"{name} is contraindicated in {CONDITION_LABELS[condition]}.")))
+                        msg(_INGREDIENT_CONTRA[condition].template, ingredient=name))))
         asked = set(self._coded_by_id.get(ing.id, ()))
         coded_by_group = self._coded_by_group
         for key, _ in groups:

@@ -20,6 +20,7 @@ import unicodedata
 from datetime import date
 
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 
 #: Refused, never stored: PostgreSQL text cannot hold NUL, and an unpaired surrogate
 #: cannot be encoded (driver, template, workbook).
@@ -74,17 +75,22 @@ def check_text(value: object, field: str, label: str, *, required: bool = False,
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise ValidationError(f"{label} must be text.", field=field)
+        raise ValidationError(msg("%(label)s must be text.",
+                                  label=label), field=field)
     value = clean_text(value, field)
     value = value.strip() if multiline else " ".join(value.split())
     if not value:
         if required:
-            raise ValidationError(f"{label} is required.", field=field)
+            raise ValidationError(msg("%(label)s is required.",
+                                      label=label), field=field)
         return ""
     if visible and not has_visible(value):
-        raise ValidationError(f"{label} {VISIBLE_MESSAGE}.", field=field)
+        # VISIBLE_MESSAGE in one sentence: the catalog holds it whole
+        raise ValidationError(msg("%(label)s must contain a letter or a digit.", label=label),
+                              field=field)
     if len(value) > max_length:
-        raise ValidationError(f"{label} is too long (at most {max_length} characters).",
+        raise ValidationError(msg("%(label)s is too long (at most %(max_length)s characters).",
+                                  label=label, max_length=max_length),
                               field=field)
     return value
 

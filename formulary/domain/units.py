@@ -29,6 +29,7 @@ from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_HALF_UP,
 from fractions import Fraction
 
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 
 MASS: tuple[str, ...] = ("mcg", "mg", "g")
 VOLUME: tuple[str, ...] = ("mL",)
@@ -104,13 +105,16 @@ def parse_unit(text: object, field: str = "unit") -> str:
     :class:`ValidationError` on ``field``, naming the allowed units.
     """
     if text is None or (isinstance(text, str) and not text.strip()):
-        raise ValidationError(f"Choose a unit: one of {_ALLOWED}.", field=field)
+        raise ValidationError(msg("Choose a unit: one of %(units)s.",
+                                  units=_ALLOWED), field=field)
     if not isinstance(text, str):
-        raise ValidationError(f"Unit must be one of {_ALLOWED}.", field=field)
+        raise ValidationError(msg("Unit must be one of %(units)s.",
+                                  units=_ALLOWED), field=field)
     unit = _SPELLINGS.get(text.strip().lower())
     if unit is None:
         raise ValidationError(
-            f"Unknown unit '{text.strip()}': use one of {_ALLOWED}.", field=field)
+            msg("Unknown unit '%(text)s': use one of %(units)s.",
+                text=text.strip(), units=_ALLOWED), field=field)
     return unit
 
 
@@ -173,12 +177,15 @@ def parse_quantity(value: object, field: str = "quantity", *,
 
     if isinstance(value, bool):
         # bool is an int subclass: True would silently become 1
-        raise refuse(f"{label} must be a number.")
+        raise refuse(msg("%(label)s must be a number.",
+                         label=label))
     if isinstance(value, float):
-        raise refuse(f"{label} must be sent as a string (\"2.5\") or an exact number, "
-                     "not a floating-point number.")
+        raise refuse(msg("%(label)s must be sent as a string (\"2.5\") or an exact number, not "
+                         "a floating-point number.",
+                         label=label))
     if value is None:
-        raise refuse(f"{label} is required.")
+        raise refuse(msg("%(label)s is required.",
+                         label=label))
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, Decimal):
@@ -186,26 +193,33 @@ def parse_quantity(value: object, field: str = "quantity", *,
     elif isinstance(value, str):
         text = value.strip()
         if not text:
-            raise refuse(f"{label} is required.")
+            raise refuse(msg("%(label)s is required.",
+                             label=label))
         if not _NUMBER.fullmatch(text):
             if "," in text:
                 # 2,5 may be two and a half or (as 1,000) a thousands separator:
                 # guessing either way could be off by a factor of 1000
-                raise refuse(f"{label}: use a point for decimals and no thousands "
-                             "separator (2.5, not 2,5).")
-            raise refuse(f"{label} must be a number, like 2.5.")
+                raise refuse(msg("%(label)s: use a point for decimals and no thousands "
+                                 "separator (2.5, not 2,5).",
+                                 label=label))
+            raise refuse(msg("%(label)s must be a number, like 2.5.",
+                             label=label))
         number = Decimal(text)
     else:
-        raise refuse(f"{label} must be a number.")
+        raise refuse(msg("%(label)s must be a number.",
+                         label=label))
 
     if not number.is_finite():
-        raise refuse(f"{label} must be a finite number.")
+        raise refuse(msg("%(label)s must be a finite number.",
+                         label=label))
     # Magnitude first: it is cheap, and it keeps "1e999999" away from the digit walk.
     if number.copy_abs() >= MAX_MAGNITUDE:  # copy_abs: no context, no Overflow
-        raise refuse(f"{label} is too large: at most 9 digits before the decimal point "
-                     f"({MAX_QUANTITY_TEXT}).")
+        raise refuse(msg("%(label)s is too large: at most 9 digits before the decimal point "
+                         "(%(maximum)s).",
+                         label=label, maximum=MAX_QUANTITY_TEXT))
     if _places(number) > SCALE:
-        raise refuse(f"At most {SCALE} decimal places.")
+        raise refuse(msg("At most %(places)s decimal places.",
+                         places=SCALE))
     number = _canonical(number)
     if number == 0 and not allow_zero:
         raise refuse(f"{label} must be positive." if not allow_negative
@@ -236,8 +250,9 @@ class Strength:
                                   field="strength")
         if self.unit not in ACTIVE_UNITS:
             raise ValidationError(
-                f"A strength is an amount per mL in {', '.join(ACTIVE_UNITS)}; "
-                f"'{self.unit}' per mL is not one.", field="strength")
+                msg("A strength is an amount per mL in %(choices)s; '%(unit)s' per mL is not "
+                    "one.",
+                    choices=', '.join(ACTIVE_UNITS), unit=self.unit), field="strength")
 
     def __str__(self) -> str:
         return f"{format_quantity(self.amount)} {self.unit}/mL"
@@ -259,7 +274,8 @@ def _as_decimal(amount: object) -> Decimal:
 
 def _check_unit(unit: str) -> None:
     if unit not in UNITS:
-        raise UnitConversionError(f"Unknown unit '{unit}': use one of {_ALLOWED}.")
+        raise UnitConversionError(msg("Unknown unit '%(unit)s': use one of %(units)s.",
+                                      unit=unit, units=_ALLOWED))
 
 
 def _ratio(from_unit: str, to_unit: str) -> Fraction:
@@ -289,18 +305,21 @@ def convert_exact(amount: Decimal, from_unit: str, to_unit: str,
         active_unit = from_unit if target == "mL" else to_unit
         if strength is None:
             raise UnitConversionError(
-                f"{from_unit} cannot be converted to {to_unit}: "
-                "this ingredient has no strength per mL.")
+                msg("%(from_unit)s cannot be converted to %(to_unit)s: this ingredient has "
+                    "no strength per mL.",
+                    from_unit=from_unit, to_unit=to_unit))
         if _kind(strength.unit) != _kind(active_unit):
             raise UnitConversionError(
-                f"{from_unit} cannot be converted to {to_unit}: this ingredient's "
-                f"strength is in {strength.unit} per mL.")
+                msg("%(from_unit)s cannot be converted to %(to_unit)s: this ingredient's "
+                    "strength is in %(strength_unit)s per mL.",
+                    from_unit=from_unit, to_unit=to_unit, strength_unit=strength.unit))
         per_ml = Fraction(strength.amount)
         if target == "mL":
             return value * _ratio(from_unit, strength.unit) / per_ml
         return value * per_ml * _ratio(strength.unit, to_unit)
 
-    raise UnitConversionError(f"{from_unit} cannot be converted to {to_unit}.")
+    raise UnitConversionError(msg("%(from_unit)s cannot be converted to %(to_unit)s.",
+                                  from_unit=from_unit, to_unit=to_unit))
 
 
 def round_computed(value: Fraction) -> Decimal:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain.errors import Duplicate, ValidationError, refuse_unknown_fields
+from formulary.domain.messages import msg
 from formulary.domain.safety import CrossReactivity as CrossReactivityRule
 from formulary.domain.safety import group_key
 from formulary.domain.text import check_text
@@ -85,7 +86,8 @@ def _validate(session: Session, data, group: AllergenGroup | None) -> dict:
             AllergenGroup.name_key == group_key(out["name"]),
             AllergenGroup.id != (group.id if group else -1))).first()
         if clash:
-            raise Duplicate(f"An allergen group named {out['name']} already exists.", field="name")
+            raise Duplicate(msg("An allergen group named %(name)s already exists.",
+                                name=out['name']), field="name")
     return out
 
 

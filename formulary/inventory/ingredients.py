@@ -33,6 +33,7 @@ from formulary.cocktails.models import CocktailVersion, Component
 from formulary.domain.doses import IngredientFacts
 from formulary.domain.errors import Duplicate, InvalidState, ValidationError, refuse_unknown_fields
 from formulary.domain.gs1 import normalize_gtin
+from formulary.domain.messages import msg
 from formulary.domain.safety import CONDITIONS, group_key
 from formulary.domain.text import check_text, text_key
 from formulary.domain.units import (ACTIVE_UNITS, Strength, UnitConversionError, convert_exact,
@@ -103,8 +104,9 @@ class _Problems:
         if self.fields:
             count = sum(len(v) for v in self.fields.values())
             first = next(iter(self.fields.values()))[0]
-            raise ValidationError(first if count == 1 else f"{count} fields need attention.",
-                                  fields=self.fields)
+            raise ValidationError(
+                first if count == 1 else msg("%(count)s fields need attention.", count=count),
+                fields=self.fields)
 
 
 def _amount_unit(value, field: str, p: _Problems) -> tuple[Decimal, str] | None:
@@ -280,13 +282,15 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
             Ingredient.name_key == name_key(out["name"]),
             Ingredient.id != (ing.id if ing else -1))).first()
         if clash:
-            raise Duplicate(f"An ingredient named {out['name']} already exists.", field="name")
+            raise Duplicate(msg("An ingredient named %(name)s already exists.",
+                                name=out['name']), field="name")
     if out.get("gtins"):
         clash = session.execute(select(IngredientGtin.gtin, Ingredient.name).join(Ingredient).where(
             IngredientGtin.gtin.in_(out["gtins"]),
             IngredientGtin.ingredient_id != (ing.id if ing else -1))).first()
         if clash:
-            raise Duplicate(f"GTIN {clash[0]} already belongs to {clash[1]}.", field="gtins")
+            raise Duplicate(msg("GTIN %(gtin)s already belongs to %(ingredient)s.",
+                                gtin=clash[0], ingredient=clash[1]), field="gtins")
     return out
 
 

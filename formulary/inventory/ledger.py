@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from formulary.db import utcnow
 from formulary.domain.errors import InsufficientStock, ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.units import MAX_MAGNITUDE, MAX_QUANTITY_TEXT
 from formulary.inventory.models import ADJUSTMENT_REASONS, MOVEMENT_KINDS, Lot, Movement
 from formulary.inventory.totals import TotalProblem, check_totals
@@ -55,19 +56,21 @@ def post_movement(session: Session, lot: Lot, delta: Decimal, kind: str, actor, 
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"unknown movement kind {kind!r}")
     if kind == "adjustment" and reason not in ADJUSTMENT_REASONS:
-        raise ValidationError("Choose a reason: " + ", ".join(ADJUSTMENT_REASONS) + ".", field="reason")
+        raise ValidationError(msg("Choose a reason: %(choices)s.",
+                                  choices=", ".join(ADJUSTMENT_REASONS)), field="reason")
     balance = lot.quantity_on_hand + delta
     if balance < 0:
         raise InsufficientStock(
-            f"Lot {lot.lot_number} holds {lot.quantity_on_hand.normalize():f}; "
-            f"taking {(-delta).normalize():f} would leave it below zero.",
+            msg("Lot %(lot)s holds %(on_hand)s; taking %(taken)s would leave it below zero.",
+                lot=lot.lot_number, on_hand=lot.quantity_on_hand, taken=-delta),
             shortfalls={lot.ingredient_id: -balance}, field="quantity_delta")
     if balance >= MAX_MAGNITUDE:
         # Each typed amount is in range, but receiving a lot again adds to it: its
         # balance keeps the same bound (SPEC §3 "Range"; SQLite stores it exactly).
         raise ValidationError(
-            f"Lot {lot.lot_number} would hold {balance.normalize():f}: a lot holds at most "
-            f"{MAX_QUANTITY_TEXT}.", field="quantity_delta" if kind == "adjustment" else "quantity")
+            msg("Lot %(lot)s would hold %(balance)s: a lot holds at most %(maximum)s.",
+                lot=lot.lot_number, balance=balance, maximum=MAX_QUANTITY_TEXT),
+            field="quantity_delta" if kind == "adjustment" else "quantity")
     lot.quantity_on_hand = balance
     movement = Movement(lot=lot, kind=kind, reason=reason, quantity_delta=delta,
                         balance_after=balance, note=note or "", batch_id=batch_id,

@@ -25,6 +25,7 @@ from formulary.domain import gs1
 from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import (DomainError, Duplicate, InvalidState, NotFound,
                                      ValidationError)
+from formulary.domain.messages import code, msg
 from formulary.domain.stock import expiry_end
 from formulary.domain.text import check_text
 from formulary.domain.units import parse_quantity
@@ -64,7 +65,8 @@ def _resolve_ingredient(session: Session, ingredient) -> Ingredient:
         raise ValidationError("Choose an ingredient.", field="ingredient_id")
     found = session.get(Ingredient, ingredient)
     if found is None:
-        raise ValidationError(f"Unknown ingredient {ingredient}.", field="ingredient_id")
+        raise ValidationError(msg("Unknown ingredient %(ingredient)s.",
+                                  ingredient=ingredient), field="ingredient_id")
     return found
 
 
@@ -141,12 +143,14 @@ def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date,
     if lot.status != "available":
         # A quarantined lot was put aside by a person, a recalled one by the supplier or
         # the authority: more of it on the shelf is not stock to add (release it first).
-        raise InvalidState(f"Lot {number} of {ing.name} is {lot.status}: more of it cannot "
-                           "be received.", field="lot_number")
+        raise InvalidState(msg("Lot %(number)s of %(ingredient)s is %(status)s: more of it "
+                               "cannot be received.",
+                               number=number, ingredient=ing.name, status=code(lot.status)), field="lot_number")
     if lot.expiry_date != expiry:
         raise Duplicate(
-            f"Lot {number} of {ing.name} was received with expiry "
-            f"{lot.expiry_date.isoformat()}, not {expiry.isoformat()}: check the vial.",
+            msg("Lot %(number)s of %(ingredient)s was received with expiry %(expiry_date)s, "
+                "not %(expiry)s: check the vial.",
+                number=number, ingredient=ing.name, expiry_date=lot.expiry_date, expiry=expiry),
             field="expiry_date")
     before = lot_snapshot(lot)
     lot.quantity_received = lot.quantity_received + qty
@@ -183,14 +187,17 @@ def lookup_barcode(session: Session, barcode, now: datetime | None = None
     ).scalar_one_or_none()
     read = describe_scan(vial)
     if ing is None:
-        raise gs1.BarcodeError(f"Unknown GTIN {vial.gtin}: no ingredient carries it "
-                               f"(read {read}).")
+        raise gs1.BarcodeError(msg("Unknown GTIN %(gtin)s: no ingredient carries it (read "
+                                   "%(read)s).",
+                                   gtin=vial.gtin, read=read))
     if not vial.lot or vial.expiry is None:
-        raise gs1.BarcodeError(f"This barcode lacks a lot or an expiry (read {read}): "
-                               "receive the vial with the form.")
+        raise gs1.BarcodeError(msg("This barcode lacks a lot or an expiry (read %(read)s): "
+                                   "receive the vial with the form.",
+                                   read=read))
     if (now or utcnow()) >= expiry_end(vial.expiry, clock.clinic_tz()):
-        raise gs1.BarcodeError(f"This lot expired on {vial.expiry.isoformat()}: an expired lot "
-                               f"is not received (read {read}).")
+        raise gs1.BarcodeError(msg("This lot expired on %(expiry)s: an expired lot is not "
+                                   "received (read %(read)s).",
+                                   expiry=vial.expiry, read=read))
     return vial, ing
 
 
@@ -273,10 +280,12 @@ def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
     if locked is None:
         raise NotFound("No such lot.")
     if locked.status == "recalled":
-        raise InvalidState(f"Lot {locked.lot_number} is recalled; a recall is final.",
+        raise InvalidState(msg("Lot %(lot_number)s is recalled; a recall is final.",
+                               lot_number=locked.lot_number),
                            field="status")
     if locked.status == status:
-        raise InvalidState(f"Lot {locked.lot_number} is already {status}.", field="status")
+        raise InvalidState(msg("Lot %(lot_number)s is already %(status)s.",
+                               lot_number=locked.lot_number, status=code(status)), field="status")
     before = {"status": locked.status, "status_reason": locked.status_reason}
     locked.status = status
     locked.status_reason = text

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients.models import Allergy, Patient
 from formulary.patients.services import (UNSET, _choice, _text, allergy_snapshot, allergy_target,
@@ -25,7 +26,8 @@ def _ingredient(session: Session, ingredient_id) -> Ingredient:
         raise ValidationError("Choose an ingredient by its id.", field="ingredient_id")
     ing = session.get(Ingredient, ingredient_id)
     if ing is None:
-        raise ValidationError(f"There is no ingredient #{ingredient_id}.", field="ingredient_id")
+        raise ValidationError(msg("There is no ingredient #%(ingredient_id)s.",
+                                  ingredient_id=ingredient_id), field="ingredient_id")
     return ing
 
 
@@ -35,7 +37,8 @@ def _group(session: Session, name) -> AllergenGroup:
     group = session.execute(select(AllergenGroup).where(
         AllergenGroup.name_key == name_key(name))).scalar_one_or_none()
     if group is None:
-        raise ValidationError(f"There is no allergen group '{name.strip()}'.",
+        raise ValidationError(msg("There is no allergen group '%(name)s'.",
+                                  name=name.strip()),
                               field="allergen_group")
     return group
 
@@ -120,8 +123,9 @@ def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None
                 or (text is not None and other.substance is not None
                     and name_key(other.substance) == name_key(text)))
         if same and other.status == "active" and status == "active":
-            raise Duplicate(f"This allergy is already on file ({allergy_target(other)}); "
-                            "change that one instead.", field=given[0])
+            raise Duplicate(msg("This allergy is already on file (%(target)s); "
+                                "change that one instead.",
+                                target=allergy_target(other)), field=given[0])
     allergy = Allergy(ingredient=ing, allergen_group=group, substance=text, severity=severity,
                       reaction=_text(reaction, "reaction", "Reaction", required=False,
                                      max_length=300),

@@ -29,6 +29,7 @@ from formulary.cocktails.models import AREAS, CocktailVersion, Component
 from formulary.domain import safety
 from formulary.domain.allergen_text import _words as words_of
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients import screen_snapshot
 from formulary.patients.models import Allergy, Patient, PatientCondition
@@ -211,7 +212,8 @@ def check_area(area: str | None) -> str | None:
     if area is None or area == "":
         return None
     if area not in AREAS:
-        raise ValidationError(f"Unknown area '{area}'; use one of: {', '.join(AREAS)}.",
+        raise ValidationError(msg("Unknown area '%(area)s'; use one of: %(choices)s.",
+                                  area=area, choices=', '.join(AREAS)),
                               field="area")
     return area
 

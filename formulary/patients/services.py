@@ -22,6 +22,7 @@ from formulary.audit.services import record
 from formulary.domain import safety
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
 from formulary.domain.listing import parse_sort
+from formulary.domain.messages import msg
 from formulary.domain.text import check_text, search_words, text_key
 from formulary.extensions import db
 from formulary.listing import SortColumns
@@ -196,14 +197,16 @@ def _conditions(value) -> list[str]:
         raise ValidationError("Conditions must be a list.", field="conditions")
     unknown = [c for c in value if c not in safety.CONDITIONS]
     if unknown:
-        raise ValidationError(f"Unknown condition(s): {', '.join(map(str, unknown))}; known: "
-                              f"{', '.join(safety.CONDITIONS)}.", field="conditions")
+        raise ValidationError(msg("Unknown condition(s): %(unknown)s; known: %(known)s.",
+                                  unknown=", ".join(map(str, unknown)),
+                                  known=', '.join(safety.CONDITIONS)), field="conditions")
     return sorted(set(value))
 
 
 def _choice(value, allowed, field: str, label: str) -> str:
     if value not in allowed:
-        raise ValidationError(f"{label} must be one of: {', '.join(allowed)}.", field=field)
+        raise ValidationError(msg("%(label)s must be one of: %(choices)s.",
+                                  label=label, choices=', '.join(allowed)), field=field)
     return value
 
 
@@ -212,7 +215,8 @@ def _check_mrn_free(session: Session, mrn: str, patient_id: int | None) -> None:
     if patient_id is not None:
         stmt = stmt.where(Patient.id != patient_id)
     if session.execute(stmt.limit(1)).first() is not None:
-        raise Duplicate(f"Another patient has the medical record number {mrn}.", field="mrn")
+        raise Duplicate(msg("Another patient has the medical record number %(mrn)s.",
+                            mrn=mrn), field="mrn")
 
 
 def _has_active_allergy(patient: Patient) -> bool:

@@ -29,7 +29,7 @@ from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
 from formulary.display import code_word
-from formulary.i18n import _
+from formulary.i18n import _, tr
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
@@ -236,7 +236,7 @@ def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
         for f in fr.findings:
             li = rendered.get(id(f))
             if li is None:
-                li = rendered[id(f)] = f"{_FINDING_LI[f.kind, f.level]}{escape(f.message)}</li>"
+                li = rendered[id(f)] = f"{_FINDING_LI[f.kind, f.level]}{escape(tr(f.message))}</li>"
             items.append(li)
         out.append(Markup("".join(items)))
     return out
@@ -260,7 +260,7 @@ def picker(patient_id: int):
     try:
         area = screening.check_area(area)
     except ValidationError as exc:
-        flash(exc.message, "warning")
+        flash(tr(exc.message), "warning")
         area = None
     page = _page_arg()
     found = screening.formulation_page(db.session, patient, area,

@@ -34,6 +34,7 @@ from formulary.compounding.queries import batch_options
 from formulary.courses.models import Administration
 from formulary.db import utcnow
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.recalls import PATIENT_STATUSES, recall_status, status_change
 from formulary.domain.text import check_text
 from formulary.inventory.models import Lot
@@ -103,7 +104,8 @@ def open_recall(session: Session, actor, lot: Lot, *, reason: str,
 
 def check_status(value) -> str:
     if not isinstance(value, str) or value not in PATIENT_STATUSES:
-        raise ValidationError("Choose a status: " + ", ".join(PATIENT_STATUSES) + ".",
+        raise ValidationError(msg("Choose a status: %(choices)s.",
+                                  choices=", ".join(PATIENT_STATUSES)),
                               field="status")
     return value
 
@@ -116,7 +118,9 @@ def worklist_entry(session: Session, recall_id, patient_id) -> RecallPatient:
         RecallPatient.recall_id == recall_id, RecallPatient.patient_id == patient_id)
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"Patient #{patient_id} is not on the worklist of recall #{recall_id}.")
+        raise NotFound(msg("Patient #%(patient_id)s is not on the worklist of recall "
+                           "#%(recall_id)s.",
+                           patient_id=patient_id, recall_id=recall_id))
     return row
 
 
@@ -157,7 +161,9 @@ def set_patient_status(session: Session, actor, recall_id: int, patient_id: int,
         .where(RecallPatient.recall_id == recall.id, RecallPatient.patient_id == patient_id)
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"Patient #{patient_id} is not on the worklist of recall #{recall.id}.")
+        raise NotFound(msg("Patient #%(patient_id)s is not on the worklist of recall "
+                           "#%(recall_id)s.",
+                           patient_id=patient_id, recall_id=recall.id))
     before = {"status": row.status, "note": row.note}
     row.status = status
     if text is not None:

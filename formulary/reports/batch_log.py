@@ -24,6 +24,7 @@ from formulary.compounding.models import Batch, BatchLine
 from formulary.courses.models import Administration, CourseSession
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
 from formulary.reports.workbook import Column, Sheet
@@ -100,7 +101,8 @@ def check_range(start: date | None, end: date | None, *, start_field: str = "fro
     start, end = check_date_range(start, end, start_field=start_field, end_field=end_field,
                                   required=True)
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise ValidationError(f"A report covers at most {MAX_RANGE_DAYS} days.", field=end_field)
+        raise ValidationError(msg("A report covers at most %(days)s days.",
+                                  days=MAX_RANGE_DAYS), field=end_field)
     return start, end
 
 
@@ -109,7 +111,8 @@ def resolve_filters(session: Session, *, cocktail_id: int | None = None,
                     ) -> tuple[int | None, int | None]:
     """Check that the named cocktail and patient exist (a patient by id or by MRN)."""
     if cocktail_id is not None and session.get(Cocktail, cocktail_id) is None:
-        raise NotFound(f"There is no cocktail {cocktail_id}.", field="cocktail_id")
+        raise NotFound(msg("There is no cocktail %(cocktail_id)s.",
+                           cocktail_id=cocktail_id), field="cocktail_id")
     if patient_mrn:
         found = session.execute(
             select(Patient.id).where(Patient.mrn == patient_mrn.strip())).scalar_one_or_none()
@@ -118,7 +121,8 @@ def resolve_filters(session: Session, *, cocktail_id: int | None = None,
                                   field="patient_mrn")
         patient_id = found
     elif patient_id is not None and session.get(Patient, patient_id) is None:
-        raise NotFound(f"There is no patient {patient_id}.", field="patient_id")
+        raise NotFound(msg("There is no patient %(patient_id)s.",
+                           patient_id=patient_id), field="patient_id")
     return cocktail_id, patient_id
 
 

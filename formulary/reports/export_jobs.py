@@ -40,6 +40,7 @@ from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, REPO
 from formulary.db import write_intent
 from formulary.display import code_word
 from formulary.domain.errors import NotFound, ValidationError
+from formulary.domain.messages import msg
 from formulary.i18n import _, _lang, format_date_l, format_datetime_l
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
@@ -80,7 +81,8 @@ def register_export(spec: ExportSpec) -> ExportSpec:
 
 def get_spec(name: Any) -> ExportSpec:
     if not isinstance(name, str) or name not in EXPORTS:
-        raise ValidationError(f"Choose the report: one of {', '.join(sorted(EXPORTS))}.",
+        raise ValidationError(msg("Choose the report: one of %(choices)s.",
+                                  choices=', '.join(sorted(EXPORTS))),
                               field="report")
     return EXPORTS[name]
 
@@ -241,7 +243,8 @@ def _int(params: dict, name: str, *, minimum: int = 1) -> int | None:
     except ValueError:
         raise ValidationError("Give a whole number.", field=name) from None
     if number < minimum or number > 2**31 - 1:
-        raise ValidationError(f"Give a whole number from {minimum}.", field=name)
+        raise ValidationError(msg("Give a whole number from %(minimum)s.",
+                                  minimum=minimum), field=name)
     return number
 
 
@@ -351,7 +354,8 @@ def _trace_parse(session, params):
     try:
         lot = get_lot(session, lot_id)
     except NotFound:
-        raise NotFound(f"There is no lot {lot_id}.", field="lot_id") from None
+        raise NotFound(msg("There is no lot %(lot_id)s.",
+                           lot_id=lot_id), field="lot_id") from None
     return TraceQuery(lot.id, lot.lot_number, params.get("administrations") is True)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from formulary.auth.models import User
 from formulary.compounding.models import Batch
 from formulary.domain.errors import ValidationError
+from formulary.domain.messages import msg
 from formulary.domain.stock import (DEFAULT_EXPIRING_WITHIN_DAYS, LotStock, classify_expiring,
                                     is_usable, lot_state, usable_by_ingredient, usable_until)
 from formulary.inventory.models import Ingredient, Lot, Movement
@@ -104,7 +105,8 @@ def check_expiring_days(days: int | None, field_name: str = "expiring_within_day
     if days is None:
         return DEFAULT_EXPIRING_WITHIN_DAYS
     if not 0 <= days <= MAX_EXPIRING_DAYS:
-        raise ValidationError(f"Give a number of days from 0 to {MAX_EXPIRING_DAYS}.",
+        raise ValidationError(msg("Give a number of days from 0 to %(days)s.",
+                                  days=MAX_EXPIRING_DAYS),
                               field=field_name)
     return days
 

@@ -38,9 +38,6 @@ NUMBERISH = re.compile(r"[€$£\d.,:/+\-\u202f\u00a0]*\d[€$£\d.,:/+\-\u202f\
 
 #: Pages (path patterns, digits as N) that still show text outside the catalog, and why.
 NOT_YET_WRAPPED: dict[str, str] = {
-    "/courses/new": "the safety screen's findings are the domain's English sentences "
-                    "(formulary/domain/safety.py), as on the picker and the preparation page",
-    "/sessions/N/give": "the safety screen's findings (formulary/domain/safety.py)",
 }
 
 
