@@ -238,6 +238,9 @@ def _load(session, echo, factor, seed):
     from formulary.inventory import usage
 
     usage.rebuild(session)  # so did the ledger: the weekly usage from it
+    from formulary.compounding import tally
+
+    tally.rebuild(session)  # the batches and administrations too: the outstanding batches
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("ANALYZE"))
     counts = {"ingredients": len(ingredients), "lots": len(lots), "patients": len(patients),
