@@ -112,7 +112,10 @@ def refresh(session: Session, batch_ids, lot_ids=()) -> int:
         return 0
     which = or_(*which)
     if session.get_bind().dialect.name != "sqlite":  # SQLite: one writer at a time already
-        session.execute(select(Batch.id).where(which).order_by(Batch.id).with_for_update()).all()
+        # FOR NO KEY UPDATE: what the UPDATE below takes anyway; it queues the writers of
+        # one batch without blocking an insert that refers to the batch (FOR KEY SHARE)
+        session.execute(select(Batch.id).where(which).order_by(Batch.id)
+                        .with_for_update(key_share=True)).all()
     opts = {"synchronize_session": False}
     now_on = session.execute(update(Batch).where(which, Batch.outstanding.is_(False), outstanding_clause())
                              .values(outstanding=True).execution_options(**opts)).rowcount
