@@ -13,7 +13,8 @@ recent ones): constant work whatever the history.
   every batch made from it at commit;
 - just before the outermost transaction commits (after the stock totals and the weekly
   usage, before the audit chain's lock), the noted batches are locked in ascending id
-  order (PostgreSQL) and their flag is worked out again from the database by two
+  order (PostgreSQL; a change of a lot's status locks the lot's batches before the lot,
+  ``lock_batches_of_lots``, as an administration does) and their flag is worked out again from the database by two
   ``UPDATE``s (``outstanding_clause``: false -> true, true -> false); the tally row is
   moved by the difference of the two row counts.
 
@@ -125,6 +126,19 @@ def refresh(session: Session, batch_ids, lot_ids=()) -> int:
         if isinstance(obj, Batch):
             session.expire(obj, ["outstanding"])
     return now_on - now_off
+
+
+def lock_batches_of_lots(session: Session, lot_ids) -> None:
+    """Lock the batches made from these lots (ascending ids; PostgreSQL, SQLite has one
+    writer), for a change of the lots' status to take before it locks the lots: the
+    order every writer of a batch keeps (an administration locks its batch, then refers
+    to its lots; a preparation makes a new batch no one else sees), so the commit's
+    recomputation of those batches waits for no one holding a lot it needs."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(select(Batch.id).where(Batch.id.in_(
+        select(BatchLine.batch_id).where(BatchLine.lot_id.in_(sorted(lot_ids)))))
+        .order_by(Batch.id).with_for_update(key_share=True)).all()
 
 
 def _set_tally(session: Session, delta: int | None) -> None:
