@@ -101,6 +101,9 @@ def _init_extensions(app: Flask) -> None:
     from flask_sqlalchemy.session import Session
 
     stock_totals.install(Session, audit_services.install)  # hooks in their order
+    from formulary.courses import revision as courses_revision
+
+    courses_revision.install(Session)  # after the stock revision: the dashboard's due counts
     from formulary.jobs import kinds as job_kinds, queue as job_queue, services as job_services
 
     job_kinds.load_kinds()

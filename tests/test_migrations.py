@@ -129,3 +129,38 @@ def test_migrations_on_postgresql(check):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_outstanding_batches_are_filled_on_upgrade_sqlite(tmp_path):
+    """Upgrading a database that already holds batches (5b8e2d4f7a19) flags each
+    outstanding batch and counts them, as a recount by the rule; the courses revision
+    gets its first token."""
+    from formulary.cli import load_demo
+    from formulary.compounding import tally
+    from formulary.compounding.models import Batch
+    from formulary.courses import revision as courses_revision
+    from formulary.inventory.models import Lot
+
+    app = make_app(f"sqlite:///{tmp_path / 'tally.db'}")
+    with app.app_context():
+        upgrade(directory="migrations")
+        load_demo(db.session)
+        db.session.commit()
+        # one batch not outstanding by each cause: discarded, and held by a quarantined lot
+        first, second = db.session.execute(db.select(Batch).order_by(Batch.id).limit(2)).scalars()
+        first.status = "discarded"
+        db.session.get(Lot, second.lines[0].lot_id).status = "quarantined"
+        db.session.commit()
+        assert tally.check_tally(db.session) == []
+        kept = db.session.execute(db.select(tally.tally_statement())).scalar_one()
+        outstanding = dict(db.session.execute(db.select(Batch.id, Batch.outstanding)).all())
+        assert 0 < kept < len(outstanding)
+        db.session.remove()
+        downgrade(directory="migrations", revision="b8e2d4f6a1c9")
+        upgrade(directory="migrations")
+        assert dict(db.session.execute(db.select(Batch.id, Batch.outstanding)).all()) == outstanding
+        assert db.session.execute(db.select(tally.tally_statement())).scalar_one() == kept
+        assert tally.check_tally(db.session) == []
+        assert courses_revision.revision(db.session) is not None
+        db.session.remove()
+        db.engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, select
 from formulary import clock
 from formulary.auth.permissions import VIEW
 from formulary.compounding.models import BATCH_STATUSES, Batch, BatchLine
-from formulary.courses.models import Administration
+from formulary.compounding import tally
 from formulary.domain.batch_state import HELD_LOT_STATUSES
 from formulary.inventory.models import Lot
 from formulary.compounding.services import local_day_bounds
@@ -41,34 +41,23 @@ def today_counts(session, tz) -> dict:
 
 def held_and_expired(session, now) -> tuple[int, int]:
     """The batches ``on_hold`` and ``expired`` (``compounding.state.state_clause``), counted
-    without working out the state of every batch ever made (50,000 in a busy year, each
-    with its doses given and its lots' status: seconds on PostgreSQL). Among the live
-    batches past their beyond-use instant (one count over an index), those fully given
-    (driven by the administrations, summed per batch) and those with doses left on a
-    held lot (driven by the held lots, few) are not expired; the rest are. Two
-    statements; ``tests/compounding`` holds the counts to ``state_clause``'s."""
-    live = Batch.status != "discarded"
-    given = Batch.doses_given
+    without working out the state of every batch ever made (50,000 in a busy year). On
+    hold: the live batches with doses left on a held lot, driven by the held lots (few).
+    Expired: the outstanding batches (``compounding.tally``: doses left, no lot held, not
+    discarded; their number kept by the writes) less those still within their beyond-use
+    instant (an index range of the recent batches, each flag read by its key). One
+    statement; ``tests/compounding`` holds the counts to ``state_clause``'s."""
     held_batches = (select(BatchLine.batch_id).join(Lot, Lot.id == BatchLine.lot_id)
                     .where(Lot.status.in_(HELD_LOT_STATUSES)))
-    held_left = and_(live, Batch.id.in_(held_batches), given < Batch.doses)
-    gone = Batch.beyond_use_at <= now
-    on_hold, gone_held = session.execute(select(
-        func.count(), func.coalesce(func.sum(case((gone, 1), else_=0)), 0))
-        .select_from(Batch).where(held_left)).one()
+    held_left = and_(Batch.status != "discarded", Batch.id.in_(held_batches),
+                     Batch.doses_given < Batch.doses)
     # the live statuses spelt out: a range of ix_batch_status_beyond_use for each
-    live_gone = and_(Batch.status.in_(LIVE_STATUSES), gone)
-    # fully given among them: driven by the administrations, summed per batch from the
-    # covering index ix_administration_batch_doses, each batch then found by its key
-    doses = (select(Administration.batch_id, func.sum(Administration.doses).label("given"))
-             .group_by(Administration.batch_id).subquery())
-    batch_doses = (select(Batch.doses).where(Batch.id == doses.c.batch_id, live_gone)
-                   .correlate(doses).scalar_subquery())
-    gone_total, gone_given = session.execute(select(
-        select(func.count()).select_from(Batch).where(live_gone).scalar_subquery(),
-        select(func.count()).select_from(doses).where(doses.c.given >= batch_doses)
-        .scalar_subquery())).one()
-    return int(on_hold), int(gone_total) - int(gone_given) - int(gone_held)
+    fresh = and_(Batch.status.in_(LIVE_STATUSES), Batch.beyond_use_at > now, Batch.outstanding.is_(True))
+    on_hold, outstanding, fresh_count = session.execute(select(
+        select(func.count()).select_from(Batch).where(held_left).scalar_subquery(),
+        tally.tally_statement(),
+        select(func.count()).select_from(Batch).where(fresh).scalar_subquery())).one()
+    return int(on_hold), int(outstanding) - int(fresh_count)
 
 
 def panels(user) -> list[Markup]:

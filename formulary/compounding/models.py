@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import Quantity, UTCDateTime, utcnow
@@ -50,6 +51,11 @@ class Batch(db.Model):
     discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     discard_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: Doses left to give, no lot on hold, not discarded: one of the batches the
+    #: dashboard counts as "expired, not given" once past its beyond-use instant. Kept by
+    #: ``compounding.tally`` at every commit that changes the batch, its administrations,
+    #: its lines or its lots' status; false until the first commit has counted it.
+    outstanding: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     lines: Mapped[list["BatchLine"]] = relationship(
         back_populates="batch", cascade="all, delete-orphan", order_by="BatchLine.id")
@@ -81,3 +87,15 @@ class BatchLine(db.Model):
     batch: Mapped[Batch] = relationship(back_populates="lines")
     lot = relationship("Lot")
     ingredient = relationship("Ingredient")
+
+
+class BatchTally(db.Model):
+    """One row (id 1): how many batches are ``outstanding`` (doses left, no lot on hold,
+    not discarded), kept by ``compounding.tally`` in the transaction that changes them.
+    The dashboard's "expired, not given" is this number less the outstanding batches
+    still within their beyond-use instant (a few: an index range of the recent ones)."""
+
+    __tablename__ = "batch_tally"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outstanding: Mapped[int] = mapped_column(Integer, default=0)

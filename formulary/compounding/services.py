@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 from formulary.audit.services import record
 from formulary.cocktails.models import Cocktail, CocktailVersion, Component
 from formulary.compounding.models import REASON_MAX, Batch, BatchLine
+from formulary.compounding import tally
 from formulary.compounding.state import check_usable
 from formulary.db import utcnow
 from formulary.domain import batch_numbers, idempotency
@@ -365,6 +366,7 @@ def _change_status(session: Session, batch: Batch, seen: str, values: dict) -> b
         update(Batch).where(Batch.id == batch.id, Batch.status == seen)
         .values(**values).execution_options(synchronize_session=False)).rowcount
     session.expire(batch)
+    tally.note_batch(session, batch.id)  # a Core UPDATE: no flush notes it
     return changed == 1
 
 

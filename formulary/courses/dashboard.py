@@ -1,39 +1,73 @@
 """The dashboard's panel of sessions due today and overdue (SPEC §11), for the clinic and
 for the practitioner logged in. Managers see the counts only, never a patient. Two
-statements whatever the number of sessions."""
+statements whatever the number of sessions; the counts are kept between views until a
+course or a session changes, or the day (``courses.revision``)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, has_app_context, render_template
 from markupsafe import Markup
 from sqlalchemy import and_, case, func, select
 
 from formulary import clock
 from formulary.auth.permissions import COURSES_VIEW, VIEW
 from formulary.cocktails.models import Cocktail
+from formulary.courses import revision as courses_revision
 from formulary.courses.models import Course, CourseSession
 from formulary.extensions import db
 from formulary.patients.models import Patient
 
 LISTED = 20
+_STORE = "formulary.courses.due_counts"
 
 
 def _open():
     return and_(CourseSession.status == "planned", Course.stopped_at.is_(None))
 
 
-def due_counts(session, today, user_id: int) -> dict[str, int]:
-    mine = Course.practitioner_id == user_id
+def counts_by_practitioner(session, today) -> dict[int, tuple[int, int]]:
+    """Open sessions due ``today`` and overdue, per practitioner of their course: one
+    statement over every open session up to today."""
     due, overdue = CourseSession.planned_on == today, CourseSession.planned_on < today
 
-    def n(*conds):
-        return func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0)
+    def n(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    row = session.execute(
-        select(n(due), n(overdue), n(due, mine), n(overdue, mine))
+    rows = session.execute(
+        select(Course.practitioner_id, n(due), n(overdue))
         .select_from(CourseSession).join(Course, Course.id == CourseSession.course_id)
-        .where(_open(), CourseSession.planned_on <= today)).one()
-    return dict(zip(("due", "overdue", "my_due", "my_overdue"), (int(v) for v in row)))
+        .where(_open(), CourseSession.planned_on <= today)
+        .group_by(Course.practitioner_id)).all()
+    return {practitioner: (int(d), int(o)) for practitioner, d, o in rows}
+
+
+def kept_counts(session, today) -> dict[int, tuple[int, int]]:
+    """``counts_by_practitioner``, kept between views while the courses revision
+    (``courses.revision``, read on every call: one statement) and the day are the ones
+    it was counted at. Kept only when the token read after counting is still the one
+    read before, and never by a transaction that has itself written a course or a
+    session. Each worker process keeps the newest count, nothing more."""
+    if not has_app_context() or courses_revision.has_changes(session):
+        return counts_by_practitioner(session, today)
+    token = courses_revision.revision(session)
+    if token is None:  # no change recorded yet: nothing to key on
+        return counts_by_practitioner(session, today)
+    store = current_app.extensions.setdefault(_STORE, {})
+    kept = store.get("due")
+    if kept is not None and kept[0] == (token, today):
+        return kept[1]
+    counts = counts_by_practitioner(session, today)
+    if courses_revision.revision(session) == token:
+        store["due"] = ((token, today), counts)
+    return counts
+
+
+def due_counts(session, today, user_id: int) -> dict[str, int]:
+    """Sessions due today and overdue, for the clinic and for ``user_id``'s courses."""
+    by = kept_counts(session, today)
+    mine = by.get(user_id, (0, 0))
+    return {"due": sum(d for d, _ in by.values()), "overdue": sum(o for _, o in by.values()),
+            "my_due": mine[0], "my_overdue": mine[1]}
 
 
 def due_sessions(session, today, limit: int = LISTED) -> list:

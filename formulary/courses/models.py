@@ -71,6 +71,17 @@ class Course(db.Model):
     practitioner = relationship("User", foreign_keys=[practitioner_id])
 
 
+class CourseRevision(db.Model):
+    """One row (id 1): a new random token at every commit that wrote a course or a
+    session (``courses.revision``). The dashboard's counts of sessions due and overdue
+    are kept for one token and one clinic day (``courses.dashboard``)."""
+
+    __tablename__ = "course_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 class CourseSession(db.Model):
     __tablename__ = "course_session"
     __table_args__ = (

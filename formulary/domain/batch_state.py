@@ -37,6 +37,10 @@ STATES = ("prepared", "verified", "partly_given", "given", "expired", "on_hold",
 HELD_LOT_STATUSES = ("quarantined", "recalled")
 #: States in which nothing more may be done with a batch but discard it.
 UNUSABLE_STATES = ("expired", "on_hold", "discarded", "given")
+#: Doses left, no lot held, not discarded: the states a batch passes through by time
+#: alone (within its beyond-use instant, then expired). ``compounding.tally`` keeps a
+#: flag and a count of these; "expired" is the outstanding past their beyond-use instant.
+OUTSTANDING_STATES = ("prepared", "verified", "partly_given", "expired")
 
 
 @dataclass(frozen=True)

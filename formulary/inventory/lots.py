@@ -276,6 +276,11 @@ def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
         problems.update(exc.fields)
     if problems:
         raise ValidationError(next(iter(problems.values()))[0], fields=problems)
+    from formulary.compounding import tally
+
+    # the batches made from the lot before the lot: an administration holds its batch,
+    # then refers to the lot; this change's commit works out those batches again
+    tally.lock_batches_of_lots(session, [lot.id])
     locked = ledger.lock_lots(session, [lot.id]).get(lot.id)
     if locked is None:
         raise NotFound("No such lot.")

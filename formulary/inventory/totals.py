@@ -118,14 +118,18 @@ def install(session_class, audit_install) -> None:
     """Hook the totals onto a Session class (once), around the audit chain's hooks
     (``audit_install``, called here): the totals are recomputed before the audit chain
     takes its lock, the revision renewed after. Locks are therefore always taken in
-    one order: lots (during the request), totals rows (ascending ids), the audit chain's
-    lock, the revision's row; no two transactions can wait for each other in a circle."""
+    one order: lots (during the request), totals rows (ascending ids), batches (ascending
+    ids) and the batch tally's row (``compounding.tally``), the audit chain's lock, the
+    revision's row; no two transactions can wait for each other in a circle."""
     if getattr(session_class, "_formulary_totals", False):
         return
     session_class._formulary_totals = True
     event.listen(session_class, "after_flush", _note_flushed_lots)
     event.listen(session_class, "before_commit", _refresh_noted)
     usage.install(session_class)  # the weekly usage, under the totals' row locks
+    from formulary.compounding import tally
+
+    tally.install(session_class)  # the outstanding batches: their rows, then the tally's
     audit_install(session_class)
     event.listen(session_class, "before_commit", _renew_revision)
     event.listen(session_class, "after_transaction_end", _forget)

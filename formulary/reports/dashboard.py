@@ -1,9 +1,9 @@
 """Dashboard panels of the reports area: usage per ingredient over the last 12 weeks and
 usable stock expiring per month over the next 6 months, drawn as inline SVG.
 
-Three queries in all, whatever the number of ingredients, lots or movements: the usage
-is read from the weekly sums the ledger keeps as it writes (``inventory.usage``), and so are the lots expiring per
-month; only opened multi-dose vials are read one by one. Both charts depend on the stock
+Four queries in all, whatever the number of ingredients, lots or movements: the usage
+is read from the weekly sums the ledger keeps as it writes (``inventory.usage``), the
+lots expiring per month counted by the database; only opened multi-dose vials are read one by one. Both charts depend on the stock
 room and the time only: they are kept between views until either changes them
 (``inventory.panel_cache``).
 """
@@ -46,27 +46,28 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
 def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEEKS,
                   top: int = TOP_INGREDIENTS) -> tuple[list[Series], list[date]]:
     """Quantity drawn for batches per ingredient and week (in the ingredient's unit), for
-    the ``top`` ingredients drawn most often. One query, of the weekly usage the ledger
-    keeps as it writes (``inventory.usage``): at most ``weeks`` rows per ingredient."""
+    the ``top`` ingredients drawn most often. Two queries of the weekly usage the ledger
+    keeps as it writes (``inventory.usage``): the draws per ingredient over the weeks,
+    summed by the database (one row per ingredient drawn), then the weekly rows of the
+    ``top`` only (at most ``weeks`` each)."""
     starts = week_starts(today, weeks)
     index = {d: i for i, d in enumerate(starts)}
-    rows = session.execute(
-        select(Ingredient.id, Ingredient.name, Ingredient.unit, WeeklyUsage.week_start,
-               WeeklyUsage.quantity_micro, WeeklyUsage.draws)
-        .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id)
-        .where(WeeklyUsage.week_start >= starts[0], WeeklyUsage.week_start <= starts[-1])).all()
-    by_ing: dict[int, dict] = {}
-    for ingredient_id, name, unit, week, micro, draws in rows:
-        entry = by_ing.get(ingredient_id)
-        if entry is None:
-            entry = by_ing[ingredient_id] = {"name": name, "unit": unit, "draws": 0,
-                                             "values": [0] * weeks}
-        entry["values"][index[week]] += micro  # whole millionths: Decimals for those shown
-        entry["draws"] += draws
-    ranked = sorted(by_ing.values(), key=lambda e: (-e["draws"], e["name"].casefold()))[:top]
-    return [Series(e["name"], e["unit"], tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
-                                               for v in e["values"]))
-            for e in ranked], starts
+    in_weeks = and_(WeeklyUsage.week_start >= starts[0], WeeklyUsage.week_start <= starts[-1])
+    drawn = session.execute(
+        select(Ingredient.id, Ingredient.name, Ingredient.unit, func.sum(WeeklyUsage.draws))
+        .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id).where(in_weeks)
+        .group_by(Ingredient.id, Ingredient.name, Ingredient.unit)).all()
+    ranked = sorted(drawn, key=lambda r: (-int(r[3]), r[1].casefold()))[:top]
+    if not ranked:
+        return [], starts
+    values: dict[int, list[int]] = {r[0]: [0] * weeks for r in ranked}
+    for ingredient_id, week, micro in session.execute(
+            select(WeeklyUsage.ingredient_id, WeeklyUsage.week_start, WeeklyUsage.quantity_micro)
+            .where(in_weeks, WeeklyUsage.ingredient_id.in_(sorted(values)))):
+        values[ingredient_id][index[week]] += micro  # whole millionths: Decimals for those shown
+    return [Series(name, unit, tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
+                                     for v in values[ingredient_id]))
+            for ingredient_id, name, unit, _draws in ranked], starts
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,12 @@ def _load(session, echo, factor, seed):
     from formulary.inventory import usage
 
     usage.rebuild(session)  # so did the ledger: the weekly usage from it
+    from formulary.compounding import tally
+
+    tally.rebuild(session)  # the batches and administrations too: the outstanding batches
+    from formulary.courses import revision as courses_revision
+
+    courses_revision.new_revision(session)  # and the courses: what a worker kept of them
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("ANALYZE"))
     counts = {"ingredients": len(ingredients), "lots": len(lots), "patients": len(patients),

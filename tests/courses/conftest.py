@@ -100,3 +100,41 @@ def counts() -> dict:
 
 def audit_actions() -> list[str]:
     return list(db.session.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars())
+
+
+def run_together(app, works, timeout: int = 60) -> list[str]:
+    """Each of ``works`` in a thread of its own (its own session and connection): the
+    work is called (loading what it needs) and gives the action, which the threads start
+    together at a barrier, then commit. The outcomes: "ok", "<status> <code>" for a
+    refusal, or the exception's repr."""
+    import threading
+
+    from formulary.domain.errors import DomainError
+
+    barrier = threading.Barrier(len(works))
+    outcomes: list[str] = []
+
+    def run(work):
+        with app.app_context():
+            try:
+                action = work()
+                barrier.wait(timeout=30)
+                action()
+                db.session.commit()
+                outcomes.append("ok")
+            except DomainError as exc:
+                db.session.rollback()
+                outcomes.append(f"{exc.status} {exc.code}")
+            except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+                db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in works]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads)
+    return outcomes

@@ -7,6 +7,7 @@ from datetime import timedelta
 from formulary import clock
 from formulary.courses import services
 from formulary.extensions import db
+from tests.inventory.test_panel_cache import second_process  # noqa: F401 (a fixture)
 
 
 def _course(clinic, practitioner, start_offset: int, sessions: int = 3, patient=None):
@@ -63,3 +64,59 @@ def test_the_panel_reads_a_fixed_number_of_statements(client, login_as, clinic, 
             assert client.get("/dashboard").status_code == 200
         counted.append(c.count)
     assert counted[0] == counted[1], counted
+
+
+# --- the counts kept between views (courses.revision) -------------------------------------
+
+def test_the_counts_are_kept_until_a_session_changes(client, login_as, clinic, count_queries):
+    me = login_as("practitioner")
+    course = _course(clinic, me, -8)  # sessions 1 and 2 overdue, mine
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'data-count="my_overdue">2<' in html
+    with count_queries() as first:
+        client.get("/dashboard")
+    with count_queries() as again:
+        assert client.get("/dashboard").get_data(as_text=True) == html
+    assert again.count == first.count  # the same statements: the count's is the token's
+    course.sessions[0].status = "missed"
+    db.session.commit()
+    assert 'data-count="my_overdue">1<' in client.get("/dashboard").get_data(as_text=True)
+    services.stop_course(db.session, me, course, "moved away")
+    db.session.commit()
+    assert 'data-count="my_overdue">0<' in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_the_next_day_counts_again(client, login_as, clinic, monkeypatch):
+    me = login_as("practitioner")
+    today = clock.today()
+    _course(clinic, me, 1)  # session 1 tomorrow
+    assert 'data-count="my_due">0<' in client.get("/dashboard").get_data(as_text=True)
+    monkeypatch.setattr(clock, "today", lambda: today + timedelta(days=1))
+    assert 'data-count="my_due">1<' in client.get("/dashboard").get_data(as_text=True)
+    monkeypatch.setattr(clock, "today", lambda: today + timedelta(days=2))
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'data-count="my_due">0<' in html and 'data-count="my_overdue">1<' in html
+
+
+def test_a_change_committed_by_another_process_is_seen_at_once(second_process, make_user,
+                                                               make_ingredient, make_cocktail,
+                                                               make_patient):
+    from formulary.courses.models import CourseSession
+
+    viewer, writer = second_process
+    with writer.app_context():
+        me = make_user("practitioner")
+        cocktail = make_cocktail([(make_ingredient("Biotin 5 mg/mL", unit="mL"), "1", "mL")],
+                                 name="Scalp mix", area="scalp", indication="hair loss")
+        course = _course({"patient": make_patient(), "cocktail": cocktail}, me, -8)
+        me_id, first = me.get_id(), course.sessions[0].id
+    client = viewer.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = me_id
+        sess["_fresh"] = True
+    for _ in range(2):  # counted, then served from what the viewer kept
+        assert 'data-count="overdue">2<' in client.get("/dashboard").get_data(as_text=True)
+    with writer.app_context():
+        db.session.get(CourseSession, first).status = "missed"
+        db.session.commit()
+    assert 'data-count="overdue">1<' in client.get("/dashboard").get_data(as_text=True)
