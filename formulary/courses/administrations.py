@@ -14,7 +14,7 @@ second reads the first's doses and is refused (409).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -73,6 +73,10 @@ def _given_at(value, now: datetime) -> datetime:
                                   "(2026-12-04T10:30:00+01:00).", field="given_at") from None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationError("Give the time with its offset (+01:00).", field="given_at")
+    try:
+        value.astimezone(timezone.utc)  # year 1 east of UTC is before year 1: no such time
+    except OverflowError:
+        raise ValidationError("Give a time of this world.", field="given_at") from None
     if value > now + CLOCK_SLACK:
         raise ValidationError("An administration cannot be recorded in the future.",
                               field="given_at")
@@ -189,6 +193,12 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
 
     batch = _lock_batch(session, batch_id)
     left = check_batch(session, batch, course, now)
+    if given_at < batch.prepared_at:
+        # A dose cannot reach a patient before its batch was made: the record would lie
+        # to every trace and recall that reads the time.
+        raise ValidationError(f"Batch {batch.batch_number} was prepared at "
+                              f"{batch.prepared_at.isoformat(timespec='minutes')}: it cannot "
+                              "have been given before.", field="given_at")
     if doses > left:
         raise _refuse("insufficient_doses", f"Batch {batch.batch_number} has {left} dose(s) "
                       f"left; {doses} were asked.")
