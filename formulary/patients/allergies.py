@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain import safety
+from formulary.db import MAX_ID
 from formulary.domain.errors import Duplicate, NotFound, ValidationError
 from formulary.inventory.models import AllergenGroup, Ingredient
 from formulary.patients.models import Allergy, Patient
@@ -19,11 +20,11 @@ from formulary.patients.services import (UNSET, _choice, _text, allergy_snapshot
                                          name_key)
 
 def _ingredient(session: Session, ingredient_id) -> Ingredient:
-    if isinstance(ingredient_id, str) and ingredient_id.strip().isdigit():
+    if isinstance(ingredient_id, str) and ingredient_id.strip().isdecimal():
         ingredient_id = int(ingredient_id.strip())
     if not isinstance(ingredient_id, int) or isinstance(ingredient_id, bool):
         raise ValidationError("Choose an ingredient by its id.", field="ingredient_id")
-    ing = session.get(Ingredient, ingredient_id)
+    ing = session.get(Ingredient, ingredient_id) if 0 < ingredient_id <= MAX_ID else None
     if ing is None:
         raise ValidationError(f"There is no ingredient #{ingredient_id}.", field="ingredient_id")
     return ing

@@ -10,7 +10,7 @@ from tests.hostile.conftest import assert_refused
 
 HOSTILE = [
     "page=-1", "page=0", "page=abc", "page=99999999999999999999", "page=1e3", "page=1.5",
-    "page=%00", "page=%EF%BC%91", "page=", "page=1&page=2",
+    "page=%00", "page=%EF%BC%91", "page=%C2%B2", "page=%E2%91%A0", "page=", "page=1&page=2",
     "per_page=0", "per_page=-5", "per_page=501", "per_page=x", "per_page=99999999999999999999",
     "sort=;drop", "sort=-", "sort=--", "sort=name;drop%20table%20batch", "sort=%00",
     "sort=id%20desc", "sort=" + "x" * 5000, "sort=__class__",
@@ -26,6 +26,9 @@ HOSTILE = [
 
 #: The pages read the same arguments through the same helpers: a sample of each kind.
 PAGE_HOSTILE = ["page=-1", "page=99999999999999999999", "page=%00", "per_page=0",
+                # a superscript two and a circled one: str.isdigit() says yes, int() no
+                "page=%C2%B2", "page=%E2%91%A0", "patient_id=%C2%B2", "cocktail_id=%C2%B2",
+                "lot=%C2%B2",
                 "per_page=99999999999999999999", "sort=;drop", "sort=%00", "status=%00",
                 "q=%00", "q='%20OR%201=1--", "patient_id=99999999999999999999",
                 "lot_id=x", "from=2026-02-30", "from=0000-01-01", "to=9999-12-31",
