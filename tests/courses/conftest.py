@@ -3,6 +3,7 @@ API clients of the roles that record and read courses."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from formulary.audit.models import AuditEntry
 from formulary.compounding import services as batch_services
 from formulary.courses.models import (Administration, AdministrationLine, AdverseEvent, Consent,
                                       ConsentText, Course, CourseSession)
+from formulary.domain.errors import DomainError
 from formulary.extensions import db
 
 
@@ -100,3 +102,35 @@ def counts() -> dict:
 
 def audit_actions() -> list[str]:
     return list(db.session.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars())
+
+
+def race(app, actions) -> list[str]:
+    """Run each ``action()`` in a thread of its own (its own session and connection), all
+    let go together at a barrier, each committed or rolled back; the outcomes, sorted:
+    ``"ok"`` or ``"STATUS code"`` of the refusal (anything else: its repr)."""
+    barrier = threading.Barrier(len(actions))
+    outcomes: list[str] = []
+
+    def worker(action):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                action()
+                db.session.commit()
+                outcomes.append("ok")
+            except DomainError as exc:
+                db.session.rollback()
+                outcomes.append(f"{exc.status} {exc.code}")
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in actions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    return sorted(outcomes)

@@ -9,16 +9,14 @@ database has a single connection, so the race is run on PostgreSQL.)
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from formulary.auth.models import User
 from formulary.courses import administrations
 from formulary.courses.models import Administration, CourseSession
-from formulary.domain.errors import DomainError
 from formulary.extensions import db
+from tests.courses.conftest import race
 
 RACERS = 2
 
@@ -34,35 +32,13 @@ def test_two_administrations_race_for_the_last_dose(backend, app, start_course, 
     db.session.commit()
     db.session.remove()
 
-    barrier = threading.Barrier(RACERS)
-    outcomes: list[str] = []
+    def give(session_id: int):
+        return lambda: administrations.give(
+            db.session, db.session.get(User, user_id), db.session.get(CourseSession, session_id),
+            batch_id=batch_id, doses=1, sites="crown", technique="nappage")
 
-    def worker(session_id: int):
-        with app.app_context():
-            try:
-                user = db.session.get(User, user_id)
-                row = db.session.get(CourseSession, session_id)
-                barrier.wait(timeout=30)
-                administrations.give(db.session, user, row, batch_id=batch_id, doses=1,
-                                     sites="crown", technique="nappage")
-                db.session.commit()
-                outcomes.append("ok")
-            except DomainError as exc:
-                db.session.rollback()
-                outcomes.append(f"{exc.status} {exc.code}")
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion
-                db.session.rollback()
-                outcomes.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(sid,)) for sid in session_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads)
-    assert sorted(outcomes) == ["409 batch_used_up", "ok"], outcomes
+    outcomes = race(app, [give(sid) for sid in session_ids])
+    assert outcomes == ["409 batch_used_up", "ok"], outcomes
     given = db.session.execute(select(func.coalesce(func.sum(Administration.doses), 0))
                                .where(Administration.batch_id == batch_id)).scalar_one()
     assert given == 1

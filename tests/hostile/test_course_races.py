@@ -6,8 +6,6 @@ COMMITTED lets both read the old state); SQLite's writers queue on BEGIN IMMEDIA
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -17,37 +15,8 @@ from formulary.courses import administrations, consent, services
 from formulary.courses.models import Consent, Course, CourseSession
 from formulary.domain.errors import DomainError
 from formulary.extensions import db
+from tests.courses.conftest import race
 from tests.hostile.conftest import GIVE
-
-
-def race(app, actions) -> list[str]:
-    """Run each ``action(user_id)`` in its own thread and connection, together."""
-    barrier = threading.Barrier(len(actions))
-    outcomes: list[str] = []
-
-    def worker(action):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                action()
-                db.session.commit()
-                outcomes.append("ok")
-            except DomainError as exc:
-                db.session.rollback()
-                outcomes.append(f"{exc.status} {exc.code}")
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion
-                db.session.rollback()
-                outcomes.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(a,)) for a in actions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads)
-    return sorted(outcomes)
 
 
 @pytest.fixture
