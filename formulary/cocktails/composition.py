@@ -48,7 +48,7 @@ def load_ingredients(session: Session, raw_ids: Iterable[object], *,
     for raw in raw_ids:
         if isinstance(raw, int) and not isinstance(raw, bool):
             ids.add(raw)
-        elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
             ids.add(int(raw.strip()))
     if not ids:
         return {}
@@ -81,7 +81,7 @@ def check_new_components(components: Sequence[ComponentInput],
 def _named(raw: object, ingredients: Mapping[int, Ingredient]) -> Ingredient | None:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return ingredients.get(raw)
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isdecimal():
         return ingredients.get(int(raw.strip()))
     return None
 

@@ -31,7 +31,7 @@ PER_PAGE = 25
 
 def _int_arg(name: str) -> int | None:
     raw = (request.args.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
 
 
 @bp.get("/")
@@ -123,7 +123,7 @@ def _place_errors(form, exc: DomainError, positions: list[int]) -> list[str]:
     for key, messages in exc.fields.items():
         parts = key.split(".")
         target = None
-        if parts[0] == "components" and len(parts) == 3 and parts[1].isdigit() \
+        if parts[0] == "components" and len(parts) == 3 and parts[1].isdecimal() \
                 and int(parts[1]) < len(positions):
             row = form.components.entries[positions[int(parts[1])]].form
             target = getattr(row, parts[2], None)
@@ -176,7 +176,7 @@ def _editor(form, cocktail, base):
 def _errors_from_preview(form, errors: dict) -> None:
     for key, messages in errors.items():
         parts = key.split(".")
-        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(form.components.entries):
+        if len(parts) == 3 and parts[1].isdecimal() and int(parts[1]) < len(form.components.entries):
             field = getattr(form.components.entries[int(parts[1])].form, parts[2], None)
             if field is not None:
                 field.errors = list(field.errors or []) + list(messages)

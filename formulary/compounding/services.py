@@ -67,7 +67,7 @@ def policy_from_hours(hours: Mapping[str, float]) -> dict[str, timedelta]:
 
 def check_doses(doses) -> int:
     """A positive whole number of doses (an int, or text of digits from a form)."""
-    if isinstance(doses, str) and doses.strip().isdigit():
+    if isinstance(doses, str) and doses.strip().isdecimal():
         doses = int(doses.strip())
     if isinstance(doses, Decimal) and doses.is_finite() and doses == doses.to_integral_value():
         doses = int(doses)

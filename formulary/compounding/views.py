@@ -58,7 +58,7 @@ def _prefill(form: PreviewForm, args) -> None:
     """``?cocktail=ID&patient_mrn=MRN`` (the picker's "Prepare for this patient") fills
     the form without previewing: the pharmacist types the doses, then previews."""
     cocktail = (args.get("cocktail") or "").strip()
-    if cocktail.isascii() and cocktail.isdigit() and len(cocktail) < 10:
+    if cocktail.isascii() and cocktail.isdecimal() and len(cocktail) < 10:
         if any(choice.value == int(cocktail) for choice in form.cocktail_id.choices):
             form.cocktail_id.data = int(cocktail)
     mrn = (args.get("patient_mrn") or "").strip()
@@ -79,7 +79,7 @@ def batches():
     # the filter's choices: ids and names only
     form.set_cocktails(db.session.execute(select(Cocktail.id, Cocktail.name).order_by(Cocktail.name)).all())
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < len(page) < 10 and int(page) > 0 else 1
+    page = int(page) if page.isdecimal() and 0 < len(page) < 10 and int(page) > 0 else 1
     sort = page_sort(BATCH_SORT)
     items, total, patients = [], 0, None
     valid = form.validate()

@@ -14,7 +14,7 @@ second reads the first's doses and is refused (409).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -27,9 +27,8 @@ from formulary.courses.consent import require_consent
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import lot_facts
 from formulary.domain.batch_state import batch_state
-from formulary.courses.services import (check_open, clean_text,
-                                        refresh_status)
-from formulary.db import utcnow
+from formulary.courses.services import check_open, clean_text, lock_course, refresh_status
+from formulary.db import MAX_ID, utcnow
 from formulary.domain import courses as rules
 from formulary.domain.errors import (Conflict, InvalidState, NotFound, SafetyBlock,
                                      ValidationError)
@@ -54,9 +53,10 @@ def _refuse(code: str, message: str):
 
 
 def _doses(value) -> int:
+    # isdecimal, not isdigit: a superscript or circled digit is a digit that int() refuses
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 10:
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        if isinstance(value, str) and value.strip().isdigit() and int(value.strip()) > 0:
-            return int(value.strip())
         raise ValidationError("Doses must be a positive whole number.", field="doses")
     if value > 1000:
         raise ValidationError("At most 1000 doses.", field="doses")
@@ -74,6 +74,10 @@ def _given_at(value, now: datetime) -> datetime:
                                   "(2026-12-04T10:30:00+01:00).", field="given_at") from None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationError("Give the time with its offset (+01:00).", field="given_at")
+    try:
+        value.astimezone(timezone.utc)  # year 1 east of UTC is before year 1: no such time
+    except OverflowError:
+        raise ValidationError("Give a time of this world.", field="given_at") from None
     if value > now + CLOCK_SLACK:
         raise ValidationError("An administration cannot be recorded in the future.",
                               field="given_at")
@@ -91,10 +95,12 @@ def _depth(value) -> Decimal | None:
 
 
 def _lock_batch(session: Session, batch_id) -> Batch:
-    if isinstance(batch_id, str) and batch_id.strip().isdigit():
+    if isinstance(batch_id, str) and batch_id.strip().isdecimal():
         batch_id = int(batch_id.strip())
     if isinstance(batch_id, bool) or not isinstance(batch_id, int):
         raise ValidationError("Choose a batch by its id.", field="batch_id")
+    if not 0 < batch_id <= MAX_ID:  # no such row, and SQLite cannot even be asked
+        raise ValidationError(f"There is no batch #{batch_id}.", field="batch_id")
     batch = session.execute(select(Batch).where(Batch.id == batch_id).with_for_update()
                             .execution_options(populate_existing=True)).scalar_one_or_none()
     if batch is None:
@@ -192,7 +198,7 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
     override_reason = clean_text(override_reason, "override_reason", msg("The override reason"),
                                  required=False)
 
-    course = row.course
+    course = lock_course(session, row.course)  # a stop or a withdrawal waits, or is seen
     # Consent first: a withdrawal also stops the course, and "consent withdrawn" is the
     # reason the practitioner needs to read.
     require_consent(session, course)
@@ -206,6 +212,12 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
 
     batch = _lock_batch(session, batch_id)
     left = check_batch(session, batch, course, now)
+    if given_at < batch.prepared_at:
+        # A dose cannot reach a patient before its batch was made: the record would lie
+        # to every trace and recall that reads the time.
+        raise ValidationError(f"Batch {batch.batch_number} was prepared at "
+                              f"{batch.prepared_at.isoformat(timespec='minutes')}: it cannot "
+                              "have been given before.", field="given_at")
     if doses > left:
         raise _refuse("insufficient_doses", msg("Batch %(batch_number)s has %(left)s dose(s) "
                                                 "left; %(doses)s were asked.",

@@ -22,7 +22,7 @@ from formulary.domain.messages import msg
 from formulary.i18n import _, format_qty_l
 from formulary.auth.access import require
 from formulary.auth.permissions import COURSES, COURSES_VIEW
-from formulary.cocktails.models import Component
+from formulary.cocktails.models import AREAS, Component
 from formulary.compounding.models import Batch
 from formulary.compounding.queries import batch_options
 from formulary.compounding.state import state_clause, state_of
@@ -34,7 +34,7 @@ from formulary.courses.blueprint import bp
 from formulary.courses.forms import AllergyFromEventForm, EventForm, GiveForm
 from formulary.courses.models import Administration, AdministrationLine, AdverseEvent
 from formulary.courses.timeline import timeline
-from formulary.domain.errors import DomainError, NotFound
+from formulary.domain.errors import DomainError, NotFound, ValidationError
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.patients.screening import screen_patient
@@ -92,6 +92,8 @@ def give(session_id: int):
         form.site_area.data = row.course.area
         return _give_page(row, form)
     try:
+        if form.site_area.data not in AREAS:
+            raise ValidationError(f"Use one of: {', '.join(AREAS)}.", field="site_area")
         adm = adm_services.give(
             db.session, current_user, row, batch_id=form.batch_id.data or None,
             doses=form.doses.data, sites=form.sites(), technique=form.technique.data,

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from formulary.audit.services import record
 from formulary.cocktails.models import AREAS
 from formulary.courses.models import Consent, ConsentText, Course
-from formulary.courses.services import a_date, check_open, clean_text, reason_text, stop_course
-from formulary.db import utcnow
+from formulary.courses.services import (a_date, check_open, clean_text, lock_course, reason_text,
+                                        stop_course)
+from formulary.db import MAX_ID, utcnow
 from formulary.domain.errors import Conflict, Duplicate, InvalidState, ValidationError
 from formulary.domain.messages import code, msg
 
@@ -98,10 +99,11 @@ def record_consent(session: Session, actor, course: Course, *, consent_text_id, 
                    note=None, today: date) -> Consent:
     """The patient's consent to ``course`` on a text of the course's area; taken by the
     actor."""
+    lock_course(session, course)
     check_open(course)
     if isinstance(consent_text_id, bool) or not isinstance(consent_text_id, int):
         raise ValidationError("Choose a consent text by its id.", field="consent_text_id")
-    text = session.get(ConsentText, consent_text_id)
+    text = session.get(ConsentText, consent_text_id) if 0 < consent_text_id <= MAX_ID else None
     if text is None:
         raise ValidationError(msg("There is no consent text #%(consent_text_id)s.",
                                   consent_text_id=consent_text_id),
@@ -135,6 +137,7 @@ def withdraw_consent(session: Session, actor, course: Course, *, withdrawn_on, r
     on = a_date(withdrawn_on, "withdrawn_on")
     if on > today:
         raise ValidationError("A withdrawal cannot be dated in the future.", field="withdrawn_on")
+    lock_course(session, course)
     consent = active_consent(session, course)
     if consent is None:
         raise InvalidState("This course has no consent in force to withdraw.")

@@ -106,7 +106,9 @@ class GiveForm(FlaskForm):
     def sites(self) -> str:
         """The sites as the service keeps them: the area, then the description."""
         text = (self.site_description.data or "").strip()
-        return f"{self.site_area.data}: {text}" if text else ""
+        if not rules.has_visible_text(text):
+            return text  # refused by the service as it is: the area alone says nothing
+        return f"{self.site_area.data}: {text}"
 
 
 class EventForm(FlaskForm):

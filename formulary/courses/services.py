@@ -123,6 +123,20 @@ def refresh_status(course: Course) -> str:
     return course.status
 
 
+def lock_course(session: Session, course: Course) -> Course:
+    """Lock the course's row for this transaction and read it and its sessions afresh
+    (PostgreSQL: ``SELECT ... FOR UPDATE``; on SQLite every writer began with ``BEGIN
+    IMMEDIATE``). Every change of a course, its sessions or its consent takes it first,
+    so of two racing changes the second reads what the first wrote: two stops, two
+    consents, a give and a withdrawal never both pass their checks."""
+    session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+    session.execute(select(Course).where(Course.id == course.id)
+                    .execution_options(populate_existing=True)).scalar_one()
+    session.execute(select(CourseSession).where(CourseSession.course_id == course.id)
+                    .execution_options(populate_existing=True)).scalars().all()
+    return course
+
+
 def check_open(course: Course) -> None:
     if course.stopped_at is not None:
         raise InvalidState(msg("Course #%(course_id)s was stopped: %(stop_reason)s",
@@ -193,7 +207,7 @@ def create_course(session: Session, actor, *, patient: Patient, cocktail: Cockta
 
 def move_session(session: Session, actor, row: CourseSession, planned_on) -> CourseSession:
     """Move one planned session to another date (the others stay where they are)."""
-    course = row.course
+    course = lock_course(session, row.course)
     check_open(course)
     new_date = a_date(planned_on, "planned_on")
     if row.status != "planned":
@@ -216,7 +230,7 @@ def mark_session(session: Session, actor, row: CourseSession, status, reason, *,
     if status not in ("missed", "cancelled"):
         raise ValidationError("A session can be marked missed or cancelled.", field="status")
     reason = reason_text(reason)
-    course = row.course
+    course = lock_course(session, row.course)
     check_open(course)
     if row.status != "planned":
         raise InvalidState(msg("Session %(number)s is already %(status)s.",
@@ -241,6 +255,7 @@ def stop_course(session: Session, actor, course: Course, reason, *,
                 action: str = "course.stop") -> Course:
     """Stop a course with a reason; its remaining sessions are not given."""
     reason = reason_text(reason)
+    lock_course(session, course)
     if course.stopped_at is not None:
         raise InvalidState(msg("Course #%(course_id)s is already stopped.",
                                course_id=course.id))

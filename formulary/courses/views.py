@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 from formulary import clock
 from formulary.display import code_word
 from formulary.domain.messages import msg
-from formulary.i18n import _, format_date_l
+from formulary.i18n import _, format_date_l, tr
 from formulary.auth.access import require
 from formulary.auth.models import User
 from formulary.auth.permissions import COURSES, COURSES_VIEW
@@ -45,7 +45,7 @@ __all__ = ["bp"]
 
 def _id_arg(name: str) -> int | None:
     raw = (request.values.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
 
 
 # --- start a course --------------------------------------------------------------------
@@ -164,6 +164,15 @@ def course(course_id: int):
 
 
 def _refused(course_id: int, exc: DomainError, **forms):
+    """The course page with the refused form. The consent form is shown only while no
+    consent is in force and the withdrawal form only while one is: a refusal of a form
+    the page no longer shows (a second click, a colleague was quicker) is flashed."""
+    if "consent_form" in forms or "withdraw_form" in forms:
+        course = services.get_course(db.session, course_id)
+        in_force = consent_services.active_consent(db.session, course) is not None
+        shown = (not in_force and course.stopped_at is None) if "consent_form" in forms else in_force
+        if not shown and exc.fields:
+            flash(tr(exc.message), "danger")
     return _course_page(course_id, exc.status, **forms)
 
 
@@ -241,7 +250,7 @@ def record_consent(course_id: int):
         text_id = form.consent_text_id.data
         consent = consent_services.record_consent(
             db.session, current_user, course,
-            consent_text_id=int(text_id) if text_id and text_id.isdigit() else text_id,
+            consent_text_id=int(text_id) if text_id and text_id.isdecimal() else text_id,
             consented_on=form.consented_on.data, note=form.note.data, today=clock.today())
         if upload and upload.filename:
             scans.attach_scan(db.session, current_user, consent,

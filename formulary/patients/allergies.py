@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain import safety
+from formulary.db import MAX_ID
 from formulary.domain.errors import Duplicate, NotFound, ValidationError
 from formulary.domain.messages import msg
 from formulary.inventory.models import AllergenGroup, Ingredient
@@ -20,11 +21,11 @@ from formulary.patients.services import (UNSET, _choice, _text, allergy_snapshot
                                          name_key)
 
 def _ingredient(session: Session, ingredient_id) -> Ingredient:
-    if isinstance(ingredient_id, str) and ingredient_id.strip().isdigit():
+    if isinstance(ingredient_id, str) and ingredient_id.strip().isdecimal():
         ingredient_id = int(ingredient_id.strip())
     if not isinstance(ingredient_id, int) or isinstance(ingredient_id, bool):
         raise ValidationError("Choose an ingredient by its id.", field="ingredient_id")
-    ing = session.get(Ingredient, ingredient_id)
+    ing = session.get(Ingredient, ingredient_id) if 0 < ingredient_id <= MAX_ID else None
     if ing is None:
         raise ValidationError(msg("There is no ingredient #%(ingredient_id)s.",
                                   ingredient_id=ingredient_id), field="ingredient_id")

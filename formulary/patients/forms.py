@@ -70,7 +70,7 @@ class AllergyForm(FlaskForm):
                                                     "substance") else "ingredient_id"
         value = getattr(self, kind).data or None
         if kind == "ingredient_id" and value is not None:
-            value = int(value) if str(value).isdigit() else value
+            value = int(value) if str(value).isdecimal() else value
         return {kind: value}
 
 

@@ -39,7 +39,7 @@ RECORD_BATCHES = 20  # the newest on the record; the batch list shows them all
 
 def _page_arg() -> int:
     raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
+    return max(1, int(raw)) if raw.isdecimal() and len(raw) < 7 else 1
 
 
 @bp.get("")

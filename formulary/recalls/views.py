@@ -31,7 +31,7 @@ def index():
     if status not in (None, "open", "closed"):
         status = None
     raw = request.args.get("page", "1")
-    page = max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
+    page = max(1, int(raw)) if raw.isdecimal() and len(raw) < 7 else 1
     stmt = services.recalls_statement(status=status)
     total = db.session.execute(
         db.select(db.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()

@@ -39,6 +39,7 @@ from formulary.audit.services import chain_head
 from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, REPORTS
 from formulary.db import write_intent
 from formulary.display import code_word
+from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.domain.messages import msg
 from formulary.i18n import _, _lang, format_date_l, format_datetime_l
@@ -224,12 +225,9 @@ def _date(params: dict, name: str) -> date | None:
     value = params.get(name)
     if value in (None, ""):
         return None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError("Give a date as YYYY-MM-DD.", field=name) from None
+    # YYYY-MM-DD only, within the dates of this world: date.fromisoformat also takes
+    # 20260101 and 2026-W01-1, and str() made a date of the number 20260101
+    return parse_iso_date(value, name)
 
 
 def _int(params: dict, name: str, *, minimum: int = 1) -> int | None:

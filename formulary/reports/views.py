@@ -210,7 +210,7 @@ def _lot_id_arg() -> int | None:
     raw = (request.args.get("lot_id") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise ValidationError("Choose a lot by its number.", field="lot")
     return int(raw)
 
@@ -256,7 +256,7 @@ def adverse_events():
 
 def _page_number() -> int:
     raw = request.args.get("page", "")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+    return int(raw) if raw.isdecimal() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
 @bp.get("/adverse-events.xlsx")

@@ -1,0 +1,58 @@
+"""The hostile tests' world: a clinic with two patients, each on a course with a consent, a
+verified batch made for each, one administration with an adverse event, and the clients of
+every role. Every attack is checked the same way: a 4xx with the error envelope (SPEC §9),
+never a 500, and not one row written anywhere (audit and ledger included)."""
+
+from __future__ import annotations
+
+import pytest
+
+from formulary import clock
+from formulary.extensions import db
+from tests.courses.conftest import clinic, make_batch, practitioner_api, start_course  # noqa: F401
+from tests.security.fixtures import table_counts
+
+GIVE = {"doses": 1, "sites": "vertex and crown, 60 points", "technique": "nappage"}
+
+
+@pytest.fixture
+def world(app, clinic, make_batch, start_course, practitioner_api, make_patient, api):  # noqa: F811
+    ana = clinic["patient"]
+    bea = make_patient(first_name="Bea", last_name="Bravo")
+    course = start_course()
+    other_course = start_course(patient_id=bea.id)
+    batch = make_batch(3)
+    bea_batch = make_batch(2, patient=bea)
+    r = practitioner_api.post(f"sessions/{course['sessions'][0]['id']}/administrations",
+                              json={**GIVE, "batch_id": batch.id})
+    assert r.status_code == 201, r.get_json()
+    adm = r.get_json()
+    r = practitioner_api.post(f"administrations/{adm['id']}/adverse-events", json={
+        "onset": clock.today().isoformat(), "kind": "bruising", "severity": "mild",
+        "serious": False})
+    assert r.status_code == 201, r.get_json()
+    event = r.get_json()
+    from formulary.courses.models import ConsentText
+
+    text_id = db.session.execute(db.select(ConsentText.id).order_by(ConsentText.id)).scalars().first()
+    db.session.commit()
+    return {"ana": ana, "bea": bea, "course": course, "other_course": other_course,
+            "batch": batch, "bea_batch": bea_batch, "adm": adm, "event": event,
+            "session": course["sessions"][1], "other_session": other_course["sessions"][0],
+            "text_id": text_id, "api": practitioner_api, "clinic": clinic}
+
+
+def assert_refused(response, status=None, code=None, what=""):
+    """A 4xx with the API's error envelope (and the status and code given)."""
+    text = response.get_data(as_text=True)[:400]
+    assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {text}"
+    if status is not None:
+        assert response.status_code == status, f"{what}: {response.status_code} {text}"
+    body = response.get_json(silent=True)
+    assert body and isinstance(body.get("error"), dict), f"{what}: no envelope: {text}"
+    assert isinstance(body["error"].get("code"), str) and body["error"].get("message"), what
+    if code is not None:
+        assert body["error"]["code"] == code, f"{what}: {body}"
+
+
+__all__ = ["GIVE", "assert_refused", "table_counts"]
