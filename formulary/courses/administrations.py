@@ -77,7 +77,7 @@ def _given_at(value, now: datetime) -> datetime:
     try:
         value.astimezone(timezone.utc)  # year 1 east of UTC is before year 1: no such time
     except OverflowError:
-        raise ValidationError("Give a time of this world.", field="given_at") from None
+        raise ValidationError("Give a date and time between the years 1 and 9999.", field="given_at") from None
     if value > now + CLOCK_SLACK:
         raise ValidationError("An administration cannot be recorded in the future.",
                               field="given_at")
