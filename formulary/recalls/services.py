@@ -5,8 +5,10 @@ Opening is part of the lot's recall (``inventory.lots.set_lot_status`` calls
 :func:`open_recall` in its transaction, after locking the lot and setting its status), so
 a lot is never recalled without its recall, nor a recall left without its lot.
 
-Concurrency (PostgreSQL, READ COMMITTED). One lock order: the lot, then its batches in
-ascending id. A preparation locks the lot (``ledger.lock_lots``) before it picks, so a
+Concurrency (PostgreSQL, READ COMMITTED). One lock order: the batches already made from
+the lot (ascending id, ``compounding.tally.lock_batches_of_lots``, as every change of a
+lot's status does), then the lot, then every batch that used it in ascending id (one
+made meanwhile included). A preparation locks the lot (``ledger.lock_lots``) before it picks, so a
 preparation racing the recall either committed before the recall got the lot's lock (its
 batch is then read by the recall's next statement and joins the recall) or waits for the
 recall to commit and then reads the lot as recalled (it is not picked; nothing is taken
