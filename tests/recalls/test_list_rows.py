@@ -195,15 +195,53 @@ def test_the_row_writers_write_what_the_filters_and_url_for_write(app):
                 assert batch(n).startswith(root + "/")
 
 
-def test_the_trace_api_answers_what_the_objects_gave(app, api, varied):
-    r = api("pharmacist").get(f"lots/{varied['lot'].id}/trace")
-    assert r.status_code == 200
-    body = r.get_json()
-    with app.test_request_context("/"):
-        old = orm_trace(services.get_lot(db.session, varied["lot"].id))
-        assert body["batches"] == [batch_json(b) for b in old.batches]
-    assert [p["id"] for p in body["patients"]] == [p.id for p in old.patients]
-    assert body["administration_count"] == 2
+def old_trace_body(lot, trace, *, administrations: bool) -> dict:
+    """The trace API's body as it was built before its text was written in parts."""
+    from formulary.api.core import dec, iso
+    from formulary.api.routes_compounding import traced_administration_json
+
+    body = {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
+                    "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
+                    "expiry_date": iso(lot.expiry_date), "status": lot.status,
+                    "quantity_on_hand": dec(lot.quantity_on_hand)},
+            "batches": [batch_json(b) for b in trace.batches],
+            "patients": [{"id": p.id, "mrn": p.mrn, "first_name": p.first_name,
+                          "last_name": p.last_name} for p in trace.patients],
+            "administration_count": len(trace.administrations)}
+    if administrations:
+        body["administrations"] = [traced_administration_json(a, clock.clinic_tz())
+                                   for a in trace.administrations]
+    return body
+
+
+@pytest.mark.parametrize("role", ["pharmacist", "manager"])
+def test_the_trace_api_answers_what_the_objects_gave(app, api, varied, recall_lot, role):
+    """The same text, to the byte, as ``jsonify`` wrote for the body built from the ORM
+    objects: with names that hold quotes, the text that marks a batch's lines and letters
+    beyond ASCII; before and after the lot's recall (the batches' states)."""
+    b1 = varied["b1"]
+    b1.cocktail.name = 'Lido "lines":[] mélange'
+    varied["ana"].last_name = 'O"Brien ]}'
+    db.session.commit()
+    client = api(role)
+    lot_id = varied["lot"].id
+    for recalled in (False, True):
+        if recalled:
+            recall_lot(varied["lot"])
+            db.session.expire_all()
+        r = client.get(f"lots/{lot_id}/trace")
+        assert r.status_code == 200
+        body = r.get_json()
+        with app.test_request_context("/"):
+            lot = services.get_lot(db.session, lot_id)
+            old = old_trace_body(lot, orm_trace(lot), administrations=role == "pharmacist")
+            assert r.get_data(as_text=True) == app.json.response(old).get_data(as_text=True)
+        assert body["batches"] == old["batches"] and len(body["batches"]) == 5
+        assert [p["id"] for p in body["patients"]] == [p["id"] for p in old["patients"]]
+        assert body["administration_count"] == 2
+        assert ("administrations" in body) is (role == "pharmacist")
+        assert ("on_hold" in {b["state"] for b in body["batches"]}) is recalled
+        assert 'Lido \\"lines\\":[] m\\u00e9lange' in r.get_data(as_text=True)  # escaped
 
 
 def test_the_batch_list_api_answers_what_the_objects_gave(app, api, varied):
