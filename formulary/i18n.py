@@ -237,6 +237,35 @@ def format_datetime_l(value) -> str:
     return _format_date_pattern(local.replace(tzinfo=None), pattern, locale, format_datetime)
 
 
+def datetime_writer():
+    """``format_datetime_l`` for the rows of one long list: the locale, the pattern and
+    the clinic's time zone looked up once (each call of ``format_datetime_l`` looks them
+    up again). Only within the request that asked for it (its locale)."""
+    from formulary import clock
+
+    locale = _babel_locale()
+    writer = _date_writer(locale, DATE_PATTERNS.get(locale.language, DATE_PATTERNS["en"])[1])
+    if writer is None:
+        return format_datetime_l
+    tz = clock.clinic_tz()
+
+    def write(value) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(tz).replace(tzinfo=None)
+        return "".join(part(local) for part in writer)
+
+    return write
+
+
+def qty_writer():
+    """``format_qty_l`` (4 places) for the rows of one long list: the locale looked up
+    once. Only within the request that asked for it."""
+    if _babel_locale().language == "en":
+        return lambda value: "" if value is None else format_quantity(value, 4)
+    return format_qty_l
+
+
 @lru_cache(maxsize=16)
 def _number_symbols(locale: Locale) -> tuple[str, str, str]:
     """The locale's decimal sign, group separator and minus sign (Latin digits)."""

@@ -287,6 +287,24 @@ def dec(value: Decimal | None) -> str | None:
     return None if value is None else to_api(value)
 
 
+def json_encoder():
+    """The ``encode`` of one JSON encoder with the settings of the app's JSON provider
+    (compact), for a body written in parts and put together as text (the provider's
+    ``dumps`` makes an encoder per call)."""
+    provider = current_app.json
+    return json.JSONEncoder(
+        skipkeys=False, ensure_ascii=provider.ensure_ascii, check_circular=True,
+        allow_nan=True, sort_keys=provider.sort_keys, separators=(",", ":"),
+        default=provider.default).encode
+
+
+def writes_compact_json() -> bool:
+    """Whether ``jsonify`` writes compact JSON (not indented, as in debug): what a body
+    written by ``json_encoder`` must be to be the same text."""
+    compact = getattr(current_app.json, "compact", None)
+    return compact is True or (compact is None and not current_app.debug)
+
+
 def iso(value: datetime | date | None) -> str | None:
     return None if value is None else value.isoformat()
 

@@ -6,13 +6,12 @@ Every read of a patient's record (the record, a screen, the picker) is audited a
 
 from __future__ import annotations
 
-import json
 
 from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_int, created, current_api_user, iso,
-                                json_body, only_fields, paginate, sort_query)
+                                json_body, json_encoder, only_fields, paginate, sort_query)
 from formulary.auth.permissions import PATIENTS, SAFETY
 from formulary.cocktails.models import AREAS, Cocktail
 from formulary.domain import safety
@@ -273,11 +272,7 @@ def _formulations_body(found: screening.FormulationPage, page: int, per_page: in
     the same objects: each is encoded once, then the text is put together, instead of
     encoding tens of thousands of dicts. One encoder with the provider's settings
     serves the whole page (the provider's ``dumps`` makes one per call)."""
-    provider = current_app.json
-    dumps = json.JSONEncoder(
-        skipkeys=False, ensure_ascii=provider.ensure_ascii, check_circular=True,
-        allow_nan=True, sort_keys=provider.sort_keys, separators=(",", ":"),
-        default=provider.default).encode
+    dumps = json_encoder()
     encoded: dict[int, str] = {}  # by the finding's identity (each one is held by found)
     known = encoded.get
     items = []

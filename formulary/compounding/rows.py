@@ -155,15 +155,23 @@ def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
     out: dict[int, list[LineRow]] = {}
     lots: dict[int, LotRow] = {}  # a lot or an ingredient on many lines: one object each
     ingredients: dict[int, Named] = {}
+    # Lines alike (the same lot, the same quantity written the same way, the same unit:
+    # the same cocktail's doses) are one object: a line holds nothing of its batch, and
+    # the recall trace's 1,521 lines are a few hundred distinct ones (the API writes each
+    # one's JSON once, ``routes_compounding``).
+    alike: dict[tuple, LineRow] = {}
     for batch_id, ingredient_id, name, lot_id, number, expiry, status, quantity, unit in rows:
-        lot = lots.get(lot_id)
-        if lot is None:
-            lot = lots[lot_id] = LotRow(lot_id, number, expiry, status)
-        ingredient = ingredients.get(ingredient_id)
-        if ingredient is None:
-            ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
-        out.setdefault(batch_id, []).append(
-            LineRow(ingredient_id, ingredient, lot_id, lot, quantity, unit))
+        key = (ingredient_id, lot_id, str(quantity), unit)
+        line = alike.get(key)
+        if line is None:
+            lot = lots.get(lot_id)
+            if lot is None:
+                lot = lots[lot_id] = LotRow(lot_id, number, expiry, status)
+            ingredient = ingredients.get(ingredient_id)
+            if ingredient is None:
+                ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
+            line = alike[key] = LineRow(ingredient_id, ingredient, lot_id, lot, quantity, unit)
+        out.setdefault(batch_id, []).append(line)
     return {k: tuple(v) for k, v in out.items()}
 
 

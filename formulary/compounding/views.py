@@ -12,9 +12,9 @@ from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.auth.access import require
-from formulary.auth.permissions import BATCHES, PATIENTS, REPORTS, VIEW
+from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
-from formulary.compounding import labels, services
+from formulary.compounding import labels, services, tables
 from formulary.compounding.queries import BATCH_SORT, patients_filter
 from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
@@ -249,8 +249,13 @@ def label(batch_id: int):
 @require(VIEW)
 def trace(lot_id: int):
     lot = services.get_lot(db.session, lot_id)
-    return render_template("compounding/trace.html", trace=services.trace_lot(db.session, lot),
-                           recall=recall_services.recall_of_lot(db.session, lot.id))
+    trace = services.trace_lot(db.session, lot)
+    return render_template(
+        "compounding/trace.html", trace=trace,
+        recall=recall_services.recall_of_lot(db.session, lot.id),
+        batch_rows=tables.trace_batch_rows(trace.batches, trace.taken),
+        administration_rows=(tables.trace_administration_rows(trace.administrations)
+                             if current_user.may(COURSES_VIEW) else ""))
 
 
 @bp.get("/lots/<int:lot_id>/trace.xlsx")

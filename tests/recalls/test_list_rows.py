@@ -6,9 +6,12 @@ rebuilt here as they were (``batches_query``: ORM objects with their eager loads
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from flask import render_template
+from flask import render_template, render_template_string, url_for
 from flask_login import login_user
 from werkzeug.datastructures import MultiDict
 
@@ -20,9 +23,11 @@ from formulary.compounding.labels import trace_sheets
 from formulary.compounding.queries import (BATCH_SORT, LotTrace, batch_list_query, batches_query,
                                            traced_administrations)
 from formulary.compounding.rows import read_page
+from formulary.compounding.tables import url_writer
 from formulary.compounding.state import state_of
 from formulary.domain.listing import parse_sort
 from formulary.extensions import db
+from formulary.i18n import datetime_writer, format_datetime_l, format_qty_l, qty_writer
 from formulary.patients.models import Patient
 
 
@@ -131,22 +136,112 @@ def test_the_recall_trace_reads_and_renders_the_same(app, varied):
         assert [(p.id, p.mrn, p.first_name, p.last_name, p.date_of_birth) for p in new.patients] == [
             (p.id, p.mrn, p.first_name, p.last_name, p.date_of_birth) for p in old.patients]
         assert len(new.patients) == 3 and len(new.administrations) == 2
-        html_old = render_template("compounding/trace.html", trace=old, recall=None)
-        html_new = render_template("compounding/trace.html", trace=new, recall=None)
-        assert html_new == html_old and varied["b1"].batch_number in html_new
         for before, after in zip(trace_sheets(old), trace_sheets(new), strict=True):
             assert list(after.rows) == list(before.rows)
 
 
-def test_the_trace_api_answers_what_the_objects_gave(app, api, varied):
-    r = api("pharmacist").get(f"lots/{varied['lot'].id}/trace")
-    assert r.status_code == 200
-    body = r.get_json()
-    with app.test_request_context("/"):
-        old = orm_trace(services.get_lot(db.session, varied["lot"].id))
-        assert body["batches"] == [batch_json(b) for b in old.batches]
-    assert [p["id"] for p in body["patients"]] == [p.id for p in old.patients]
-    assert body["administration_count"] == 2
+#: The recall trace's template as it was before its rows were written in Python
+#: (``compounding.tables``): the page must still be what it rendered.
+TRACE_BEFORE = (Path(__file__).parent / "trace_before.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("role", ["pharmacist", "manager"])
+def test_the_recall_trace_page_is_what_the_template_wrote(app, varied, make_user, recall_lot,
+                                                          language, role):
+    """The page (its rows written in Python, per-request formats) against the template as
+    it was over the ORM objects: in both languages, for a role that reads courses (the
+    administrations' rows) and one that does not; before and after the lot's recall."""
+    user = varied["pharmacist"] if role == "pharmacist" else make_user("manager")
+    lot_id = varied["lot"].id
+    for recalled in (False, True):
+        if recalled:
+            recall_lot(varied["lot"])
+            db.session.expire_all()
+        with app.test_request_context(f"/lots/{lot_id}/trace",
+                                      headers={"Accept-Language": language}):
+            login_user(user)
+            lot = services.get_lot(db.session, lot_id)
+            from formulary.recalls import services as recall_services
+
+            html_old = render_template_string(
+                TRACE_BEFORE, trace=orm_trace(lot),
+                recall=recall_services.recall_of_lot(db.session, lot_id))
+            html_new = app.view_functions["compounding.trace"](lot_id=lot_id)
+        assert html_new == html_old
+        assert html_new.count("<tr data-batch=") == 5 and varied["b1"].batch_number in html_new
+        assert html_new.count("<tr data-administration=") == (2 if role == "pharmacist" else 0)
+        assert f'<html lang="{language}"' in html_new
+        assert ("trace-recall" in html_new) is recalled
+
+
+def test_the_row_writers_write_what_the_filters_and_url_for_write(app):
+    moments = [datetime(2027, 1, 1, tzinfo=timezone.utc) + timedelta(hours=7 * n, minutes=n)
+               for n in range(0, 2000, 37)] + [None]
+    quantities = [Decimal(t) for t in ("0", "2.5", "1234.56789", "0.00005", "100", "-3.25",
+                                       "1E+3", "12345678.123456", "2.50000")] + [None]
+    for language in ("en", "fr"):
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            dt, qty = datetime_writer(), qty_writer()
+            assert [dt(m) for m in moments] == [format_datetime_l(m) for m in moments]
+            assert [qty(q) for q in quantities] == [format_qty_l(q) for q in quantities]
+    for root in ("", "/clinic"):
+        with app.test_request_context("/", base_url=f"http://x{root}"):
+            batch, patient = (url_writer("compounding.batch", "batch_id"),
+                              url_writer("patients.record", "patient_id"))
+            for n in (1, 9, 10, 987654321, 2**31 - 1):
+                assert batch(n) == url_for("compounding.batch", batch_id=n)
+                assert patient(n) == url_for("patients.record", patient_id=n)
+                assert batch(n).startswith(root + "/")
+
+
+def old_trace_body(lot, trace, *, administrations: bool) -> dict:
+    """The trace API's body as it was built before its text was written in parts."""
+    from formulary.api.core import dec, iso
+    from formulary.api.routes_compounding import traced_administration_json
+
+    body = {"lot": {"id": lot.id, "ingredient_id": lot.ingredient_id,
+                    "ingredient_name": lot.ingredient.name, "lot_number": lot.lot_number,
+                    "expiry_date": iso(lot.expiry_date), "status": lot.status,
+                    "quantity_on_hand": dec(lot.quantity_on_hand)},
+            "batches": [batch_json(b) for b in trace.batches],
+            "patients": [{"id": p.id, "mrn": p.mrn, "first_name": p.first_name,
+                          "last_name": p.last_name} for p in trace.patients],
+            "administration_count": len(trace.administrations)}
+    if administrations:
+        body["administrations"] = [traced_administration_json(a, clock.clinic_tz())
+                                   for a in trace.administrations]
+    return body
+
+
+@pytest.mark.parametrize("role", ["pharmacist", "manager"])
+def test_the_trace_api_answers_what_the_objects_gave(app, api, varied, recall_lot, role):
+    """The same text, to the byte, as ``jsonify`` wrote for the body built from the ORM
+    objects: with names that hold quotes, the text that marks a batch's lines and letters
+    beyond ASCII; before and after the lot's recall (the batches' states)."""
+    b1 = varied["b1"]
+    b1.cocktail.name = 'Lido "lines":[] mélange'
+    varied["ana"].last_name = 'O"Brien ]}'
+    db.session.commit()
+    client = api(role)
+    lot_id = varied["lot"].id
+    for recalled in (False, True):
+        if recalled:
+            recall_lot(varied["lot"])
+            db.session.expire_all()
+        r = client.get(f"lots/{lot_id}/trace")
+        assert r.status_code == 200
+        body = r.get_json()
+        with app.test_request_context("/"):
+            lot = services.get_lot(db.session, lot_id)
+            old = old_trace_body(lot, orm_trace(lot), administrations=role == "pharmacist")
+            assert r.get_data(as_text=True) == app.json.response(old).get_data(as_text=True)
+        assert body["batches"] == old["batches"] and len(body["batches"]) == 5
+        assert [p["id"] for p in body["patients"]] == [p["id"] for p in old["patients"]]
+        assert body["administration_count"] == 2
+        assert ("administrations" in body) is (role == "pharmacist")
+        assert ("on_hold" in {b["state"] for b in body["batches"]}) is recalled
+        assert 'Lido \\"lines\\":[] m\\u00e9lange' in r.get_data(as_text=True)  # escaped
 
 
 def test_the_batch_list_api_answers_what_the_objects_gave(app, api, varied):
