@@ -21,7 +21,7 @@ SHOWN = 10
 
 def stock_summary(now, tz, within_days: int) -> dict:
     session = db.session
-    low, with_stock = queries.stock_levels(session, now, tz)
+    low, with_stock = queries.stock_levels(session, now, tz, vials=panel_cache.opened_vials(now, tz))
     # lowest first: usable stock as a share of the reorder level
     shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
     names = {}
