@@ -19,9 +19,11 @@ from formulary.inventory.models import Ingredient, Lot
 SHOWN = 10
 
 
-def stock_summary(now, tz, within_days: int) -> dict:
+def stock_summary(now, tz, within_days: int, *, vials: list | None = None) -> dict:
+    """The panel's figures. ``vials``: the opened vials this request has read
+    (``panel_cache.opened_vials``), or ``None`` to read them."""
     session = db.session
-    low, with_stock = queries.stock_levels(session, now, tz)
+    low, with_stock = queries.stock_levels(session, now, tz, vials=vials)
     # lowest first: usable stock as a share of the reorder level
     shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
     names = {}
@@ -49,7 +51,8 @@ def panels(user) -> list[Markup]:
     within_days = current_app.config.get("EXPIRING_WITHIN_DAYS", 90)
 
     def render() -> Markup:
-        return Markup(render_template("inventory/_dashboard.html", s=stock_summary(now, tz, within_days),
+        summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz))
+        return Markup(render_template("inventory/_dashboard.html", s=summary,
                                       today=queries.today_in(now, tz)))
 
     return [panel_cache.panel("inventory.stock", within_days, now, tz, render)]

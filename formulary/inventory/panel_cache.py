@@ -28,27 +28,30 @@ from typing import Callable, Hashable
 
 from flask import current_app, g
 from markupsafe import Markup
-from sqlalchemy import select
 
 from formulary.domain.stock import steady_until
 from formulary.extensions import db
-from formulary.inventory import totals
-from formulary.inventory.models import Ingredient, Lot
-from formulary.inventory.queries import LOT_STOCK_COLUMNS, lot_stock_from_row, today_in
+from formulary.inventory import queries, totals
+from formulary.inventory.queries import today_in
 
 _STORE = "formulary.panel_cache"
 
 
-def _opened_vials(session, today):
-    """The opened multi-dose vials whose in-use period ending may still change what is
-    read of them: holding stock, available, not expired (one past its expiry date, or
-    quarantined, or recalled, reads so whatever its in-use period; a single-use lot has
-    none)."""
-    rows = session.execute(
-        select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Lot.quantity_on_hand > 0, Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True),
-               Lot.status == "available", Lot.expiry_date >= today))
-    return [lot_stock_from_row(row) for row in rows]
+def opened_vials(now: datetime, tz: tzinfo) -> list:
+    """The opened multi-dose vials that status and dates leave usable at the clinic's
+    date (``queries.opened_vials``), read once per request and date and shared by the
+    panels that render in it: the stock levels, the expiry chart, the steadiness window
+    (an in-use period ending may change what is read of them; one past its expiry date,
+    or quarantined, or recalled, reads so whatever its in-use period; a single-use lot
+    has none). A transaction that has itself changed the stock reads them again."""
+    session = db.session
+    today = today_in(now, tz)
+    if totals.has_changes(session):
+        return queries.opened_vials(session, today)
+    if g.get("_panel_vials_day") != today:
+        g._panel_vials = queries.opened_vials(session, today)
+        g._panel_vials_day = today
+    return g._panel_vials
 
 
 def _steady_until(now: datetime, tz: tzinfo) -> datetime:
@@ -58,7 +61,7 @@ def _steady_until(now: datetime, tz: tzinfo) -> datetime:
     key = str(tz)
     if g.get("_panel_steady_key") != key:
         g._panel_steady_key = key
-        g._panel_steady = steady_until(_opened_vials(db.session, today_in(now, tz)), now, tz)
+        g._panel_steady = steady_until([lot for lot, _cost in opened_vials(now, tz)], now, tz)
     return g._panel_steady
 
 

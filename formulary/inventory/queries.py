@@ -6,8 +6,9 @@ them to it, in a bounded number of statements whatever the amount of data:
 - ``on_hand_quantities`` reads the total per ingredient that ``inventory.totals`` keeps
   (the sum of its lots' on hand, whatever their status or dates).
 - ``usable_quantities`` is that total less the stock of the lots that are not plainly
-  usable: the lots holding stock that are not ``available``, or past their expiry date
-  in the clinic's zone, or opened multi-dose vials. Those few lots (the ``ix_lot_in_stock``
+  usable: the lots holding stock that are not ``available`` or past their expiry date
+  in the clinic's zone (summed per ingredient by the database), and the opened
+  multi-dose vials past their in-use period. Those vials (the ``ix_lot_in_stock``
   partial index holds only lots with stock) are passed one by one through the domain's
   ``is_usable``, which decides (an in-use period is elapsed time, which SQL dialects
   disagree on). Every other lot with stock is usable by the dates alone.
@@ -27,7 +28,8 @@ from formulary.domain.stock import LotStock, is_usable, lot_state
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
-from formulary.inventory.sums import ZERO, chunked
+from formulary.db import is_sqlite
+from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
 
 def to_lot_stock(lot: Lot) -> LotStock:
@@ -70,31 +72,72 @@ def _dated_usable(today: date):
     return and_(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today)
 
 
-#: Lots holding stock whose usability the dates alone do not settle as "usable" (the
-#: clinic's date is the parameter ``today``). The statements below are built once:
-#: building them costs more per request than SQLite takes to run them.
-_NOT_PLAINLY_USABLE = and_(
+#: Lots holding stock that their status or their expiry date alone make unusable
+#: (quarantined, recalled, past their date; the clinic's date is the parameter ``today``):
+#: summed by the database. The statements below are built once: building them costs
+#: more per request than SQLite takes to run them.
+_UNUSABLE_BY_RECORD = and_(
     Lot.quantity_on_hand > 0,
-    or_(Lot.status != "available", Lot.expiry_date < bindparam("today", type_=Date),
-        and_(Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True))))
-_EXCEPTION_LOTS = (select(*LOT_STOCK_COLUMNS).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-                   .where(_NOT_PLAINLY_USABLE))
-_EXCEPTION_LOTS_OF = _EXCEPTION_LOTS.where(Lot.ingredient_id.in_(bindparam("ids", expanding=True)))
+    or_(Lot.status != "available", Lot.expiry_date < bindparam("today", type_=Date)))
+
+#: The opened multi-dose vials that status and dates leave usable: whether each is still
+#: within its in-use period is elapsed time (which SQL dialects disagree on), decided one
+#: by one by the domain. The same rows tell when the stock next changes by time alone
+#: (``domain.stock.steady_until``) and where each falls in the expiry chart.
+_OPENED_VIALS = (
+    select(*LOT_STOCK_COLUMNS, Lot.unit_cost).join(Ingredient, Ingredient.id == Lot.ingredient_id)
+    .where(Lot.quantity_on_hand > 0, Lot.status == "available",
+           Lot.expiry_date >= bindparam("today", type_=Date),
+           Lot.opened_at.is_not(None), Ingredient.multi_dose.is_(True)))
+_IDS = bindparam("ids", expanding=True)
+_OPENED_VIALS_OF = _OPENED_VIALS.where(Lot.ingredient_id.in_(_IDS))
+_UNUSABLE_SUMS: dict[tuple[bool, bool], object] = {}
+
+
+def _unusable_sums(session: Session, of_ids: bool):
+    """SUM per ingredient of the stock ``_UNUSABLE_BY_RECORD`` holds (one statement per
+    dialect and shape, built once)."""
+    key = (is_sqlite(session), of_ids)
+    if key not in _UNUSABLE_SUMS:
+        statement = (select(Lot.ingredient_id, exact_sum(session, Lot.quantity_on_hand))
+                     .where(_UNUSABLE_BY_RECORD)
+                     .group_by(Lot.ingredient_id))
+        if of_ids:
+            statement = statement.where(Lot.ingredient_id.in_(_IDS))
+        _UNUSABLE_SUMS[key] = statement
+    return _UNUSABLE_SUMS[key]
+
+
+def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None = None
+                 ) -> list[tuple[LotStock, Decimal | None]]:
+    """The opened multi-dose vials holding stock that are available and not past their
+    expiry date on ``today``, with their unit cost: the only lots whose usability
+    depends on more than their status and dates. One statement (``ingredient_ids``: at
+    most ``sums.CHUNK`` of them)."""
+    rows = (session.execute(_OPENED_VIALS, {"today": today}) if ingredient_ids is None
+            else session.execute(_OPENED_VIALS_OF, {"today": today, "ids": ingredient_ids}))
+    return [(lot_stock_from_row(row), row.unit_cost) for row in rows]
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
-                     tz: tzinfo) -> dict[int, Decimal]:
+                     tz: tzinfo, *, vials: list | None = None) -> dict[int, Decimal]:
     """Stock on hand that may not be used, per ingredient (only those with some): lots
-    quarantined or recalled, expired, or opened multi-dose vials past their in-use
-    period. One statement per 500 ids."""
+    quarantined or recalled, expired (summed by the database), or opened multi-dose vials
+    past their in-use period (decided one by one by the domain). Two statements per 500
+    ids; one when ``vials``, what ``opened_vials(session, today)`` read for every
+    ingredient at this date, is given (``ingredient_ids`` must then be ``None``)."""
+    if vials is not None and ingredient_ids is not None:
+        raise ValueError("vials are every ingredient's: ask for every ingredient")
     today = today_in(now, tz)
+    sqlite = is_sqlite(session)
     result: dict[int, Decimal] = {}
     for chunk in chunked(ingredient_ids):
-        rows = (session.execute(_EXCEPTION_LOTS, {"today": today}) if chunk is None
-                else session.execute(_EXCEPTION_LOTS_OF, {"today": today, "ids": chunk}))
-        for row in rows:
-            if not is_usable(lot_stock_from_row(row), now, tz):
-                result[row.ingredient_id] = result.get(row.ingredient_id, ZERO) + row.quantity_on_hand
+        params = {"today": today} if chunk is None else {"today": today, "ids": chunk}
+        for ingredient_id, amount in session.execute(_unusable_sums(session, chunk is not None), params):
+            result[ingredient_id] = from_sum(sqlite, amount)
+        for lot, _cost in vials if vials is not None else opened_vials(session, today, chunk):
+            if not is_usable(lot, now, tz):
+                result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.on_hand
     return result
 
 
@@ -147,28 +190,25 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
     return lots
 
 
-def stock_levels(session: Session, now: datetime, tz: tzinfo
+def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | None = None
                  ) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
     """The low-stock ingredients (active, with a reorder level, usable stock below it) as
     id -> (usable stock, reorder level), and the number of ingredients with usable stock.
-    Three statements, whose rows grow with the low-stock and not-plainly-usable ones, not
-    with the stock.
+    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them, is
+    given), whose rows grow with the low-stock ingredients and the lots not plainly
+    usable, not with the stock.
 
     Usable stock is at most the total on hand, so an ingredient is low only if its total
     is below its level or some of its stock is not usable: only those are read.
     """
-    unusable = unusable_on_hand(session, None, now, tz)
-    today = today_in(now, tz)
+    unusable = unusable_on_hand(session, None, now, tz, vials=vials)
     stocked = func.coalesce(IngredientStock.on_hand, 0)
-    has_unusable = Ingredient.id.in_(
-        select(Lot.ingredient_id).join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(_NOT_PLAINLY_USABLE).scalar_subquery())
     rows = session.execute(
         select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, stocked)
         .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
         .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
                         stocked < Ingredient.reorder_level),
-                   has_unusable if unusable else false())), {"today": today}).all()
+                   Ingredient.id.in_(sorted(unusable)) if unusable else false()))).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:

@@ -33,6 +33,11 @@ def _num(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
+#: One bar of ``small_multiples``, filled by ``str.format`` with escaped texts.
+_BAR = ('<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="1" '
+        'fill="var(--bs-primary, #0d6efd)"><title>{label}, {period}: {v} {u}</title></rect>')
+
+
 def small_multiples(series: Sequence[Series], period_labels: Sequence[str], *, title: str,
                     chart_id: str, empty: str = "Nothing to show yet.") -> Markup:
     """One row of bars per series, each on its own scale (the units differ), with the
@@ -46,6 +51,7 @@ def small_multiples(series: Sequence[Series], period_labels: Sequence[str], *, t
     width = label_w + plot_w + total_w
     height = row_h * len(series) + 22
     step = plot_w / max(n, 1)
+    periods = [escape(p) for p in period_labels]
     parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" '
                     'class="w-100" role="img" aria-labelledby="{id}-title" data-chart="{id}">'
                     '<title id="{id}-title">{t}</title>').format(w=width, h=height, id=chart_id,
@@ -57,15 +63,14 @@ def small_multiples(series: Sequence[Series], period_labels: Sequence[str], *, t
         parts.append(Markup('<text x="0" y="{y}" font-size="11" dominant-baseline="middle" '
                             'fill="currentColor">{label}</text>').format(
             y=_num(top + row_h / 2), label=_clip(s.label, 22)))
+        label, unit = escape(s.label), escape(s.unit)
         for j, value in enumerate(s.values):
             h = 0.0 if peak <= 0 else float(value / peak) * (row_h - 6)
             x = label_w + j * step + bar_gap / 2
-            parts.append(Markup(
-                '<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="1" '
-                'fill="var(--bs-primary, #0d6efd)"><title>{label}, {period}: {v} {u}</title>'
-                '</rect>').format(x=_num(x), y=_num(top + row_h - 3 - h), w=_num(step - bar_gap),
-                                  h=_num(h), label=s.label, period=period_labels[j],
-                                  v=format_quantity(value, 2), u=s.unit))
+            # the bars are most of the chart: the texts escaped once, the numbers are digits
+            parts.append(Markup(_BAR.format(
+                x=_num(x), y=_num(top + row_h - 3 - h), w=_num(step - bar_gap), h=_num(h),
+                label=label, period=periods[j], v=escape(format_quantity(value, 2)), u=unit)))
         parts.append(Markup('<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="#adb5bd" '
                             'stroke-width="0.5"/>').format(
             x1=label_w, x2=label_w + plot_w, y=_num(top + row_h - 3)))

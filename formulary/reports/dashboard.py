@@ -24,11 +24,10 @@ from formulary import clock
 from formulary.auth.permissions import VIEW
 from formulary.domain.stock import is_usable
 from formulary.extensions import db
-from formulary.inventory import panel_cache, usage
+from formulary.inventory import panel_cache, queries, usage
 from formulary.inventory.models import Ingredient, Lot, WeeklyUsage
 from formulary.reports.charts import Series, bar_chart, small_multiples
-from formulary.inventory.queries import lot_stock_from_row
-from formulary.reports.stock_report import _lots_statement, last_usable_day
+from formulary.reports.stock_report import last_usable_day
 from formulary.i18n import _, format_money_l
 
 WEEKS = 12
@@ -78,12 +77,13 @@ class MonthBucket:
 
 
 def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
-                      months: int = MONTHS) -> list[MonthBucket]:
+                      months: int = MONTHS, *, vials: list | None = None) -> list[MonthBucket]:
     """Usable lots with stock on hand whose last usable day falls in each of the next
     ``months`` calendar months (this month first). Two queries: the lots whose end is
     their expiry date are counted and valued by the database per month; opened
     multi-dose vials (whose in-use period may end first) are read and placed by the
-    stock rules."""
+    stock rules. One query when ``vials`` (what ``queries.opened_vials`` read for every
+    ingredient at this date) is given."""
     today = now.astimezone(tz).date()
     firsts = [date(today.year + (today.month - 1 + i) // 12, (today.month - 1 + i) % 12 + 1, 1)
               for i in range(months + 1)]
@@ -106,11 +106,7 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
         lots[key] += count
         if amount is not None:
             value[key] += (Decimal(int(amount)) / 10_000) if sqlite else Decimal(amount)
-    opened = session.execute(
-        _lots_statement().order_by(None)
-        .where(Lot.status == "available", Lot.expiry_date >= today, opened_multi)).all()
-    for row in opened:
-        lot = lot_stock_from_row(row)
+    for lot, unit_cost in queries.opened_vials(session, today) if vials is None else vials:
         if not is_usable(lot, now, tz):
             continue
         day = last_usable_day(lot, tz)
@@ -118,8 +114,8 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
             continue
         key = date(day.year, day.month, 1)
         lots[key] += 1
-        if row.unit_cost is not None:
-            value[key] += row.quantity_on_hand * row.unit_cost
+        if unit_cost is not None:
+            value[key] += lot.on_hand * unit_cost
     return [MonthBucket(m, lots[m], value[m].quantize(Decimal("0.01"))) for m in firsts[:-1]]
 
 
@@ -147,7 +143,7 @@ def _month_year(day: date) -> str:
 
 
 def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
-    buckets = expiring_by_month(session, now, tz)
+    buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz))
     return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
                      [format_money_l(b.value) for b in buckets], chart_id="expiry-chart", unit=_("lots"),
                      title=_("Usable lots expiring per month, next %(months)s months", months=MONTHS))

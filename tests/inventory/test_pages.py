@@ -121,6 +121,34 @@ def test_sql_usable_stock_agrees_with_the_domain(app, make_ingredient, make_lot)
         i: q for i, q in expected.items() if q > 0}
 
 
+def test_unusable_stock_is_summed_exactly(app, make_ingredient, make_lot):
+    """The database sums the quarantined, recalled and expired stock: to the millionth,
+    on SQLite too (whose reals would make 0.1 + 0.2 a little more than 0.3); the opened
+    vials past their in-use period are added by the domain's decision."""
+    now, tz = clock.now(), clock.clinic_tz()
+    today = queries.today_in(now, tz)
+    ing = make_ingredient(multi_dose=True, in_use_days=3)
+    other = make_ingredient()
+    for quantity in ("0.1", "0.2", "0.000001", "123456789.999999"):
+        make_lot(ing, quantity, status="quarantined")
+    make_lot(ing, "0.7", status="recalled")
+    make_lot(ing, "0.3", expiry=today - timedelta(days=1))
+    make_lot(ing, "0.05", opened_at=now - timedelta(days=4))  # past its in-use period
+    make_lot(ing, "9", opened_at=now - timedelta(days=1))     # within it: usable
+    make_lot(ing, "4", status="quarantined", on_hand="0")     # nothing on hand
+    make_lot(other, "0.4", expiry=today - timedelta(days=3))
+    make_lot(other, "2")
+    expected = {ing.id: Decimal("123456791.35"), other.id: Decimal("0.4")}
+    assert queries.unusable_on_hand(db.session, None, now, tz) == expected
+    assert queries.unusable_on_hand(db.session, [ing.id, other.id], now, tz) == expected
+    assert queries.unusable_on_hand(db.session, [other.id], now, tz) == {other.id: Decimal("0.4")}
+    vials = queries.opened_vials(db.session, today)
+    assert sorted(lot.on_hand for lot, _cost in vials) == [Decimal("0.05"), Decimal(9)]
+    assert queries.unusable_on_hand(db.session, None, now, tz, vials=vials) == expected
+    with pytest.raises(ValueError):  # the vials are every ingredient's
+        queries.unusable_on_hand(db.session, [ing.id], now, tz, vials=vials)
+
+
 @pytest.mark.parametrize("level", ["0.5", "1.5", "3", "4.5", "100"])
 def test_low_stock_and_with_stock_agree_with_the_domain(app, make_ingredient, make_lot, level):
     """``queries.stock_levels`` reads only the candidates (total below the level, or some
@@ -149,6 +177,9 @@ def test_low_stock_and_with_stock_agree_with_the_domain(app, make_ingredient, ma
     low, with_stock = queries.stock_levels(db.session, now, tz)
     assert low == expected_low
     assert with_stock == sum(1 for q in usable.values() if q > 0)
+    # the dashboard's way: the opened vials read once and handed over
+    vials = queries.opened_vials(db.session, today)
+    assert queries.stock_levels(db.session, now, tz, vials=vials) == (low, with_stock)
     assert queries.low_stock_ids(db.session, now, tz) == {i: u for i, (u, _) in expected_low.items()}
 
 

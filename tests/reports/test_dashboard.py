@@ -76,6 +76,28 @@ def test_expiring_per_month(app, make_ingredient, make_lot):
     assert sum(b.lots for b in buckets) == 2
 
 
+def test_opened_vials_fall_in_the_month_their_in_use_period_ends(app, make_ingredient, make_lot):
+    """An opened multi-dose vial is placed by the earlier of its expiry and the end of its
+    in-use period; one past its in-use period is not counted. The same with the vials read
+    once and handed over (as the dashboard does)."""
+    from formulary.inventory import queries
+
+    tz = clock.clinic_tz()
+    now = datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
+    today = now.astimezone(tz).date()
+    vial = make_ingredient("Lidocaine multi-dose", multi_dose=True, in_use_days=28)
+    far = today + timedelta(days=150)
+    make_lot(vial, "4", expiry=far, unit_cost="1.5", opened_at=now - timedelta(days=2))  # ends 6 Dec
+    make_lot(vial, "6", expiry=far, unit_cost="1", opened_at=now - timedelta(days=29))   # ended
+    make_lot(vial, "8", expiry=far, unit_cost="2", status="quarantined", opened_at=now)  # held
+    with time_machine.travel(now, tick=False):
+        buckets = dashboard.expiring_by_month(db.session, now, tz)
+        vials = queries.opened_vials(db.session, today)
+        assert dashboard.expiring_by_month(db.session, now, tz, vials=vials) == buckets
+    assert [(b.month, b.lots, b.value) for b in buckets if b.lots] == [
+        (date(2026, 12, 1), 1, Decimal("6.00"))]
+
+
 def test_dashboard_shows_both_charts_in_constant_queries(client, login_as, make_ingredient,
                                                          make_lot, count_queries):
     login_as("practitioner")
