@@ -216,6 +216,7 @@ def move_session(session: Session, actor, row: CourseSession, planned_on) -> Cou
         raise InvalidState(msg("Session %(number)s is %(status)s; only a planned "
                                "session can be moved.",
                                number=row.number, status=code(row.status)))
+    rules.check_session_move(new_date, row.planned_on, course.patient.date_of_birth)
     before = {"planned_on": row.planned_on}
     row.planned_on = new_date
     session.flush()

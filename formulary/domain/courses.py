@@ -25,6 +25,8 @@ MIN_INTERVAL, MAX_INTERVAL = 1, 365
 #: How far from the clinic's today a course may start: planned up to a year ahead, or
 #: recorded up to a year after it began (a course kept on paper, entered late).
 START_AHEAD_DAYS = START_BEHIND_DAYS = 365
+#: How far a planned session may be moved from the date it was planned on, either way.
+MOVE_DAYS = 365
 
 #: What is recorded on a session row; ``overdue`` is never stored, it is read from the date.
 SESSION_MARKS = ("planned", "given", "missed", "cancelled")
@@ -89,6 +91,20 @@ def check_start_date(start: date, today: date, born: date | None) -> date:
         raise ValidationError(msg("A course is planned at most a year ahead: it starts on "
                                   "%(latest)s or earlier.", latest=latest), field="start_date")
     return start
+
+
+def check_session_move(new_date: date, planned_on: date, born: date | None) -> date:
+    """The date a planned session is moved to: within ``MOVE_DAYS`` of the date it was
+    planned on, either way (a session put off or brought forward, not a new course), and
+    not before the patient's date of birth (when known)."""
+    if born is not None and new_date < born:
+        raise ValidationError(msg("A session cannot be before the patient's date of birth "
+                                  "(%(born)s).", born=born), field="planned_on")
+    if abs((new_date - planned_on).days) > MOVE_DAYS:
+        raise ValidationError(msg("A session is moved at most a year from the date it was "
+                                  "planned on (%(planned_on)s).", planned_on=planned_on),
+                              field="planned_on")
+    return new_date
 
 
 def session_status(mark: str, planned_on: date, today: date) -> str:

@@ -1,6 +1,7 @@
 """A course's start date as a practitioner plans it (SPEC §11: sessions at start + k x
 interval): not before the patient's birth, at most a year back (a course entered late) and
-a year ahead. The rule's truth table, then the same refusal, word for word, on the API and
+a year ahead; a session moved at most a year from the date it was planned on (2999-01-01
+and 1900-01-01 were taken). The rule's truth table, then the same refusal, word for word, on the API and
 on the page, nothing written; the limits themselves are accepted."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 
-from formulary.domain.courses import START_AHEAD_DAYS, START_BEHIND_DAYS, check_start_date
+from formulary.domain.courses import (MOVE_DAYS, START_AHEAD_DAYS, START_BEHIND_DAYS,
+                                     check_session_move, check_start_date)
 from formulary.domain.errors import ValidationError
 from tests.hostile.conftest import assert_refused, table_counts
 
@@ -96,3 +98,55 @@ def test_the_limits_are_accepted(frozen, clinic, practitioner_api, start):
         "planned_sessions": 6, "interval_days": 14, "start_date": start})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["start_date"] == start
+
+
+PLANNED = date(2027, 3, 1)
+MOVES = [
+    (PLANNED + timedelta(days=7), BORN, None),
+    (PLANNED - timedelta(days=7), BORN, None),                  # brought forward
+    (PLANNED + timedelta(days=365), BORN, None),                # the last day either way
+    (PLANNED - timedelta(days=365), BORN, None),
+    (PLANNED + timedelta(days=366), BORN, "far"),
+    (PLANNED - timedelta(days=366), None, "far"),
+    (date(2999, 1, 1), BORN, "far"),
+    (date(1900, 1, 1), BORN, "birth"),
+    (PLANNED - timedelta(days=3), PLANNED - timedelta(days=2), "birth"),
+]
+
+
+@pytest.mark.parametrize("new,born,why", MOVES)
+def test_the_session_move_rule(new, born, why):
+    assert MOVE_DAYS == 365
+    if why is None:
+        assert check_session_move(new, PLANNED, born) == new
+        return
+    with pytest.raises(ValidationError) as caught:
+        check_session_move(new, PLANNED, born)
+    assert set(caught.value.fields) == {"planned_on"}
+    assert {"far": "at most a year from the date it was planned on",
+            "birth": "date of birth"}[why] in caught.value.message
+
+
+@pytest.mark.parametrize("new,words", [("2999-01-01", "at most a year from"),
+                                       ("1900-01-01", "date of birth")])
+def test_a_session_moved_far_is_refused_on_the_api_and_the_page(frozen, clinic, client, login_as,
+                                                                practitioner_api, new, words):
+    r = practitioner_api.post("courses", json={
+        "patient_id": clinic["patient"].id, "cocktail_id": clinic["cocktail"].id,
+        "planned_sessions": 3, "interval_days": 14, "start_date": "2026-06-15"})
+    course = r.get_json()
+    session = course["sessions"][1]
+    before = table_counts()
+    r = practitioner_api.patch(f"sessions/{session['id']}", json={"planned_on": new})
+    assert_refused(r, 422, "invalid", new)
+    assert words in r.get_json()["error"]["fields"]["planned_on"][0]
+    assert table_counts() == before
+    login_as("practitioner")
+    token = client.csrf_token(f"/courses/{course['id']}")  # a read: audited
+    before = table_counts()
+    r = client.post(f"/sessions/{session['id']}/move", data={"csrf_token": token, "planned_on": new})
+    text = r.get_data(as_text=True)
+    assert 400 <= r.status_code < 500 and words in text, r.status_code
+    assert table_counts() == before
+    r = practitioner_api.patch(f"sessions/{session['id']}", json={"planned_on": "2026-07-01"})
+    assert r.status_code == 200, r.get_json()
