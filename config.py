@@ -62,6 +62,13 @@ class Config:
     # werkzeug's ProxyFix takes the address (and scheme) the N-th proxy from the app saw.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     API_MAX_PER_PAGE = 500
+    # The most a whole request may hold, in bytes (werkzeug's limit): a larger one is refused
+    # with 413 before any of it is read or anything is changed (the API's envelope, code
+    # "too_large"; a page's error message). The largest legitimate requests are uploads of
+    # at most 10 MB (a signed consent scan, formulary/domain/scans.py; a delivery sheet,
+    # formulary/reports/services.py) plus the form around them: 16 MB leaves room for that,
+    # so a file just over 10 MB still gets its own, more precise, refusal.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(16 * 2**20)))
     # Beyond-use policy in hours per storage (after USP <797> category 1).
     BEYOND_USE_HOURS = {"room": 12, "fridge": 24}
     EXPIRING_WITHIN_DAYS = 90

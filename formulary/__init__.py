@@ -25,6 +25,9 @@ def create_app(config: str | type | None = None) -> Flask:
                 instance_relative_config=True)
     _load_config(app, config)
     trust_proxies(app)
+    from formulary.errors import refuse_too_large_early
+
+    app.before_request(refuse_too_large_early)  # the first hook: an over-size body is never read
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_handlers(app)

@@ -14,9 +14,10 @@ import logging
 from flask import Flask, current_app, flash, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from formulary.domain.errors import DomainError
+from formulary.domain.messages import msg
 from formulary.extensions import db
 from formulary.i18n import _l, tr
 
@@ -113,7 +114,33 @@ def _rollback() -> None:
         db.session.rollback()
 
 
+def too_large_message():
+    """Why a request was refused with 413: the whole of it over ``MAX_CONTENT_LENGTH``, or
+    one field of a form over werkzeug's own limits (``MAX_FORM_MEMORY_SIZE``, ``MAX_FORM_PARTS``)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length is None or request.content_length > limit):
+        return msg("The request is larger than %(megabytes)s MB, the most this application "
+                   "accepts (a scan or a delivery sheet is at most 10 MB). Nothing was "
+                   "changed; send a smaller file.", megabytes=limit // 2**20)
+    return _l("A field of the form is larger than this application accepts. Nothing was "
+              "changed; shorten it and try again.")
+
+
+def refuse_too_large_early() -> None:
+    """Before any other hook (the token's check, the session's user, the CSRF check):
+    a request whose announced size is over ``MAX_CONTENT_LENGTH`` is refused unread.
+    A body sent without a length is cut off by werkzeug where it passes the limit."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        db.session.rollback()
+        return _page_or_json("too_large", too_large_message(), 413)
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         _rollback()

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from formulary.api import schema as S
 from formulary.auth.services import user_for_token
@@ -118,6 +119,11 @@ def json_body() -> dict:
     raw = request.get_data(cache=True)
     if not raw:
         raise MalformedRequest("The request needs a JSON object body.")
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and len(raw) >= limit:
+        # A body sent without a length (chunked) is cut off by werkzeug at the limit,
+        # silently when read whole: what was read is only its beginning.
+        raise RequestEntityTooLarge()
     try:
         data = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -37,7 +37,10 @@ def load_user(session_id: str):
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
+    """``next`` when it is a path of this site, else the dashboard. A control character
+    (a CR LF would end the Location header: werkzeug refuses it, a 500) or a backslash
+    (browsers read ``/\\evil.example`` as ``//evil.example``, another site) is not a path."""
+    if target and not any(ch == "\\" or ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 for ch in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.cocktails.models import Component
+from formulary.db import MAX_ID
 from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
                                     check_components, doses_possible, summarize)
 from formulary.domain.errors import ValidationError
@@ -50,6 +51,8 @@ def load_ingredients(session: Session, raw_ids: Iterable[object], *,
             ids.add(raw)
         elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
             ids.add(int(raw.strip()))
+    # An id past the column's range names no row (and SQLite cannot even be asked).
+    ids = {i for i in ids if 0 < i <= MAX_ID}
     if not ids:
         return {}
     stmt = select(Ingredient).where(Ingredient.id.in_(ids))

@@ -419,10 +419,10 @@ def discard_batch(session: Session, actor, batch: Batch, reason, *,
     """Discard a batch with a reason. Its stock is not returned to the lots. Refused
     (409 invalid_state) when it is already discarded, and when another request changed
     its status since it was read (the discard was decided on a state that is gone)."""
+    _check_discardable(batch)  # a second click says so, whatever its reason
     reason = _clean_text(reason, "reason")
     if not reason:
         raise ValidationError("Give the reason for discarding the batch.", field="reason")
-    _check_discardable(batch)
     seen = batch.status
     if not _change_status(session, batch, seen, {
             "status": "discarded", "discarded_by_id": actor.id,

@@ -220,7 +220,9 @@ def discard(batch_id: int):
     b = services.get_batch(db.session, batch_id)
     form = DiscardForm()
     status = 422
-    if form.validate_on_submit():
+    # a batch already discarded no longer shows the form: a second click (whatever its
+    # reason) is told so by the service, not left with an error on a field not shown
+    if form.validate_on_submit() or b.status == "discarded":
         try:
             services.discard_batch(db.session, current_user, b, form.reason.data)
         except DomainError as exc:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from formulary import clock
 from formulary.audit.services import record
 from formulary.auth.models import User
 from formulary.cocktails.models import AREAS, Cocktail
@@ -175,7 +176,8 @@ def create_course(session: Session, actor, *, patient: Patient, cocktail: Cockta
                                "cocktail.",
                                cocktail_name=cocktail.name),
                            field="cocktail_id")
-    start = a_date(start_date, "start_date")
+    start = rules.check_start_date(a_date(start_date, "start_date"), clock.today(),
+                                   patient.date_of_birth)
     dates = rules.plan_sessions(start, planned_sessions, interval_days)
     count, interval = rules.check_plan(planned_sessions, interval_days)
     if area in (None, ""):
@@ -214,6 +216,7 @@ def move_session(session: Session, actor, row: CourseSession, planned_on) -> Cou
         raise InvalidState(msg("Session %(number)s is %(status)s; only a planned "
                                "session can be moved.",
                                number=row.number, status=code(row.status)))
+    rules.check_session_move(new_date, row.planned_on, course.patient.date_of_birth)
     before = {"planned_on": row.planned_on}
     row.planned_on = new_date
     session.flush()

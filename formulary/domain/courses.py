@@ -22,6 +22,11 @@ from formulary.domain.units import (UnitConversionError, convert_exact, format_q
 
 MIN_SESSIONS, MAX_SESSIONS = 1, 24
 MIN_INTERVAL, MAX_INTERVAL = 1, 365
+#: How far from the clinic's today a course may start: planned up to a year ahead, or
+#: recorded up to a year after it began (a course kept on paper, entered late).
+START_AHEAD_DAYS = START_BEHIND_DAYS = 365
+#: How far a planned session may be moved from the date it was planned on, either way.
+MOVE_DAYS = 365
 
 #: What is recorded on a session row; ``overdue`` is never stored, it is read from the date.
 SESSION_MARKS = ("planned", "given", "missed", "cancelled")
@@ -67,6 +72,39 @@ def plan_sessions(start: date, planned_sessions, interval_days) -> list[date]:
     """The planned dates of a course's sessions: ``start + k * interval`` for k = 0..n-1."""
     count, interval = check_plan(planned_sessions, interval_days)
     return [start + timedelta(days=k * interval) for k in range(count)]
+
+
+def check_start_date(start: date, today: date, born: date | None) -> date:
+    """A course's start date, as a practitioner would plan it: not before the patient's
+    date of birth (when known), at most ``START_BEHIND_DAYS`` before ``today`` (the
+    clinic's) and at most ``START_AHEAD_DAYS`` after it."""
+    if born is not None and start < born:
+        raise ValidationError(msg("A course cannot start before the patient's date of "
+                                  "birth (%(born)s).", born=born), field="start_date")
+    earliest = today - timedelta(days=START_BEHIND_DAYS)
+    if start < earliest:
+        raise ValidationError(msg("A course is recorded at most a year after it began: it "
+                                  "starts on %(earliest)s or later.", earliest=earliest),
+                              field="start_date")
+    latest = today + timedelta(days=START_AHEAD_DAYS)
+    if start > latest:
+        raise ValidationError(msg("A course is planned at most a year ahead: it starts on "
+                                  "%(latest)s or earlier.", latest=latest), field="start_date")
+    return start
+
+
+def check_session_move(new_date: date, planned_on: date, born: date | None) -> date:
+    """The date a planned session is moved to: within ``MOVE_DAYS`` of the date it was
+    planned on, either way (a session put off or brought forward, not a new course), and
+    not before the patient's date of birth (when known)."""
+    if born is not None and new_date < born:
+        raise ValidationError(msg("A session cannot be before the patient's date of birth "
+                                  "(%(born)s).", born=born), field="planned_on")
+    if abs((new_date - planned_on).days) > MOVE_DAYS:
+        raise ValidationError(msg("A session is moved at most a year from the date it was "
+                                  "planned on (%(planned_on)s).", planned_on=planned_on),
+                              field="planned_on")
+    return new_date
 
 
 def session_status(mark: str, planned_on: date, today: date) -> str:

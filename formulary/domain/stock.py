@@ -28,6 +28,8 @@ from decimal import Decimal
 from formulary.domain.errors import InsufficientStock
 
 LOT_STATUSES = ("available", "quarantined", "recalled")
+#: No vial keeps this long: an expiry further ahead is a typing error (2062 for 2026).
+MAX_SHELF_YEARS = 10
 DEFAULT_IN_USE_DAYS = 28
 DEFAULT_EXPIRING_WITHIN_DAYS = 90
 
@@ -339,3 +341,13 @@ def low_stock(usable: Decimal, reorder_level: Decimal | None) -> bool:
         return False
     _require_decimal(reorder_level, "reorder_level")
     return usable < reorder_level
+
+
+def expiry_too_far(expiry: date, today: date) -> bool:
+    """True when ``expiry`` is more than ``MAX_SHELF_YEARS`` years after ``today`` (the
+    clinic's): no vial keeps that long, the date was mistyped."""
+    try:
+        limit = today.replace(year=today.year + MAX_SHELF_YEARS)
+    except ValueError:  # 29 February, ten years on a common year
+        limit = today.replace(year=today.year + MAX_SHELF_YEARS, day=28)
+    return expiry > limit

@@ -26,7 +26,7 @@ from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import (DomainError, Duplicate, InvalidState, NotFound,
                                      ValidationError)
 from formulary.domain.messages import code, msg
-from formulary.domain.stock import expiry_end
+from formulary.domain.stock import MAX_SHELF_YEARS, expiry_end, expiry_too_far
 from formulary.domain.text import check_text
 from formulary.domain.units import parse_quantity
 from formulary.inventory import ledger
@@ -109,6 +109,10 @@ def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date,
     if expiry is not None and now >= expiry_end(expiry, tz):
         problems.setdefault("expiry_date", []).append(
             f"This lot expired on {expiry.isoformat()}: an expired lot is not received.")
+    elif expiry is not None and expiry_too_far(expiry, now.astimezone(tz).date()):
+        problems.setdefault("expiry_date", []).append(
+            msg("An expiry more than %(years)s years ahead (%(expiry)s) is not a vial's: "
+                "check the date.", years=MAX_SHELF_YEARS, expiry=expiry))
     if problems:
         first = next(iter(problems.values()))[0]
         raise ValidationError(first, fields=problems)
