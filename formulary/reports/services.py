@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain.errors import DomainError
+from formulary.domain.messages import msg
 from formulary.inventory.lots import receive_lot
 from formulary.inventory.models import Ingredient, IngredientGtin, Lot
 from formulary.reports.delivery import DeliveryFileError, DeliveryRow, read_delivery
@@ -42,13 +43,14 @@ def read_upload(stream: BinaryIO | None, filename: str | None = None) -> io.Byte
     """The uploaded file in memory, or DeliveryFileError when there is none or it is too
     large to be a delivery sheet."""
     if stream is None:
-        raise DeliveryFileError([(None, "Choose the delivery file (.xlsx) to import.")])
+        raise DeliveryFileError([(None, msg("Choose the delivery file (.xlsx) to import."))])
     data = stream.read(MAX_UPLOAD_BYTES + 1)
     if not data:
-        raise DeliveryFileError([(None, "The file is empty.")])
+        raise DeliveryFileError([(None, msg("The file is empty."))])
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DeliveryFileError([(None, f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB: "
-                                        "a delivery sheet is much smaller.")])
+        raise DeliveryFileError([(None, msg("The file is larger than %(size)s MB: a delivery "
+                                            "sheet is much smaller.",
+                                            size=MAX_UPLOAD_BYTES // 2**20))])
     return io.BytesIO(data)
 
 
