@@ -193,9 +193,9 @@ class _Checked:
 def _check(session: Session, data: CocktailInput) -> _Checked:
     """Every field at once; one ValidationError naming each field that is wrong."""
     problems: dict[str, list[str]] = {}
-    name = _text(data.name, "name", NAME_MAX, problems, required=True, label="Name")
-    indication = _text(data.indication, "indication", INDICATION_MAX, problems, label="Indication")
-    notes = _text(data.notes, "notes", NOTES_MAX, problems, label="Notes")
+    name = _text(data.name, "name", NAME_MAX, problems, required=True, label=msg("Name"))
+    indication = _text(data.indication, "indication", INDICATION_MAX, problems, label=msg("Indication"))
+    notes = _text(data.notes, "notes", NOTES_MAX, problems, label=msg("Notes"))
     area = data.area.strip().lower() if isinstance(data.area, str) else data.area
     if area in (None, ""):
         problems.setdefault("area", []).append("Choose an area: " + ", ".join(AREAS) + ".")
@@ -409,7 +409,7 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
     if cocktail.status == "retired":
         raise InvalidState(msg("%(cocktail_name)s is already retired.",
                                cocktail_name=cocktail.name))
-    reason = check_text(reason, "reason", "The reason", max_length=300, multiline=True)
+    reason = check_text(reason, "reason", msg("The reason"), max_length=300, multiline=True)
     before = snapshot(cocktail, shown_version(cocktail))
     for version in cocktail.versions:
         if version.status in ("draft", "active"):
