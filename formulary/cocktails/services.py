@@ -169,7 +169,9 @@ def _text(value: object, field_name: str, maximum: int, problems: dict, *,
           required: bool = False, label: str = "") -> str:
     """The shared check (a visible letter or digit; SPEC §3), its message collected."""
     if required and (value is None or (isinstance(value, str) and not value.strip())):
-        problems.setdefault(field_name, []).append(f"Give the cocktail a {label.lower()}.")
+        problems.setdefault(field_name, []).append(
+            msg("Give the cocktail a name.") if field_name == "name"
+            else msg("%(label)s is required.", label=label))
         return ""
     try:
         return check_text(value, field_name, label, required=required, max_length=maximum,
