@@ -200,10 +200,12 @@ def _check(session: Session, data: CocktailInput) -> _Checked:
     notes = _text(data.notes, "notes", NOTES_MAX, problems, label=msg("Notes"))
     area = data.area.strip().lower() if isinstance(data.area, str) else data.area
     if area in (None, ""):
-        problems.setdefault("area", []).append("Choose an area: " + ", ".join(AREAS) + ".")
+        problems.setdefault("area", []).append(msg("Choose an area: %(areas)s.",
+                                                   areas=", ".join(AREAS)))
     elif area not in AREAS:
         problems.setdefault("area", []).append(
-            f"Unknown area {data.area!r}: use one of " + ", ".join(AREAS) + ".")
+            msg("Unknown area %(area)s: use one of %(areas)s.", area=repr(data.area),
+                areas=", ".join(AREAS)))
     storage = data.storage.strip().lower() if isinstance(data.storage, str) else data.storage
     if storage in (None, ""):
         storage = "fridge"

@@ -47,7 +47,7 @@ def _text(value, field: str, label: str, *, required: bool, max_length: int) -> 
 
 
 def parse_expiry(value, field: str = "expiry_date") -> date:
-    return parse_iso_date(value, field, what="the expiry date")
+    return parse_iso_date(value, field, what=msg("the expiry date"))
 
 
 def lot_snapshot(lot: Lot) -> dict:

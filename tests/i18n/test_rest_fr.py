@@ -226,3 +226,28 @@ def test_the_allergy_statuses_are_words_in_the_readers_language(i18n_app, client
                               page))
     assert options == {"active": "actif", "inactive": "inactif", "refuted": "infirmé"}
     assert '<td data-allergy-status="active">actif</td>' in page and ">sévère</span>" in page
+
+
+@pytest.mark.parametrize("expiry, fr, en", [
+    ("31-01-2027", "Indiquez la date de péremption au format AAAA-MM-JJ.",
+     "Give the expiry date as YYYY-MM-DD."),
+    ("3000-01-01", "01/01/3000 est hors limites : indiquez la date de péremption du 01/01/1900 "
+                   "au 31/12/2999.",
+     "3000-01-01 is out of range: give the expiry date from 1900-01-01 to 2999-12-31."),
+])
+def test_a_lots_expiry_is_refused_in_french(i18n_app, api, biotin, expiry, fr, en):
+    reader = api("pharmacist")
+    body = {"ingredient_id": biotin.id, "lot_number": "B-1", "expiry_date": expiry,
+            "quantity": "10"}
+    said = {lang: reader.post("lots", json=body, headers=headers).get_json()["error"]["fields"]
+            for lang, headers in (("fr", FR), ("en", EN))}
+    assert said == {"fr": {"expiry_date": [fr]}, "en": {"expiry_date": [en]}}
+
+
+def test_a_cocktails_unknown_area_is_refused_in_french(i18n_app, api):
+    reader = api("pharmacist")
+    body = {"name": "Mix", "area": "knee", "components": []}
+    fr = reader.post("cocktails", json=body, headers=FR).get_json()["error"]["fields"]["area"]
+    en = reader.post("cocktails", json=body, headers=EN).get_json()["error"]["fields"]["area"]
+    assert fr[0].startswith("Zone 'knee' inconnue : utilisez l'une de celles-ci : ")
+    assert en[0].startswith("Unknown area 'knee': use one of ")
