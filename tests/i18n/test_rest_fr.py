@@ -13,11 +13,11 @@ from datetime import date, timedelta
 
 import pytest
 from flask_babel import force_locale
-from openpyxl import Workbook
 
 from formulary.domain.errors import ValidationError
 from formulary.extensions import db
 from formulary.i18n import tr
+from tests.reports.test_import import sheet as _sheet
 
 NEXT_YEAR = date.today() + timedelta(days=365)
 FR = {"Accept-Language": "fr"}
@@ -32,18 +32,6 @@ def _french(user):
     user.locale = "fr"
     db.session.commit()
     return user
-
-
-def _sheet(*rows, header=("Ingredient", "GTIN", "Lot", "Expiry", "Quantity", "Unit cost",
-                          "Supplier")) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(list(header))
-    for row in rows:
-        ws.append(list(row))
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 BAD_ROWS = (("Biotin 5 mg/mL", None, "B-1", NEXT_YEAR, 10, None, None),            # good
