@@ -239,3 +239,13 @@ def test_a_cocktails_unknown_area_is_refused_in_french(i18n_app, api):
     en = reader.post("cocktails", json=body, headers=EN).get_json()["error"]["fields"]["area"]
     assert fr[0].startswith("Zone 'knee' inconnue : utilisez l'une de celles-ci : ")
     assert en[0].startswith("Unknown area 'knee': use one of ")
+
+
+def test_a_reason_after_a_label_starts_in_lower_case_in_french(i18n_app):
+    from formulary.domain.messages import lower_first, msg
+
+    made = msg("%(label)s: %(reason)s", label=msg("Quantity"),
+               reason=lower_first(msg("Unknown field.")))
+    assert made == "Quantity: unknown field."
+    with force_locale("fr"):
+        assert tr(made) == "Quantité : champ inconnu."
