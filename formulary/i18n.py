@@ -26,7 +26,7 @@ from flask import current_app, g, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
 from flask_babel.speaklater import LazyString
 
-from formulary.domain.messages import Code, Message
+from formulary.domain.messages import Code, LowerFirst, Message
 from formulary.domain.units import format_quantity
 
 _ = gettext
@@ -141,6 +141,10 @@ def _local(value) -> str:
     """A value put into a translated message: in the reader's language and forms."""
     if isinstance(value, (Message, LazyString)):
         return tr(value)
+    if isinstance(value, LowerFirst):
+        text = _local(value.value) if isinstance(value.value, (Message, LazyString)) \
+            else tr(str.__str__(value.value))
+        return text[:1].lower() + text[1:]
     if isinstance(value, Code):
         from formulary.display import code_word  # display reads this module's _l
 

@@ -139,7 +139,8 @@ def json_body() -> dict:
         # No id, count or amount of the clinic is that large, and the database cannot
         # even be asked about it (integer overflow).
         raise ValidationError("A whole number is too large.",
-                              fields={k: [f"Must be at most {MAX_ID}."] for k in too_large})
+                              fields={k: [msg("Must be at most %(max)s.", max=MAX_ID)]
+                                      for k in too_large})
     return clean_json_text(data)
 
 

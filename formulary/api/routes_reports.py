@@ -17,9 +17,9 @@ from formulary.domain.courses import EVENT_SEVERITIES
 from formulary.domain.errors import MalformedRequest
 from formulary.errors import envelope
 from formulary.extensions import db
-from formulary.i18n import _l
+from formulary.i18n import _l, tr
 from formulary.reports import batch_log, services, stock_report
-from formulary.reports.delivery import DeliveryFileError, template_workbook
+from formulary.reports.delivery import DeliveryFileError, problem_sentence, template_workbook
 from formulary.reports.respond import XLSX, file_response
 from formulary.reports.exports import (send_adverse_events, send_batch_log, send_stock_report,
                                        title_block)
@@ -129,9 +129,9 @@ def import_delivery():
             if row is None:
                 fields.setdefault("file", []).append(reason)
             else:
-                fields.setdefault("rows", []).append(f"Row {row}: {reason}")
+                fields.setdefault("rows", []).append(problem_sentence(row, reason))
         return envelope(exc.code, exc.message, 422, fields,
-                        problems=[{"row": row, "reason": reason} for row, reason in exc.problems])
+                        problems=[{"row": row, "reason": tr(reason)} for row, reason in exc.problems])
     return created({"items": [lot_json(lot) for lot in lots], "total": len(lots)})
 
 

@@ -102,7 +102,7 @@ def create_user(session: Session, actor, *, username, password, role, full_name=
         elif field == "role":
             role_ = result
     try:  # a name holds a visible letter or digit (SPEC §3)
-        full_name = check_text(full_name, "full_name", "Full name", max_length=120)
+        full_name = check_text(full_name, "full_name", msg("Full name"), max_length=120)
     except ValidationError as exc:
         errors.setdefault("full_name", []).append(exc.message)
     if errors:

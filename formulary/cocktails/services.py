@@ -169,7 +169,9 @@ def _text(value: object, field_name: str, maximum: int, problems: dict, *,
           required: bool = False, label: str = "") -> str:
     """The shared check (a visible letter or digit; SPEC §3), its message collected."""
     if required and (value is None or (isinstance(value, str) and not value.strip())):
-        problems.setdefault(field_name, []).append(f"Give the cocktail a {label.lower()}.")
+        problems.setdefault(field_name, []).append(
+            msg("Give the cocktail a name.") if field_name == "name"
+            else msg("%(label)s is required.", label=label))
         return ""
     try:
         return check_text(value, field_name, label, required=required, max_length=maximum,
@@ -193,15 +195,17 @@ class _Checked:
 def _check(session: Session, data: CocktailInput) -> _Checked:
     """Every field at once; one ValidationError naming each field that is wrong."""
     problems: dict[str, list[str]] = {}
-    name = _text(data.name, "name", NAME_MAX, problems, required=True, label="Name")
-    indication = _text(data.indication, "indication", INDICATION_MAX, problems, label="Indication")
-    notes = _text(data.notes, "notes", NOTES_MAX, problems, label="Notes")
+    name = _text(data.name, "name", NAME_MAX, problems, required=True, label=msg("Name"))
+    indication = _text(data.indication, "indication", INDICATION_MAX, problems, label=msg("Indication"))
+    notes = _text(data.notes, "notes", NOTES_MAX, problems, label=msg("Notes"))
     area = data.area.strip().lower() if isinstance(data.area, str) else data.area
     if area in (None, ""):
-        problems.setdefault("area", []).append("Choose an area: " + ", ".join(AREAS) + ".")
+        problems.setdefault("area", []).append(msg("Choose an area: %(areas)s.",
+                                                   areas=", ".join(AREAS)))
     elif area not in AREAS:
         problems.setdefault("area", []).append(
-            f"Unknown area {data.area!r}: use one of " + ", ".join(AREAS) + ".")
+            msg("Unknown area %(area)s: use one of %(areas)s.", area=repr(data.area),
+                areas=", ".join(AREAS)))
     storage = data.storage.strip().lower() if isinstance(data.storage, str) else data.storage
     if storage in (None, ""):
         storage = "fridge"
@@ -409,7 +413,7 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
     if cocktail.status == "retired":
         raise InvalidState(msg("%(cocktail_name)s is already retired.",
                                cocktail_name=cocktail.name))
-    reason = check_text(reason, "reason", "The reason", max_length=300, multiline=True)
+    reason = check_text(reason, "reason", msg("The reason"), max_length=300, multiline=True)
     before = snapshot(cocktail, shown_version(cocktail))
     for version in cocktail.versions:
         if version.status in ("draft", "active"):

@@ -84,8 +84,8 @@ def _clean_text(value, name: str, limit: int = MAX_REASON) -> str | None:
     empty."""
     if value is None:
         return None
-    label = {"idempotency_key": "Idempotency key", "override_reason": "Override reason"}.get(
-        name, "Reason")
+    label = {"idempotency_key": msg("Idempotency key"),
+             "override_reason": msg("Override reason")}.get(name) or msg("Reason")
     return check_text(value, name, label, max_length=limit, multiline=True,
                       visible=name != "idempotency_key") or None
 

@@ -21,6 +21,7 @@ from formulary.compounding.state import state_of
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
+from formulary.domain.messages import msg
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.listing import page_sort, paged
@@ -50,7 +51,7 @@ def _patient_by_mrn(mrn: str | None, field: str = "patient_mrn") -> Patient | No
     patient = db.session.execute(
         select(Patient).where(func.lower(Patient.mrn) == mrn.casefold())).scalar_one_or_none()
     if patient is None:
-        raise ValidationError(f"No patient has the MRN {mrn}.", field=field)
+        raise ValidationError(msg("No patient has the MRN %(mrn)s.", mrn=mrn), field=field)
     return patient
 
 

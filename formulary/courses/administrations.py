@@ -100,7 +100,7 @@ def _lock_batch(session: Session, batch_id) -> Batch:
     if isinstance(batch_id, bool) or not isinstance(batch_id, int):
         raise ValidationError("Choose a batch by its id.", field="batch_id")
     if not 0 < batch_id <= MAX_ID:  # no such row, and SQLite cannot even be asked
-        raise ValidationError(f"There is no batch #{batch_id}.", field="batch_id")
+        raise ValidationError(msg("There is no batch #%(id)s.", id=batch_id), field="batch_id")
     batch = session.execute(select(Batch).where(Batch.id == batch_id).with_for_update()
                             .execution_options(populate_existing=True)).scalar_one_or_none()
     if batch is None:
@@ -215,9 +215,10 @@ def give(session: Session, actor, row: CourseSession, *, batch_id, doses, sites,
     if given_at < batch.prepared_at:
         # A dose cannot reach a patient before its batch was made: the record would lie
         # to every trace and recall that reads the time.
-        raise ValidationError(f"Batch {batch.batch_number} was prepared at "
-                              f"{batch.prepared_at.isoformat(timespec='minutes')}: it cannot "
-                              "have been given before.", field="given_at")
+        raise ValidationError(msg("Batch %(number)s was prepared at %(at)s: it cannot have "
+                                  "been given before.", number=batch.batch_number,
+                                  at=batch.prepared_at.isoformat(timespec="minutes")),
+                              field="given_at")
     if doses > left:
         raise _refuse("insufficient_doses", msg("Batch %(batch_number)s has %(left)s dose(s) "
                                                 "left; %(doses)s were asked.",

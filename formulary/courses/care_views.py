@@ -93,7 +93,8 @@ def give(session_id: int):
         return _give_page(row, form)
     try:
         if form.site_area.data not in AREAS:
-            raise ValidationError(f"Use one of: {', '.join(AREAS)}.", field="site_area")
+            raise ValidationError(msg("Use one of: %(areas)s.", areas=", ".join(AREAS)),
+                                  field="site_area")
         adm = adm_services.give(
             db.session, current_user, row, batch_id=form.batch_id.data or None,
             doses=form.doses.data, sites=form.sites(), technique=form.technique.data,

@@ -7,6 +7,8 @@ nested fields, e.g. ``components.0.amount``) to a list of messages.
 
 from __future__ import annotations
 
+from formulary.domain.messages import msg
+
 
 class DomainError(Exception):
     """Base of every refusal the application explains to a user."""
@@ -40,8 +42,8 @@ def refuse_unknown_fields(data: dict, allowed, prefix: str = "") -> None:
     ``prefix`` names a nested object in ``fields`` (``components.0.``)."""
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ValidationError("Unknown field(s): " + ", ".join(unknown) + ".",
-                              fields={f"{prefix}{k}": ["Unknown field."] for k in unknown})
+        raise ValidationError(msg("Unknown field(s): %(names)s.", names=", ".join(unknown)),
+                              fields={f"{prefix}{k}": [msg("Unknown field.")] for k in unknown})
 
 
 class MalformedRequest(DomainError):

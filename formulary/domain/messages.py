@@ -23,11 +23,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-__all__ = ["Code", "Message", "code", "msg", "english", "join_and", "join_semicolons"]
+__all__ = ["Code", "LowerFirst", "Message", "code", "msg", "english", "join_and", "join_semicolons",
+           "lower_first"]
 
 
 def english(value) -> str:
     """A value as the English text of a message shows it."""
+    if isinstance(value, LowerFirst):
+        return _lowered(english(value.value))
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bool):
@@ -74,6 +77,26 @@ class Code(str):
 
 def code(value: str) -> Code:
     return Code(value)
+
+
+class LowerFirst(str):
+    """A sentence put after a label (``Quantity: must be ...``): its first letter in lower
+    case, in English as in the reader's language (``value`` is the sentence itself)."""
+
+    value: object
+
+    def __new__(cls, value):
+        self = super().__new__(cls, _lowered(english(value)))
+        self.value = value
+        return self
+
+
+def _lowered(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def lower_first(value) -> LowerFirst:
+    return LowerFirst(value)
 
 
 def _rebuild(template: str, params: dict) -> Message:

@@ -119,9 +119,20 @@ def parse_unit(text: object, field: str = "unit") -> str:
 
 
 def _label(field: str) -> str:
-    """The name a person sees on the form: "components.0.unit_cost" -> "Unit cost"."""
-    last = field.rsplit(".", 1)[-1].replace("_", " ").strip() or "quantity"
+    """The name a person sees on the form: "components.0.unit_cost" -> "Unit cost" (a
+    Message for the fields the clinic's forms have, so a reader reads it in their
+    language)."""
+    name = field.rsplit(".", 1)[-1].strip()
+    if name in _FIELD_LABELS:
+        return _FIELD_LABELS[name]
+    last = name.replace("_", " ").strip() or "quantity"
     return last[0].upper() + last[1:]
+
+
+#: The quantities the services read, named as :func:`_label` always named them.
+_FIELD_LABELS = {"quantity": msg("Quantity"), "unit_cost": msg("Unit cost"),
+                 "reorder_level": msg("Reorder level"), "quantity_delta": msg("Quantity delta"),
+                 "depth_mm": msg("Depth mm"), "amount": msg("Amount")}
 
 
 #: A context that never rounds what ``_canonical`` does: its precision is the largest

@@ -50,13 +50,13 @@ def _validate(session: Session, data, group: AllergenGroup | None) -> dict:
     out: dict = {}
     if group is None or "name" in data:
         try:
-            out["name"] = check_text(data.get("name"), "name", "Name", required=True,
+            out["name"] = check_text(data.get("name"), "name", msg("Name"), required=True,
                                      max_length=NAME_MAX)
         except ValidationError as exc:
             problems["name"] = [exc.message]
     if "description" in data:
         try:
-            out["description"] = check_text(data["description"], "description", "Description",
+            out["description"] = check_text(data["description"], "description", msg("Description"),
                                             max_length=DESCRIPTION_MAX, multiline=True)
         except ValidationError as exc:
             problems["description"] = [exc.message]

@@ -158,7 +158,7 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
 
     if "name" in data:
         try:
-            out["name"] = check_text(data["name"], "name", "Name", required=True,
+            out["name"] = check_text(data["name"], "name", msg("Name"), required=True,
                                      max_length=NAME_MAX)
         except ValidationError as exc:
             p.absorb(exc)
@@ -193,7 +193,7 @@ def _validate(session: Session, data: dict, ing: Ingredient | None) -> dict:
             out["in_use_days"] = days
     if "notes" in data:
         try:
-            out["notes"] = check_text(data["notes"], "notes", "Notes", max_length=NOTES_MAX,
+            out["notes"] = check_text(data["notes"], "notes", msg("Notes"), max_length=NOTES_MAX,
                                       multiline=True)
         except ValidationError as exc:
             p.absorb(exc)

@@ -47,7 +47,7 @@ def _text(value, field: str, label: str, *, required: bool, max_length: int) -> 
 
 
 def parse_expiry(value, field: str = "expiry_date") -> date:
-    return parse_iso_date(value, field, what="the expiry date")
+    return parse_iso_date(value, field, what=msg("the expiry date"))
 
 
 def lot_snapshot(lot: Lot) -> dict:
@@ -94,14 +94,14 @@ def receive_lot(session: Session, actor, *, ingredient, lot_number, expiry_date,
                 problems.setdefault(k, []).extend(v)
             return None
 
-    number = check(lambda: _text(lot_number, "lot_number", "Lot number", required=True,
+    number = check(lambda: _text(lot_number, "lot_number", msg("Lot number"), required=True,
                                  max_length=LOT_NUMBER_MAX))
     expiry = check(lambda: parse_expiry(expiry_date))
     qty = check(lambda: parse_quantity(quantity, "quantity"))
     cost = None
     if unit_cost is not None and unit_cost != "":
         cost = check(lambda: parse_quantity(unit_cost, "unit_cost", allow_zero=True))
-    supplier_name = check(lambda: _text(supplier, "supplier", "Supplier", required=False,
+    supplier_name = check(lambda: _text(supplier, "supplier", msg("Supplier"), required=False,
                                         max_length=SUPPLIER_MAX))
     if not ing.active:
         problems.setdefault("ingredient_id", []).append(
@@ -246,7 +246,7 @@ def adjust_lot(session: Session, actor, lot: Lot, *, quantity_delta, reason, not
         problems["reason"] = ["Choose a reason: " + ", ".join(ADJUSTMENT_REASONS) + "."]
     text = ""
     try:
-        text = _text(note, "note", "Note", required=reason == "other", max_length=NOTE_MAX)
+        text = _text(note, "note", msg("Note"), required=reason == "other", max_length=NOTE_MAX)
     except ValidationError as exc:
         problems.update(exc.fields)
     if problems:
@@ -275,7 +275,7 @@ def set_lot_status(session: Session, actor, lot: Lot, *, status, reason) -> Lot:
         problems["status"] = ["Choose a status: " + ", ".join(LOT_STATUSES) + "."]
     text = ""
     try:
-        text = _text(reason, "reason", "Reason", required=True, max_length=REASON_MAX)
+        text = _text(reason, "reason", msg("Reason"), required=True, max_length=REASON_MAX)
     except ValidationError as exc:
         problems.update(exc.fields)
     if problems:

@@ -10,7 +10,13 @@
   is doing as it goes (:meth:`JobRun.phase`: the job's summary while it runs, e.g. the
   size of the file being saved), so the page sees the job move there too.
 - End: ``done`` with the file and ``expires_at`` (``JOB_KEEP_HOURS`` later), or ``failed``
-  with the reason. A worker killed meanwhile leaves the job ``running`` with a heartbeat
+  with the reason.
+- Language: a job's texts (its summary, the phase it is in, the reason it failed) are
+  written once, by the worker, in the language of the person who asked for it (the
+  ``lang`` its row keeps, :func:`formulary.jobs.services.create_job`); a job nobody asked
+  for (the nightly backup, the digest) in the clinic's ``DEFAULT_LOCALE``. The job's page
+  and ``/api/v1/jobs`` show them as stored, to whoever reads them: an admin reading
+  another user's job reads it in that user's language. A worker killed meanwhile leaves the job ``running`` with a heartbeat
   that stops: :func:`formulary.jobs.schedule.reap` queues it again or fails it.
 """
 
@@ -22,13 +28,17 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from contextlib import nullcontext
+
 from flask import Flask, current_app
+from flask_babel import force_locale
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from formulary.db import utcnow, write_intent
 from formulary.domain.errors import DomainError
 from formulary.extensions import db
+from formulary.i18n import tr
 from formulary.jobs.kinds import KINDS, Outcome
 from formulary.jobs.models import Job
 
@@ -72,6 +82,7 @@ class JobRun:
     def __init__(self, app: Flask, job: Job):
         self.app = app
         self.job_id = job.id
+        self.kind = job.kind
         self.params: dict[str, Any] = job.params
         self.user_id = job.user_id
         self.rows_done = 0
@@ -136,8 +147,10 @@ def claim(job_id: int) -> Job | None:
 
 
 def reason_of(exc: BaseException) -> str:
+    """Why a job failed: a refusal in the words its reader reads (the job's language, see
+    the module docstring); anything else as the error it was, for whoever looks into it."""
     if isinstance(exc, DomainError):
-        return exc.message
+        return tr(exc.message)[:1000]
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}"[:1000] if text else type(exc).__name__
 
@@ -154,28 +167,40 @@ def run_job(app: Flask, job_id: int) -> None:
             db.session.rollback()  # nothing of ours held open during the work
             beat = _Heartbeat(app, job_id)
             beat.start()
-            try:
-                if kind is None:
-                    raise RuntimeError(f"No kind of job is named {job.kind!r}.")
-                outcome: Outcome = kind.run(run)
-                db.session.commit()
-            except Exception as exc:
-                db.session.rollback()
-                log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, DomainError))
-                _write({"status": "failed", "error": reason_of(exc), "finished_at": utcnow(),
-                        "summary": None},
-                       Job.id == job_id, Job.status == "running")
-                return
-            finally:
-                beat.stopped.set()
-                beat.join(5)
-            now = utcnow()
-            values = {"status": "done", "finished_at": now, "heartbeat_at": now,
-                      "file_path": outcome.path, "filename": outcome.filename,
-                      "summary": outcome.summary,
-                      "expires_at": now + timedelta(hours=app.config["JOB_KEEP_HOURS"])}
-            if run.rows_done:
-                values["rows_done"] = run.rows_done
-            _write(values, Job.id == job_id, Job.status == "running")
+            with job_language(run.params):
+                _run_claimed(app, job_id, kind, run, beat)
         finally:
             db.session.remove()
+
+
+def job_language(params):
+    """The job's texts are written in the asker's language (module docstring)."""
+    lang = params.get("lang") if isinstance(params, dict) else None
+    return force_locale(lang) if isinstance(lang, str) and lang else nullcontext()
+
+
+def _run_claimed(app: Flask, job_id: int, kind, run: JobRun, beat: _Heartbeat) -> None:
+    """Do the claimed job, then end it: ``done`` with its outcome, or ``failed``."""
+    try:
+        if kind is None:
+            raise RuntimeError(f"No kind of job is named {run.kind!r}.")
+        outcome: Outcome = kind.run(run)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        log.warning("job %s failed: %s", job_id, exc, exc_info=not isinstance(exc, DomainError))
+        _write({"status": "failed", "error": reason_of(exc), "finished_at": utcnow(),
+                "summary": None},
+               Job.id == job_id, Job.status == "running")
+        return
+    finally:
+        beat.stopped.set()
+        beat.join(5)
+    now = utcnow()
+    values = {"status": "done", "finished_at": now, "heartbeat_at": now,
+              "file_path": outcome.path, "filename": outcome.filename,
+              "summary": outcome.summary,
+              "expires_at": now + timedelta(hours=app.config["JOB_KEEP_HOURS"])}
+    if run.rows_done:
+        values["rows_done"] = run.rows_done
+    _write(values, Job.id == job_id, Job.status == "running")

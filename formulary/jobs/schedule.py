@@ -28,6 +28,7 @@ from formulary.extensions import db
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.models import Job, ScheduledRun
 from formulary.jobs.services import create_job
+from formulary.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -72,29 +73,32 @@ def schedule_daily(name: str, at_text: str, local_now: datetime) -> int | None:
 def reap(app: Flask) -> list[int]:
     """Jobs whose worker died: queued again, or failed with the reason. Answers their ids."""
     from formulary.jobs.queue import enqueue
-    from formulary.jobs.runner import _write
+    from formulary.jobs.runner import _write, job_language
 
     with app.app_context():
         now = utcnow()
         stale = now - timedelta(seconds=app.config["JOB_STALE_SECONDS"])
-        jobs = db.session.execute(select(Job.id, Job.attempts, Job.heartbeat_at).where(
-            Job.status == "running", Job.heartbeat_at < stale)).all()
+        jobs = db.session.execute(select(Job).where(
+            Job.status == "running", Job.heartbeat_at < stale)).scalars().all()
+        jobs = [(job.id, job.attempts, job.heartbeat_at, job.params) for job in jobs]
         db.session.rollback()
         reaped = []
-        for job_id, attempts, beat in jobs:
+        for job_id, attempts, beat, params in jobs:
             _drop_parts(job_id)
             age = int((now - beat).total_seconds())
             same = (Job.id == job_id, Job.status == "running", Job.heartbeat_at == beat)
-            if attempts < app.config["JOB_MAX_ATTEMPTS"]:
-                if _write({"status": "queued", "rows_done": 0,
-                           "error": f"The worker running it stopped (no sign of life for "
-                                    f"{age} s); queued again."}, *same):
-                    enqueue(job_id)
+            with job_language(params):  # the reason in the asker's language, as the job's texts
+                if attempts < app.config["JOB_MAX_ATTEMPTS"]:
+                    if _write({"status": "queued", "rows_done": 0,
+                               "error": _("The worker running it stopped (no sign of life for "
+                                          "%(age)s s); queued again.", age=age)}, *same):
+                        enqueue(job_id)
+                        reaped.append(job_id)
+                elif _write({"status": "failed", "finished_at": now,
+                             "error": _("The worker running it stopped (no sign of life for "
+                                        "%(age)s s), %(attempts)s time(s): not tried again.",
+                                        age=age, attempts=attempts)}, *same):
                     reaped.append(job_id)
-            elif _write({"status": "failed", "finished_at": now,
-                         "error": f"The worker running it stopped (no sign of life for {age} s), "
-                                  f"{attempts} time(s): not tried again."}, *same):
-                reaped.append(job_id)
         return reaped
 
 
@@ -154,8 +158,17 @@ def run_backup_job(run) -> Outcome:
         head_path(part).unlink(missing_ok=True)
     removed = prune_backups(directory, current_app.config["BACKUP_KEEP_DAYS"], keep=final)
     return Outcome(path=str(final), filename=final.name,
-                   summary=f"Backup {final.name}" + (f", audit head {head}" if head else "")
-                           + (f"; {removed} older backup(s) removed" if removed else ""))
+                   summary=_backup_summary(final.name, head, removed))
+
+
+def _backup_summary(name: str, head, removed: int) -> str:
+    """The backup job's line, in the clinic's language (a job nobody asked for)."""
+    text = _("Backup %(file)s", file=name)
+    if head:
+        text = _("%(text)s, audit head %(head)s", text=text, head=head)
+    if removed:
+        text = _("%(text)s; %(count)s older backup(s) removed", text=text, count=removed)
+    return text
 
 
 def backup_taken_at(path: Path) -> float:
@@ -196,8 +209,15 @@ def run_digest_job(run) -> Outcome:
     from formulary.jobs.digest import send_digests
 
     sent, skipped = send_digests(db.session, clock.now())
-    return Outcome(summary=f"Digest sent to {sent} user(s)"
-                           + (f"; {skipped} without an email address" if skipped else ""))
+    return Outcome(summary=_digest_summary(sent, skipped))
+
+
+def _digest_summary(sent: int, skipped: int) -> str:
+    """The digest job's line, in the clinic's language (a job nobody asked for)."""
+    text = _("Digest sent to %(count)s user(s)", count=sent)
+    if skipped:
+        text = _("%(text)s; %(count)s without an email address", text=text, count=skipped)
+    return text
 
 
 register(JobKind("digest", "Daily digest", run_digest_job, downloadable=False))

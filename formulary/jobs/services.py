@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,17 @@ _PENDING = "jobs_to_enqueue"
 
 def create_job(session: Session, actor, kind: str, params: dict[str, Any], *,
                rows_total: int | None = None) -> Job:
+    """A job asked by ``actor`` (None: the clock's). Its row keeps the asker's language
+    (``params["lang"]``): the worker writes the job's texts in it
+    (:mod:`formulary.jobs.runner`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of job {kind!r}")
+    if actor is not None and "lang" not in params and has_request_context():
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        if locale is not None:
+            params = {**params, "lang": str(locale)}
     job = Job(kind=kind, user_id=getattr(actor, "id", None), status="queued",
               rows_total=rows_total)
     job.params = params

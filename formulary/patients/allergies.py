@@ -89,15 +89,15 @@ def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None
     ing = group = None
     text = None
     checks = [
-        ("severity", lambda: _choice(severity, safety.SEVERITIES, "severity", "Severity")),
-        ("reaction", lambda: _text(reaction, "reaction", "Reaction", required=False,
+        ("severity", lambda: _choice(severity, safety.SEVERITIES, "severity", msg("Severity"))),
+        ("reaction", lambda: _text(reaction, "reaction", msg("Reaction"), required=False,
                                    max_length=300)),
-        ("status", lambda: _choice(status, safety.ALLERGY_STATUSES, "status", "Status"))]
+        ("status", lambda: _choice(status, safety.ALLERGY_STATUSES, "status", msg("Status")))]
     if len(given) == 1:
         checks.insert(0, ("target", lambda: (
             _ingredient(session, ingredient_id) if given[0] == "ingredient_id"
             else _group(session, allergen_group) if given[0] == "allergen_group"
-            else _text(substance, "substance", "Substance", required=True, max_length=200))))
+            else _text(substance, "substance", msg("Substance"), required=True, max_length=200))))
     for field, check in checks:
         try:
             value = check()
@@ -128,7 +128,7 @@ def add_allergy(session: Session, actor, patient: Patient, *, ingredient_id=None
                                 "change that one instead.",
                                 target=allergy_target(other)), field=given[0])
     allergy = Allergy(ingredient=ing, allergen_group=group, substance=text, severity=severity,
-                      reaction=_text(reaction, "reaction", "Reaction", required=False,
+                      reaction=_text(reaction, "reaction", msg("Reaction"), required=False,
                                      max_length=300),
                       status=status, recorded_by_id=getattr(actor, "id", None))
     patient.allergies.append(allergy)
@@ -153,10 +153,10 @@ def update_allergy(session: Session, actor, patient: Patient, allergy: Allergy, 
     errors: dict[str, list[str]] = {}
     values = {}
     for field, value, check in (
-            ("severity", severity, lambda v: _choice(v, safety.SEVERITIES, "severity", "Severity")),
-            ("reaction", reaction, lambda v: _text(v, "reaction", "Reaction", required=False,
+            ("severity", severity, lambda v: _choice(v, safety.SEVERITIES, "severity", msg("Severity"))),
+            ("reaction", reaction, lambda v: _text(v, "reaction", msg("Reaction"), required=False,
                                                    max_length=300)),
-            ("status", status, lambda v: _choice(v, safety.ALLERGY_STATUSES, "status", "Status"))):
+            ("status", status, lambda v: _choice(v, safety.ALLERGY_STATUSES, "status", msg("Status")))):
         if value is UNSET:
             continue
         try:
@@ -165,7 +165,7 @@ def update_allergy(session: Session, actor, patient: Patient, allergy: Allergy, 
             for k, v in exc.fields.items():
                 errors.setdefault(k, []).extend(v)
     try:
-        reason = _text(reason, "reason", "Reason", required=False, max_length=300) or None
+        reason = _text(reason, "reason", msg("Reason"), required=False, max_length=300) or None
     except ValidationError as exc:
         errors.setdefault("reason", []).extend(exc.fields["reason"])
     if "status" in values and values["status"] != allergy.status and not reason and not errors:

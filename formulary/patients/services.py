@@ -168,7 +168,7 @@ _MRN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
 def _mrn(value) -> str:
-    mrn = _text(value, "mrn", "Medical record number", required=True, max_length=MAX_MRN)
+    mrn = _text(value, "mrn", msg("Medical record number"), required=True, max_length=MAX_MRN)
     if not _MRN_RE.match(mrn):
         raise ValidationError("Use letters, digits, '.', '-', '_' or '/' (no spaces).", field="mrn")
     return mrn
@@ -224,7 +224,7 @@ def _has_active_allergy(patient: Patient) -> bool:
 
 
 def _check_allergy_status(patient: Patient, status) -> str:
-    status = _choice(status, safety.ALLERGY_ASSESSMENTS, "allergy_status", "Allergy status")
+    status = _choice(status, safety.ALLERGY_ASSESSMENTS, "allergy_status", msg("Allergy status"))
     if status == "none_known" and _has_active_allergy(patient):
         raise InvalidState("An active allergy is on file: mark it inactive or refuted before "
                            "recording 'no known allergies'.", field="allergy_status")
@@ -244,16 +244,16 @@ def create_patient(session: Session, actor, *, mrn, first_name, last_name, date_
     errors: dict[str, list[str]] = {}
     values = {}
     for field, check in (("mrn", lambda: _mrn(mrn)),
-                         ("first_name", lambda: _text(first_name, "first_name", "First name",
+                         ("first_name", lambda: _text(first_name, "first_name", msg("First name"),
                                                       required=True, max_length=MAX_NAME)),
-                         ("last_name", lambda: _text(last_name, "last_name", "Last name",
+                         ("last_name", lambda: _text(last_name, "last_name", msg("Last name"),
                                                      required=True, max_length=MAX_NAME)),
                          ("date_of_birth", lambda: _birth(date_of_birth)),
                          ("conditions", lambda: _conditions(conditions)),
                          ("notes", lambda: _notes(notes)),
                          ("allergy_status", lambda: _choice(
                              allergy_status, ("unknown", "none_known"), "allergy_status",
-                             "A new patient's allergy status"))):
+                             msg("A new patient's allergy status")))):
         try:
             values[field] = check()
         except ValidationError as exc:
@@ -275,7 +275,7 @@ def create_patient(session: Session, actor, *, mrn, first_name, last_name, date_
 
 
 def _notes(value) -> str:
-    return _text(value, "notes", "Notes", required=False, max_length=NOTES_MAX) if value else ""
+    return _text(value, "notes", msg("Notes"), required=False, max_length=NOTES_MAX) if value else ""
 
 
 def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, first_name=UNSET,
@@ -287,9 +287,9 @@ def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, firs
     values = {}
     checks = {
         "mrn": (mrn, _mrn),
-        "first_name": (first_name, lambda v: _text(v, "first_name", "First name",
+        "first_name": (first_name, lambda v: _text(v, "first_name", msg("First name"),
                                                    required=True, max_length=MAX_NAME)),
-        "last_name": (last_name, lambda v: _text(v, "last_name", "Last name",
+        "last_name": (last_name, lambda v: _text(v, "last_name", msg("Last name"),
                                                  required=True, max_length=MAX_NAME)),
         "date_of_birth": (date_of_birth, _birth),
         "conditions": (conditions, _conditions),
@@ -304,7 +304,7 @@ def update_patient(session: Session, actor, patient: Patient, *, mrn=UNSET, firs
             for k, v in exc.fields.items():
                 errors.setdefault(k, []).extend(v)
     try:
-        reason = _text(reason, "reason", "Reason", required=False, max_length=300) or None
+        reason = _text(reason, "reason", msg("Reason"), required=False, max_length=300) or None
     except ValidationError as exc:
         errors.setdefault("reason", []).extend(exc.fields["reason"])
     if errors:

@@ -151,7 +151,7 @@ def set_patient_status(session: Session, actor, recall_id: int, patient_id: int,
     text = None
     if note is not None:
         try:
-            text = check_text(note, "note", "Note", max_length=NOTE_MAX, multiline=True)
+            text = check_text(note, "note", msg("Note"), max_length=NOTE_MAX, multiline=True)
         except ValidationError as exc:
             problems.update(exc.fields)
     if problems:

@@ -117,7 +117,7 @@ def resolve_filters(session: Session, *, cocktail_id: int | None = None,
         found = session.execute(
             select(Patient.id).where(Patient.mrn == patient_mrn.strip())).scalar_one_or_none()
         if found is None:
-            raise ValidationError(f"No patient has the MRN {patient_mrn.strip()!r}.",
+            raise ValidationError(msg("No patient has the MRN %(mrn)s.", mrn=repr(patient_mrn.strip())),
                                   field="patient_mrn")
         patient_id = found
     elif patient_id is not None and session.get(Patient, patient_id) is None:

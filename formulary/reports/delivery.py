@@ -49,23 +49,26 @@ from typing import Any, BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from formulary.domain.dates import check_date_bounds
+from formulary.domain.dates import FIRST_DATE, LAST_DATE
 from formulary.domain.errors import ValidationError
 from formulary.domain.text import REFUSED_MESSAGE, clean_text, refused_character
 from formulary.domain.gs1 import normalize_gtin
+from formulary.domain.messages import lower_first, msg
 from formulary.domain.units import parse_quantity
 from formulary.reports.workbook import Column, Sheet, TitleBlock, write_workbook
 
 __all__ = ["COLUMNS", "DAMAGED", "NOT_A_WORKBOOK", "NO_ROWS", "DeliveryFileError",
-           "DeliveryRow", "read_delivery", "template_workbook"]
+           "DeliveryRow", "problem_sentence", "read_delivery", "template_workbook"]
 
 #: The columns a delivery sheet may have, in the template's order.
 COLUMNS = ("ingredient", "gtin", "lot", "expiry", "quantity", "unit_cost", "supplier")
 _REQUIRED = ("lot", "expiry", "quantity")
 
-NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx)."
-NO_ROWS = "The sheet has no rows to import."
-DAMAGED = "The first sheet of this workbook cannot be read: the file may be damaged."
+# Every reason is a Message (formulary.domain.messages): English here, the reader's
+# language where it is shown.
+NOT_A_WORKBOOK = msg("This file is not an Excel workbook (.xlsx).")
+NO_ROWS = msg("The sheet has no rows to import.")
+DAMAGED = msg("The first sheet of this workbook cannot be read: the file may be damaged.")
 
 # Defences against a small upload that unpacks into a huge sheet: no part of the file
 # may unpack to more than this (a 5,000-row delivery sheet is about 2 MB of XML) ...
@@ -107,17 +110,18 @@ class DeliveryFileError(ValidationError):
                  rows: list["DeliveryRow"] | None = None):
         self.problems = list(problems)
         self.rows = rows
-        lines = [_sentence(row, reason) for row, reason in self.problems]
+        lines = [problem_sentence(row, reason) for row, reason in self.problems]
         if len(lines) == 1:
             message = lines[0]
         else:
-            message = (f"The delivery sheet was refused: {len(lines)} problems. "
-                       "Nothing was received.")
+            message = msg("The delivery sheet was refused: %(count)s problems. "
+                          "Nothing was received.", count=len(lines))
         super().__init__(message, fields={"file": lines})
 
 
-def _sentence(row: int | None, reason: str) -> str:
-    return reason if row is None else f"Row {row}: {reason}"
+def problem_sentence(row: int | None, reason: str) -> str:
+    """A problem as one sentence: ``Row 7: ...``, or the reason alone for the file."""
+    return reason if row is None else msg("Row %(row)s: %(reason)s", row=row, reason=reason)
 
 
 def read_delivery(fileobj: BinaryIO, *, max_rows: int = 5000) -> list[DeliveryRow]:
@@ -174,8 +178,8 @@ def _check_parts(fileobj: BinaryIO) -> None:
     finally:
         fileobj.seek(0)
     if any(size > MAX_PART_BYTES for size in sizes):
-        raise DeliveryFileError([(None, "This workbook is too large to be a delivery "
-                                        "sheet: keep only the delivery in it.")])
+        raise DeliveryFileError([(None, msg("This workbook is too large to be a delivery "
+                                            "sheet: keep only the delivery in it."))])
 
 
 def _rows(ws: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -247,24 +251,25 @@ def _columns(cells: tuple[Any, ...]) -> dict[str, int]:
         else:
             unknown.append((idx, str(cell.value).strip()))
 
-    expected = ("The first row must name the columns: ingredient or gtin, lot, expiry, "
-                "quantity, and optionally unit_cost and supplier.")
     if not positions:
-        raise DeliveryFileError([(None, "The sheet has no header row. " + expected)])
+        raise DeliveryFileError([(None, msg(
+            "The sheet has no header row. The first row must name the columns: ingredient or "
+            "gtin, lot, expiry, quantity, and optionally unit_cost and supplier."))])
     problems: list[tuple[int | None, str]] = []
     for idx, text in unknown:
-        problems.append((None, f"Unknown column '{text}' (column {get_column_letter(idx + 1)}): "
-                               f"the columns are {', '.join(COLUMNS)}."))
+        problems.append((None, msg("Unknown column '%(text)s' (column %(letter)s): the columns "
+                                   "are %(columns)s.", text=text,
+                                   letter=get_column_letter(idx + 1), columns=", ".join(COLUMNS))))
     for name, where in positions.items():
         if len(where) > 1:
             letters = ", ".join(get_column_letter(i + 1) for i in where)
-            problems.append((None, f"The column {name} appears more than once "
-                                   f"(columns {letters})."))
+            problems.append((None, msg("The column %(name)s appears more than once "
+                                       "(columns %(letters)s).", name=name, letters=letters)))
     for name in _REQUIRED:
         if name not in positions:
-            problems.append((None, f"Missing column: {name}."))
+            problems.append((None, msg("Missing column: %(name)s.", name=name)))
     if "ingredient" not in positions and "gtin" not in positions:
-        problems.append((None, "Missing column: ingredient or gtin (at least one)."))
+        problems.append((None, msg("Missing column: ingredient or gtin (at least one).")))
     if problems:
         raise DeliveryFileError(problems)
     return {name: where[0] for name, where in positions.items()}
@@ -280,15 +285,16 @@ def _read_rows(rows: Iterator[tuple[int, tuple[Any, ...]]], columns: dict[str, i
     count = 0
     for number, cells in rows:
         if number > last_row:
-            raise DeliveryFileError([(None, f"The sheet goes on past row {last_row}; at most "
-                                            f"{max_rows} rows are read. Delete the empty "
-                                            "rows below the data.")])
+            raise DeliveryFileError([(None, msg(
+                "The sheet goes on past row %(last_row)s; at most %(max_rows)s rows are read. "
+                "Delete the empty rows below the data.", last_row=last_row, max_rows=max_rows))])
         if _is_empty(cells):
             continue
         count += 1
         if count > max_rows:
-            raise DeliveryFileError([(None, f"The sheet has more than {max_rows} rows: "
-                                            "split it into smaller files.")])
+            raise DeliveryFileError([(None, msg("The sheet has more than %(max_rows)s rows: "
+                                                "split it into smaller files.",
+                                                max_rows=max_rows))])
         row_problems = _row_problems_outside(cells, known)
         delivery_row = _read_row(number, cells, columns, row_problems)
         if row_problems:
@@ -300,7 +306,8 @@ def _read_rows(rows: Iterator[tuple[int, tuple[Any, ...]]], columns: dict[str, i
 
 
 def _row_problems_outside(cells: tuple[Any, ...], known: set[int]) -> list[tuple[float, str]]:
-    return [(idx, f"Column {get_column_letter(idx + 1)} has a value but no header.")
+    return [(idx, msg("Column %(letter)s has a value but no header.",
+                      letter=get_column_letter(idx + 1)))
             for idx, cell in enumerate(cells)
             if idx not in known and not _blank(cell.value)]
 
@@ -318,7 +325,8 @@ def _read_row(number: int, cells: tuple[Any, ...], columns: dict[str, int],
             return None
         found = cells[idx]
         if found.data_type == "e":
-            raise _Refused(f"{_LABELS[name]}: the cell holds the Excel error {found.value}.")
+            raise _Refused(msg("%(label)s: the cell holds the Excel error %(error)s.",
+                               label=_LABELS[name], error=str(found.value)))
         return found.value
 
     values: dict[str, Any] = {}
@@ -326,26 +334,27 @@ def _read_row(number: int, cells: tuple[Any, ...], columns: dict[str, int],
         try:
             values[name] = parse(cell(name))
         except _Refused as refusal:
-            problems.append((columns.get(name, -1), str(refusal)))
+            problems.append((columns.get(name, -1), refusal.args[0]))
         except ValidationError as exc:
             problems.append((columns.get(name, -1), _with_label(name, exc.message)))
     if ("ingredient" in values and "gtin" in values
             and values["ingredient"] is None and values["gtin"] is None):
-        problems.append((float("inf"), "Give the ingredient's name or its GTIN."))
+        problems.append((float("inf"), msg("Give the ingredient's name or its GTIN.")))
     if problems:
         return None
     return DeliveryRow(row=number, **values)
 
 
-_LABELS = {"ingredient": "Ingredient", "gtin": "GTIN", "lot": "Lot", "expiry": "Expiry",
-           "quantity": "Quantity", "unit_cost": "Unit cost", "supplier": "Supplier"}
+_LABELS = {"ingredient": msg("Ingredient"), "gtin": msg("GTIN"), "lot": msg("Lot"),
+           "expiry": msg("Expiry"), "quantity": msg("Quantity"), "unit_cost": msg("Unit cost"),
+           "supplier": msg("Supplier")}
 
 
 def _with_label(name: str, message: str) -> str:
     label = _LABELS[name]
     if message.lower().startswith(label.lower()):
         return message
-    return f"{label}: {message[:1].lower()}{message[1:]}"
+    return msg("%(label)s: %(reason)s", label=label, reason=lower_first(message))
 
 
 def _shown(value: Any) -> str:
@@ -357,25 +366,28 @@ def _text(name: str, value: Any, *, required: bool) -> str | None:
     if isinstance(value, str):
         # A file is an edge too: the same cleaning as a request's text (SPEC §3).
         if refused_character(value):
-            raise _Refused(f"{_LABELS[name]}: {REFUSED_MESSAGE[:1].lower()}{REFUSED_MESSAGE[1:]}")
+            raise _Refused(_with_label(name, REFUSED_MESSAGE))
         value = " ".join(clean_text(value).split())
     elif isinstance(value, bool):
-        raise _Refused(f"{_LABELS[name]} must be text, not {value}.")
+        raise _Refused(msg("%(label)s must be text, not %(value)s.", label=_LABELS[name],
+                           value=str(value)))
     elif isinstance(value, (datetime, date)):
-        raise _Refused(f"{_LABELS[name]} {value:%Y-%m-%d} is a date: Excel converted what "
-                       "was typed. Format the column as text and type it again.")
+        raise _Refused(msg("%(label)s %(date)s is a date: Excel converted what was typed. "
+                           "Format the column as text and type it again.", label=_LABELS[name],
+                           date=value.date() if isinstance(value, datetime) else value))
     elif isinstance(value, int):
         value = str(value)
     elif isinstance(value, float):
         if not value.is_integer():
-            raise _Refused(f"{_LABELS[name]} {value!r} is a number with decimals: format "
-                           "the column as text so it keeps what was typed.")
+            raise _Refused(msg("%(label)s %(value)s is a number with decimals: format the "
+                               "column as text so it keeps what was typed.",
+                               label=_LABELS[name], value=repr(value)))
         value = str(int(value))
     elif value is not None:
-        raise _Refused(f"{_LABELS[name]} must be text.")
+        raise _Refused(msg("%(label)s must be text.", label=_LABELS[name]))
     if not value:
         if required:
-            raise _Refused(f"{_LABELS[name]} is empty.")
+            raise _Refused(msg("%(label)s is empty.", label=_LABELS[name]))
         return None
     return value
 
@@ -399,10 +411,11 @@ def _gtin(value: Any) -> str | None:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 < value < 10**14:
-            raise _Refused(f"GTIN {value} has more than 14 digits.")
+            raise _Refused(msg("GTIN %(value)s has more than 14 digits.", value=str(value)))
         value = str(value).zfill(14)  # a number's leading zeros are GTIN padding
     elif not isinstance(value, str):
-        raise _Refused(f"GTIN '{_shown(value)}' is not a GTIN: give its digits.")
+        raise _Refused(msg("GTIN '%(value)s' is not a GTIN: give its digits.",
+                           value=_shown(value)))
     return normalize_gtin(value, field="gtin")
 
 
@@ -411,10 +424,11 @@ def _expiry(value: Any) -> date:
 
 
 def _bounded(day: date) -> date:
-    try:
-        return check_date_bounds(day, "expiry", what="the expiry")
-    except ValidationError as exc:
-        raise _Refused(f"Expiry {exc.message}") from None
+    # formulary.domain.dates.check_date_bounds's rule, said of the expiry
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise _Refused(msg("Expiry %(date)s is out of range: give the expiry from %(first)s "
+                           "to %(last)s.", date=day, first=FIRST_DATE, last=LAST_DATE))
+    return day
 
 
 def _expiry_date(value: Any) -> date:
@@ -423,20 +437,20 @@ def _expiry_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise _Refused("Expiry is empty.")
+        raise _Refused(msg("Expiry is empty."))
     if isinstance(value, str):
         text = value.strip()
         if _DATE_TEXT.fullmatch(text):
             try:
                 return date.fromisoformat(text)
             except ValueError:
-                raise _Refused(f"Expiry {text} is not a real date.") from None
-        raise _Refused(f"Expiry '{_shown(text)}' is not a date: give it as YYYY-MM-DD "
-                       "or as an Excel date.")
+                raise _Refused(msg("Expiry %(text)s is not a real date.", text=text)) from None
+        raise _Refused(msg("Expiry '%(text)s' is not a date: give it as YYYY-MM-DD or as an "
+                           "Excel date.", text=_shown(text)))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise _Refused(f"Expiry {value!r} is a number, not a date: format the cell as a "
-                       "date.")
-    raise _Refused(f"Expiry '{_shown(value)}' is not a date.")
+        raise _Refused(msg("Expiry %(value)s is a number, not a date: format the cell as a "
+                           "date.", value=repr(value)))
+    raise _Refused(msg("Expiry '%(value)s' is not a date.", value=_shown(value)))
 
 
 def _number(name: str, value: Any) -> Any:
@@ -444,7 +458,7 @@ def _number(name: str, value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))   # NaN/inf are refused by parse_quantity
     if isinstance(value, (datetime, date)):
-        raise _Refused(f"{_LABELS[name]} must be a number, not a date.")
+        raise _Refused(msg("%(label)s must be a number, not a date.", label=_LABELS[name]))
     return value
 
 

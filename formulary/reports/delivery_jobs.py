@@ -15,7 +15,9 @@ from formulary.extensions import db
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
 from formulary.reports import services
-from formulary.reports.delivery import DeliveryFileError
+from formulary.domain.messages import msg
+from formulary.i18n import _
+from formulary.reports.delivery import DeliveryFileError, problem_sentence
 
 
 def start_import(session, actor, data: BinaryIO, filename: str, rows: int):
@@ -38,17 +40,16 @@ def run_delivery_job(run) -> Outcome:
                                                 progress=run.progress)
             except DeliveryFileError as exc:
                 db.session.rollback()
-                raise ValidationError("Nothing was received. " + " ".join(
-                    f"Row {row}: {reason}" if row else reason for row, reason in exc.problems)
-                ) from None
+                raise ValidationError(msg("Nothing was received. %(problems)s", problems=tuple(
+                    problem_sentence(row, reason) for row, reason in exc.problems))) from None
         run.progress(len(lots), force=False)
         db.session.commit()
     finally:
         if os.path.exists(path):
             os.unlink(path)
     run.rows_done = len(lots)
-    return Outcome(summary=f"Delivery {run.params.get('filename') or ''}: "
-                           f"{len(lots)} lot(s) received")
+    return Outcome(summary=_("Delivery %(file)s: %(count)s lot(s) received",
+                             file=run.params.get("filename") or "", count=len(lots)))
 
 
 register(JobKind("delivery_import", "Delivery import", run_delivery_job, downloadable=False))

@@ -22,15 +22,16 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
-from flask_babel import force_locale, get_locale
+from babel.numbers import format_decimal
+from flask_babel import get_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,8 @@ from formulary.display import code_word
 from formulary.domain.dates import parse_iso_date
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.domain.messages import msg
-from formulary.i18n import _, _lang, format_date_l, format_datetime_l
+from formulary.i18n import (_, _babel_locale, _lang, format_date_l, format_datetime_l, format_qty_l,
+                            tr)
 from formulary.jobs.kinds import JobKind, Outcome, register
 from formulary.jobs.services import create_job
 from formulary.reports import batch_log, services, stock_report
@@ -169,9 +171,8 @@ def files_dir() -> Path:
 def run_export_job(run) -> Outcome:
     params = dict(run.params)
     spec = get_spec(params.pop("report", None))
-    lang = params.pop("lang", None)
-    with force_locale(lang) if isinstance(lang, str) and lang else nullcontext():
-        return _run_export(run, spec, params)
+    params.pop("lang", None)  # the runner writes the job in it (formulary.jobs.runner)
+    return _run_export(run, spec, params)
 
 
 def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
@@ -197,7 +198,8 @@ def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
         os.replace(part, final)
         run.progress(rows, force=True)
         return Outcome(path=str(final), filename=spec.filename(query, tz),
-                       summary=f"{spec.label}: {rows} rows")
+                       summary=_("%(report)s: %(rows)s rows", report=tr(spec.label),
+                                 rows=format_qty_l(rows, places=0)))
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -208,7 +210,10 @@ def _run_export(run, spec: ExportSpec, params: dict) -> Outcome:
 
 def _saving_text(size: int) -> str:
     """What the page shows while the rows, all written, are compressed into the file."""
-    return f"Saving the file: {size / 2**20:.1f} MB written"
+    megabytes = f"{size / 2**20:.1f}"
+    if _lang() != "en":
+        megabytes = format_decimal(Decimal(megabytes), "#,##0.0", locale=_babel_locale())
+    return _("Saving the file: %(size)s MB written", size=megabytes)
 
 
 register(JobKind("export", "Export", run_export_job))

@@ -14,7 +14,7 @@ from formulary import clock
 from formulary.audit.services import chain_head
 from formulary.courses import event_report
 from formulary.extensions import db
-from formulary.i18n import tr
+from formulary.i18n import _, format_qty_l, tr
 from formulary.reports import batch_log, stock_report
 from formulary.reports.export_jobs import EXPORTS, TraceQuery, deliver
 from formulary.reports.workbook import TitleBlock
@@ -56,8 +56,9 @@ def send_export(report: str, query, actor):
         from formulary.api.routes_jobs import accepted
 
         return accepted(value)
-    flash(f"{EXPORTS[report].label}: {value.rows_total} rows to write, in the background. "
-          "The file is offered below when it is ready.", "info")
+    flash(_("%(report)s: %(rows)s rows to write, in the background. The file is offered "
+            "below when it is ready.", report=tr(EXPORTS[report].label),
+            rows=format_qty_l(value.rows_total, places=0)), "info")
     return redirect(url_for("reports.index", job=value.id))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from formulary.audit.services import record
 from formulary.domain.errors import DomainError
+from formulary.domain.messages import msg
 from formulary.inventory.lots import receive_lot
 from formulary.inventory.models import Ingredient, IngredientGtin, Lot
 from formulary.reports.delivery import DeliveryFileError, DeliveryRow, read_delivery
@@ -35,20 +36,23 @@ def _reason(exc: DomainError) -> str:
         for m in field_messages:
             if m not in messages:
                 messages.append(m)
-    return " ".join(messages) or exc.message
+    if len(messages) > 1:  # one after the other, each in the reader's language
+        return msg("%(sentences)s", sentences=tuple(messages))
+    return messages[0] if messages else exc.message
 
 
 def read_upload(stream: BinaryIO | None, filename: str | None = None) -> io.BytesIO:
     """The uploaded file in memory, or DeliveryFileError when there is none or it is too
     large to be a delivery sheet."""
     if stream is None:
-        raise DeliveryFileError([(None, "Choose the delivery file (.xlsx) to import.")])
+        raise DeliveryFileError([(None, msg("Choose the delivery file (.xlsx) to import."))])
     data = stream.read(MAX_UPLOAD_BYTES + 1)
     if not data:
-        raise DeliveryFileError([(None, "The file is empty.")])
+        raise DeliveryFileError([(None, msg("The file is empty."))])
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DeliveryFileError([(None, f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB: "
-                                        "a delivery sheet is much smaller.")])
+        raise DeliveryFileError([(None, msg("The file is larger than %(size)s MB: a delivery "
+                                            "sheet is much smaller.",
+                                            size=MAX_UPLOAD_BYTES // 2**20))])
     return io.BytesIO(data)
 
 
@@ -69,13 +73,14 @@ def _ingredient_for(row: DeliveryRow, by_name: dict, by_gtin: dict) -> Ingredien
     if row.ingredient:
         named = by_name.get(_name_key(row.ingredient))
         if named is None:
-            raise DomainError(f"No ingredient is named '{row.ingredient}'.")
+            raise DomainError(msg("No ingredient is named '%(name)s'.", name=row.ingredient))
     if row.gtin:
         by_gtin_ing = by_gtin.get(row.gtin)
         if by_gtin_ing is None:
-            raise DomainError(f"No ingredient has the GTIN {row.gtin}.")
+            raise DomainError(msg("No ingredient has the GTIN %(gtin)s.", gtin=row.gtin))
     if named is not None and by_gtin_ing is not None and named.id != by_gtin_ing.id:
-        raise DomainError(f"The GTIN {row.gtin} is {by_gtin_ing.name}, not {named.name}.")
+        raise DomainError(msg("The GTIN %(gtin)s is %(found)s, not %(named)s.", gtin=row.gtin,
+                              found=by_gtin_ing.name, named=named.name))
     return named or by_gtin_ing
 
 

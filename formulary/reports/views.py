@@ -17,6 +17,7 @@ from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, INVE
 from formulary.cocktails.models import Cocktail
 from formulary.courses import event_report
 from formulary.domain.errors import DomainError, ValidationError
+from formulary.domain.messages import msg
 from formulary.errors import form_errors
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient, Lot
@@ -221,8 +222,10 @@ def _lot_by_number(number: str, ingredient_id: int | None) -> int:
         stmt = stmt.where(Lot.ingredient_id == ingredient_id)
     found = db.session.execute(stmt).scalars().all()
     if not found:
-        raise ValidationError(f"No lot has the number {number!r}"
-                              + (" for this ingredient." if ingredient_id else "."), field="lot")
+        raise ValidationError(msg("No lot has the number %(number)s for this ingredient.",
+                                  number=repr(number)) if ingredient_id else
+                              msg("No lot has the number %(number)s.", number=repr(number)),
+                              field="lot")
     if len(found) > 1:
         raise ValidationError("Several ingredients have a lot with this number: choose the "
                               "ingredient too.", field="lot")

@@ -71,3 +71,17 @@ def test_join_semicolons(items, text):
 
 def test_code_is_a_plain_string_subclass():
     assert isinstance(code("given"), Code) and code("given") == "given"
+
+
+@pytest.mark.parametrize("reason, text", [
+    ("Must be positive.", "Quantity: must be positive."),          # plain text lowered
+    (msg("Must be at most %(max)s.", max=5), "Quantity: must be at most 5."),  # a Message
+    ("", "Quantity: "),                                            # nothing to lower
+    ("2,5 is refused.", "Quantity: 2,5 is refused."),              # no letter first: as is
+])
+def test_a_reason_after_a_label_starts_in_lower_case(reason, text):
+    from formulary.domain.messages import LowerFirst, lower_first
+
+    made = msg("%(label)s: %(reason)s", label=msg("Quantity"), reason=lower_first(reason))
+    assert made == text
+    assert isinstance(made.params["reason"], LowerFirst) and made.params["reason"].value == reason

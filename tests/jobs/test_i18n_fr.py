@@ -137,3 +137,103 @@ def test_each_digest_is_in_its_recipients_language(jobs_app, smtp, default):  # 
         assert text.startswith("Bonjour nolan,") and nolan["Content-Language"] == "fr"
     else:
         assert text.startswith("Good morning nolan,") and nolan["Content-Language"] == "en"
+
+
+# --- the job's own texts: written by the worker in the asker's language ------------------
+
+def _ask_export(api, lang: str) -> int:
+    r = api.client.post("/api/v1/jobs/exports", json={"report": "audit"},
+                        headers={**api.headers, "Accept-Language": lang})
+    assert r.status_code == 202, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_a_jobs_summary_is_written_in_the_askers_language_and_shown_as_stored(jobs_app):
+    app, _url, _config = jobs_app
+    add_audit_rows(1200)
+    manager, _user = user_api(app, "manager", "mona")
+    admin, _ = user_api(app, "admin", "ada")
+    asked = {lang: _ask_export(manager, lang) for lang in ("fr", "en")}
+    assert run_pending(app) == 2
+    fr = manager.get(f"/api/v1/jobs/{asked['fr']}").get_json()
+    en = manager.get(f"/api/v1/jobs/{asked['en']}").get_json()
+    rows = fr["rows_done"]
+    assert rows >= 1200 and en["rows_done"] == rows
+    # a thin no-break space between thousands, the French colon
+    thousands = f"{rows:,}".replace(",", "\u202f")
+    assert fr["summary"] == f"Journal d'audit : {thousands} lignes", fr["summary"]
+    assert en["summary"] == f"Audit log: {rows} rows"          # English as it always was
+    # an admin reads another user's job as it was written, whatever their own language
+    seen = admin.client.get(f"/api/v1/jobs/{asked['fr']}",
+                            headers={**admin.headers, "Accept-Language": "en"}).get_json()
+    assert seen["summary"] == fr["summary"]
+
+
+def test_a_failed_job_says_why_in_the_askers_language(jobs_app):
+    from tests.jobs.test_delivery_job import sheet
+
+    app, _url, _config = jobs_app
+    app.config["DELIVERY_INLINE_MAX_ROWS"] = 0
+    pharmacist, _ = user_api(app, "pharmacist", "phil")
+    later = datetime.now(PARIS).date() + timedelta(days=300)
+    bad = sheet([["Unobtainium", "U-1", later, 1, 2], ["", "U-2", later, 1, 2]])
+    ids = {}
+    for lang in ("fr", "en"):
+        r = pharmacist.client.post(
+            "/api/v1/imports/delivery", data={"file": (io.BytesIO(bad), "d.xlsx")},
+            content_type="multipart/form-data",
+            headers={**pharmacist.headers, "Accept-Language": lang})
+        assert r.status_code == 202, r.get_json()
+        ids[lang] = r.get_json()["id"]
+    assert run_pending(app) == 2
+    db.session.rollback()
+    fr, en = (db.session.get(Job, ids[lang]) for lang in ("fr", "en"))
+    assert fr.status == en.status == "failed"
+    assert fr.error.startswith("Rien n'a été réceptionné. Ligne 2 : Aucun ingrédient ne s'appelle "
+                               "« Unobtainium »."), fr.error
+    assert "Ligne 3 : Indiquez le nom de l'ingrédient ou son GTIN." in fr.error
+    assert en.error.startswith("Nothing was received. Row 2: No ingredient is named "
+                               "'Unobtainium'."), en.error
+    assert "Row 3: Give the ingredient's name or its GTIN." in en.error
+
+
+def test_a_dead_workers_reason_is_in_the_askers_language(jobs_app):
+    from sqlalchemy import update
+
+    from formulary.db import utcnow
+
+    app, _url, _config = jobs_app
+    add_audit_rows(20)
+    manager, _ = user_api(app, "manager", "mona")
+    job_id = _ask_export(manager, "fr")
+    app.extensions["huey"].flush()  # as if a worker had taken the message and died
+    old = utcnow() - timedelta(seconds=app.config["JOB_STALE_SECONDS"] + 5)
+    db.session.execute(update(Job).where(Job.id == job_id).values(
+        status="running", attempts=app.config["JOB_MAX_ATTEMPTS"], heartbeat_at=old))
+    db.session.commit()
+    assert schedule.reap(app) == [job_id]
+    error = db.session.get(Job, job_id).error
+    assert re.fullmatch(r"Le processus qui l'exécutait s'est arrêté \(aucun signe de vie depuis "
+                        r"\d+ s\), \d+ fois : pas de nouvel essai\.", error), error
+
+
+@pytest.mark.parametrize("lang, saving, backup, digest", [
+    ("en", "Saving the file: 1234.5 MB written",
+     "Backup formulary_x.dump, audit head 7:ab; 2 older backup(s) removed",
+     "Digest sent to 3 user(s); 1 without an email address"),
+    ("fr", "Enregistrement du fichier : 1\u202f234,5 Mo écrits",
+     "Sauvegarde formulary_x.dump, tête du journal d'audit 7:ab ; "
+     "2 sauvegarde(s) plus ancienne(s) supprimée(s)",
+     "Récapitulatif envoyé à 3 utilisateur(s) ; 1 sans adresse e-mail"),
+])
+def test_the_phase_backup_and_digest_texts_in_each_language(jobs_app, lang, saving, backup,
+                                                            digest):
+    from flask_babel import force_locale
+
+    from formulary.jobs.schedule import _backup_summary, _digest_summary
+    from formulary.reports.export_jobs import _saving_text
+
+    with force_locale(lang):
+        assert _saving_text(int(1234.5 * 2**20)) == saving
+        assert _backup_summary("formulary_x.dump", "7:ab", 2) == backup
+        assert _digest_summary(3, 1) == digest
