@@ -17,7 +17,7 @@ from formulary.domain.messages import msg
 def parse_time_of_day(text: str, field: str = "time") -> time:
     """``"HH:MM"`` (24-hour) as a time; anything else raises ValidationError."""
     parts = str(text).strip().split(":")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) == 2 for p in parts):
         raise ValidationError(msg("Give the time as HH:MM, not %(text)s.", text=repr(text)),
                               field=field)
     hour, minute = int(parts[0]), int(parts[1])

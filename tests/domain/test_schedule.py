@@ -30,7 +30,8 @@ def test_times_of_day(text, expected):
     assert parse_time_of_day(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2:00", "24:00", "12:60", "noon", "", "12:00:00"])
+@pytest.mark.parametrize("text", ["2:00", "24:00", "12:60", "noon", "", "12:00:00",
+                                  "²²:00", "0①:00", "٠٢:٠٠"])
 def test_bad_times_of_day(text):
     with pytest.raises(ValidationError):
         parse_time_of_day(text)
