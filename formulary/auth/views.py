@@ -28,7 +28,8 @@ bp = Blueprint("auth", __name__)
 @login_manager.user_loader
 def load_user(session_id: str):
     user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 10
+            and version.isascii() and version.isdigit() and len(version) < 10):
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
