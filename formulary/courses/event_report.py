@@ -83,6 +83,18 @@ def check_query(session: Session, *, start: date | None = None, end: date | None
     return AdverseEventQuery(start, end, ingredient_id, lot_id, severity, serious)
 
 
+def _administration_joins(stmt, given_by, recorded_by):
+    """An event's administration's giver, batch, cocktail, version and session, and who
+    recorded the event (``given_by`` and ``recorded_by``: aliases of ``User``)."""
+    return (stmt
+            .join(given_by, given_by.id == Administration.given_by_id)
+            .join(Batch, Batch.id == Administration.batch_id)
+            .join(Cocktail, Cocktail.id == Batch.cocktail_id)
+            .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
+            .join(CourseSession, CourseSession.id == Administration.session_id)
+            .join(recorded_by, recorded_by.id == AdverseEvent.recorded_by_id))
+
+
 def _filtered(stmt: Select, q: AdverseEventQuery) -> Select:
     if q.ingredient_id is not None or q.lot_id is not None:
         lines = select(AdministrationLine.administration_id)
@@ -139,15 +151,9 @@ def listed_events_statement(q: AdverseEventQuery) -> Select:
         .select_from(AdverseEvent)
         .join(Administration, Administration.id == AdverseEvent.administration_id)
         .join(Course, Course.id == Administration.course_id)
-        .join(Patient, Patient.id == Course.patient_id)  # as ``adm.course.patient``
-        .join(given_by, given_by.id == Administration.given_by_id)
-        .join(Batch, Batch.id == Administration.batch_id)
-        .join(Cocktail, Cocktail.id == Batch.cocktail_id)
-        .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
-        .join(CourseSession, CourseSession.id == Administration.session_id)
-        .join(recorded_by, recorded_by.id == AdverseEvent.recorded_by_id)
-        .order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc()))
-    return _filtered(stmt, q)
+        .join(Patient, Patient.id == Course.patient_id))  # as ``adm.course.patient``
+    stmt = _administration_joins(stmt, given_by, recorded_by)
+    return _filtered(stmt.order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc()), q)
 
 
 def listed_lines(session: Session, administration_ids: list[int]) -> dict[int, list]:
@@ -217,15 +223,9 @@ def export_events_statement(q: AdverseEventQuery) -> Select:
                CocktailVersion.number, Administration.course_id, CourseSession.number,
                person_name(recorded_by), AdverseEvent.recorded_at)
         .join(Administration, Administration.id == AdverseEvent.administration_id)
-        .join(Patient, Patient.id == AdverseEvent.patient_id)
-        .join(given_by, given_by.id == Administration.given_by_id)
-        .join(Batch, Batch.id == Administration.batch_id)
-        .join(Cocktail, Cocktail.id == Batch.cocktail_id)
-        .join(CocktailVersion, CocktailVersion.id == Batch.cocktail_version_id)
-        .join(CourseSession, CourseSession.id == Administration.session_id)
-        .join(recorded_by, recorded_by.id == AdverseEvent.recorded_by_id)
-        .order_by(AdverseEvent.onset, AdverseEvent.id))
-    return _filtered(stmt, q)
+        .join(Patient, Patient.id == AdverseEvent.patient_id))
+    stmt = _administration_joins(stmt, given_by, recorded_by)
+    return _filtered(stmt.order_by(AdverseEvent.onset, AdverseEvent.id), q)
 
 
 def export_lines_statement(q: AdverseEventQuery) -> Select:
