@@ -89,6 +89,9 @@ class Config:
     JOB_FILES_DIR = os.environ.get("JOB_FILES_DIR") or str(INSTANCE_DIR / "job-files")
     JOB_KEEP_HOURS = 24          # a finished file is deleted this long after it was made
     JOB_WORKERS = int(os.environ.get("JOB_WORKERS", "2"))  # threads of one worker process
+    # The worker's CPU priority: `nice` added when it starts (0: as the server's). Exports
+    # and backups are long and can wait; the pages a person is waiting for come first.
+    WORKER_NICE = int(os.environ.get("WORKER_NICE", "10"))
     JOB_HEARTBEAT_SECONDS = 5    # a running job's row is touched this often
     JOB_STALE_SECONDS = 60       # ... and without a touch for this long, its worker is dead
     JOB_MAX_ATTEMPTS = 2         # a job whose worker died is queued again, this many runs in all

@@ -4,8 +4,19 @@ the clock's work once (cron-friendly, and for checking a set-up)."""
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask import Flask, current_app
+
+
+def lower_priority(app: Flask) -> int:
+    """Give the worker process ``WORKER_NICE`` more niceness (long jobs yield the
+    processor to the pages a person waits for); the niceness it now runs at."""
+    step = int(app.config.get("WORKER_NICE", 0) or 0)
+    if step > 0 and hasattr(os, "nice"):
+        return os.nice(step)
+    return os.nice(0) if hasattr(os, "nice") else 0
 
 
 def register_cli(app: Flask) -> None:
@@ -17,8 +28,9 @@ def register_cli(app: Flask) -> None:
         """Run the background worker: exports, imports, backups, the digest."""
         from formulary.jobs.queue import run_worker, storage_label
 
-        click.echo(f"Formulary worker on {storage_label(current_app.extensions['huey'])}; "
-                   "Ctrl-C stops it.")
+        niceness = lower_priority(current_app)
+        click.echo(f"Formulary worker on {storage_label(current_app.extensions['huey'])} "
+                   f"(nice {niceness}); Ctrl-C stops it.")
         run_worker(current_app._get_current_object(), workers, periodic=not no_periodic)
 
     @app.cli.group("jobs")
