@@ -107,11 +107,23 @@ def conflict_response():
     return _page_or_json("conflict", CONFLICT, 409)
 
 
+def discard_changes() -> None:
+    """Roll the request's transaction back. A connection that cannot even roll back (the
+    server killed it in the middle of a pipelined statement: psycopg's "cannot exit
+    pipeline mode while busy") is invalidated, so the pool never hands it out again;
+    nothing was committed either way, and the error still gets its own answer."""
+    try:
+        db.session.rollback()
+    except DBAPIError as exc:
+        log.warning("rollback failed, connection dropped: %s", exc)
+        db.session().invalidate()  # the Session itself: scoped_session does not pass it on
+
+
 def _rollback() -> None:
     """Undo the failed request's changes, unless the view asked to keep them (a failed
     login still counts towards the lockout)."""
     if not g.get("keep_changes_on_error"):
-        db.session.rollback()
+        discard_changes()
 
 
 def too_large_message():
@@ -138,7 +150,7 @@ def refuse_too_large_early() -> None:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        db.session.rollback()
+        discard_changes()
         return _page_or_json("too_large", too_large_message(), 413)
 
     @app.errorhandler(DomainError)
@@ -150,7 +162,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        db.session.rollback()
+        discard_changes()
         if wants_json():
             return envelope("csrf", exc.description, 400)
         return render_template("errors/error.html", status=400,
@@ -159,7 +171,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        db.session.rollback()
+        discard_changes()
         status = exc.code or 500
         if wants_json():
             response = envelope(HTTP_CODES.get(status, "error"), exc.description or exc.name, status)
@@ -170,13 +182,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError):
-        db.session.rollback()
+        discard_changes()
         log.warning("database unavailable: %s", exc)
         return unavailable_response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        db.session.rollback()
+        discard_changes()
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             # The connection died under the request (e.g. the driver's InterfaceError on a
             # closed connection): the pool has dropped it; nothing was committed.

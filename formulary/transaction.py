@@ -14,7 +14,7 @@ from flask import Flask, g, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from formulary.db import write_intent
-from formulary.errors import conflict_response, unavailable_response
+from formulary.errors import conflict_response, discard_changes, unavailable_response
 from formulary.extensions import db
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,13 @@ def install(app: Flask) -> None:
             if response.status_code < 400 or g.pop("keep_changes_on_error", False):
                 db.session.commit()
             else:
-                db.session.rollback()
+                discard_changes()
         except IntegrityError as exc:
-            db.session.rollback()
+            discard_changes()
             log.warning("commit refused by a constraint: %s", exc)
             return conflict_response()
         except (OperationalError, DBAPIError):
-            db.session.rollback()
+            discard_changes()
             log.exception("commit failed")
             return unavailable_response()
         return response

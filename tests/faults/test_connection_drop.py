@@ -238,3 +238,48 @@ def test_a_connection_the_driver_reports_closed_answers_503_and_writes_nothing(a
     assert counts() == before
     assert call_api("post", "batches", {"cocktail_id": ids["cocktail_id"], "doses": 1}).status_code == 201
     assert book_problems() == []
+
+
+# psycopg's pipelines are PostgreSQL's; on SQLite the tests' in-memory database would go
+# with its one invalidated connection
+@pg_only
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_connection_that_cannot_even_roll_back_answers_503_and_is_dropped(app, monkeypatch):
+    """The server kills a connection in the middle of a pipelined statement (psycopg's
+    executemany): the statement fails, and so does the ROLLBACK after it ("cannot exit
+    pipeline mode while busy"), which then escaped every handler as a bare 500 (seen once
+    in CI under the restarts above). Both failures are forced here: the answer is 503,
+    nothing is written, and the next request works on a fresh connection."""
+    from sqlalchemy.exc import OperationalError
+
+    ids = seed()
+    call_api = api_client(app, ids["token"])
+    before = counts()
+    original_post, session_class = ledger.post_movement, type(db.session())
+    original_rollback = session_class.rollback
+    failures = []
+
+    def post_then_lose_the_connection(*args, **kwargs):
+        original_post(*args, **kwargs)
+        db.session.flush()
+        raise OperationalError("UPDATE ingredient_stock ...", {},
+                               Exception("cannot exit pipeline mode while busy"))
+
+    def rollback_fails_once(self):
+        if not failures:
+            failures.append("rollback")
+            raise OperationalError("ROLLBACK", {}, Exception("sending query failed: cannot "
+                                                              "exit pipeline mode while busy"))
+        return original_rollback(self)
+
+    monkeypatch.setattr(ledger, "post_movement", post_then_lose_the_connection)
+    monkeypatch.setattr(session_class, "rollback", rollback_fails_once)
+    response = call_api("post", "batches", {"cocktail_id": ids["cocktail_id"], "doses": 1})
+    monkeypatch.undo()
+    assert failures == ["rollback"]
+    assert response.status_code == 503, response.get_data(as_text=True)[:300]
+    assert response.json["error"]["code"] == "unavailable"
+    db.session.remove()
+    assert counts() == before
+    assert call_api("post", "batches", {"cocktail_id": ids["cocktail_id"], "doses": 1}).status_code == 201
+    assert book_problems() == []
