@@ -23,12 +23,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from formulary.audit.models import AuditEntry
 from formulary.db import lock_commit_order, utcnow
 from formulary.i18n import _
+from formulary.session_hooks import install_hooks
 
 GENESIS = "0" * 64
 _PENDING = "formulary_audit_pending"
@@ -113,11 +114,8 @@ def discard_pending(session: Session) -> None:
 
 def install(session_class) -> None:
     """Hook the audit writer onto a Session class (once)."""
-    if getattr(session_class, "_formulary_audit", False):
-        return
-    session_class._formulary_audit = True
-    event.listen(session_class, "before_commit", _write_pending)
-    event.listen(session_class, "after_rollback", discard_pending)
+    install_hooks(session_class, "audit_chain", before_commit=_write_pending,
+                  after_rollback=discard_pending)
 
 
 @dataclass(frozen=True)

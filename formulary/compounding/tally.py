@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, event, func, inspect, not_, or_, select, update
+from sqlalchemy import and_, func, inspect, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from formulary.compounding.models import Batch, BatchLine, BatchTally
 from formulary.compounding.state import held_clause
 from formulary.courses.models import Administration
 from formulary.inventory.models import Lot
+from formulary.session_hooks import install_hooks
 
 _BATCHES = "formulary_tally_batches"  # batch ids whose flag to work out again
 _LOTS = "formulary_tally_lots"        # lots whose status changed: their batches too
@@ -166,13 +167,8 @@ def _forget(session: Session, transaction) -> None:
 def install(session_class) -> None:
     """Hook the tally onto a Session class (called by ``inventory.totals.install`` in its
     place: after the stock totals and the weekly usage, before the audit chain's lock)."""
-    if getattr(session_class, "_formulary_tally", False):
-        return
-    session_class._formulary_tally = True
-    event.listen(session_class, "before_flush", _before_flush)
-    event.listen(session_class, "after_flush", _after_flush)
-    event.listen(session_class, "before_commit", _settle)
-    event.listen(session_class, "after_transaction_end", _forget)
+    install_hooks(session_class, "batch_tally", before_flush=_before_flush,
+                  after_flush=_after_flush, before_commit=_settle, after_transaction_end=_forget)
 
 
 def rebuild(session: Session) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import uuid
 from itertools import chain
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from formulary.courses.models import Course, CourseRevision, CourseSession
+from formulary.session_hooks import install_hooks
 
 _CHANGED = "formulary_courses_changed"
 _OBJECTS = (Course, CourseSession)
@@ -64,9 +65,5 @@ def revision(session: Session) -> str | None:
 
 
 def install(session_class) -> None:
-    if getattr(session_class, "_formulary_courses_revision", False):
-        return
-    session_class._formulary_courses_revision = True
-    event.listen(session_class, "after_flush", _note)
-    event.listen(session_class, "before_commit", _renew)
-    event.listen(session_class, "after_transaction_end", _forget)
+    install_hooks(session_class, "course_revision", after_flush=_note, before_commit=_renew,
+                  after_transaction_end=_forget)

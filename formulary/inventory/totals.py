@@ -34,13 +34,14 @@ from typing import Iterable
 
 import uuid
 
-from sqlalchemy import bindparam, event, insert, inspect, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from formulary.db import is_sqlite, utcnow
 from formulary.inventory import usage
 from formulary.inventory.models import Ingredient, IngredientStock, Lot, Movement, StockRevision
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
+from formulary.session_hooks import install_hooks
 
 _NOTED = "formulary_stock_noted"      # ingredient ids whose total to recompute
 _CHANGED = "formulary_stock_changed"  # the stock room changed: a new revision at commit
@@ -121,18 +122,16 @@ def install(session_class, audit_install) -> None:
     one order: lots (during the request), totals rows (ascending ids), batches (ascending
     ids) and the batch tally's row (``compounding.tally``), the audit chain's lock, the
     revision's row; no two transactions can wait for each other in a circle."""
-    if getattr(session_class, "_formulary_totals", False):
+    if not install_hooks(session_class, "stock_totals", after_flush=_note_flushed_lots,
+                         before_commit=_refresh_noted):
         return
-    session_class._formulary_totals = True
-    event.listen(session_class, "after_flush", _note_flushed_lots)
-    event.listen(session_class, "before_commit", _refresh_noted)
     usage.install(session_class)  # the weekly usage, under the totals' row locks
     from formulary.compounding import tally
 
     tally.install(session_class)  # the outstanding batches: their rows, then the tally's
     audit_install(session_class)
-    event.listen(session_class, "before_commit", _renew_revision)
-    event.listen(session_class, "after_transaction_end", _forget)
+    install_hooks(session_class, "stock_revision", before_commit=_renew_revision,
+                  after_transaction_end=_forget)
 
 
 def lot_sums(session: Session, ingredient_ids: list[int] | None) -> dict[int, Decimal]:

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.inventory.models import Lot, Movement, WeeklyUsage
+from formulary.session_hooks import install_hooks
 
 _NOTED = "formulary_usage_noted"   # new batch_use movements of this transaction
 MICRO = Decimal(1_000_000)
@@ -112,12 +113,8 @@ def _forget(session: Session, transaction) -> None:
 def install(session_class) -> None:
     """Hook the weekly usage onto a Session class (called by ``totals.install`` in its
     place: after the totals' recomputation, before the audit chain's lock)."""
-    if getattr(session_class, "_formulary_usage", False):
-        return
-    session_class._formulary_usage = True
-    event.listen(session_class, "after_flush", _note)
-    event.listen(session_class, "before_commit", _add_noted)
-    event.listen(session_class, "after_transaction_end", _forget)
+    install_hooks(session_class, "weekly_usage", after_flush=_note, before_commit=_add_noted,
+                  after_transaction_end=_forget)
 
 
 def ledger_sums(session: Session, tz: tzinfo) -> dict[tuple[int, date], list[int]]:
