@@ -10,12 +10,12 @@ import os
 from typing import Any
 
 from flask import current_app, has_app_context, has_request_context
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from formulary.domain.errors import NotFound
 from formulary.jobs.kinds import KINDS
 from formulary.jobs.models import Job
+from formulary.session_hooks import install_hooks
 
 _PENDING = "jobs_to_enqueue"
 
@@ -42,25 +42,25 @@ def create_job(session: Session, actor, kind: str, params: dict[str, Any], *,
     return job
 
 
+def _enqueue(session: Session) -> None:
+    """``after_commit``: the jobs the transaction created go on the queue."""
+    ids = session.info.pop(_PENDING, None)
+    if ids and has_app_context():
+        from formulary.jobs.queue import enqueue
+
+        for job_id in ids:
+            enqueue(job_id)
+
+
+def _forget(session: Session) -> None:
+    """``after_rollback``: the jobs the transaction created are no more."""
+    session.info.pop(_PENDING, None)
+
+
 def install(session_class) -> None:
     """Queue the jobs a transaction created when, and only when, it commits (once per
     Session class)."""
-    if getattr(session_class, "_formulary_jobs", False):
-        return
-    session_class._formulary_jobs = True
-
-    @event.listens_for(session_class, "after_commit")
-    def _enqueue(session):
-        ids = session.info.pop(_PENDING, None)
-        if ids and has_app_context():
-            from formulary.jobs.queue import enqueue
-
-            for job_id in ids:
-                enqueue(job_id)
-
-    @event.listens_for(session_class, "after_rollback")
-    def _forget(session):
-        session.info.pop(_PENDING, None)
+    install_hooks(session_class, "job_queue", after_commit=_enqueue, after_rollback=_forget)
 
 
 def may_see(user, job: Job) -> bool:
