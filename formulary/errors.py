@@ -13,6 +13,7 @@ import logging
 
 from flask import Flask, current_app, flash, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -62,11 +63,11 @@ def domain_extra(exc: DomainError) -> dict:
 
 
 def form_errors(form, exc: DomainError) -> None:
-    """Roll back what the refused action may have flushed, then put the error's messages
-    on the form's fields; the rest become a flash."""
+    """Throw away what the refused action may have flushed (``throw_away_changes``), then
+    put the error's messages on the form's fields; the rest become a flash."""
     from formulary.i18n import tr
 
-    db.session.rollback()
+    throw_away_changes()
     unplaced = []
     for name, messages in exc.fields.items():
         field = getattr(form, name.split(".")[0], None) if form is not None else None
@@ -92,9 +93,10 @@ def _page_or_json(code: str, message: str, status: int):
 
 
 def unavailable_response():
-    if not wants_json() and g.get("_login_user") is None:
+    if not wants_json() and not _user_at_hand():
         # The error page must not reach for the database again: loading the logged-in
-        # user for the menu is what just failed. It shows as to a visitor.
+        # user for the menu is what just failed, or the user's row went with a dropped
+        # connection. It shows as to a visitor.
         from formulary.extensions import login_manager
 
         g._login_user = login_manager.anonymous_user()
@@ -103,27 +105,57 @@ def unavailable_response():
     return response
 
 
+def _user_at_hand() -> bool:
+    """Whether the request's user was loaded and is still held by the session (a
+    connection dropped by ``discard_changes`` lets go of every row, the user's too)."""
+    user = g.get("_login_user")
+    if user is None:
+        return False
+    state = inspect(user, raiseerr=False)
+    return state is None or not state.detached  # None: the anonymous user, no row
+
+
 def conflict_response():
     return _page_or_json("conflict", CONFLICT, 409)
 
 
-def discard_changes() -> None:
+def discard_changes() -> bool:
     """Roll the request's transaction back. A connection that cannot even roll back (the
-    server killed it in the middle of a pipelined statement: psycopg's "cannot exit
-    pipeline mode while busy") is invalidated, so the pool never hands it out again;
-    nothing was committed either way, and the error still gets its own answer."""
+    server killed it, or killed it in the middle of a pipelined statement: psycopg's
+    "cannot exit pipeline mode while busy") is invalidated, so the pool never hands it out
+    again; nothing was committed either way.
+
+    Answers whether the connection had to be dropped: then the session has let go of
+    every row it held (the logged-in user's too), and the request answers 503
+    (``unavailable_response``) rather than a page drawn from them."""
     try:
         db.session.rollback()
     except DBAPIError as exc:
         log.warning("rollback failed, connection dropped: %s", exc)
         db.session().invalidate()  # the Session itself: scoped_session does not pass it on
+        return True
+    return False
 
 
-def _rollback() -> None:
+class ConnectionDropped(Exception):
+    """The request's changes were thrown away with its connection (``throw_away_changes``):
+    the request answers 503, nothing was committed."""
+
+
+def throw_away_changes() -> None:
+    """Throw away this request's changes, for a view that answers a refusal itself (a form
+    shown again with its errors, an API refusal): what the refused action flushed is
+    rolled back, and the view goes on to draw its answer. When the connection had to be
+    dropped to do it, ``ConnectionDropped`` is raised instead, and the request answers 503.
+    (CLI commands and jobs roll back on their own: they have no request to answer.)"""
+    if discard_changes():
+        raise ConnectionDropped()
+
+
+def _rollback() -> bool:
     """Undo the failed request's changes, unless the view asked to keep them (a failed
-    login still counts towards the lockout)."""
-    if not g.get("keep_changes_on_error"):
-        discard_changes()
+    login still counts towards the lockout). Answers whether the connection was dropped."""
+    return not g.get("keep_changes_on_error") and discard_changes()
 
 
 def too_large_message():
@@ -150,19 +182,22 @@ def refuse_too_large_early() -> None:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        discard_changes()
+        if discard_changes():
+            return unavailable_response()
         return _page_or_json("too_large", too_large_message(), 413)
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        _rollback()
+        if _rollback():
+            return unavailable_response()
         if wants_json():
             return envelope(exc.code, exc.message, exc.status, exc.fields, **domain_extra(exc))
         return render_template("errors/error.html", status=exc.status, message=tr(exc.message)), exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        discard_changes()
+        if discard_changes():
+            return unavailable_response()
         if wants_json():
             return envelope("csrf", exc.description, 400)
         return render_template("errors/error.html", status=400,
@@ -171,7 +206,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        discard_changes()
+        if discard_changes():
+            return unavailable_response()
         status = exc.code or 500
         if wants_json():
             response = envelope(HTTP_CODES.get(status, "error"), exc.description or exc.name, status)
@@ -186,13 +222,19 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("database unavailable: %s", exc)
         return unavailable_response()
 
+    @app.errorhandler(ConnectionDropped)
+    def _dropped(exc: ConnectionDropped):
+        return unavailable_response()
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        discard_changes()
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        dropped = discard_changes()
+        if dropped or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
             # The connection died under the request (e.g. the driver's InterfaceError on a
-            # closed connection): the pool has dropped it; nothing was committed.
-            log.warning("database connection lost: %s", exc)
+            # closed connection), or could not even roll back after it: the pool has
+            # dropped it; nothing was committed. An error of the code itself keeps its
+            # stack in the log.
+            log.warning("database connection lost: %s", exc, exc_info=not isinstance(exc, DBAPIError))
             return unavailable_response()
         if isinstance(exc, DBAPIError):
             log.exception("database error")

@@ -15,7 +15,7 @@ from formulary.auth.permissions import COURSES_EXPORT, INVENTORY, REPORTS
 from formulary.courses import event_report
 from formulary.domain.courses import EVENT_SEVERITIES
 from formulary.domain.errors import MalformedRequest
-from formulary.errors import envelope
+from formulary.errors import envelope, throw_away_changes
 from formulary.extensions import db
 from formulary.i18n import _l, tr
 from formulary.reports import batch_log, services, stock_report
@@ -123,7 +123,7 @@ def import_delivery():
             db.session, current_api_user(), data,
             filename=(upload.filename or "") if upload else "")
     except DeliveryFileError as exc:
-        db.session.rollback()
+        throw_away_changes()
         fields: dict[str, list[str]] = {}
         for row, reason in exc.problems:
             if row is None:

@@ -19,6 +19,7 @@ from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import DomainError
 from formulary.domain.units import to_api
+from formulary.errors import throw_away_changes
 from formulary.extensions import db
 from formulary.listing import page_sort, paged
 from formulary.inventory.models import Ingredient
@@ -118,7 +119,7 @@ def _place_errors(form, exc: DomainError, positions: list[int]) -> list[str]:
     """Roll back, then put each message on its field; ``components.{i}`` keys name the
     i-th non-blank row, mapped back to the row's place in the form. Returns the messages
     about the component list as a whole."""
-    db.session.rollback()
+    throw_away_changes()
     whole, unplaced = [], []
     for key, messages in exc.fields.items():
         parts = key.split(".")
@@ -252,7 +253,7 @@ def _state_change(cocktail_id: int, form, action, done: str):
     try:
         action()
     except DomainError as exc:
-        db.session.rollback()
+        throw_away_changes()
         flash(tr(exc.message), "danger")
         cocktail = services.get_cocktail(db.session, cocktail_id)
         context = _detail_context(cocktail, services.shown_version(cocktail))

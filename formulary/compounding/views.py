@@ -22,7 +22,7 @@ from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, Pr
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
 from formulary.domain.messages import msg
-from formulary.errors import form_errors
+from formulary.errors import form_errors, throw_away_changes
 from formulary.extensions import db
 from formulary.listing import page_sort, paged
 from formulary.patients import services as patient_services
@@ -160,7 +160,7 @@ def prepare():
             if isinstance(exc, SafetyBlock):
                 form_errors(confirm, exc)  # on the override reason field
             else:  # its fields are hidden ones: say it above the form
-                db.session.rollback()
+                throw_away_changes()
                 flash(tr(exc.message), "danger")
             # the rolled-back session forgot the plan's rows: show a fresh preview
             try:

@@ -13,7 +13,7 @@ from formulary.auth.permissions import RECALLS, RECALLS_EXPORT, VIEW
 from formulary.compounding.state import state_of
 from formulary.domain.errors import DomainError
 from formulary.display import code_word
-from formulary.errors import form_errors
+from formulary.errors import form_errors, throw_away_changes
 from formulary.i18n import _
 from formulary.extensions import db
 from formulary.recalls import export, services
@@ -84,7 +84,7 @@ def set_patient_status(recall_id: int, patient_id: int):
         if row.recall.status == "closed":
             flash(_("Recall #%(id)s is closed: no patient is left to contact.", id=recall_id), "info")
         return redirect(url_for("recalls.worklist", recall_id=recall_id) + f"#patient-{patient_id}")
-    db.session.rollback()
+    throw_away_changes()
     return _worklist_page(recall_id, failed=(patient_id, form), code=422)
 
 

@@ -18,7 +18,7 @@ from formulary.cocktails.models import Cocktail
 from formulary.courses import event_report
 from formulary.domain.errors import DomainError, ValidationError
 from formulary.domain.messages import msg
-from formulary.errors import form_errors
+from formulary.errors import form_errors, throw_away_changes
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient, Lot
 from formulary.reports import batch_log, services, stock_report
@@ -172,7 +172,7 @@ def delivery_import():
         lots = services.import_delivery(db.session, current_user, data,
                                         filename=upload.filename or "")
     except DeliveryFileError as exc:
-        db.session.rollback()
+        throw_away_changes()
         return _page(import_form=form, problems=exc.problems, status=422)
     flash(_("Delivery imported: %(count)s lot(s) received.", count=len(lots)), "success")
     return redirect(url_for("reports.index"))
