@@ -116,7 +116,32 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     most ``sums.CHUNK`` of them)."""
     rows = (session.execute(_OPENED_VIALS, {"today": today}) if ingredient_ids is None
             else session.execute(_OPENED_VIALS_OF, {"today": today, "ids": ingredient_ids}))
-    return [(lot_stock_from_row(row), row.unit_cost) for row in rows]
+    global _VIALS_BUILT
+    built = _VIALS_BUILT
+    vials, kept = [], {}
+    for row in rows:
+        # every value, and the Decimals' digits ("1.0" and "1.00" are equal but read
+        # differently); the instants are UTC (``UTCDateTime``)
+        key = (tuple(row), row.quantity_on_hand.as_tuple(),
+               None if row.unit_cost is None else row.unit_cost.as_tuple())
+        vial = built.get(key)
+        if vial is None:
+            vial = (lot_stock_from_row(row), row.unit_cost)
+        kept[key] = vial
+        vials.append(vial)
+    if ingredient_ids is None:
+        _VIALS_BUILT = kept  # the newest full read only: bounded by the vials in stock
+    return vials
+
+
+#: The ``(LotStock, unit cost)`` built from each row of the last full read of the opened
+#: vials, by the row's exact values (``_spelled``): building a ``LotStock`` (its checks)
+#: costs more than reading its row, and most vials are unchanged from one read to the
+#: next. Only a row equal in every value and spelling finds one: what it holds is a pure
+#: function of that row, so it is never stale (a changed vial is a new key); nothing is
+#: kept but values, and each worker keeps only its newest read.
+_VIALS_BUILT: dict[tuple, tuple[LotStock, Decimal | None]] = {}
+
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import Integer, and_, case, cast, func, not_, select
+from sqlalchemy import Date, Integer, and_, bindparam, case, cast, func, not_, select
 from sqlalchemy.orm import Session
 
 from formulary import clock
@@ -89,18 +89,9 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
               for i in range(months + 1)]
     lots = defaultdict(int)
     value = defaultdict(lambda: Decimal(0))
-    opened_multi = and_(Ingredient.multi_dose.is_(True), Lot.opened_at.is_not(None))
-    month = case(*[(Lot.expiry_date < f, i) for i, f in enumerate(firsts[1:])], else_=months)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    # SQLite holds reals: sum whole ten-thousandths so the total reads back exactly.
-    product = Lot.quantity_on_hand * Lot.unit_cost
-    total = func.sum(cast(func.round(product * 10_000), Integer)) if sqlite else func.sum(product)
-    rows = session.execute(
-        select(month.label("month"), func.count(Lot.id), total)
-        .join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today,
-               Lot.expiry_date < firsts[-1], not_(opened_multi))
-        .group_by(month)).all()
+    params = {"today": today, **{f"first_{i}": f for i, f in enumerate(firsts[1:])}}
+    rows = session.execute(_expiring_per_month(sqlite, months), params).all()
     for index, count, amount in rows:
         key = firsts[int(index)]
         lots[key] += count
@@ -117,6 +108,33 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
         if unit_cost is not None:
             value[key] += lot.on_hand * unit_cost
     return [MonthBucket(m, lots[m], value[m].quantize(Decimal("0.01"))) for m in firsts[:-1]]
+
+
+_EXPIRING_PER_MONTH: dict[tuple[bool, int], object] = {}
+
+
+def _expiring_per_month(sqlite: bool, months: int):
+    """The lots (not opened multi-dose vials) that are usable by status and dates, counted
+    and valued per month of their expiry date: ``today`` and ``first_0`` ..
+    ``first_{months - 1}`` (the first day of each month after this one) are bound at
+    execution. Built once per dialect and number of months: building it costs more per
+    request than the database takes to run it."""
+    key = (sqlite, months)
+    if key not in _EXPIRING_PER_MONTH:
+        firsts = [bindparam(f"first_{i}", type_=Date) for i in range(months)]
+        opened_multi = and_(Ingredient.multi_dose.is_(True), Lot.opened_at.is_not(None))
+        month = case(*[(Lot.expiry_date < f, i) for i, f in enumerate(firsts)], else_=months)
+        # SQLite holds reals: sum whole ten-thousandths so the total reads back exactly.
+        product = Lot.quantity_on_hand * Lot.unit_cost
+        total = func.sum(cast(func.round(product * 10_000), Integer)) if sqlite else func.sum(product)
+        _EXPIRING_PER_MONTH[key] = (
+            select(month.label("month"), func.count(Lot.id), total)
+            .join(Ingredient, Ingredient.id == Lot.ingredient_id)
+            .where(Lot.status == "available", Lot.quantity_on_hand > 0,
+                   Lot.expiry_date >= bindparam("today", type_=Date), Lot.expiry_date < firsts[-1],
+                   not_(opened_multi))
+            .group_by(month))
+    return _EXPIRING_PER_MONTH[key]
 
 
 def usage_chart(session: Session, today: date, tz: tzinfo) -> Markup:
