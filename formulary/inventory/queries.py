@@ -24,7 +24,7 @@ from typing import Iterable
 from sqlalchemy import Date, and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from formulary.domain.stock import LotStock, is_usable, lot_state
+from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
@@ -160,8 +160,10 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
         params = {"today": today} if chunk is None else {"today": today, "ids": chunk}
         for ingredient_id, amount in session.execute(_unusable_sums(session, chunk is not None), params):
             result[ingredient_id] = from_sum(sqlite, amount)
-        for lot, _cost in vials if vials is not None else opened_vials(session, today, chunk):
-            if not is_usable(lot, now, tz):
+        read = vials if vials is not None else opened_vials(session, today, chunk)
+        lots = [lot for lot, _cost in read]
+        for lot, usable in zip(lots, usable_each(lots, now, tz)):
+            if not usable:
                 result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.on_hand
     return result
 
@@ -258,7 +260,13 @@ def expiring_filter(now: datetime, tz: tzinfo, within_days: int):
     """Lots usable by their dates and expiring within ``within_days`` calendar days,
     today included (as ``domain.stock.classify_expiring`` counts them)."""
     today = today_in(now, tz)
-    return and_(_dated_usable(today), Lot.expiry_date <= today + timedelta(days=within_days))
+    return expiring_between(today, today + timedelta(days=within_days))
+
+
+def expiring_between(today, until):
+    """Lots usable by their dates on ``today`` whose expiry date is at most ``until``
+    (dates, or bound parameters of type ``Date``)."""
+    return and_(_dated_usable(today), Lot.expiry_date <= until)
 
 
 def status_filter(status: str, now: datetime, tz: tzinfo):
@@ -279,7 +287,7 @@ def search_filter(q: str):
     return or_(func.lower(Lot.lot_number).like(like), Ingredient.name_key.like(like))
 
 
-__all__ = ["expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
+__all__ = ["expiring_between", "expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
            "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
            "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
 
