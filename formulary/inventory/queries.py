@@ -9,9 +9,9 @@ them to it, in a bounded number of statements whatever the amount of data:
   usable: the lots holding stock that are not ``available`` or past their expiry date
   in the clinic's zone (summed per ingredient by the database), and the opened
   multi-dose vials past their in-use period. Those vials (the ``ix_lot_in_stock``
-  partial index holds only lots with stock) are passed one by one through the domain's
-  ``is_usable``, which decides (an in-use period is elapsed time, which SQL dialects
-  disagree on). Every other lot with stock is usable by the dates alone.
+  partial index holds only lots with stock) are decided by the domain
+  (``usable_each``: ``is_usable`` for each; an in-use period is elapsed time, which SQL
+  dialects disagree on). Every other lot with stock is usable by the dates alone.
   ``tests/inventory/test_pages.py`` checks this against the domain lot by lot.
 """
 
@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Date, and_, bindparam, false, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.domain.stock import LotStock, lot_state, usable_each
@@ -229,13 +229,7 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
     is below its level or some of its stock is not usable: only those are read.
     """
     unusable = unusable_on_hand(session, None, now, tz, vials=vials)
-    stocked = func.coalesce(IngredientStock.on_hand, 0)
-    rows = session.execute(
-        select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, stocked)
-        .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
-        .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
-                        stocked < Ingredient.reorder_level),
-                   Ingredient.id.in_(sorted(unusable)) if unusable else false()))).all()
+    rows = session.execute(_LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:
@@ -245,9 +239,21 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
             emptied += 1
         if active and level is not None and usable < level:
             low[ingredient_id] = (usable, level)
-    with_total = session.execute(select(func.count()).select_from(IngredientStock)
-                                 .where(IngredientStock.on_hand > 0)).scalar_one()
+    with_total = session.execute(_WITH_TOTAL).scalar_one()
     return low, with_total - emptied
+
+
+#: The ingredients that may be low: active with a reorder level above their total on
+#: hand, or holding stock that may not be used (``ids``, bound at execution; none: an
+#: empty list, which matches nothing). Built once, as the others above.
+_STOCKED = func.coalesce(IngredientStock.on_hand, 0)
+_LOW_CANDIDATES = (
+    select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, _STOCKED)
+    .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
+    .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
+                    _STOCKED < Ingredient.reorder_level),
+               Ingredient.id.in_(bindparam("ids", expanding=True)))))
+_WITH_TOTAL = select(func.count()).select_from(IngredientStock).where(IngredientStock.on_hand > 0)
 
 
 def low_stock_ids(session: Session, now: datetime, tz: tzinfo) -> dict[int, Decimal]:
