@@ -135,13 +135,12 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
 
 
 #: The ``(LotStock, unit cost)`` built from each row of the last full read of the opened
-#: vials, by the row's exact values (``_spelled``): building a ``LotStock`` (its checks)
+#: vials, by the row's exact values (the key above): building a ``LotStock`` (its checks)
 #: costs more than reading its row, and most vials are unchanged from one read to the
 #: next. Only a row equal in every value and spelling finds one: what it holds is a pure
 #: function of that row, so it is never stale (a changed vial is a new key); nothing is
 #: kept but values, and each worker keeps only its newest read.
 _VIALS_BUILT: dict[tuple, tuple[LotStock, Decimal | None]] = {}
-
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
@@ -293,8 +292,8 @@ def search_filter(q: str):
     return or_(func.lower(Lot.lot_number).like(like), Ingredient.name_key.like(like))
 
 
-__all__ = ["expiring_between", "expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
-           "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
+__all__ = ["expiring_between", "expiring_filter", "lot_read_status", "lots_for_ingredients",
+           "low_stock_ids", "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
            "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
 
 

@@ -137,7 +137,8 @@ def _expiring_per_month(sqlite: bool, months: int):
         month = case(*[(Lot.expiry_date < f, i) for i, f in enumerate(firsts)], else_=months)
         # SQLite holds reals: sum whole ten-thousandths so the total reads back exactly.
         product = Lot.quantity_on_hand * Lot.unit_cost
-        total = func.sum(cast(func.round(product * 10_000), Integer)) if sqlite else func.sum(product)
+        total = (func.sum(cast(func.round(product * 10_000), Integer)) if sqlite
+                 else func.sum(product))
         _EXPIRING_PER_MONTH[key] = (
             select(month.label("month"), func.count(Lot.id), total)
             .join(Ingredient, Ingredient.id == Lot.ingredient_id)
