@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
+from functools import cached_property
 
 from formulary.domain.errors import InsufficientStock
 
@@ -112,6 +113,15 @@ class LotStock:
         days = DEFAULT_IN_USE_DAYS if self.in_use_days is None else self.in_use_days
         return timedelta(days=days)
 
+    @cached_property
+    def _in_use_end(self) -> datetime | None:
+        # ``in_use_end``'s answer, kept in the instance's own dict (a cached_property
+        # writes there, past the frozen dataclass's __setattr__); not a field, so
+        # neither compared nor hashed
+        if not self.multi_dose or self.opened_at is None:
+            return None
+        return add_elapsed(self.opened_at, self.in_use_period)
+
 
 # --- when a lot stops being usable -----------------------------------------------------
 
@@ -140,10 +150,8 @@ def add_elapsed(start: datetime, duration: timedelta) -> datetime:
 def in_use_end(lot: LotStock) -> datetime | None:
     """The end (exclusive) of an opened multi-dose lot's in-use period: ``opened_at`` plus
     its in-use period in elapsed time. ``None`` for a single-use lot or one not yet
-    opened."""
-    if not lot.multi_dose or lot.opened_at is None:
-        return None
-    return add_elapsed(lot.opened_at, lot.in_use_period)
+    opened. Worked out once per ``LotStock`` (frozen: its fields cannot change)."""
+    return lot._in_use_end
 
 
 def usable_until(lot: LotStock, tz: tzinfo) -> datetime:
@@ -198,6 +206,30 @@ def is_usable(lot: LotStock, now: datetime, tz: tzinfo) -> bool:
     """A lot can be drawn from at ``now``: available, not expired, within its in-use period
     once opened, and with something on hand."""
     return lot_state(lot, now, tz) == "available" and lot.on_hand > 0
+
+
+def usable_each(lots: Iterable[LotStock], now: datetime, tz: tzinfo) -> list[bool]:
+    """``[is_usable(lot, now, tz) for lot in lots]``, worked out for many lots at one
+    instant: ``now`` checked and turned to UTC once, the end of each expiry date once
+    per date. The same rule, in the same order, as ``lot_state``."""
+    _require_aware(now, "now")
+    _require_tz(tz)
+    now_utc = _utc(now)
+    ends: dict[date, datetime] = {}
+    flags = []
+    for lot in lots:
+        if lot.status != "available" or lot.on_hand <= 0:
+            flags.append(False)
+            continue
+        end = ends.get(lot.expiry_date)
+        if end is None:
+            end = ends[lot.expiry_date] = _utc(expiry_end(lot.expiry_date, tz))
+        if now_utc >= end:
+            flags.append(False)
+            continue
+        opened_end = in_use_end(lot)
+        flags.append(opened_end is None or now_utc < _utc(opened_end))
+    return flags
 
 
 def usable_quantity(lots: Iterable[LotStock], now: datetime, tz: tzinfo) -> Decimal:

@@ -5,9 +5,11 @@ panel is kept between views until the stock or the time changes it
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, render_template
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import Date, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from formulary import clock
@@ -17,6 +19,25 @@ from formulary.inventory import panel_cache, queries
 from formulary.inventory.models import Ingredient, Lot
 
 SHOWN = 10
+
+
+_STATEMENTS: dict[str, object] = {}
+
+
+def _statements() -> dict[str, object]:
+    """The panel's statements with the clinic's date bound at execution (``today``, and
+    ``until``, the last expiry date counted as expiring: what ``queries.expiring_filter``
+    selects for ``within_days`` = until - today). Built once, at first use (the mappers
+    are configured by then): building them costs more per request than running them."""
+    if not _STATEMENTS:
+        expiring = queries.expiring_between(bindparam("today", type_=Date),
+                                            bindparam("until", type_=Date))
+        _STATEMENTS.update(
+            active=select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True)),
+            expiring_count=select(func.count()).select_from(Lot).where(expiring),
+            expiring_first=(select(Lot).options(joinedload(Lot.ingredient)).where(expiring)
+                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)))
+    return _STATEMENTS
 
 
 def stock_summary(now, tz, within_days: int, *, vials: list | None = None) -> dict:
@@ -30,13 +51,12 @@ def stock_summary(now, tz, within_days: int, *, vials: list | None = None) -> di
     if shown:
         names = {i.id: i for i in session.execute(
             select(Ingredient).where(Ingredient.id.in_([i for i, _ in shown]))).scalars()}
-    expiring = queries.expiring_filter(now, tz, within_days)
-    expiring_count = session.execute(select(func.count()).select_from(Lot).where(expiring)).scalar_one()
-    expiring_lots = session.execute(
-        select(Lot).options(joinedload(Lot.ingredient)).where(expiring)
-        .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)).scalars().all()
-    active_count = session.execute(
-        select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True))).scalar_one()
+    today = queries.today_in(now, tz)
+    window = {"today": today, "until": today + timedelta(days=within_days)}
+    statements = _statements()
+    expiring_count = session.execute(statements["expiring_count"], window).scalar_one()
+    expiring_lots = session.execute(statements["expiring_first"], window).scalars().all()
+    active_count = session.execute(statements["active"]).scalar_one()
     return {"with_stock": with_stock, "active_count": active_count,
             "low": [(names[i], usable, level) for i, (usable, level) in shown],
             "low_count": len(low),

@@ -9,9 +9,9 @@ them to it, in a bounded number of statements whatever the amount of data:
   usable: the lots holding stock that are not ``available`` or past their expiry date
   in the clinic's zone (summed per ingredient by the database), and the opened
   multi-dose vials past their in-use period. Those vials (the ``ix_lot_in_stock``
-  partial index holds only lots with stock) are passed one by one through the domain's
-  ``is_usable``, which decides (an in-use period is elapsed time, which SQL dialects
-  disagree on). Every other lot with stock is usable by the dates alone.
+  partial index holds only lots with stock) are decided by the domain
+  (``usable_each``: ``is_usable`` for each; an in-use period is elapsed time, which SQL
+  dialects disagree on). Every other lot with stock is usable by the dates alone.
   ``tests/inventory/test_pages.py`` checks this against the domain lot by lot.
 """
 
@@ -21,10 +21,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Date, and_, bindparam, false, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from formulary.domain.stock import LotStock, is_usable, lot_state
+from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
@@ -116,7 +116,31 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     most ``sums.CHUNK`` of them)."""
     rows = (session.execute(_OPENED_VIALS, {"today": today}) if ingredient_ids is None
             else session.execute(_OPENED_VIALS_OF, {"today": today, "ids": ingredient_ids}))
-    return [(lot_stock_from_row(row), row.unit_cost) for row in rows]
+    global _VIALS_BUILT
+    built = _VIALS_BUILT
+    vials, kept = [], {}
+    for row in rows:
+        # every value, and the Decimals' digits ("1.0" and "1.00" are equal but read
+        # differently); the instants are UTC (``UTCDateTime``)
+        key = (tuple(row), row.quantity_on_hand.as_tuple(),
+               None if row.unit_cost is None else row.unit_cost.as_tuple())
+        vial = built.get(key)
+        if vial is None:
+            vial = (lot_stock_from_row(row), row.unit_cost)
+        kept[key] = vial
+        vials.append(vial)
+    if ingredient_ids is None:
+        _VIALS_BUILT = kept  # the newest full read only: bounded by the vials in stock
+    return vials
+
+
+#: The ``(LotStock, unit cost)`` built from each row of the last full read of the opened
+#: vials, by the row's exact values (the key above): building a ``LotStock`` (its checks)
+#: costs more than reading its row, and most vials are unchanged from one read to the
+#: next. Only a row equal in every value and spelling finds one: what it holds is a pure
+#: function of that row, so it is never stale (a changed vial is a new key); nothing is
+#: kept but values, and each worker keeps only its newest read.
+_VIALS_BUILT: dict[tuple, tuple[LotStock, Decimal | None]] = {}
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
@@ -135,8 +159,10 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
         params = {"today": today} if chunk is None else {"today": today, "ids": chunk}
         for ingredient_id, amount in session.execute(_unusable_sums(session, chunk is not None), params):
             result[ingredient_id] = from_sum(sqlite, amount)
-        for lot, _cost in vials if vials is not None else opened_vials(session, today, chunk):
-            if not is_usable(lot, now, tz):
+        read = vials if vials is not None else opened_vials(session, today, chunk)
+        lots = [lot for lot, _cost in read]
+        for lot, usable in zip(lots, usable_each(lots, now, tz)):
+            if not usable:
                 result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.on_hand
     return result
 
@@ -202,13 +228,7 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
     is below its level or some of its stock is not usable: only those are read.
     """
     unusable = unusable_on_hand(session, None, now, tz, vials=vials)
-    stocked = func.coalesce(IngredientStock.on_hand, 0)
-    rows = session.execute(
-        select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, stocked)
-        .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
-        .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
-                        stocked < Ingredient.reorder_level),
-                   Ingredient.id.in_(sorted(unusable)) if unusable else false()))).all()
+    rows = session.execute(_LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:
@@ -218,9 +238,21 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
             emptied += 1
         if active and level is not None and usable < level:
             low[ingredient_id] = (usable, level)
-    with_total = session.execute(select(func.count()).select_from(IngredientStock)
-                                 .where(IngredientStock.on_hand > 0)).scalar_one()
+    with_total = session.execute(_WITH_TOTAL).scalar_one()
     return low, with_total - emptied
+
+
+#: The ingredients that may be low: active with a reorder level above their total on
+#: hand, or holding stock that may not be used (``ids``, bound at execution; none: an
+#: empty list, which matches nothing). Built once, as the others above.
+_STOCKED = func.coalesce(IngredientStock.on_hand, 0)
+_LOW_CANDIDATES = (
+    select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, _STOCKED)
+    .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
+    .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
+                    _STOCKED < Ingredient.reorder_level),
+               Ingredient.id.in_(bindparam("ids", expanding=True)))))
+_WITH_TOTAL = select(func.count()).select_from(IngredientStock).where(IngredientStock.on_hand > 0)
 
 
 def low_stock_ids(session: Session, now: datetime, tz: tzinfo) -> dict[int, Decimal]:
@@ -233,7 +265,13 @@ def expiring_filter(now: datetime, tz: tzinfo, within_days: int):
     """Lots usable by their dates and expiring within ``within_days`` calendar days,
     today included (as ``domain.stock.classify_expiring`` counts them)."""
     today = today_in(now, tz)
-    return and_(_dated_usable(today), Lot.expiry_date <= today + timedelta(days=within_days))
+    return expiring_between(today, today + timedelta(days=within_days))
+
+
+def expiring_between(today, until):
+    """Lots usable by their dates on ``today`` whose expiry date is at most ``until``
+    (dates, or bound parameters of type ``Date``)."""
+    return and_(_dated_usable(today), Lot.expiry_date <= until)
 
 
 def status_filter(status: str, now: datetime, tz: tzinfo):
@@ -254,8 +292,8 @@ def search_filter(q: str):
     return or_(func.lower(Lot.lot_number).like(like), Ingredient.name_key.like(like))
 
 
-__all__ = ["expiring_filter", "lot_read_status", "lots_for_ingredients", "low_stock_ids",
-           "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
+__all__ = ["expiring_between", "expiring_filter", "lot_read_status", "lots_for_ingredients",
+           "low_stock_ids", "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
            "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
 
 

@@ -17,12 +17,12 @@ from decimal import Decimal
 
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import Integer, and_, case, cast, func, not_, select
+from sqlalchemy import Date, Integer, and_, bindparam, case, cast, func, not_, select
 from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
-from formulary.domain.stock import is_usable
+from formulary.domain.stock import usable_each
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries, usage
 from formulary.inventory.models import Ingredient, Lot, WeeklyUsage
@@ -42,6 +42,20 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
     return [first + timedelta(days=7 * i) for i in range(weeks)]
 
 
+#: The weekly usage between the weeks ``first`` and ``last`` (their Mondays, included),
+#: bound at execution: the draws per ingredient, then the weekly rows of the ingredients
+#: ``ids``. Built once: building them costs more per request than running them.
+_IN_WEEKS = and_(WeeklyUsage.week_start >= bindparam("first", type_=Date),
+                 WeeklyUsage.week_start <= bindparam("last", type_=Date))
+_USAGE = {
+    "drawn": (select(Ingredient.id, Ingredient.name, Ingredient.unit, func.sum(WeeklyUsage.draws))
+              .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id).where(_IN_WEEKS)
+              .group_by(Ingredient.id, Ingredient.name, Ingredient.unit)),
+    "weekly": (select(WeeklyUsage.ingredient_id, WeeklyUsage.week_start, WeeklyUsage.quantity_micro)
+               .where(_IN_WEEKS, WeeklyUsage.ingredient_id.in_(bindparam("ids", expanding=True)))),
+}
+
+
 def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEEKS,
                   top: int = TOP_INGREDIENTS) -> tuple[list[Series], list[date]]:
     """Quantity drawn for batches per ingredient and week (in the ingredient's unit), for
@@ -51,18 +65,14 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
     ``top`` only (at most ``weeks`` each)."""
     starts = week_starts(today, weeks)
     index = {d: i for i, d in enumerate(starts)}
-    in_weeks = and_(WeeklyUsage.week_start >= starts[0], WeeklyUsage.week_start <= starts[-1])
-    drawn = session.execute(
-        select(Ingredient.id, Ingredient.name, Ingredient.unit, func.sum(WeeklyUsage.draws))
-        .join(Ingredient, Ingredient.id == WeeklyUsage.ingredient_id).where(in_weeks)
-        .group_by(Ingredient.id, Ingredient.name, Ingredient.unit)).all()
+    in_weeks = {"first": starts[0], "last": starts[-1]}
+    drawn = session.execute(_USAGE["drawn"], in_weeks).all()
     ranked = sorted(drawn, key=lambda r: (-int(r[3]), r[1].casefold()))[:top]
     if not ranked:
         return [], starts
     values: dict[int, list[int]] = {r[0]: [0] * weeks for r in ranked}
     for ingredient_id, week, micro in session.execute(
-            select(WeeklyUsage.ingredient_id, WeeklyUsage.week_start, WeeklyUsage.quantity_micro)
-            .where(in_weeks, WeeklyUsage.ingredient_id.in_(sorted(values)))):
+            _USAGE["weekly"], {**in_weeks, "ids": sorted(values)}):
         values[ingredient_id][index[week]] += micro  # whole millionths: Decimals for those shown
     return [Series(name, unit, tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
                                      for v in values[ingredient_id]))
@@ -89,25 +99,17 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
               for i in range(months + 1)]
     lots = defaultdict(int)
     value = defaultdict(lambda: Decimal(0))
-    opened_multi = and_(Ingredient.multi_dose.is_(True), Lot.opened_at.is_not(None))
-    month = case(*[(Lot.expiry_date < f, i) for i, f in enumerate(firsts[1:])], else_=months)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    # SQLite holds reals: sum whole ten-thousandths so the total reads back exactly.
-    product = Lot.quantity_on_hand * Lot.unit_cost
-    total = func.sum(cast(func.round(product * 10_000), Integer)) if sqlite else func.sum(product)
-    rows = session.execute(
-        select(month.label("month"), func.count(Lot.id), total)
-        .join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Lot.status == "available", Lot.quantity_on_hand > 0, Lot.expiry_date >= today,
-               Lot.expiry_date < firsts[-1], not_(opened_multi))
-        .group_by(month)).all()
+    params = {"today": today, **{f"first_{i}": f for i, f in enumerate(firsts[1:])}}
+    rows = session.execute(_expiring_per_month(sqlite, months), params).all()
     for index, count, amount in rows:
         key = firsts[int(index)]
         lots[key] += count
         if amount is not None:
             value[key] += (Decimal(int(amount)) / 10_000) if sqlite else Decimal(amount)
-    for lot, unit_cost in queries.opened_vials(session, today) if vials is None else vials:
-        if not is_usable(lot, now, tz):
+    read = queries.opened_vials(session, today) if vials is None else vials
+    for (lot, unit_cost), usable in zip(read, usable_each([lot for lot, _cost in read], now, tz)):
+        if not usable:
             continue
         day = last_usable_day(lot, tz)
         if day >= firsts[-1]:
@@ -119,13 +121,55 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
     return [MonthBucket(m, lots[m], value[m].quantize(Decimal("0.01"))) for m in firsts[:-1]]
 
 
+_EXPIRING_PER_MONTH: dict[tuple[bool, int], object] = {}
+
+
+def _expiring_per_month(sqlite: bool, months: int):
+    """The lots (not opened multi-dose vials) that are usable by status and dates, counted
+    and valued per month of their expiry date: ``today`` and ``first_0`` ..
+    ``first_{months - 1}`` (the first day of each month after this one) are bound at
+    execution. Built once per dialect and number of months: building it costs more per
+    request than the database takes to run it."""
+    key = (sqlite, months)
+    if key not in _EXPIRING_PER_MONTH:
+        firsts = [bindparam(f"first_{i}", type_=Date) for i in range(months)]
+        opened_multi = and_(Ingredient.multi_dose.is_(True), Lot.opened_at.is_not(None))
+        month = case(*[(Lot.expiry_date < f, i) for i, f in enumerate(firsts)], else_=months)
+        # SQLite holds reals: sum whole ten-thousandths so the total reads back exactly.
+        product = Lot.quantity_on_hand * Lot.unit_cost
+        total = (func.sum(cast(func.round(product * 10_000), Integer)) if sqlite
+                 else func.sum(product))
+        _EXPIRING_PER_MONTH[key] = (
+            select(month.label("month"), func.count(Lot.id), total)
+            .join(Ingredient, Ingredient.id == Lot.ingredient_id)
+            .where(Lot.status == "available", Lot.quantity_on_hand > 0,
+                   Lot.expiry_date >= bindparam("today", type_=Date), Lot.expiry_date < firsts[-1],
+                   not_(opened_multi))
+            .group_by(month))
+    return _EXPIRING_PER_MONTH[key]
+
+
 def usage_chart(session: Session, today: date, tz: tzinfo) -> Markup:
     series, starts = usage_by_week(session, today, tz)
     labels = [_("week of %(day)s", day=_day_month(d)) for d in starts]
-    return small_multiples(series, labels, chart_id="usage-chart",
-                           title=_("Quantity used for batches per ingredient, last %(weeks)s weeks",
-                                   weeks=WEEKS),
-                           empty=_("No batch has drawn stock in the last %(weeks)s weeks.", weeks=WEEKS))
+    title = _("Quantity used for batches per ingredient, last %(weeks)s weeks", weeks=WEEKS)
+    empty = _("No batch has drawn stock in the last %(weeks)s weeks.", weeks=WEEKS)
+    # The SVG is a pure function of these values: drawn again only when one of them
+    # differs from the last drawing's (a stock change that drew nothing for batches, or
+    # not from the ingredients shown, leaves it as it was). The Decimals' digits are part
+    # of the key ("1.0" and "1.00" are equal but read differently).
+    key = (tuple((s.label, s.unit, tuple(v.as_tuple() for v in s.values)) for s in series),
+           tuple(labels), title, empty)
+    global _USAGE_SVG
+    kept_key, drawn = _USAGE_SVG
+    if kept_key != key:
+        drawn = small_multiples(series, labels, chart_id="usage-chart", title=title, empty=empty)
+        _USAGE_SVG = (key, drawn)  # the newest drawing only, replaced whole
+    return drawn
+
+
+#: The last usage chart drawn by this worker, by its values (see ``usage_chart``).
+_USAGE_SVG: tuple[tuple | None, Markup] = (None, Markup(""))
 
 
 def _day_month(day: date) -> str:

@@ -24,6 +24,7 @@ from formulary.domain.stock import (
     pick_lots,
     steady_until,
     usable_by_ingredient,
+    usable_each,
     usable_quantity,
     usable_until,
 )
@@ -164,6 +165,60 @@ def test_a_lot_is_usable_on_its_expiry_date_and_expired_from_the_next_day(now, s
 ])
 def test_is_usable(lot, usable):
     assert is_usable(lot, NOW, PARIS) is usable
+
+
+def _every_kind_of_lot() -> list[LotStock]:
+    """Each status, stock, expiry and in-use case of the tables above, and the edges."""
+    lots = []
+    for status in LOT_STATUSES:
+        for on_hand in ("0", "0.001", "10"):
+            for expires_in in (-30, -1, 0, 1, 40):
+                for multi_dose, in_use_days, opened_ago in (
+                        (False, None, None), (False, None, days(100)), (True, None, None),
+                        (True, None, days(27)), (True, None, days(28)),
+                        (True, None, days(28) - timedelta(microseconds=1)),
+                        (True, 14, days(13)), (True, 14, days(14)), (True, 60, days(59))):
+                    lots.append(make_lot(len(lots) + 1, expires_in=expires_in, on_hand=on_hand,
+                                         status=status, multi_dose=multi_dose,
+                                         in_use_days=in_use_days, opened_ago=opened_ago))
+    return lots
+
+
+@pytest.mark.parametrize("now, zone", [
+    (NOW, PARIS),
+    # the last instant of today in Paris, then midnight: what expires today goes
+    (datetime(2026, 11, 22, 23, 59, 59, 999999, tzinfo=PARIS), PARIS),
+    (datetime(2026, 11, 23, 0, 0, tzinfo=PARIS), PARIS),
+    # the same instant read in another zone: the clinic's zone decides the dates
+    (NOW.astimezone(UTC), ZoneInfo("Asia/Tokyo")),
+    (NOW.astimezone(ZoneInfo("America/Santiago")), ZoneInfo("America/Santiago")),
+])
+def test_usable_each_answers_as_is_usable_lot_by_lot(now, zone):
+    lots = _every_kind_of_lot()
+    expected = [is_usable(lot, now, zone) for lot in lots]
+    assert usable_each(lots, now, zone) == expected
+    assert True in expected and False in expected  # both answers are exercised
+    assert usable_each([], now, zone) == []
+
+
+def test_usable_each_refuses_a_naive_now_or_a_zone_that_is_not_one():
+    with pytest.raises(ValueError):
+        usable_each([make_lot()], datetime(2026, 11, 22, 10, 0), PARIS)
+    with pytest.raises(TypeError):
+        usable_each([make_lot()], NOW, "Europe/Paris")
+
+
+def test_a_lots_in_use_end_is_kept_with_it_but_is_not_part_of_what_it_is():
+    opened = make_lot(multi_dose=True, opened_ago=days(1))
+    twin = make_lot(multi_dose=True, opened_ago=days(1))
+    assert in_use_end(opened) == in_use_end(opened) == NOW - days(1) + days(DEFAULT_IN_USE_DAYS)
+    # worked out once and kept: the same object is given again ...
+    assert in_use_end(opened) is in_use_end(opened)
+    # ... yet the lot still equals (and hashes as) a twin that has not worked it out
+    assert opened == twin and hash(opened) == hash(twin)
+    # the lot stays frozen
+    with pytest.raises(AttributeError):
+        opened.opened_at = NOW
 
 
 # --- in-use period and effective end ---------------------------------------------------

@@ -81,28 +81,13 @@ def second_process(backend, tmp_path):
 
 
 def test_a_change_committed_by_another_process_is_seen_at_once(app, second_process):
-    from formulary.auth import services as auth
     from formulary.auth.models import User
     from formulary.inventory import lots as lot_services
-    from formulary.inventory.models import Ingredient
 
     viewer, writer = second_process
-    with writer.app_context():
-        user = auth.create_user(db.session, "test", username="other", password="x" * 12,
-                                role="pharmacist")
-        ing = Ingredient(name="Zinc", name_key="zinc", category="mineral", unit="mL",
-                         reorder_level=Decimal(5))
-        db.session.add(ing)
-        db.session.flush()
-        lot = lot_services.receive_lot(db.session, user, ingredient=ing, lot_number="Z1",
-                                       expiry_date=clock.today() + timedelta(days=300),
-                                       quantity=Decimal(10))
-        db.session.commit()
-        user_id, session_id, lot_id = user.id, user.get_id(), lot.id
-    client = viewer.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = session_id
-        sess["_fresh"] = True
+    user_id, session_id, lot_id, _ing_id = _stocked_by(
+        writer, name="Zinc", category="mineral", unit="mL", reorder_level=Decimal(5))
+    client = _client_of(viewer, session_id)
     assert client.get("/dashboard").status_code == 200
     assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 0
     assert figures(client.get("/dashboard").get_data(as_text=True))["low-count"] == 0
@@ -165,30 +150,14 @@ def test_a_transaction_that_changed_the_stock_neither_reads_nor_keeps_panels(app
 def test_usage_drawn_by_another_process_is_charted_at_once(app, second_process):
     """The usage chart (kept with the stock panels) reads the weekly usage that the
     ledger keeps: a draw committed by another process is on the next view, in its week."""
-    from formulary.auth import services as auth
     from formulary.auth.models import User
     from formulary.inventory import ledger
-    from formulary.inventory import lots as lot_services
     from formulary.inventory import usage
-    from formulary.inventory.models import Ingredient
 
     viewer, writer = second_process
-    with writer.app_context():
-        user = auth.create_user(db.session, "test", username="other", password="x" * 12,
-                                role="pharmacist")
-        ing = Ingredient(name="Zinc sulfate", name_key="zinc sulfate", category="mineral",
-                         unit="mL")
-        db.session.add(ing)
-        db.session.flush()
-        lot = lot_services.receive_lot(db.session, user, ingredient=ing, lot_number="Z1",
-                                       expiry_date=clock.today() + timedelta(days=300),
-                                       quantity=Decimal(10))
-        db.session.commit()
-        user_id, session_id, lot_id = user.id, user.get_id(), lot.id
-    client = viewer.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = session_id
-        sess["_fresh"] = True
+    user_id, session_id, lot_id, _ing_id = _stocked_by(
+        writer, name="Zinc sulfate", category="mineral", unit="mL")
+    client = _client_of(viewer, session_id)
 
     def chart() -> str:
         html = client.get("/dashboard").get_data(as_text=True)
@@ -204,3 +173,98 @@ def test_usage_drawn_by_another_process_is_charted_at_once(app, second_process):
         db.session.commit()
         assert usage.check_usage(db.session) == []
     assert "Zinc sulfate" in chart()
+    assert 'data-total="2.5000"' in chart()
+    # drawn again from a chart this worker has drawn already (its SVG is kept by its
+    # values): the new total is on the next view
+    with writer.app_context():
+        locked = ledger.lock_lots(db.session, [lot_id])
+        ledger.post_movement(db.session, locked[lot_id], Decimal("-0.25"), "batch_use",
+                             db.session.get(User, user_id))
+        db.session.commit()
+    assert 'data-total="2.7500"' in chart()
+    assert 'data-total="2.5000"' not in chart()
+
+
+def _stocked_by(writer, **ingredient):
+    """A pharmacist, an ingredient (``ingredient``: its fields) and a lot of 10 expiring in
+    300 days, made by the app ``writer``: (user id, session id, lot id, ingredient id)."""
+    from formulary.auth import services as auth
+    from formulary.inventory import lots as lot_services
+    from formulary.inventory.models import Ingredient
+
+    with writer.app_context():
+        user = auth.create_user(db.session, "test", username="other", password="x" * 12,
+                                role="pharmacist")
+        ing = Ingredient(name_key=ingredient["name"].casefold(), **ingredient)
+        db.session.add(ing)
+        db.session.flush()
+        lot = lot_services.receive_lot(db.session, user, ingredient=ing, lot_number="V1",
+                                       expiry_date=clock.today() + timedelta(days=300),
+                                       quantity=Decimal(10))
+        db.session.commit()
+        return user.id, user.get_id(), lot.id, ing.id
+
+
+def _client_of(viewer, session_id):
+    client = viewer.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = session_id
+        sess["_fresh"] = True
+    return client
+
+
+def test_an_opened_vial_changed_by_another_process_is_read_anew(app, second_process):
+    """The opened vials' ``LotStock``s are reused from one read to the next by their row's
+    exact values (``queries.opened_vials``): a vial changed by another process, in its
+    stock, its status or its ingredient's in-use period, is read anew on the next view."""
+    from formulary.auth.models import User
+    from formulary.inventory import ingredients, ledger
+    from formulary.inventory import lots as lot_services
+    from formulary.inventory.models import Ingredient
+
+    viewer, writer = second_process
+    user_id, session_id, lot_id, ing_id = _stocked_by(
+        writer, name="Lidocaine 1% vial", category="other", unit="mL", reorder_level=Decimal(5),
+        multi_dose=True, in_use_days=28)
+    with writer.app_context():  # one draw opens the vial, 10 days ago
+        locked = ledger.lock_lots(db.session, [lot_id])
+        ledger.post_movement(db.session, locked[lot_id], Decimal("-1"), "batch_use",
+                             db.session.get(User, user_id))
+        db.session.get(Lot, lot_id).opened_at = clock.now() - timedelta(days=10)
+        db.session.commit()
+    client = _client_of(viewer, session_id)
+
+    def seen() -> dict[str, int]:
+        return figures(client.get("/dashboard").get_data(as_text=True))
+
+    assert seen() == {"with-stock": 1, "low-count": 0, "expiring-count": 0}
+    assert seen() == {"with-stock": 1, "low-count": 0, "expiring-count": 0}  # kept
+
+    def change(do) -> None:
+        with writer.app_context():
+            do(db.session, db.session.get(User, user_id), db.session.get(Lot, lot_id),
+               db.session.get(Ingredient, ing_id))
+            db.session.commit()
+
+    # its stock: 9 -> 4, below the reorder level of 5
+    change(lambda s, u, lot, ing: lot_services.adjust_lot(s, u, lot, quantity_delta=Decimal(-5),
+                                                          reason="waste"))
+    assert seen() == {"with-stock": 1, "low-count": 1, "expiring-count": 0}
+    # its ingredient's in-use period: 7 days, so the vial opened 10 days ago is past it
+    change(lambda s, u, lot, ing: ingredients.update_ingredient(s, u, ing, {"in_use_days": 7}))
+    assert seen() == {"with-stock": 0, "low-count": 1, "expiring-count": 0}
+    # back to 28 days: usable again
+    change(lambda s, u, lot, ing: ingredients.update_ingredient(s, u, ing, {"in_use_days": 28}))
+    assert seen() == {"with-stock": 1, "low-count": 1, "expiring-count": 0}
+    # its status
+    change(lambda s, u, lot, ing: lot_services.set_lot_status(s, u, lot, status="quarantined",
+                                                              reason="check"))
+    assert seen() == {"with-stock": 0, "low-count": 1, "expiring-count": 0}
+    change(lambda s, u, lot, ing: lot_services.set_lot_status(s, u, lot, status="available",
+                                                              reason="checked"))
+    assert seen() == {"with-stock": 1, "low-count": 1, "expiring-count": 0}
+    # its expiry date, now within the 90 days the panel counts as expiring
+    def expiring_soon(s, u, lot, ing):
+        lot.expiry_date = clock.today() + timedelta(days=20)
+    change(expiring_soon)
+    assert seen() == {"with-stock": 1, "low-count": 1, "expiring-count": 1}
