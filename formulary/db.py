@@ -78,19 +78,31 @@ def is_sqlite(engine_or_session) -> bool:
 
 def configure_engine(engine, busy_timeout: int) -> None:
     """Install the SQLite pragmas and the begin hook on one engine (idempotent); on
-    PostgreSQL, turn the JIT compiler off for the app's connections."""
+    PostgreSQL, turn the JIT compiler off and plan every statement for its values
+    (``plan_cache_mode``) on the app's connections."""
     if getattr(engine, "_formulary_configured", False):
         return
     if engine.dialect.name == "postgresql":
         engine._formulary_configured = True
 
         @event.listens_for(engine, "connect")
-        def _no_jit(dbapi_connection, _record):
+        def _planner_settings(dbapi_connection, _record):
             # The JIT compiles a statement whose estimated cost passes jit_above_cost:
             # 100-300 ms of compiling for a count that runs in 3 ms (a correlated sum
             # per row inflates the estimate). Short statements only here: never worth it.
+            #
+            # psycopg prepares a statement on the server from its fifth run, and from
+            # the prepared statement's sixth run PostgreSQL may keep one generic plan,
+            # made without the values. For the dashboard's count of batches on a held
+            # lot, the generic plan cannot see that the lots held are few (one of
+            # 'quarantined', 'recalled' matches almost nothing) and scans every batch
+            # with a sum per row: 1.5-4 s at 200,000 batches from the eleventh view of a
+            # worker, instead of 20 ms (measured: bench/README.md, issue 18). Every
+            # statement here is short, so planning it for its values each time costs
+            # little; psycopg still saves the parsing.
             cursor = dbapi_connection.cursor()
             cursor.execute("SET jit = off")
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
             cursor.close()
             dbapi_connection.commit()
         return

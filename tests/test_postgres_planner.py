@@ -1,0 +1,47 @@
+"""PostgreSQL's planner settings on the app's connections (``db.configure_engine``).
+
+psycopg prepares a statement on the server from its fifth run; PostgreSQL may then keep a
+generic plan for it, made without the values, and the dashboard's count of batches on a
+held lot became a scan of every batch from a worker's eleventh view (bench/README.md,
+issue 18). The app's connections plan every statement for its values."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from formulary import clock
+from formulary.compounding.dashboard import held_and_expired
+from formulary.extensions import db
+
+
+@pytest.fixture
+def postgres(backend):
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's planner and psycopg's prepared statements")
+
+
+def test_the_apps_connections_have_the_planner_settings(postgres, app):
+    settings = dict(db.session.execute(text(
+        "SELECT name, setting FROM pg_settings WHERE name IN ('jit', 'plan_cache_mode')")).all())
+    assert settings == {"jit": "off", "plan_cache_mode": "force_custom_plan"}
+
+
+def test_a_statement_run_again_and_again_is_planned_for_its_values(postgres, app, make_ingredient,
+                                                                   make_lot):
+    ing = make_ingredient()
+    make_lot(ing, "10", expiry=clock.today() + timedelta(days=90))
+    make_lot(ing, "5", expiry=clock.today() + timedelta(days=60), status="quarantined")
+    db.session.commit()
+    # one connection for all the runs: prepared statements belong to the connection
+    connection = db.session.connection()
+    for _ in range(15):  # prepared from the 5th run, a generic plan possible from its 6th
+        assert held_and_expired(db.session, clock.now()) == (0, 0)
+    prepared = connection.execute(text(
+        "SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements "
+        "WHERE statement LIKE '%batch_tally%'")).one()
+    generic, custom = (int(v or 0) for v in prepared)
+    assert custom > 0, "the statement was not prepared: psycopg's prepare_threshold changed?"
+    assert generic == 0
