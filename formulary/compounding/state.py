@@ -32,6 +32,14 @@ def state_of(batch: Batch, now: datetime | None = None) -> BatchState:
                        doses_given=doses_given(batch))
 
 
+def state_with_lots(batch, lots, now: datetime) -> BatchState:
+    """``state_of`` with the batch's lots given apart (``LotFact``s): every lot it used,
+    or only those now held (``rows.held_lots_of``), which decide the same state, reason
+    and held lots (``batch_state`` looks at no other)."""
+    return batch_state(status=batch.status, beyond_use_at=batch.beyond_use_at, now=now,
+                       doses=batch.doses, lots=lots, doses_given=doses_given(batch))
+
+
 def doses_given(batch: Batch) -> int:
     """The doses administered from the batch (``Batch.doses_given``, a column read with
     the batch, defined beside the administrations in ``courses.models``)."""

@@ -19,7 +19,7 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from formulary.display import code_word, status_badge
-from formulary.i18n import _, datetime_writer, qty_writer
+from formulary.i18n import _, datetime_writer, qty_writer, tr
 
 #: An id no row has, put in a link to find where the id goes.
 _MARK = 987654321
@@ -107,4 +107,48 @@ def trace_administration_rows(administrations) -> Markup:
             doses=escape(a.doses), quantity=escape(qty(a.quantity)), unit=escape(a.unit),
             sites=escape(a.sites), technique=technique(a.technique),
             course=session_text % {"course": a.course_id, "number": a.session_number}))
+    return Markup("".join(out))
+
+
+_LIST_ROW = """
+  <tr data-batch="{number}">
+    <td><a href="{url}">{number}</a></td>
+    <td>{prepared}</td>
+    <td>{cocktail} <span class="text-muted small">v{version}</span></td>
+    <td class="text-end">{doses}</td>
+    <td>{mrn}
+      {override}</td>
+    <td>{prepared_by}</td>
+    <td>{verified_by}</td>
+    <td>{beyond_use}</td>
+    <td>{badge}</td>
+    <td data-state="{state}">{state_badge}</td>
+  </tr>
+  """
+
+
+def batch_list_rows(batches, states: dict) -> Markup:
+    """The ``<tr>`` of each batch of the batch list (``rows.BatchRow``s, or ORM batches),
+    with its state now (``states``, by batch id): the rows the template wrote, with the
+    request's date writer, link form, badges and words worked out once per page."""
+    dt = datetime_writer()
+    batch_url = url_writer("compounding.batch", "batch_id")
+    badge = memo(status_badge)
+    override_word = escape(_("safety override"))
+    out = []
+    for b in batches:
+        number = escape(b.batch_number)
+        st = states[b.id]
+        override = (f'<span class="badge text-bg-danger" title="{escape(b.override_reason)}">'
+                    f'{override_word}</span>' if b.override_reason else "")
+        state_badge = (f'<span title="{escape(tr(st.reason))}">{badge(st.state)}</span>'
+                       if st.state != b.status else "")
+        out.append(_LIST_ROW.format(
+            number=number, url=batch_url(b.id), prepared=escape(dt(b.prepared_at)),
+            cocktail=escape(b.cocktail.name), version=escape(b.version.number),
+            doses=escape(b.doses), mrn=escape(b.patient.mrn) if b.patient else "",
+            override=override, prepared_by=escape(b.prepared_by.display_name),
+            verified_by=escape(b.verified_by.display_name) if b.verified_by else "",
+            beyond_use=escape(dt(b.beyond_use_at)), badge=badge(b.status),
+            state=escape(st.state), state_badge=state_badge))
     return Markup("".join(out))
