@@ -8,7 +8,6 @@ from wtforms import (DateField, HiddenField, SelectChoice, SelectField, StringFi
                      TextAreaField)
 from markupsafe import Markup, escape
 from wtforms.validators import DataRequired, Length, Optional
-from wtforms.validators import ValidationError
 from wtforms.widgets import Select, html_params
 from wtforms.fields.choices import Choice
 
@@ -75,13 +74,11 @@ class LongSelectField(SelectField):
                 for value, label in self.choices]
 
     def pre_validate(self, form):
-        if self.process_errors or not self.validate_choice:
-            return
-        if self.choices is None:
-            raise TypeError(self.gettext("Choices cannot be None."))
+        if self.process_errors or not self.validate_choice or self.choices is None:
+            return super().pre_validate(form)
         data, coerce = self.data, self.coerce
         if not any(coerce(value) == data for value, _label in self.choices):
-            raise ValidationError(self.invalid_choice_message or self.gettext("Not a valid choice."))
+            super().pre_validate(form)  # wtforms' own refusal, in its words
 
     def render_options(self) -> str:
         """Every ``<option>``, as ``LongSelect.render_option`` writes each."""

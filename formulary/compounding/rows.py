@@ -176,6 +176,31 @@ def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
     return {k: tuple(v) for k, v in out.items()}
 
 
+def lines_of_lot(session: Session, lot) -> dict[int, tuple[LineRow, ...]]:
+    """The lines drawn from ``lot`` (a ``Lot`` with its ingredient loaded), by batch, in
+    the order they were written: ``lines_of(..., lot_id=lot.id)`` without its joins (every
+    line is of this lot and its ingredient, known already): one statement."""
+    rows = session.execute(
+        select(BatchLine.batch_id, BatchLine.ingredient_id, BatchLine.quantity, BatchLine.unit)
+        .where(BatchLine.lot_id == lot.id).order_by(BatchLine.batch_id, BatchLine.id))
+    this_lot = LotRow(lot.id, lot.lot_number, lot.expiry_date, lot.status)
+    ingredients = {lot.ingredient_id: Named(lot.ingredient_id, lot.ingredient.name)}
+    out: dict[int, list[LineRow]] = {}
+    alike: dict[tuple, LineRow] = {}
+    for batch_id, ingredient_id, quantity, unit in rows:
+        key = (ingredient_id, str(quantity), unit)
+        line = alike.get(key)
+        if line is None:
+            ingredient = ingredients.get(ingredient_id)
+            if ingredient is None:  # a line's ingredient is its lot's: never so, but exact
+                return lines_of(session, select(BatchLine.batch_id)
+                                .where(BatchLine.lot_id == lot.id), lot_id=lot.id)
+            line = alike[key] = LineRow(ingredient_id, ingredient, lot.id, this_lot,
+                                        quantity, unit)
+        out.setdefault(batch_id, []).append(line)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def held_lots_of(session: Session, batch_ids) -> dict[int, tuple[LotFact, ...]]:
     """The lots now held (quarantined, recalled) among the lines of the batches
     ``batch_ids``, by batch, in the order the lines were written: one statement, and

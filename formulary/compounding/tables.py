@@ -63,6 +63,18 @@ def trace_batch_rows(batches, taken: dict[int, list]) -> Markup:
     dt, qty = datetime_writer(), qty_writer()
     batch_url = url_writer("compounding.batch", "batch_id")
     badge = memo(status_badge)
+    # lines alike are one object (``rows.lines_of_lot``): each one's text written once
+    line_text: dict[int, str] = {}
+
+    def taken_text(lines) -> str:
+        out = []
+        for line in lines:
+            text = line_text.get(id(line))
+            if text is None:
+                text = line_text[id(line)] = f"{escape(qty(line.quantity))} {escape(line.unit)}"
+            out.append(text)
+        return "".join(out)
+
     out = []
     for b in batches:
         number = escape(b.batch_number)
@@ -70,9 +82,7 @@ def trace_batch_rows(batches, taken: dict[int, list]) -> Markup:
             number=number, url=batch_url(b.id), prepared=escape(dt(b.prepared_at)),
             cocktail=escape(b.cocktail.name), version=escape(b.version.number),
             mrn=escape(b.patient.mrn) if b.patient else "",
-            taken="".join(f"{escape(qty(line.quantity))} {escape(line.unit)}"
-                          for line in taken[b.id]),
-            badge=badge(b.status)))
+            taken=taken_text(taken[b.id]), badge=badge(b.status)))
     return Markup("".join(out))
 
 
@@ -94,9 +104,9 @@ def trace_administration_rows(administrations) -> Markup:
     patient_url = url_writer("patients.record", "patient_id")
     batch_url = url_writer("compounding.batch", "batch_id")
     technique = memo(lambda code: escape(code_word(code)))
-    # the template's ``_()``: the translation is trusted text, its values (whole numbers)
-    # put in by ``%``
-    session_text = Markup(_("#%(course)s, session %(number)s"))
+    # the template's ``_()``: the translation is trusted text, its values whole numbers
+    # (nothing to escape in their digits) put in by ``%``
+    session_text = str(_("#%(course)s, session %(number)s"))
     out = []
     for a in administrations:
         out.append(_ADMINISTRATION_ROW.format(
@@ -106,7 +116,7 @@ def trace_administration_rows(administrations) -> Markup:
             batch_url=batch_url(a.batch_id), number=escape(a.batch_number),
             doses=escape(a.doses), quantity=escape(qty(a.quantity)), unit=escape(a.unit),
             sites=escape(a.sites), technique=technique(a.technique),
-            course=session_text % {"course": a.course_id, "number": a.session_number}))
+            course=session_text % {"course": int(a.course_id), "number": int(a.session_number)}))
     return Markup("".join(out))
 
 
