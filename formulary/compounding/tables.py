@@ -86,6 +86,13 @@ def trace_batch_rows(batches, taken: dict[int, list]) -> Markup:
     return Markup("".join(out))
 
 
+def trace_patient_items(patients) -> Markup:
+    """The ``<li>`` of each patient the lot reached (``LotTrace.patients``)."""
+    return Markup("".join(
+        f'<li data-mrn="{mrn}">{mrn} · {escape(p.last_name)}, {escape(p.first_name)}</li>'
+        for p in patients for mrn in (escape(p.mrn),)))
+
+
 _ADMINISTRATION_ROW = """
   <tr data-administration="{id}"><td>{given}</td>
     <td><a href="{patient_url}">{mrn}</a> · {last}, {first}</td>

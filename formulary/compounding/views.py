@@ -262,6 +262,7 @@ def trace(lot_id: int):
         "compounding/trace.html", trace=trace,
         recall=recall_services.recall_of_lot(db.session, lot.id),
         batch_rows=tables.trace_batch_rows(trace.batches, trace.taken),
+        patient_items=tables.trace_patient_items(trace.patients),
         administration_rows=(tables.trace_administration_rows(trace.administrations)
                              if current_user.may(COURSES_VIEW) else ""))
 
