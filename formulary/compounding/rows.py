@@ -141,24 +141,18 @@ def batch_rows_statement(*conditions):
 def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
              ) -> dict[int, tuple[LineRow, ...]]:
     """The lines of the batches ``batch_ids`` (a list of ids or a select of them), by
-    batch, in the order they were written (only those of lot ``lot_id`` when given): two
-    statements, the lines, then their lots each once with its ingredient's name (a
-    recall trace's 1,521 lines draw on a few hundred lots; joining the lot and the
-    ingredient on every line cost SQLite as much as reading the lines)."""
+    batch, in the order they were written (only those of lot ``lot_id`` when given): one
+    statement."""
     where = [BatchLine.batch_id.in_(batch_ids)]
     if lot_id is not None:
         where.append(BatchLine.lot_id == lot_id)
     rows = session.execute(
-        select(BatchLine.batch_id, BatchLine.ingredient_id, BatchLine.lot_id,
-               BatchLine.quantity, BatchLine.unit)
-        .where(*where).order_by(BatchLine.batch_id, BatchLine.id)).all()
-    if not rows:
-        return {}
-    lot_facts = {r[0]: r[1:] for r in session.execute(
-        select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.status, Lot.ingredient_id,
-               Ingredient.name)
-        .join(Ingredient, Ingredient.id == Lot.ingredient_id)
-        .where(Lot.id.in_(sorted({r[2] for r in rows}))))}
+        select(BatchLine.batch_id, BatchLine.ingredient_id, Ingredient.name, BatchLine.lot_id,
+               Lot.lot_number, Lot.expiry_date, Lot.status, BatchLine.quantity, BatchLine.unit)
+        .join(Ingredient, Ingredient.id == BatchLine.ingredient_id)
+        .join(Lot, Lot.id == BatchLine.lot_id)
+        .where(*where)
+        .order_by(BatchLine.batch_id, BatchLine.id))
     out: dict[int, list[LineRow]] = {}
     lots: dict[int, LotRow] = {}  # a lot or an ingredient on many lines: one object each
     ingredients: dict[int, Named] = {}
@@ -167,41 +161,17 @@ def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
     # the recall trace's 1,521 lines are a few hundred distinct ones (the API writes each
     # one's JSON once, ``routes_compounding``).
     alike: dict[tuple, LineRow] = {}
-    for batch_id, ingredient_id, lot_id_, quantity, unit in rows:
-        key = (ingredient_id, lot_id_, str(quantity), unit)
-        line = alike.get(key)
-        if line is None:
-            number, expiry, status, lot_ingredient, name = lot_facts[lot_id_]
-            if lot_ingredient != ingredient_id:  # a line draws on a lot of its ingredient:
-                return _lines_joined(session, where)  # never otherwise, but then exactly
-            lot = lots.get(lot_id_)
-            if lot is None:
-                lot = lots[lot_id_] = LotRow(lot_id_, number, expiry, status)
-            ingredient = ingredients.get(ingredient_id)
-            if ingredient is None:
-                ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
-            line = alike[key] = LineRow(ingredient_id, ingredient, lot_id_, lot, quantity, unit)
-        out.setdefault(batch_id, []).append(line)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _lines_joined(session: Session, where) -> dict[int, tuple[LineRow, ...]]:
-    """``lines_of`` with the lot and the line's own ingredient joined on every line: for a
-    line whose ingredient is not its lot's (which no service writes)."""
-    rows = session.execute(
-        select(BatchLine.batch_id, BatchLine.ingredient_id, Ingredient.name, BatchLine.lot_id,
-               Lot.lot_number, Lot.expiry_date, Lot.status, BatchLine.quantity, BatchLine.unit)
-        .join(Ingredient, Ingredient.id == BatchLine.ingredient_id)
-        .join(Lot, Lot.id == BatchLine.lot_id)
-        .where(*where).order_by(BatchLine.batch_id, BatchLine.id))
-    out: dict[int, list[LineRow]] = {}
-    alike: dict[tuple, LineRow] = {}
     for batch_id, ingredient_id, name, lot_id, number, expiry, status, quantity, unit in rows:
         key = (ingredient_id, lot_id, str(quantity), unit)
         line = alike.get(key)
         if line is None:
-            line = alike[key] = LineRow(ingredient_id, Named(ingredient_id, name), lot_id,
-                                        LotRow(lot_id, number, expiry, status), quantity, unit)
+            lot = lots.get(lot_id)
+            if lot is None:
+                lot = lots[lot_id] = LotRow(lot_id, number, expiry, status)
+            ingredient = ingredients.get(ingredient_id)
+            if ingredient is None:
+                ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
+            line = alike[key] = LineRow(ingredient_id, ingredient, lot_id, lot, quantity, unit)
         out.setdefault(batch_id, []).append(line)
     return {k: tuple(v) for k, v in out.items()}
 

@@ -336,30 +336,3 @@ def test_the_batch_list_api_answers_what_the_objects_gave(app, api, varied):
         assert body["items"] == [objects[b["id"]] for b in body["items"]], query
     assert client.get("batches").get_json()["total"] == 6
 
-
-def test_the_lines_read_with_their_lots_apart_are_the_lines_joined(app, varied):
-    """``rows.lines_of`` reads the lines, then their lots each once with the lot's
-    ingredient: the same lines as the lot and the line's own ingredient joined on each
-    (``_lines_joined``), for every batch and for one lot's; and a line whose ingredient
-    is not its lot's (no service writes one) is read the joined way."""
-    from formulary.compounding.models import Batch, BatchLine
-    from formulary.compounding.rows import _lines_joined, lines_of
-
-    ids = list(db.session.execute(select(Batch.id).order_by(Batch.id)).scalars())
-    lot_id = varied["lot"].id
-    for where, kwargs in (([BatchLine.batch_id.in_(ids)], {}),
-                          ([BatchLine.batch_id.in_(ids), BatchLine.lot_id == lot_id],
-                           {"lot_id": lot_id})):
-        apart, joined = lines_of(db.session, ids, **kwargs), _lines_joined(db.session, where)
-        assert apart == joined and sum(map(len, apart.values())) >= len(ids) - 1
-    assert lines_of(db.session, [0]) == {}
-    line = db.session.execute(select(BatchLine).order_by(BatchLine.id)).scalars().first()
-    other = db.session.execute(select(BatchLine.ingredient_id)
-                               .where(BatchLine.ingredient_id != line.ingredient_id)).scalars().first()
-    assert other is not None
-    db.session.execute(BatchLine.__table__.update().where(BatchLine.id == line.id)
-                       .values(ingredient_id=other))
-    read = lines_of(db.session, ids)
-    assert read == _lines_joined(db.session, [BatchLine.batch_id.in_(ids)])
-    assert any(ln.ingredient_id == other and ln.lot_id == line.lot_id for ln in read[line.batch_id])
-    db.session.rollback()
