@@ -248,18 +248,35 @@ def datetime_writer():
     from formulary import clock
 
     locale = _babel_locale()
-    writer = _date_writer(locale, DATE_PATTERNS.get(locale.language, DATE_PATTERNS["en"])[1])
-    if writer is None:
+    template = _date_template(DATE_PATTERNS.get(locale.language, DATE_PATTERNS["en"])[1])
+    if template is None:
         return format_datetime_l
-    tz = clock.clinic_tz()
+    fill, tz = template.format, clock.clinic_tz()
 
     def write(value) -> str:
-        if value is None:
-            return ""
-        local = value.astimezone(tz).replace(tzinfo=None)
-        return "".join(part(local) for part in writer)
+        return "" if value is None else fill(value.astimezone(tz))
 
     return write
+
+
+_DATE_FIELDS_FORMAT = {"yyyy": "{0.year:04d}", "MM": "{0.month:02d}", "dd": "{0.day:02d}",
+                       "HH": "{0.hour:02d}", "mm": "{0.minute:02d}"}
+
+
+@lru_cache(maxsize=32)
+def _date_template(pattern: str) -> str | None:
+    """A numeric date pattern (``_date_writer``'s) as one ``str.format`` template, the
+    same digits as its writers (``"yyyy-MM-dd"`` -> ``"{0.year:04d}-{0.month:02d}-..."``),
+    for a long list's many dates; ``None`` when the pattern holds anything else."""
+    out, at = [], 0
+    for m in _DATE_TOKEN.finditer(pattern):
+        if m.group() not in _DATE_FIELDS_FORMAT:
+            return None
+        out.append(pattern[at:m.start()].replace("{", "{{").replace("}", "}}"))
+        out.append(_DATE_FIELDS_FORMAT[m.group()])
+        at = m.end()
+    out.append(pattern[at:].replace("{", "{{").replace("}", "}}"))
+    return "".join(out)
 
 
 def qty_writer():

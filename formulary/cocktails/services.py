@@ -70,14 +70,11 @@ def list_options(*, page: bool = False):
     """Eager loading for a list of cocktails (no N+1), of what the list shows and no more:
     every version and who approved it (the API's list, which reads the shown versions'
     compositions as plain rows: ``composition.versions_compositions``); for the page
-    (``page``), every version's components with their ingredient's name only, and no
-    user. The rest of an object loads when read, as usual. Neither list shows who
-    created a version."""
-    components = selectinload(Cocktail.versions).selectinload(CocktailVersion.components)
+    (``page``) nothing: it reads its versions and their ingredients' names as plain rows
+    (``cocktails.rows.listed_versions``). The rest of an object loads when read, as
+    usual. Neither list shows who created a version."""
     if page:
-        return (components.load_only(Component.version_id, Component.ingredient_id,
-                                      Component.position)
-                .selectinload(Component.ingredient).load_only(Ingredient.name),)
+        return ()
     return (selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by),)
 
 

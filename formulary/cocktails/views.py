@@ -16,6 +16,7 @@ from formulary.cocktails.composition import (diff_versions, preview as compute_p
 from formulary.cocktails.forms import (ApproveForm, CocktailForm, RetireForm, ingredient_choices,
                                        is_blank)
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES
+from formulary.cocktails.rows import listed_versions
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import DomainError
 from formulary.domain.units import to_api
@@ -50,7 +51,8 @@ def index():
         services.list_statement(area=area, status=status, q=q, indication=indication,
                                 page=True), sort)
     rows, page, total = paged(stmt, max(1, _int_arg("page") or 1), PER_PAGE)
-    items = [(c, services.shown_version(c), services.pending_draft(c)) for c in rows]
+    # the shown versions and their ingredients' names as plain rows (``cocktails.rows``)
+    items = listed_versions(db.session, rows)
     return render_template("cocktails/index.html", items=items, total=total, page=page,
                            per_page=PER_PAGE, areas=AREAS, statuses=COCKTAIL_STATUSES,
                            editor=editor, sort=sort,

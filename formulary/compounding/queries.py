@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
-from formulary.compounding.rows import PatientRow, batch_rows_statement, lines_of, read
+from formulary.compounding.rows import (PatientRow, batch_rows_statement, lines_of, lines_of_lot,
+                                       read)
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import utcnow
@@ -210,7 +211,7 @@ def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTra
         batches, taken = read(rows, lines_of(session, of_the_lot)), None
     else:
         batches = read(rows, None)
-        lines = lines_of(session, of_the_lot, lot_id=lot.id)
+        lines = lines_of_lot(session, lot)
         taken = {b.id: list(lines.get(b.id, ())) for b in batches}
     administrations = traced_administrations(session, lot)
     patients = {b.patient.id: b.patient for b in batches if b.patient is not None}

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.compounding.models import Batch, BatchLine
+from formulary.domain.batch_state import HELD_LOT_STATUSES, LotFact
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
 
@@ -172,6 +173,49 @@ def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
                 ingredient = ingredients[ingredient_id] = Named(ingredient_id, name)
             line = alike[key] = LineRow(ingredient_id, ingredient, lot_id, lot, quantity, unit)
         out.setdefault(batch_id, []).append(line)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def lines_of_lot(session: Session, lot) -> dict[int, tuple[LineRow, ...]]:
+    """The lines drawn from ``lot`` (a ``Lot`` with its ingredient loaded), by batch, in
+    the order they were written: ``lines_of(..., lot_id=lot.id)`` without its joins (every
+    line is of this lot and its ingredient, known already): one statement."""
+    rows = session.execute(
+        select(BatchLine.batch_id, BatchLine.ingredient_id, BatchLine.quantity, BatchLine.unit)
+        .where(BatchLine.lot_id == lot.id).order_by(BatchLine.batch_id, BatchLine.id))
+    this_lot = LotRow(lot.id, lot.lot_number, lot.expiry_date, lot.status)
+    ingredients = {lot.ingredient_id: Named(lot.ingredient_id, lot.ingredient.name)}
+    out: dict[int, list[LineRow]] = {}
+    alike: dict[tuple, LineRow] = {}
+    for batch_id, ingredient_id, quantity, unit in rows:
+        key = (ingredient_id, str(quantity), unit)
+        line = alike.get(key)
+        if line is None:
+            ingredient = ingredients.get(ingredient_id)
+            if ingredient is None:  # a line's ingredient is its lot's: never so, but exact
+                return lines_of(session, select(BatchLine.batch_id)
+                                .where(BatchLine.lot_id == lot.id), lot_id=lot.id)
+            line = alike[key] = LineRow(ingredient_id, ingredient, lot.id, this_lot,
+                                        quantity, unit)
+        out.setdefault(batch_id, []).append(line)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def held_lots_of(session: Session, batch_ids) -> dict[int, tuple[LotFact, ...]]:
+    """The lots now held (quarantined, recalled) among the lines of the batches
+    ``batch_ids``, by batch, in the order the lines were written: one statement, and
+    (almost always) no row. A batch's state depends on its lots through these alone
+    (``domain.batch_state``: only a held lot counts), so a list that shows states but no
+    lines reads these instead of every line (``state.state_with_lots``)."""
+    rows = session.execute(
+        select(BatchLine.batch_id, Lot.lot_number, Lot.status, Ingredient.name)
+        .join(Lot, Lot.id == BatchLine.lot_id)
+        .join(Ingredient, Ingredient.id == BatchLine.ingredient_id)
+        .where(BatchLine.batch_id.in_(batch_ids), Lot.status.in_(HELD_LOT_STATUSES))
+        .order_by(BatchLine.batch_id, BatchLine.id))
+    out: dict[int, list[LotFact]] = {}
+    for batch_id, number, status, name in rows:
+        out.setdefault(batch_id, []).append(LotFact(number, status, name))
     return {k: tuple(v) for k, v in out.items()}
 
 

@@ -16,8 +16,8 @@ from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, REPORTS,
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services, tables
 from formulary.compounding.queries import BATCH_SORT, patients_filter
-from formulary.compounding.rows import read_page
-from formulary.compounding.state import state_of
+from formulary.compounding.rows import held_lots_of, read
+from formulary.compounding.state import state_of, state_with_lots
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
@@ -82,7 +82,7 @@ def batches():
     page = request.args.get("page", "1")
     page = int(page) if page.isdecimal() and 0 < len(page) < 10 and int(page) > 0 else 1
     sort = page_sort(BATCH_SORT)
-    items, total, patients = [], 0, None
+    items, total, patients, held = [], 0, None, {}
     valid = form.validate()
     if valid:
         try:  # the one range rule of lists and exports: "from" after "to" is an error
@@ -107,11 +107,16 @@ def batches():
             BATCH_SORT.apply(services.batch_list_query(**filters), sort), page, PER_PAGE,
             total=services.count_batches(db.session, services.batches_query(**filters)),
             objects=False)
-        items = read_page(db.session, rows)  # plain rows and their lines: one statement more
+        rows = list(rows)
+        # the page shows no line: each batch's held lots, which alone (with its own
+        # columns) decide its state, one statement more (almost always no row)
+        held = held_lots_of(db.session, [r[0] for r in rows]) if rows else {}
+        items = read(rows, None)
     now = clock.now()
-    states = {b.id: state_of(b, now) for b in items}  # lots read with the page: no statement more
+    states = {b.id: state_with_lots(b, held.get(b.id, ()), now) for b in items}
     return render_template("compounding/batches.html", form=form, batches=items, total=total,
-                           states=states, page=page, per_page=PER_PAGE, sort=sort), 200 if valid else 422
+                           batch_rows=tables.batch_list_rows(items, states), page=page,
+                           per_page=PER_PAGE, sort=sort), 200 if valid else 422
 
 
 def _preview(form: PreviewForm):
@@ -257,6 +262,7 @@ def trace(lot_id: int):
         "compounding/trace.html", trace=trace,
         recall=recall_services.recall_of_lot(db.session, lot.id),
         batch_rows=tables.trace_batch_rows(trace.batches, trace.taken),
+        patient_items=tables.trace_patient_items(trace.patients),
         administration_rows=(tables.trace_administration_rows(trace.administrations)
                              if current_user.may(COURSES_VIEW) else ""))
 

@@ -69,3 +69,41 @@ def client_page(app, user_id) -> dict[str, str]:
     assert rows
     names = {str(escape(n)): n for n in db.session.execute(db.select(Cocktail.name)).scalars()}
     return {names.get(name, name): re.sub(r"\s+", " ", body) for name, body in rows}
+
+
+def test_the_page_rows_choose_the_versions_the_objects_do(app):
+    """``rows.listed_versions`` (the page's versions and names as plain rows) gives each
+    cocktail the shown version and the pending draft that ``shown_version`` and
+    ``pending_draft`` give over the fully loaded cocktail, with the shown version's
+    ingredients in order; two statements for any number of cocktails."""
+    from sqlalchemy import event
+
+    from formulary.cocktails.rows import listed_versions
+
+    _empty_tables(app)
+    load_year(db.session, echo=lambda *_: None, factor=0.002)
+    db.session.commit()
+    cocktails = db.session.execute(db.select(Cocktail).order_by(Cocktail.id)).scalars().all()
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        rows = listed_versions(db.session, cocktails)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 2 and listed_versions(db.session, []) == []
+    seen_draft = seen_past = False
+    for c, shown, draft in rows:
+        full = services.get_cocktail(db.session, c.id)
+        version, pending = services.shown_version(full), services.pending_draft(full)
+        assert (shown.id, shown.number, shown.status, shown.area, shown.indication) == (
+            version.id, version.number, version.status, version.area, version.indication)
+        assert [x.ingredient.name for x in shown.components] == [
+            x.ingredient.name for x in version.components]
+        assert (draft and (draft.id, draft.number)) == (pending and (pending.id, pending.number))
+        seen_draft |= draft is not None and draft.id != shown.id
+        seen_past |= shown.id != full.versions[-1].id
+    assert seen_draft and seen_past  # a draft pending beside the version in force

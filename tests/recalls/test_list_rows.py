@@ -6,19 +6,26 @@ rebuilt here as they were (``batches_query``: ORM objects with their eager loads
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from flask import render_template, render_template_string, url_for
+from types import SimpleNamespace
+
+from flask import render_template_string, request, url_for
+from sqlalchemy import select
+from wtforms import SelectChoice, SelectField
+from wtforms.validators import Optional
 from flask_login import login_user
 from werkzeug.datastructures import MultiDict
 
 from formulary import clock
 from formulary.api.routes_compounding import batch_json
 from formulary.compounding import services
-from formulary.compounding.forms import FilterForm
+from formulary.cocktails.models import Cocktail
+from formulary.compounding.forms import FilterForm, LongSelect, _int_or_none
 from formulary.compounding.labels import trace_sheets
 from formulary.compounding.queries import (BATCH_SORT, LotTrace, batch_list_query, batches_query,
                                            traced_administrations)
@@ -27,7 +34,7 @@ from formulary.compounding.tables import url_writer
 from formulary.compounding.state import state_of
 from formulary.domain.listing import parse_sort
 from formulary.extensions import db
-from formulary.i18n import datetime_writer, format_datetime_l, format_qty_l, qty_writer
+from formulary.i18n import _l, datetime_writer, format_datetime_l, format_qty_l, qty_writer
 from formulary.patients.models import Patient
 
 
@@ -102,23 +109,96 @@ def test_the_filters_and_every_sort_give_the_same_batches_in_the_same_order(app,
                 assert [r[0] for r in new] == [b.id for b in old], param
 
 
-def test_the_batch_list_page_renders_the_same(app, varied):
-    with app.test_request_context("/batches"):
-        login_user(varied["pharmacist"])
-        form = FilterForm(MultiDict())
-        form.set_cocktails([])
-        sort = parse_sort(None, BATCH_SORT.keys, BATCH_SORT.default)
+#: The batch list's template as it was before its rows were written in Python
+#: (``tables.batch_list_rows``) and its cocktail filter by ``LongSelectField``.
+BATCHES_BEFORE = (Path(__file__).parent / "batches_before.html").read_text(encoding="utf-8")
+
+
+class _FilterFormBefore(FilterForm):
+    """The batch filter as it was: wtforms' own select over ``SelectChoice``s."""
+
+    cocktail_id = SelectField(_l("Cocktail"), coerce=_int_or_none, validators=[Optional()],
+                              widget=LongSelect())
+
+    def set_cocktails(self, cocktails) -> None:
+        self.cocktail_id.choices = [SelectChoice("", _l("Any"))] + [
+            SelectChoice(c.id, c.name) for c in cocktails]
+
+
+def _masked(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token"', html)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_batch_list_page_is_what_the_template_wrote(app, varied, recall_lot, language):
+    """The page (rows written in Python, each state from the held lots only, the long
+    cocktail select) against the template as it was over the ORM objects with every
+    line: every filter and order the form offers, a cocktail chosen, an unknown or bad
+    one, before and after the lot's recall (batches on hold, with their reason)."""
+    varied["b1"].override_reason = 'Patient <insisted> & "signed"'
+    varied["b1"].cocktail.name = 'Lido & <b>mélange</b>'
+    db.session.commit()
+    cocktail = varied["b1"].cocktail_id
+    queries = ("", f"?cocktail_id={cocktail}", "?cocktail_id=abc", "?cocktail_id=999999",
+               "?state=on_hold", "?state=given", "?status=discarded&sort=-cocktail",
+               "?sort=mrn", "?date_from=2099-01-01", f"?cocktail_id={cocktail}&state=expired")
+
+    def old_page(query):
+        form = _FilterFormBefore(request.args)
+        form.set_cocktails(db.session.execute(
+            select(Cocktail.id, Cocktail.name).order_by(Cocktail.name)).all())
+        valid = form.validate()
+        sort = parse_sort(request.args.get("sort"), BATCH_SORT.keys, BATCH_SORT.default)
+        items = []
+        if valid:
+            filters = dict(tz=clock.clinic_tz(), date_from=form.date_from.data,
+                           date_to=form.date_to.data, cocktail_id=form.cocktail_id.data,
+                           status=form.status.data or None, state=form.state.data or None,
+                           now=clock.now())
+            items = list(db.session.execute(
+                BATCH_SORT.apply(batches_query(**filters), sort)).unique().scalars())
         now = clock.now()
+        return render_template_string(
+            BATCHES_BEFORE, form=form, batches=items, total=len(items),
+            states={b.id: state_of(b, now) for b in items}, page=1, per_page=50,
+            sort=sort), 200 if valid else 422
 
-        def page(items):
-            return render_template("compounding/batches.html", form=form, batches=items,
-                                   total=len(items), states={b.id: state_of(b, now) for b in items},
-                                   page=1, per_page=25, sort=sort)
+    seen_held = False
+    for recalled in (False, True):
+        if recalled:
+            recall_lot(varied["lot"])
+            db.session.expire_all()
+        for query in queries:
+            with app.test_request_context(f"/batches{query}",
+                                          headers={"Accept-Language": language}):
+                login_user(varied["pharmacist"])
+                new, new_code = app.view_functions["compounding.batches"]()
+                old, old_code = old_page(query)
+            assert (new_code, _masked(new)) == (old_code, _masked(old)), query
+            assert f'<html lang="{language}"' in new
+            seen_held |= 'data-state="on_hold"' in new
+            if not recalled and query == "":
+                assert "Lido &amp; &lt;b&gt;mélange&lt;/b&gt;" in new
+                assert 'title="Patient &lt;insisted&gt; &amp; &#34;signed&#34;"' in new
 
-        old, new = page(orm_batches()), page(row_batches())
-        assert new == old
-        assert varied["b6"].batch_number in new and new.count("<tr data-batch=") == 6
-        assert "Paula Prepares" in new
+
+def test_the_long_select_validates_as_wtforms_does(app):
+    """``LongSelectField`` accepts and refuses what ``SelectField`` does, and writes the
+    same ``<select>``."""
+    cocktails = [SimpleNamespace(id=n, name=f"C{n} <&>") for n in (3, 1, 20)]
+    for value in ("", "1", "20", "2", "abc", "0", "-1", "1.0", None):
+        data = MultiDict() if value is None else MultiDict({"cocktail_id": value})
+        with app.test_request_context("/batches"):
+            new, old = FilterForm(data), _FilterFormBefore(data)
+            new.set_cocktails(cocktails)
+            old.set_cocktails(cocktails)
+            assert new.validate() == old.validate(), value
+            assert new.cocktail_id.errors == old.cocktail_id.errors, value
+            assert new.cocktail_id.data == old.cocktail_id.data, value
+            assert (new.cocktail_id(class_="form-select") ==
+                    old.cocktail_id(class_="form-select")), value
+            assert [tuple(c) for c in new.cocktail_id.iter_choices()] == [
+                tuple(c) for c in old.cocktail_id.iter_choices()], value
 
 
 def test_the_recall_trace_reads_and_renders_the_same(app, varied):
@@ -255,3 +335,4 @@ def test_the_batch_list_api_answers_what_the_objects_gave(app, api, varied):
             objects = {b.id: batch_json(b) for b in orm_batches()}
         assert body["items"] == [objects[b["id"]] for b in body["items"]], query
     assert client.get("batches").get_json()["total"] == 6
+
