@@ -63,8 +63,14 @@ run: demo
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m flask --app wsgi run --host 127.0.0.1 --port 5000
 
+# The suite runs in two worker processes, one a core (pytest-xdist; each has its own
+# PostgreSQL database, SQLite files, browser and servers: tests/conftest.py), the tests of
+# one file in the same worker (--dist loadfile: a file's module fixtures, such as a crawl's
+# server, are made once). PYTEST_WORKERS=0 runs them in this process, e.g.
+# make test PYTEST_WORKERS=0 PYTEST_ARGS="tests/audit -x".
+PYTEST_WORKERS ?= 2
 test: install-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # make bench NAME=export (no NAME: the list)
 bench: install-test

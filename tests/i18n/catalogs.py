@@ -5,6 +5,7 @@ markers shows text that was never put through the catalog."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -30,8 +31,11 @@ def compile_fr() -> None:
     mo = FR_PO.with_suffix(".mo")
     if not mo.exists() or mo.stat().st_mtime < FR_PO.stat().st_mtime:
         catalog = read(FR_PO, "fr")
-        with open(mo, "wb") as f:
+        # Written beside it and renamed: under xdist another worker may be reading it.
+        part = mo.with_suffix(f".mo.{os.getpid()}")
+        with open(part, "wb") as f:
             write_mo(f, catalog)
+        os.replace(part, mo)
 
 
 def build_pseudo(directory: Path) -> Path:
