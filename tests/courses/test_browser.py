@@ -102,7 +102,9 @@ def test_a_course_from_the_picker_to_the_printed_sheet(page, tmp_path):
     assert page.locator("input[name=indication]").input_value() == "hair loss"
     page.fill("input[name=planned_sessions]", "6")
     page.fill("input[name=interval_days]", "1")
-    page.fill("input[name=start_date]", (clock.today() - timedelta(days=5)).isoformat())
+    with page.live.app.app_context():  # the clinic's today, as the server sees it (outside
+        today = clock.today()          # an app context clock.today() is the UTC date)
+    page.fill("input[name=start_date]", (today - timedelta(days=5)).isoformat())
     page.click("[data-testid=start-course]")
     page.wait_for_url("**/courses/*")
     course_url = page.url
