@@ -6,7 +6,7 @@ with its envelope; a page answers 200 (an unknown sort is ignored with a message
 
 from __future__ import annotations
 
-from tests.hostile.conftest import assert_refused
+from tests.hostile.conftest import collect_refusal
 
 HOSTILE = [
     "page=-1", "page=0", "page=abc", "page=99999999999999999999", "page=1e3", "page=1.5",
@@ -63,13 +63,8 @@ def test_api_lists_answer_hostile_queries_with_200_or_an_envelope(world, app, cl
         for query in HOSTILE:
             r = client.get(f"{url}?{query}", headers=admin.headers)
             what = f"GET {url}?{query[:60]}"
-            if r.status_code >= 500:
-                failures.append(f"{what}: {r.status_code}")
-            elif r.status_code >= 400:
-                try:
-                    assert_refused(r, what=what)
-                except AssertionError as exc:
-                    failures.append(str(exc)[:200])
+            if r.status_code >= 400:
+                collect_refusal(r, what, failures)
             elif r.mimetype == "application/json":
                 body = r.get_json()
                 if isinstance(body, dict) and "items" in body and "per_page" in body:
