@@ -119,7 +119,10 @@ class DevelopmentConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
 
 
-_TEST_DIR = Path(tempfile.gettempdir()) / f"formulary-test-{os.getpid()}"
+# Each test process's own directory, under the run's (tests/conftest.py makes it and removes
+# it when the run ends) or, outside pytest, under the system's temporary directory.
+_TEST_DIR = (Path(os.environ.get("FORMULARY_TEST_TMP") or tempfile.gettempdir())
+             / f"formulary-test-{os.getpid()}")
 
 
 class TestingConfig(Config):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from itertools import count
@@ -18,10 +20,18 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from config import TestingConfig
-from formulary import create_app
-from formulary.extensions import db
-from tests import tools
+# Every process of the run (pytest-xdist's workers, and the servers and job workers the tests
+# start, which inherit the environment) keeps its job queue, job files and backups under one
+# directory made for the run (config.TestingConfig reads it), removed when the run ends: no
+# /tmp/formulary-test-<pid> left behind by each process. Set before config is imported.
+_RUN_TMP_OWNED = "FORMULARY_TEST_TMP" not in os.environ
+if _RUN_TMP_OWNED:
+    os.environ["FORMULARY_TEST_TMP"] = tempfile.mkdtemp(prefix="formulary-tests-")
+
+from config import TestingConfig  # noqa: E402
+from formulary import create_app  # noqa: E402
+from formulary.extensions import db  # noqa: E402
+from tests import tools  # noqa: E402
 
 # The tests' own "today" (date.today(), datetime.now()) is the clinic's: the process runs in the
 # clinic's zone, so a test that makes a batch "today" and filters by today's date agrees with the
@@ -85,6 +95,11 @@ def pytest_sessionfinish(session):
             with app.app_context():
                 db.engine.dispose()
         _worker_database("drop")
+
+
+def pytest_unconfigure(config):
+    if _RUN_TMP_OWNED:  # the process that made the run's directory (the controller under xdist)
+        shutil.rmtree(os.environ["FORMULARY_TEST_TMP"], ignore_errors=True)
 
 
 def pytest_report_header(config):
