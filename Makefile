@@ -14,7 +14,7 @@ MO_FILES := $(PO_FILES:.po=.mo)
 # Besides _ and _l: the English texts of refusals, flashes and menu entries, translated at
 # the edge that shows them (formulary/i18n.py, tr); msg: the templates of the domain's
 # sentences with values in them (formulary/domain/messages.py).
-EXTRACT_KEYWORDS := -k _l -k tr -k flash -k NavItem -k ValidationError -k NotFound -k Forbidden \
+EXTRACT_KEYWORDS := -k _l -k _lp:1c,2 -k tr -k flash -k NavItem -k ValidationError -k NotFound -k Forbidden \
 	-k Conflict -k Duplicate -k InvalidState -k InsufficientStock -k SafetyBlock -k MalformedRequest \
 	-k Column -k Sheet -k ChartSpec -k IdempotencyMismatch -k BatchRefused -k Unauthorized -k LoginRefused -k TooManyAttempts \
 	-k ConsentMissing -k ConsentWithdrawn -k SessionMaximumExceeded -k DeliveryFileError -k refuse \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from formulary.i18n import _l
+from formulary.i18n import _l, _lp
 
 #: Bootstrap's colour of the badge of each status (lots, cocktails, batches, verdicts).
 STATUS_COLOURS = {
@@ -116,11 +116,24 @@ CODE_WORDS = {
 }
 
 
-def code_word(code, fallback=None) -> str:
+#: The words that agree with the noun they describe where the language has genders: an
+#: allergy and a course are feminine in French (une allergie active, infirmée; une cure
+#: active) where the badges of cocktails and lots are masculine (un cocktail actif). Keyed by
+#: the noun (``code_word(a.status, of="allergy")``), which is also the catalog's context.
+NOUN_WORDS = {
+    "allergy": {"active": _lp("allergy", "active"), "inactive": _lp("allergy", "inactive"),
+                "refuted": _lp("allergy", "refuted")},
+    "course": {"active": _lp("course", "active")},
+}
+
+
+def code_word(code, fallback=None, of: str | None = None) -> str:
     """The word for a code, in the reader's language (else ``fallback``, else the code with
-    spaces)."""
+    spaces); ``of`` names the noun it describes where the word agrees with it
+    (``NOUN_WORDS``)."""
     code = "" if code is None else str(code)
-    word = CODE_WORDS.get(code) or STATUS_WORDS.get(code)
+    word = NOUN_WORDS[of].get(code) if of is not None else None
+    word = word or CODE_WORDS.get(code) or STATUS_WORDS.get(code)
     if word is not None:
         return str(word)
     return str(fallback) if fallback is not None else code.replace("_", " ")

@@ -23,14 +23,16 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
 from flask import current_app, g, has_request_context, request
-from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, get_locale, gettext, lazy_gettext, lazy_pgettext, ngettext
 from flask_babel.speaklater import LazyString
 
-from formulary.domain.messages import Code, LowerFirst, Message
+from formulary.domain.messages import Code, LowerFirst, Message, Quoted
 from formulary.domain.units import format_quantity
 
 _ = gettext
 _l = lazy_gettext
+#: A word whose translation depends on the noun it goes with (``_lp("allergy", "active")``).
+_lp = lazy_pgettext
 __all__ = ["_", "_l", "ngettext", "tr", "locale_code", "install", "parse_decimal_text",
            "parse_date_text", "format_date_l", "format_datetime_l", "format_qty_l", "format_money_l",
            "language_choices", "LANGUAGE_NAMES"]
@@ -137,8 +139,16 @@ def tr(message) -> str:
     return gettext(text) if text else text
 
 
+#: A typed value quoted in a sentence (:class:`Quoted`): the catalog gives the reader's
+#: quotes; untranslated (English), Python's own (``repr``) are kept.
+_QUOTE = "'%(text)s'"
+
+
 def _local(value) -> str:
     """A value put into a translated message: in the reader's language and forms."""
+    if isinstance(value, Quoted):
+        template = gettext("'%(text)s'")  # _QUOTE, written out for the extractor
+        return str.__str__(value) if template == _QUOTE else template % {"text": value.inner}
     if isinstance(value, (Message, LazyString)):
         return tr(value)
     if isinstance(value, LowerFirst):

@@ -12,6 +12,9 @@ PLURAL = {"ngettext", "lazy_ngettext"}
 #: Keywords whose message is the second argument: the job and export registries'
 #: ``JobKind(code, label, ...)`` and ``ExportSpec(code, label, ...)``.
 LABEL_SECOND = {"JobKind", "ExportSpec"}
+#: Keywords with a context first and the message second (``_lp("allergy", "active")``); the
+#: keyword's spec (``-k _lp:1c,2``) tells pybabel which is which.
+CONTEXT_FIRST = {"_lp", "pgettext", "lazy_pgettext"}
 
 
 def _name(func) -> str | None:
@@ -36,6 +39,11 @@ def extract(fileobj, keywords, comment_tags, options):
         if name not in wanted or not node.args:
             continue
         args = node.args
+        if name in CONTEXT_FIRST:
+            if len(args) >= 2 and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                                      for a in args[:2]):
+                yield node.lineno, name, (args[0].value, args[1].value), []
+            continue
         if name in PLURAL:
             if len(args) >= 2 and all(isinstance(a, ast.Constant) and isinstance(a.value, str)
                                       for a in args[:2]):

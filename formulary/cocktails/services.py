@@ -30,7 +30,7 @@ from formulary.cocktails.models import AREAS, NOTES_MAX, Cocktail, CocktailVersi
 from formulary.db import utcnow
 from formulary.domain.doses import ComponentDose, ComponentInput
 from formulary.domain.errors import Duplicate, InvalidState, NotFound, ValidationError
-from formulary.domain.messages import code, msg
+from formulary.domain.messages import code, msg, quoted
 from formulary.domain.text import check_text, text_key
 from formulary.inventory.models import Ingredient
 from formulary.listing import SortColumns
@@ -201,7 +201,7 @@ def _check(session: Session, data: CocktailInput) -> _Checked:
                                                    areas=", ".join(AREAS)))
     elif area not in AREAS:
         problems.setdefault("area", []).append(
-            msg("Unknown area %(area)s: use one of %(areas)s.", area=repr(data.area),
+            msg("Unknown area %(area)s: use one of %(areas)s.", area=quoted(data.area),
                 areas=", ".join(AREAS)))
     storage = data.storage.strip().lower() if isinstance(data.storage, str) else data.storage
     if storage in (None, ""):

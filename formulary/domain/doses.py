@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from formulary.domain.errors import InvalidState, ValidationError
-from formulary.domain.messages import msg
+from formulary.domain.messages import msg, quoted
 from formulary.domain.units import (
     ACTIVE_UNITS,
     MASS,
@@ -201,7 +201,7 @@ def check_components(components: Sequence[ComponentInput] | None,
             problem(f"{prefix}.ingredient_id", "Choose an ingredient.")
         elif ingredient_id is None or ingredient_id not in ingredients:
             problem(f"{prefix}.ingredient_id",
-                    msg("Unknown ingredient: %(id)s.", id=repr(component.ingredient_id)))
+                    msg("Unknown ingredient: %(id)s.", id=quoted(component.ingredient_id)))
         elif ingredient_id in seen:
             # the rest of this row is still checked, so every mistake shows at once
             problem(f"{prefix}.ingredient_id",

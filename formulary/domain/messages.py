@@ -23,8 +23,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-__all__ = ["Code", "LowerFirst", "Message", "code", "msg", "english", "join_and", "join_semicolons",
-           "lower_first"]
+__all__ = ["Code", "LowerFirst", "Message", "Quoted", "code", "msg", "english", "join_and",
+           "join_semicolons", "lower_first", "quoted"]
 
 
 def english(value) -> str:
@@ -89,6 +89,24 @@ class LowerFirst(str):
         self = super().__new__(cls, _lowered(english(value)))
         self.value = value
         return self
+
+
+class Quoted(str):
+    """A value the user typed, quoted in a sentence so that spaces, an empty text and
+    control characters show: in English as Python writes it (``'abc'``, ``'a\\x00b'``), at
+    the edge in the reader's quotes (French « abc »); ``inner`` is the text between them."""
+
+    inner: str
+
+    def __new__(cls, value):
+        written = repr(value)
+        self = super().__new__(cls, written)
+        self.inner = written[1:-1] if isinstance(value, str) else written
+        return self
+
+
+def quoted(value) -> Quoted:
+    return Quoted(value)
 
 
 def _lowered(text: str) -> str:

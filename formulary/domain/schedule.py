@@ -11,18 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from formulary.domain.errors import ValidationError
-from formulary.domain.messages import msg
+from formulary.domain.messages import msg, quoted
 
 
 def parse_time_of_day(text: str, field: str = "time") -> time:
     """``"HH:MM"`` (24-hour) as a time; anything else raises ValidationError."""
     parts = str(text).strip().split(":")
     if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) == 2 for p in parts):
-        raise ValidationError(msg("Give the time as HH:MM, not %(text)s.", text=repr(text)),
+        raise ValidationError(msg("Give the time as HH:MM, not %(text)s.", text=quoted(text)),
                               field=field)
     hour, minute = int(parts[0]), int(parts[1])
     if hour > 23 or minute > 59:
-        raise ValidationError(msg("Give the time as HH:MM, not %(text)s.", text=repr(text)),
+        raise ValidationError(msg("Give the time as HH:MM, not %(text)s.", text=quoted(text)),
                               field=field)
     return time(hour, minute)
 

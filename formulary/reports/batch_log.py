@@ -24,7 +24,7 @@ from formulary.compounding.models import Batch, BatchLine
 from formulary.courses.models import Administration, CourseSession
 from formulary.domain.dates import check_date_range
 from formulary.domain.errors import NotFound, ValidationError
-from formulary.domain.messages import msg
+from formulary.domain.messages import msg, quoted
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
 from formulary.reports.workbook import Column, Sheet
@@ -117,7 +117,7 @@ def resolve_filters(session: Session, *, cocktail_id: int | None = None,
         found = session.execute(
             select(Patient.id).where(Patient.mrn == patient_mrn.strip())).scalar_one_or_none()
         if found is None:
-            raise ValidationError(msg("No patient has the MRN %(mrn)s.", mrn=repr(patient_mrn.strip())),
+            raise ValidationError(msg("No patient has the MRN %(mrn)s.", mrn=quoted(patient_mrn.strip())),
                                   field="patient_mrn")
         patient_id = found
     elif patient_id is not None and session.get(Patient, patient_id) is None:

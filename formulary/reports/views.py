@@ -17,7 +17,7 @@ from formulary.auth.permissions import AUDIT, COURSES_EXPORT, COURSES_VIEW, INVE
 from formulary.cocktails.models import Cocktail
 from formulary.courses import event_report
 from formulary.domain.errors import DomainError, ValidationError
-from formulary.domain.messages import msg
+from formulary.domain.messages import msg, quoted
 from formulary.errors import form_errors, throw_away_changes
 from formulary.extensions import db
 from formulary.inventory.models import Ingredient, Lot
@@ -223,8 +223,8 @@ def _lot_by_number(number: str, ingredient_id: int | None) -> int:
     found = db.session.execute(stmt).scalars().all()
     if not found:
         raise ValidationError(msg("No lot has the number %(number)s for this ingredient.",
-                                  number=repr(number)) if ingredient_id else
-                              msg("No lot has the number %(number)s.", number=repr(number)),
+                                  number=quoted(number)) if ingredient_id else
+                              msg("No lot has the number %(number)s.", number=quoted(number)),
                               field="lot")
     if len(found) > 1:
         raise ValidationError("Several ingredients have a lot with this number: choose the "

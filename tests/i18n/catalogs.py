@@ -50,7 +50,7 @@ def build_pseudo(directory: Path) -> Path:
             text = tuple(f"{OPEN}{part}{CLOSE}" for part in message.id)
         else:
             text = f"{OPEN}{message.id}{CLOSE}"
-        pseudo.add(message.id, text)
+        pseudo.add(message.id, text, context=message.context)
     target = directory / PSEUDO / "LC_MESSAGES"
     target.mkdir(parents=True, exist_ok=True)
     with open(target / "messages.mo", "wb") as f:

@@ -255,3 +255,28 @@ def test_a_translation_that_does_not_fit_its_values_falls_back_to_english(i18n_a
             assert tr(sentence) == "Batch B-1 is already discarded."
         finally:
             catalog[sentence.template] = kept
+
+
+@pytest.mark.parametrize("typed, english, french", [
+    ("25h", "'25h'", "« 25h »"),
+    ("it's", "\"it's\"", "« it's »"),
+    ("", "''", "«  »"),
+    ("a\x00b", "'a\\x00b'", "« a\\x00b »"),   # a control character shows, escaped
+])
+def test_a_typed_value_is_quoted_in_the_readers_quotes(i18n_app, typed, english, french):
+    """A value the user typed, quoted in a refusal: English as before (Python's quotes and
+    escapes), French between guillemets, never 'x' inside a French sentence."""
+    from flask_babel import force_locale
+
+    from formulary.domain.errors import ValidationError
+    from formulary.domain.schedule import parse_time_of_day
+
+    with pytest.raises(ValidationError) as refused:
+        parse_time_of_day(typed)
+    sentence = refused.value.message
+    assert str(sentence) == f"Give the time as HH:MM, not {english}."
+    with i18n_app.test_request_context("/"):
+        with force_locale("en"):
+            assert tr(sentence) == f"Give the time as HH:MM, not {english}."
+        with force_locale("fr"):
+            assert tr(sentence) == f"Indiquez l'heure au format HH:MM, et non {french}."

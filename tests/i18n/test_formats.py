@@ -167,3 +167,21 @@ def test_only_numeric_date_patterns_are_written_without_babel(pattern, written):
     from babel import Locale
 
     assert (i18n._date_writer(Locale("fr"), pattern) is not None) is written
+
+
+def test_words_agree_with_the_noun_they_describe(i18n_app):
+    """An allergy and a course are feminine in French; a cocktail's badge is masculine. The
+    same code gives each its own word (a context in the catalog), and English is unchanged."""
+    from formulary.display import code_word
+
+    with _in(i18n_app, "fr"):
+        assert [code_word(s, of="allergy") for s in ("active", "inactive", "refuted")] == [
+            "active", "inactive", "infirmée"]
+        assert code_word("active", of="course") == "active"
+        assert code_word("completed", of="course") == "terminée"  # no context: the plain word
+        assert code_word("active") == "actif"
+        assert code_word("inactive") == "inactif"
+    with _in(i18n_app, "en"):
+        assert [code_word(s, of="allergy") for s in ("active", "inactive", "refuted")] == [
+            "active", "inactive", "refuted"]
+        assert code_word("active", of="course") == code_word("active") == "active"

@@ -129,17 +129,18 @@ def test_refusals_quoting_what_was_typed(i18n_app):
         parse_time_of_day("25:00")
     assert refused.value.message == "Give the time as HH:MM, not '25:00'."   # as always
     with force_locale("fr"):
-        assert tr(refused.value.message) == "Indiquez l'heure au format HH:MM, et non '25:00'."
+        # the reader's quotes (as « bogus » in the sort refusal), not Python's
+        assert tr(refused.value.message) == "Indiquez l'heure au format HH:MM, et non « 25:00 »."
 
 
 def test_the_batch_log_and_event_filters_refuse_in_french(i18n_app, client, login_as):
     _french(login_as("admin"))
     r = client.get("/reports/batch-log.xlsx?patient_mrn=NOPE")
     assert r.status_code == 422
-    assert "Aucun patient n'a le numéro de dossier 'NOPE'." in _text(r)
+    assert "Aucun patient n'a le numéro de dossier « NOPE »." in _text(r)
     r = client.get("/reports/adverse-events?lot=XYZ-9")
     assert r.status_code == 422
-    assert "Aucun lot ne porte le numéro 'XYZ-9'." in _text(r)
+    assert "Aucun lot ne porte le numéro « XYZ-9 »." in _text(r)
 
 
 def test_the_apis_field_refusals_follow_accept_language(i18n_app, api):
@@ -212,8 +213,9 @@ def test_the_allergy_statuses_are_words_in_the_readers_language(i18n_app, client
     page = _text(client.get(f"/patients/{patient.id}"))
     options = dict(re.findall(r'<option value="(active|inactive|refuted)"[^>]*>([^<]*)</option>',
                               page))
-    assert options == {"active": "actif", "inactive": "inactif", "refuted": "infirmé"}
-    assert '<td data-allergy-status="active">actif</td>' in page and ">sévère</span>" in page
+    # une allergie: the words agree with it (a cocktail's badge says "actif")
+    assert options == {"active": "active", "inactive": "inactive", "refuted": "infirmée"}
+    assert '<td data-allergy-status="active">active</td>' in page and ">sévère</span>" in page
 
 
 @pytest.mark.parametrize("expiry, fr, en", [
@@ -237,7 +239,7 @@ def test_a_cocktails_unknown_area_is_refused_in_french(i18n_app, api):
     body = {"name": "Mix", "area": "knee", "components": []}
     fr = reader.post("cocktails", json=body, headers=FR).get_json()["error"]["fields"]["area"]
     en = reader.post("cocktails", json=body, headers=EN).get_json()["error"]["fields"]["area"]
-    assert fr[0].startswith("Zone 'knee' inconnue : utilisez l'une de celles-ci : ")
+    assert fr[0].startswith("Zone « knee » inconnue : utilisez l'une de celles-ci : ")
     assert en[0].startswith("Unknown area 'knee': use one of ")
 
 
