@@ -176,22 +176,31 @@ _COMPONENT_ROWS = (
     .order_by(_component.version_id, _component.position, _component.id))
 
 
-def versions_compositions(session: Session, version_ids: Iterable[int]) -> dict[int, Composition]:
-    """The composition of each stored version of ``version_ids`` (as
-    :func:`version_composition` gives it), its components and their ingredients read as
-    plain rows, in one statement: for a list of versions, without an object per
-    component and ingredient."""
+def version_component_rows(session: Session, version_ids: Iterable[int]
+                           ) -> dict[int, tuple[tuple, ...]]:
+    """Each stored version of ``version_ids`` as the values its composition is worked out
+    from (:func:`compose_rows`): its components in order (position, then id), each a
+    plain tuple ``(ingredient_id, amount, unit, stock_quantity, stock_unit, *ingredient)``
+    where ``ingredient`` are an :class:`IngredientRow`'s fields. One statement, no object
+    per component or ingredient; a version without components has ``()``."""
     ids = sorted(set(version_ids))
-    doses: dict[int, list[ComponentDose]] = {i: [] for i in ids}
-    ingredients: dict[int, dict[int, IngredientRow]] = {i: {} for i in ids}
+    rows: dict[int, list[tuple]] = {i: [] for i in ids}
     if ids:
-        for (version_id, ingredient_id, amount, unit, stock_quantity, stock_unit,
-             *ingredient) in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
-            doses[version_id].append(ComponentDose(
-                ingredient_id=ingredient_id, amount=amount, unit=unit,
-                stock_quantity=stock_quantity, stock_unit=stock_unit))
-            ingredients[version_id][ingredient_id] = IngredientRow(*ingredient)
-    return {i: compose(tuple(doses[i]), ingredients[i]) for i in ids}
+        for row in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
+            rows[row[0]].append(tuple(row[1:]))
+    return {i: tuple(r) for i, r in rows.items()}
+
+
+def compose_rows(rows: Sequence[tuple]) -> Composition:
+    """The composition of a stored version from its :func:`version_component_rows`
+    (as :func:`version_composition` gives it from the loaded version): a pure function
+    of those values."""
+    doses, ingredients = [], {}
+    for ingredient_id, amount, unit, stock_quantity, stock_unit, *ingredient in rows:
+        doses.append(ComponentDose(ingredient_id=ingredient_id, amount=amount, unit=unit,
+                                   stock_quantity=stock_quantity, stock_unit=stock_unit))
+        ingredients[ingredient_id] = IngredientRow(*ingredient)
+    return compose(tuple(doses), ingredients)
 
 
 def preview(session: Session, rows: Sequence[tuple[int, ComponentInput]]) -> Composition:
