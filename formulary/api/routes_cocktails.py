@@ -17,7 +17,8 @@ cocktail it makes the next draft version, and answers with the read (whose
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from flask import current_app, request
 
@@ -26,7 +27,7 @@ from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user
                                 json_body, json_encoder, only_fields, paginate, sort_query,
                                 want_type, writes_compact_json)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
-from formulary.cocktails import services
+from formulary.cocktails import revision, services
 from formulary.cocktails.composition import (compose_rows, version_component_rows,
                                              version_composition)
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
@@ -195,16 +196,13 @@ def _list_items(cocktails, components: list[str]) -> list[dict]:
     """The page's cocktails (rows of ``LISTED_COLUMNS``) as ``cocktail_json`` writes them
     without versions, but their ``components`` empty: their JSON text is appended to
     ``components``, in order. The versions are read as plain rows in one statement
-    (``rows.api_listed``), the shown versions' components and ingredients in another;
-    each composition's text is kept by every value it is written from
-    (``_composition_text``)."""
+    (``rows.api_listed``); the shown versions' compositions are written once per
+    formulary revision (``_compositions``)."""
     listed = api_listed(db.session, cocktails)
-    rows = version_component_rows(db.session, [item.shown.id for item in listed])
-    provider = current_app.json
-    settings = (bool(provider.ensure_ascii), bool(provider.sort_keys))
+    texts = _compositions(listed)
     items = []
     for cocktail, v, active, draft in listed:
-        total, text = _composition_text(rows[v.id], *settings)
+        total, text = texts[v.id]
         components.append(text)
         items.append({  # the keys in cocktail_json's order
             "id": cocktail.id, "name": cocktail.name, "version": v.number,
@@ -216,19 +214,51 @@ def _list_items(cocktails, components: list[str]) -> list[dict]:
     return items
 
 
-@lru_cache(maxsize=2048)
-def _composition_text(rows: tuple[tuple, ...], ensure_ascii: bool, sort_keys: bool
+_STORE = "formulary.api.cocktail_compositions"
+
+
+def _compositions(listed) -> Mapping[int, tuple[str | None, str]]:
+    """``(total_volume_ml, components)`` of each listed shown version's JSON, by version
+    id: the total as ``dec`` writes it and the components' list as JSON text.
+
+    A composition is worked out from the version's components and their ingredients
+    only, tables whose every write renews the formulary revision's token in the writing
+    transaction (``cocktails.revision``). Each worker keeps the texts it wrote under the
+    token read in the same statement as the components they were written from, and
+    serves them while the token read with the versions (``rows.api_listed``) is that
+    one: a change committed by anyone is in the next list. Only the versions not kept are
+    read (one statement); none when all are. Nothing is kept while a trigger is missing
+    (``revision.may_keep``), nor under no token."""
+    if not listed:
+        return {}
+    store = current_app.extensions.setdefault(_STORE, {})
+    provider = current_app.json
+    settings = (bool(provider.ensure_ascii), bool(provider.sort_keys))
+    may_keep = revision.may_keep(db.session, store, "the cocktail list will work out "
+                                 "every composition on every request")
+    kept = store.get("kept") if may_keep else None
+    token = listed[0].shown.revision
+    texts = kept[1] if kept is not None and kept[0] == (token, settings) else {}
+    missing = [item.shown.id for item in listed if item.shown.id not in texts]
+    if not missing:
+        return texts
+    rows, read_at = version_component_rows(db.session, missing)
+    written = {i: _composition_text(rows[i], settings) for i in missing}
+    if may_keep and read_at is not None:
+        base = kept[1] if kept is not None and kept[0] == (read_at, settings) else {}
+        store["kept"] = ((read_at, settings), MappingProxyType({**base, **written}))
+    return {**texts, **written}
+
+
+def _composition_text(rows: tuple[tuple, ...], settings: tuple[bool, bool]
                       ) -> tuple[str | None, str]:
-    """``(total_volume_ml, components)`` of a version's JSON: the total as ``dec``
-    writes it and the components' list as JSON text (compact, with these settings of the
-    app's JSON provider), worked out from ``rows``, the version's
-    ``version_component_rows``: a pure function of them, so kept by them. Whatever
-    changes an ingredient or a component changes the key: nothing kept goes stale."""
+    """A version's total volume and components' JSON text (compact, with the JSON
+    provider's ``(ensure_ascii, sort_keys)``) from its ``version_component_rows``."""
     comp = compose_rows(rows)
-    lines = [_component_json(line) for line in comp.lines]
+    ensure_ascii, sort_keys = settings
     encode = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=sort_keys,
                               separators=(",", ":")).encode
-    return dec(comp.total_volume_ml), encode(lines)
+    return dec(comp.total_volume_ml), encode([_component_json(line) for line in comp.lines])
 
 
 #: What an empty list of components is in the list's JSON: the key and an empty list,
@@ -240,12 +270,9 @@ def _list_response(body: dict, components: list[str]):
     """``body`` (whose items' ``components`` are empty, their JSON text in
     ``components``) as the text ``jsonify`` writes for it with the components in place:
     one encoding of the page and the components' text put in, not encoded per item."""
-    if not writes_compact_json():  # debug's indented JSON: written the plain way
-        for item, text in zip(body["items"], components, strict=True):
-            item["components"] = json.loads(text)
-        return body
-    pieces = json_encoder()(body).split(_NO_COMPONENTS)
-    if len(pieces) != len(components) + 1:  # not the shape this was written for
+    # debug's indented JSON, or not the shape this was written for: the plain way
+    pieces = json_encoder()(body).split(_NO_COMPONENTS) if writes_compact_json() else ()
+    if len(pieces) != len(components) + 1:
         for item, text in zip(body["items"], components, strict=True):
             item["components"] = json.loads(text)
         return body
@@ -253,7 +280,8 @@ def _list_response(body: dict, components: list[str]):
     for written, piece in zip(components, pieces[1:], strict=True):
         text.append(f'"components":{written}')
         text.append(piece)
-    return current_app.response_class("".join(text) + "\n", mimetype="application/json")
+    text.append("\n")
+    return current_app.response_class("".join(text), mimetype="application/json")
 
 
 @api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,

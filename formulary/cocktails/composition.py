@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.cocktails.models import Component
+from formulary.cocktails.revision import TOKEN_COLUMN
 from formulary.db import MAX_ID
 from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
                                     check_components, doses_possible, summarize)
@@ -170,25 +171,30 @@ _COMPONENT_ROWS = (
     select(_component.version_id, _component.ingredient_id, _component.amount, _component.unit,
            _component.stock_quantity, _component.stock_unit, _ingredient.id, _ingredient.name,
            _ingredient.unit, _ingredient.strength_amount, _ingredient.strength_unit,
-           _ingredient.max_dose_amount, _ingredient.max_dose_unit, _ingredient.active)
+           _ingredient.max_dose_amount, _ingredient.max_dose_unit, _ingredient.active,
+           TOKEN_COLUMN)
     .join_from(Component.__table__, Ingredient.__table__, _ingredient.id == _component.ingredient_id)
     .where(_component.version_id.in_(bindparam("version_ids", expanding=True)))
     .order_by(_component.version_id, _component.position, _component.id))
 
 
 def version_component_rows(session: Session, version_ids: Iterable[int]
-                           ) -> dict[int, tuple[tuple, ...]]:
+                           ) -> tuple[dict[int, tuple[tuple, ...]], str | None]:
     """Each stored version of ``version_ids`` as the values its composition is worked out
     from (:func:`compose_rows`): its components in order (position, then id), each a
     plain tuple ``(ingredient_id, amount, unit, stock_quantity, stock_unit, *ingredient)``
-    where ``ingredient`` are an :class:`IngredientRow`'s fields. One statement, no object
-    per component or ingredient; a version without components has ``()``."""
+    where ``ingredient`` are an :class:`IngredientRow`'s fields; and the formulary
+    revision's token read in the same statement (``None`` when no row was read or the
+    revision's row is missing). One statement, no object per component or ingredient; a
+    version without components has ``()``."""
     ids = sorted(set(version_ids))
     rows: dict[int, list[tuple]] = {i: [] for i in ids}
+    token = None
     if ids:
         for row in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
-            rows[row[0]].append(tuple(row[1:]))
-    return {i: tuple(r) for i, r in rows.items()}
+            rows[row[0]].append(tuple(row[1:-1]))
+            token = row[-1]
+    return {i: tuple(r) for i, r in rows.items()}, token
 
 
 def compose_rows(rows: Sequence[tuple]) -> Composition:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, text
 
 from formulary.api.core import paginate
 from formulary.api.routes_cocktails import cocktail_json
-from formulary.cocktails import services
+from formulary.cocktails import revision, services
 from formulary.cocktails.composition import version_component_rows
 from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.cocktails.rows import LISTED_COLUMNS, api_listed
@@ -108,12 +108,14 @@ def test_the_rows_are_read_in_one_statement_each(app):
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         listed = api_listed(db.session, cocktails)
-        rows = version_component_rows(db.session, [item.shown.id for item in listed])
+        rows, token = version_component_rows(db.session, [item.shown.id for item in listed])
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 2
-    assert api_listed(db.session, []) == [] and version_component_rows(db.session, []) == {}
+    assert api_listed(db.session, []) == []
+    assert version_component_rows(db.session, []) == ({}, None)
     assert len(listed) == len(cocktails) > 10 and all(rows[item.shown.id] for item in listed)
+    assert token == revision.token(db.session) == listed[0].shown.revision is not None
 
 
 @pytest.fixture
@@ -148,17 +150,29 @@ def test_a_change_committed_by_another_process_is_listed_at_once(shared_database
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
     def listed() -> dict:
-        response = client.get("/api/v1/cocktails", headers=headers)
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/api/v1/cocktails", headers=headers)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
         assert response.status_code == 200, response.json
         db.session.remove()  # the request ran in this app context: its transaction ends
         [item] = [i for i in response.json["items"] if i["name"] == "Hair drip"]
         return item["components"][0]
 
-    assert listed() == listed() == {
+    first = listed()
+    assert listed() == first == {
         "ingredient_id": ing_id, "ingredient_name": "Biotin", "amount": "2", "unit": "mL",
         "stock_quantity_per_dose": "2", "stock_unit": "mL",
         "concentration": {"amount": "5", "unit": "mg"}}
+    kept = len(statements)  # the composition kept: its components not read again
     other = create_engine(url)
     try:
         with other.begin() as conn:
@@ -167,6 +181,8 @@ def test_a_change_committed_by_another_process_is_listed_at_once(shared_database
         seen = listed()
         assert (seen["ingredient_name"], seen["concentration"]) == (
             "Biotin B7", {"amount": "10", "unit": "mg"})
+        assert len(statements) == kept + 1  # read again, at the new revision
+        assert listed() == seen and len(statements) == kept
         with other.begin() as conn:
             conn.execute(text("UPDATE component SET amount = 3, stock_quantity = 3 "
                               "WHERE version_id = :id"), {"id": version_id})
