@@ -201,16 +201,20 @@ def _list_items(cocktails, components: list[str]) -> list[dict]:
     listed = api_listed(db.session, cocktails)
     texts = _compositions(listed)
     items = []
-    for cocktail, v, active, draft in listed:
-        total, text = texts[v.id]
+    for cocktail, shown, active, draft in listed:
+        # by position (a row's attributes are looked up by name, a tenth of the time)
+        cocktail_id, name, status, _ = cocktail
+        (version_id, _, number, version_status, area, indication, storage, notes,
+         created_at, approved_at, approved_by, _) = shown
+        total, text = texts[version_id]
         components.append(text)
         items.append({  # the keys in cocktail_json's order
-            "id": cocktail.id, "name": cocktail.name, "version": v.number,
-            "version_status": v.status, "area": v.area, "indication": v.indication,
-            "storage": v.storage, "notes": v.notes, "total_volume_ml": total,
-            "created_at": iso(v.created_at), "approved_at": iso(v.approved_at),
-            "approved_by": v.approved_by, "components": [], "version_id": v.id,
-            "status": cocktail.status, "active_version": active, "draft_version": draft})
+            "id": cocktail_id, "name": name, "version": number,
+            "version_status": version_status, "area": area, "indication": indication,
+            "storage": storage, "notes": notes, "total_volume_ml": total,
+            "created_at": iso(created_at), "approved_at": iso(approved_at),
+            "approved_by": approved_by, "components": [], "version_id": version_id,
+            "status": status, "active_version": active, "draft_version": draft})
     return items
 
 

@@ -92,9 +92,10 @@ LISTED_COLUMNS = (Cocktail.id, Cocktail.name, Cocktail.status, Cocktail.active_v
 
 class ListedCocktail(NamedTuple):
     """One cocktail of the API's list: ``cocktail``, its row of ``LISTED_COLUMNS``;
-    ``shown``, its shown version's row (id, number, status, area, indication, storage,
-    notes, created_at, approved_at, approved_by: the approver's username or None;
-    revision: the formulary revision's token read with it, ``revision.TOKEN_COLUMN``);
+    ``shown``, its shown version's row, in this order (its readers unpack it by
+    position): id, cocktail_id, number, status, area, indication, storage, notes,
+    created_at, approved_at, approved_by (the approver's username or None), revision
+    (the formulary revision's token read with it, ``revision.TOKEN_COLUMN``);
     ``active`` and ``draft``, the numbers of the version in force and of the pending
     draft (None when none, and ``draft`` None when the draft is the version shown), as
     ``routes_cocktails.cocktail_json`` gives them over the loaded cocktail."""
@@ -113,16 +114,19 @@ def api_listed(session: Session, cocktails) -> list[ListedCocktail]:
         return []
     versions: dict[int, list] = {}
     stmt = _API_VERSIONS_PG if session.get_bind().dialect.name == "postgresql" else _API_VERSIONS
-    for row in session.execute(stmt, {"ids": [c.id for c in cocktails]}):
-        versions.setdefault(row.cocktail_id, []).append(row)
+    for row in session.execute(stmt, {"ids": [c[0] for c in cocktails]}):
+        versions.setdefault(row[1], []).append(row)  # by cocktail id
     out = []
+    # by position: a cocktail (id, name, status, active_version_id), a version (id,
+    # cocktail_id, number, status, ...); a row's attributes are looked up by name, slower
     for c in cocktails:
-        listed = versions[c.id]
-        active = next((v for v in listed if v.id == c.active_version_id), None)
-        shown = listed[-1] if active is None else active
-        latest = listed[-1]
-        draft = latest.number if latest.status == "draft" and latest is not shown else None
-        out.append(ListedCocktail(c, shown, None if active is None else active.number, draft))
+        listed = versions[c[0]]
+        active = next((v for v in listed if v[0] == c[3]), None)
+        latest = shown = listed[-1]
+        if active is not None:
+            shown = active
+        draft = latest[2] if latest[3] == "draft" and latest is not shown else None
+        out.append(ListedCocktail(c, shown, None if active is None else active[2], draft))
     return out
 
 

@@ -95,23 +95,15 @@ def test_debug_json_is_written_the_plain_way(app, api, make_ingredient, make_coc
     assert b"\n  " in response.get_data()
 
 
-def test_the_rows_are_read_in_one_statement_each(app):
+def test_the_rows_are_read_in_one_statement_each(app, count_queries):
     _empty_tables(app)
     load_year(db.session, echo=lambda *_: None, factor=0.002)
     db.session.commit()
     cocktails = db.session.execute(services.list_statement(columns=LISTED_COLUMNS)).all()
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         listed = api_listed(db.session, cocktails)
         rows, token = version_component_rows(db.session, [item.shown.id for item in listed])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) == 2
+    assert statements.count == 2
     assert api_listed(db.session, []) == []
     assert version_component_rows(db.session, []) == ({}, None)
     assert len(listed) == len(cocktails) > 10 and all(rows[item.shown.id] for item in listed)
