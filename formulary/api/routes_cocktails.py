@@ -247,21 +247,20 @@ def _compositions(listed) -> Mapping[int, tuple[str | None, str]]:
     if not missing:
         return texts
     rows, read_at = version_component_rows(db.session, missing)
-    written = {i: _composition_text(rows[i], settings) for i in missing}
+    ensure_ascii, sort_keys = settings
+    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=sort_keys,
+                              separators=(",", ":")).encode
+    written = {i: _composition_text(rows[i], encode) for i in missing}
     if may_keep and read_at is not None:
         base = kept[1] if kept is not None and kept[0] == (read_at, settings) else {}
         store["kept"] = ((read_at, settings), MappingProxyType({**base, **written}))
     return {**texts, **written}
 
 
-def _composition_text(rows: tuple[tuple, ...], settings: tuple[bool, bool]
-                      ) -> tuple[str | None, str]:
-    """A version's total volume and components' JSON text (compact, with the JSON
-    provider's ``(ensure_ascii, sort_keys)``) from its ``version_component_rows``."""
+def _composition_text(rows: tuple[tuple, ...], encode) -> tuple[str | None, str]:
+    """A version's total volume and components' JSON text (``encode``: compact, with the
+    JSON provider's settings) from its ``version_component_rows``."""
     comp = compose_rows(rows)
-    ensure_ascii, sort_keys = settings
-    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=sort_keys,
-                              separators=(",", ":")).encode
     return dec(comp.total_volume_ml), encode([_component_json(line) for line in comp.lines])
 
 
