@@ -26,8 +26,9 @@ PAGES = ("/baseline", "/dashboard", "/ingredients", "/lots", "/cocktails/", "/pa
          "/patients?q=mar", "/patients?q=HELENE", "/patients?q=h%C3%A9l%C3%A8ne%20mar",
          "/patients?q=MRN-31234", "/patients?q={born}", "/patients?q=zz",
          "/patients/{patient}/formulations", "/batches", "/lots/{lot}/trace", "/audit/")
-API = ("ingredients", "lots", "cocktails", "patients", "patients?q=mar", "batches", "users",
-       "courses", "adverse-events", "patients/{patient}/timeline", "lots/{lot}/trace")
+API = ("ingredients", "lots", "cocktails", "cocktails?per_page=500", "patients", "patients?q=mar",
+       "batches", "users", "courses", "adverse-events", "patients/{patient}/timeline",
+       "lots/{lot}/trace")
 
 
 def admin_again(db):

@@ -16,23 +16,28 @@ cocktail it makes the next draft version, and answers with the read (whose
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user, dec, iso,
-                                json_body, only_fields, paginate, sort_query,
-                                want_type)
+                                json_body, json_encoder, only_fields, paginate, sort_query,
+                                want_type, writes_compact_json)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
-from formulary.cocktails import services
-from formulary.cocktails.composition import Composition, version_composition, versions_compositions
+from formulary.cocktails import revision, services
+from formulary.cocktails.composition import (compose_rows, version_component_rows,
+                                             version_composition)
 from formulary.cocktails.models import AREAS, COCKTAIL_STATUSES, VERSION_STATUSES
+from formulary.cocktails.rows import LISTED_COLUMNS, api_listed
 from formulary.domain.doses import ComponentInput
 from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.domain.messages import msg
 from formulary.domain.units import UNITS
 from formulary.extensions import db
+from formulary.listing import count_statement
 
 TAG = "cocktails"
 FIELDS = {"name", "area", "indication", "storage", "notes", "components"}
@@ -80,11 +85,9 @@ def _who(user) -> str | None:
     return None if user is None else user.username
 
 
-def version_json(cocktail, version, comp: Composition | None = None) -> dict:
-    """The version as the API writes it; ``comp``, its composition when already worked
-    out (else from its loaded components)."""
-    if comp is None:
-        comp = version_composition(version)
+def version_json(cocktail, version) -> dict:
+    """The version as the API writes it (its components and ingredients loaded)."""
+    comp = version_composition(version)
     return {
         "id": version.id, "cocktail_id": cocktail.id, "name": cocktail.name,
         "version": version.number, "version_status": version.status,
@@ -92,23 +95,25 @@ def version_json(cocktail, version, comp: Composition | None = None) -> dict:
         "notes": version.notes, "total_volume_ml": dec(comp.total_volume_ml),
         "created_at": iso(version.created_at), "approved_at": iso(version.approved_at),
         "approved_by": _who(version.approved_by),
-        "components": [{
-            "ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient_name,
-            "amount": dec(line.amount), "unit": line.unit,
-            "stock_quantity_per_dose": dec(line.stock_quantity), "stock_unit": line.stock_unit,
-            "concentration": None if line.concentration is None else {
-                "amount": dec(line.concentration), "unit": line.concentration_unit},
-        } for line in comp.lines],
+        "components": [_component_json(line) for line in comp.lines],
     }
 
 
-def cocktail_json(cocktail, *, with_versions: bool = True,
-                  compositions: Mapping[int, Composition] | None = None) -> dict:
-    """The cocktail as the API writes it (its shown version's composition from
-    ``compositions``, by version id, when given)."""
+def _component_json(line) -> dict:
+    return {
+        "ingredient_id": line.ingredient_id, "ingredient_name": line.ingredient_name,
+        "amount": dec(line.amount), "unit": line.unit,
+        "stock_quantity_per_dose": dec(line.stock_quantity), "stock_unit": line.stock_unit,
+        "concentration": None if line.concentration is None else {
+            "amount": dec(line.concentration), "unit": line.concentration_unit},
+    }
+
+
+def cocktail_json(cocktail, *, with_versions: bool = True) -> dict:
+    """The cocktail as the API writes it (the list writes the same from plain rows:
+    ``_list_items``)."""
     version = services.shown_version(cocktail)
-    body = version_json(cocktail, version,
-                        None if compositions is None else compositions[version.id])
+    body = version_json(cocktail, version)
     body.pop("cocktail_id")
     draft = services.pending_draft(cocktail)
     active = next((v for v in cocktail.versions if v.id == cocktail.active_version_id), None)
@@ -178,16 +183,108 @@ def list_cocktails():
         raise ValidationError(msg("Unknown status: use one of %(choices)s.",
                                   choices=', '.join(COCKTAIL_STATUSES)),
                               field="status")
-    stmt = services.list_statement(area=area, status=status, q=request.args.get("q") or None)
-    return paginate(stmt, serialize_all=_list_json, sort=services.COCKTAIL_SORT)
+    filters = dict(area=area, status=status, q=request.args.get("q") or None)
+    components: list[str] = []  # each item's components as JSON text, in order
+    body = paginate(services.list_statement(**filters, columns=LISTED_COLUMNS),
+                    serialize_all=lambda rows: _list_items(rows, components),
+                    sort=services.COCKTAIL_SORT, scalars=False,
+                    count=count_statement(services.list_statement(**filters)))
+    return _list_response(body, components)
 
 
-def _list_json(cocktails) -> list[dict]:
-    """The page's cocktails, each shown version's components and ingredients read as
-    plain rows in one statement (``versions_compositions``)."""
-    compositions = versions_compositions(
-        db.session, [services.shown_version(c).id for c in cocktails])
-    return [cocktail_json(c, with_versions=False, compositions=compositions) for c in cocktails]
+def _list_items(cocktails, components: list[str]) -> list[dict]:
+    """The page's cocktails (rows of ``LISTED_COLUMNS``) as ``cocktail_json`` writes them
+    without versions, but their ``components`` empty: their JSON text is appended to
+    ``components``, in order. The versions are read as plain rows in one statement
+    (``rows.api_listed``); the shown versions' compositions are written once per
+    formulary revision (``_compositions``)."""
+    listed = api_listed(db.session, cocktails)
+    texts = _compositions(listed)
+    items = []
+    for cocktail, shown, active, draft in listed:
+        # by position (a row's attributes are looked up by name, a tenth of the time)
+        cocktail_id, name, status, _ = cocktail
+        (version_id, _, number, version_status, area, indication, storage, notes,
+         created_at, approved_at, approved_by, _) = shown
+        total, text = texts[version_id]
+        components.append(text)
+        items.append({  # the keys in cocktail_json's order
+            "id": cocktail_id, "name": name, "version": number,
+            "version_status": version_status, "area": area, "indication": indication,
+            "storage": storage, "notes": notes, "total_volume_ml": total,
+            "created_at": iso(created_at), "approved_at": iso(approved_at),
+            "approved_by": approved_by, "components": [], "version_id": version_id,
+            "status": status, "active_version": active, "draft_version": draft})
+    return items
+
+
+_STORE = "formulary.api.cocktail_compositions"
+
+
+def _compositions(listed) -> Mapping[int, tuple[str | None, str]]:
+    """``(total_volume_ml, components)`` of each listed shown version's JSON, by version
+    id: the total as ``dec`` writes it and the components' list as JSON text.
+
+    A composition is worked out from the version's components and their ingredients
+    only, tables whose every write renews the formulary revision's token in the writing
+    transaction (``cocktails.revision``). Each worker keeps the texts it wrote under the
+    token read in the same statement as the components they were written from, and
+    serves them while the token read with the versions (``rows.api_listed``) is that
+    one: a change committed by anyone is in the next list. Only the versions not kept are
+    read (one statement); none when all are. Nothing is kept while a trigger is missing
+    (``revision.may_keep``), nor under no token."""
+    if not listed:
+        return {}
+    store = current_app.extensions.setdefault(_STORE, {})
+    provider = current_app.json
+    settings = (bool(provider.ensure_ascii), bool(provider.sort_keys))
+    may_keep = revision.may_keep(db.session, store, "the cocktail list will work out "
+                                 "every composition on every request")
+    kept = store.get("kept") if may_keep else None
+    token = listed[0].shown.revision
+    texts = kept[1] if kept is not None and kept[0] == (token, settings) else {}
+    missing = [item.shown.id for item in listed if item.shown.id not in texts]
+    if not missing:
+        return texts
+    rows, read_at = version_component_rows(db.session, missing)
+    ensure_ascii, sort_keys = settings
+    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=sort_keys,
+                              separators=(",", ":")).encode
+    written = {i: _composition_text(rows[i], encode) for i in missing}
+    if may_keep and read_at is not None:
+        base = kept[1] if kept is not None and kept[0] == (read_at, settings) else {}
+        store["kept"] = ((read_at, settings), MappingProxyType({**base, **written}))
+    return {**texts, **written}
+
+
+def _composition_text(rows: tuple[tuple, ...], encode) -> tuple[str | None, str]:
+    """A version's total volume and components' JSON text (``encode``: compact, with the
+    JSON provider's settings) from its ``version_component_rows``."""
+    comp = compose_rows(rows)
+    return dec(comp.total_volume_ml), encode([_component_json(line) for line in comp.lines])
+
+
+#: What an empty list of components is in the list's JSON: the key and an empty list,
+#: found nowhere else in the body (a quote inside a string is written ``\"``).
+_NO_COMPONENTS = '"components":[]'
+
+
+def _list_response(body: dict, components: list[str]):
+    """``body`` (whose items' ``components`` are empty, their JSON text in
+    ``components``) as the text ``jsonify`` writes for it with the components in place:
+    one encoding of the page and the components' text put in, not encoded per item."""
+    # debug's indented JSON, or not the shape this was written for: the plain way
+    pieces = json_encoder()(body).split(_NO_COMPONENTS) if writes_compact_json() else ()
+    if len(pieces) != len(components) + 1:
+        for item, text in zip(body["items"], components, strict=True):
+            item["components"] = json.loads(text)
+        return body
+    text = [pieces[0]]
+    for written, piece in zip(components, pieces[1:], strict=True):
+        text.append(f'"components":{written}')
+        text.append(piece)
+    text.append("\n")
+    return current_app.response_class("".join(text), mimetype="application/json")
 
 
 @api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.cocktails.models import Component
+from formulary.cocktails.revision import TOKEN_COLUMN
 from formulary.db import MAX_ID
 from formulary.domain.doses import (ComponentDose, ComponentInput, IngredientFacts,
                                     check_components, doses_possible, summarize)
@@ -170,28 +171,42 @@ _COMPONENT_ROWS = (
     select(_component.version_id, _component.ingredient_id, _component.amount, _component.unit,
            _component.stock_quantity, _component.stock_unit, _ingredient.id, _ingredient.name,
            _ingredient.unit, _ingredient.strength_amount, _ingredient.strength_unit,
-           _ingredient.max_dose_amount, _ingredient.max_dose_unit, _ingredient.active)
+           _ingredient.max_dose_amount, _ingredient.max_dose_unit, _ingredient.active,
+           TOKEN_COLUMN)
     .join_from(Component.__table__, Ingredient.__table__, _ingredient.id == _component.ingredient_id)
     .where(_component.version_id.in_(bindparam("version_ids", expanding=True)))
     .order_by(_component.version_id, _component.position, _component.id))
 
 
-def versions_compositions(session: Session, version_ids: Iterable[int]) -> dict[int, Composition]:
-    """The composition of each stored version of ``version_ids`` (as
-    :func:`version_composition` gives it), its components and their ingredients read as
-    plain rows, in one statement: for a list of versions, without an object per
-    component and ingredient."""
+def version_component_rows(session: Session, version_ids: Iterable[int]
+                           ) -> tuple[dict[int, tuple[tuple, ...]], str | None]:
+    """Each stored version of ``version_ids`` as the values its composition is worked out
+    from (:func:`compose_rows`): its components in order (position, then id), each a
+    plain tuple ``(ingredient_id, amount, unit, stock_quantity, stock_unit, *ingredient)``
+    where ``ingredient`` are an :class:`IngredientRow`'s fields; and the formulary
+    revision's token read in the same statement (``None`` when no row was read or the
+    revision's row is missing). One statement, no object per component or ingredient; a
+    version without components has ``()``."""
     ids = sorted(set(version_ids))
-    doses: dict[int, list[ComponentDose]] = {i: [] for i in ids}
-    ingredients: dict[int, dict[int, IngredientRow]] = {i: {} for i in ids}
+    rows: dict[int, list[tuple]] = {i: [] for i in ids}
+    token = None
     if ids:
-        for (version_id, ingredient_id, amount, unit, stock_quantity, stock_unit,
-             *ingredient) in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
-            doses[version_id].append(ComponentDose(
-                ingredient_id=ingredient_id, amount=amount, unit=unit,
-                stock_quantity=stock_quantity, stock_unit=stock_unit))
-            ingredients[version_id][ingredient_id] = IngredientRow(*ingredient)
-    return {i: compose(tuple(doses[i]), ingredients[i]) for i in ids}
+        for row in session.execute(_COMPONENT_ROWS, {"version_ids": ids}):
+            rows[row[0]].append(tuple(row[1:-1]))
+            token = row[-1]
+    return {i: tuple(r) for i, r in rows.items()}, token
+
+
+def compose_rows(rows: Sequence[tuple]) -> Composition:
+    """The composition of a stored version from its :func:`version_component_rows`
+    (as :func:`version_composition` gives it from the loaded version): a pure function
+    of those values."""
+    doses, ingredients = [], {}
+    for ingredient_id, amount, unit, stock_quantity, stock_unit, *ingredient in rows:
+        doses.append(ComponentDose(ingredient_id=ingredient_id, amount=amount, unit=unit,
+                                   stock_quantity=stock_quantity, stock_unit=stock_unit))
+        ingredients[ingredient_id] = IngredientRow(*ingredient)
+    return compose(tuple(doses), ingredients)
 
 
 def preview(session: Session, rows: Sequence[tuple[int, ComponentInput]]) -> Composition:

@@ -32,6 +32,7 @@ that :func:`missing_triggers` finds none missing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import Integer, String, event, select, text
@@ -44,6 +45,8 @@ WATCHED = ("allergen_group", "cross_reactivity", "ingredient", "ingredient_aller
            "ingredient_contraindication", "cocktail", "cocktail_version", "component")
 
 _FUNCTION = "formulary_revision_renew"
+
+logger = logging.getLogger(__name__)
 
 
 class FormularyRevision(db.Model):
@@ -93,6 +96,13 @@ def create_triggers(_metadata, connection, tables=None, **_kw) -> None:
 _TOKEN = select(FormularyRevision.token).where(FormularyRevision.id == 1)
 
 
+#: The token as a column of another statement, read in that statement's view of the
+#: database (``None`` when the row is missing): what the statement reads is what the
+#: formulary was at this token.
+TOKEN_COLUMN = (select(FormularyRevision.__table__.c.token)
+                .where(FormularyRevision.__table__.c.id == 1).scalar_subquery().label("revision"))
+
+
 def token(session: Session) -> str | None:
     """The current formulary revision's token (one statement, after the session's
     pending writes are flushed); ``None`` when the row is missing (a database emptied
@@ -122,3 +132,18 @@ def missing_triggers(connection) -> list[tuple[str, str]]:
         events = tuple(bits)
     return [(table, event_) for table in WATCHED for event_ in events
             if (table, event_) not in found]
+
+
+def may_keep(session: Session, store: dict, otherwise: str) -> bool:
+    """Whether a worker may keep what it reads of the formulary under the token: whether
+    every trigger is in place (:func:`missing_triggers`), checked once per ``store`` (a
+    worker's own, in ``app.extensions``). When one is missing, an error is logged
+    (``otherwise``: what the worker does instead) and nothing may be kept."""
+    if "may_keep" not in store:
+        missing = missing_triggers(session.connection())
+        if missing:
+            logger.error("The formulary revision's triggers are missing for %s: %s.",
+                         ", ".join(f"{event_} on {table}" for table, event_ in missing),
+                         otherwise)
+        store["may_keep"] = not missing
+    return store["may_keep"]

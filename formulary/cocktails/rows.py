@@ -1,4 +1,4 @@
-"""The cocktail list page's versions as plain rows.
+"""The cocktail lists' versions as plain rows: the page's, and the API's (``api_listed``).
 
 The page shows, for each of its 25 cocktails, the shown version's number, area and
 indication, a pending draft's number, and the shown version's ingredients by name. Read
@@ -13,11 +13,15 @@ reads them unchanged; the shown version and the pending draft are chosen by the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from formulary.cocktails.models import Component, CocktailVersion
+from formulary.auth.models import User
+from formulary.cocktails.models import Cocktail, Component, CocktailVersion
+from formulary.cocktails.revision import TOKEN_COLUMN
 from formulary.inventory.models import Ingredient
 
 
@@ -78,3 +82,66 @@ def listed_versions(session: Session, cocktails) -> list[tuple]:
         out.append((c, row(v, names.get(v.id, ())),
                     None if draft is None else row(draft, names.get(draft.id, ()))))
     return out
+
+
+# --- the API's list ------------------------------------------------------------------
+
+#: What the API's list reads of each of its cocktails (a plain row each).
+LISTED_COLUMNS = (Cocktail.id, Cocktail.name, Cocktail.status, Cocktail.active_version_id)
+
+
+class ListedCocktail(NamedTuple):
+    """One cocktail of the API's list: ``cocktail``, its row of ``LISTED_COLUMNS``;
+    ``shown``, its shown version's row, in this order (its readers unpack it by
+    position): id, cocktail_id, number, status, area, indication, storage, notes,
+    created_at, approved_at, approved_by (the approver's username or None), revision
+    (the formulary revision's token read with it, ``revision.TOKEN_COLUMN``);
+    ``active`` and ``draft``, the numbers of the version in force and of the pending
+    draft (None when none, and ``draft`` None when the draft is the version shown), as
+    ``routes_cocktails.cocktail_json`` gives them over the loaded cocktail."""
+
+    cocktail: Any
+    shown: Any
+    active: int | None
+    draft: int | None
+
+
+def api_listed(session: Session, cocktails) -> list[ListedCocktail]:
+    """The API list's versions of ``cocktails`` (rows of ``LISTED_COLUMNS``, in their
+    order), chosen by the rules of ``services.shown_version`` and
+    ``services.pending_draft``: one statement whatever their number (none for none)."""
+    if not cocktails:
+        return []
+    versions: dict[int, list] = {}
+    stmt = _API_VERSIONS_PG if session.get_bind().dialect.name == "postgresql" else _API_VERSIONS
+    for row in session.execute(stmt, {"ids": [c[0] for c in cocktails]}):
+        versions.setdefault(row[1], []).append(row)  # by cocktail id
+    out = []
+    # by position: a cocktail (id, name, status, active_version_id), a version (id,
+    # cocktail_id, number, status, ...); a row's attributes are looked up by name, slower
+    for c in cocktails:
+        listed = versions[c[0]]
+        active = next((v for v in listed if v[0] == c[3]), None)
+        latest = shown = listed[-1]
+        if active is not None:
+            shown = active
+        draft = latest[2] if latest[3] == "draft" and latest is not shown else None
+        out.append(ListedCocktail(c, shown, None if active is None else active[2], draft))
+    return out
+
+
+# Over the tables (as ``composition._COMPONENT_ROWS``): the ORM's classes are not all
+# mapped when this module is imported.
+_version, _user = CocktailVersion.__table__.c, User.__table__.c
+_API_VERSIONS_ALL = (
+    select(_version.id, _version.cocktail_id, _version.number, _version.status, _version.area,
+           _version.indication, _version.storage, _version.notes, _version.created_at,
+           _version.approved_at, _user.username.label("approved_by"), TOKEN_COLUMN)
+    .select_from(CocktailVersion.__table__)
+    .outerjoin(User.__table__, _user.id == _version.approved_by_id)
+    .order_by(_version.cocktail_id, _version.number))
+_API_VERSIONS = _API_VERSIONS_ALL.where(_version.cocktail_id.in_(bindparam("ids", expanding=True)))
+# On PostgreSQL the ids as one array (``= ANY``): an IN list of up to 500 parameters was
+# a third of the request's CPU (each rendered with its cast, then parsed by the driver).
+_API_VERSIONS_PG = _API_VERSIONS_ALL.where(
+    _version.cocktail_id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer))))

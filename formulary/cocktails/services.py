@@ -66,18 +66,6 @@ def loaded_options():
             selectinload(Cocktail.versions).selectinload(CocktailVersion.created_by))
 
 
-def list_options(*, page: bool = False):
-    """Eager loading for a list of cocktails (no N+1), of what the list shows and no more:
-    every version and who approved it (the API's list, which reads the shown versions'
-    compositions as plain rows: ``composition.versions_compositions``); for the page
-    (``page``) nothing: it reads its versions and their ingredients' names as plain rows
-    (``cocktails.rows.listed_versions``). The rest of an object loads when read, as
-    usual. Neither list shows who created a version."""
-    if page:
-        return ()
-    return (selectinload(Cocktail.versions).selectinload(CocktailVersion.approved_by),)
-
-
 def get_cocktail(session: Session, cocktail_id: object, *, lock: bool = False) -> Cocktail:
     """The cocktail with every version, component and ingredient loaded; 404 if none.
     ``lock``: take its row lock first (PostgreSQL), so two changes queue."""
@@ -137,11 +125,12 @@ COCKTAIL_SORT = SortColumns(
 
 
 def list_statement(*, area: str | None = None, status: str | None = None, q: str | None = None,
-                   indication: str | None = None, page: bool = False):
+                   indication: str | None = None, columns: Sequence = ()):
     """Cocktails filtered by the area and indication of their shown version, their status
-    and a search over name and indication; ordered by name; loaded for the API's list
-    (for the page's with ``page``: see :func:`list_options`)."""
-    stmt = select(Cocktail).options(*list_options(page=page))
+    and a search over name and indication; ordered by name. The cocktails as objects,
+    nothing more loaded (the lists read their versions as plain rows:
+    ``cocktails.rows``), or, given ``columns``, their rows of those columns."""
+    stmt = select(*columns) if columns else select(Cocktail)
     latest = (select(func.max(CocktailVersion.id)).where(CocktailVersion.cocktail_id == Cocktail.id)
               .correlate(Cocktail).scalar_subquery())
     if area or indication or q:
@@ -424,5 +413,5 @@ def retire_cocktail(session: Session, actor, cocktail_id: int, *, reason: object
 
 
 __all__ = ["CocktailInput", "approve_cocktail", "create_cocktail", "get_cocktail",
-           "list_options", "list_statement", "loaded_options", "name_key", "pending_draft", "retire_cocktail", "shown_version",
+           "list_statement", "loaded_options", "name_key", "pending_draft", "retire_cocktail", "shown_version",
            "snapshot", "update_cocktail", "version_by_number"]

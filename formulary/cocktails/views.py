@@ -48,8 +48,7 @@ def index():
     indication = (request.args.get("indication") or "").strip()[:100] or None
     sort = page_sort(services.COCKTAIL_SORT)
     stmt = services.COCKTAIL_SORT.apply(
-        services.list_statement(area=area, status=status, q=q, indication=indication,
-                                page=True), sort)
+        services.list_statement(area=area, status=status, q=q, indication=indication), sort)
     rows, page, total = paged(stmt, max(1, _int_arg("page") or 1), PER_PAGE)
     # the shown versions and their ingredients' names as plain rows (``cocktails.rows``)
     items = listed_versions(db.session, rows)

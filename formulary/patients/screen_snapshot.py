@@ -35,7 +35,6 @@ without them) it logs an error and keeps nothing: every view reads the formulary
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -54,7 +53,6 @@ from formulary.inventory.models import (AllergenGroup, CrossReactivity, Ingredie
 
 __all__ = ["FormularySnapshot", "SnapshotCocktail", "cross_reactivity", "current", "read"]
 
-logger = logging.getLogger(__name__)
 
 _STORE = "formulary.screen_snapshot"
 _ATTEMPTS = 3
@@ -235,14 +233,8 @@ def current(session: Session) -> FormularySnapshot:
     """The snapshot at the current formulary revision: the one kept when its token is
     current, else read (and kept, see the module docstring)."""
     store = current_app.extensions.setdefault(_STORE, {})
-    if "may_keep" not in store:
-        missing = revision.missing_triggers(session.connection())
-        if missing:
-            logger.error("The formulary revision's triggers are missing for %s: the "
-                         "formulation picker will read the formulary on every view.",
-                         ", ".join(f"{event} on {table}" for table, event in missing))
-        store["may_keep"] = not missing
-    if not store["may_keep"]:
+    if not revision.may_keep(session, store, "the formulation picker will read the "
+                             "formulary on every view"):
         return read(session, None)
     token = revision.token(session)
     kept = store.get("snapshot")
