@@ -135,9 +135,9 @@ class DriverSelect:
     for the dialect and the column's type code) or ``None`` where it applies none. A
     reader that meets the same raw value many times (the recall trace's lines: a few
     hundred distinct among 1,500) converts it once instead of on every row, and gets
-    exactly what ``session.execute(stmt)`` would have given. Built once and kept (a
-    module's constant, values as bound parameters): building a select of 25 columns is
-    itself a tenth of a millisecond or more."""
+    exactly what ``session.execute(stmt)`` would have given. Built once and kept (values
+    as bound parameters): building the trace's select of 25 columns and six tables took
+    0.4 ms."""
 
     def __init__(self, stmt):
         from sqlalchemy import type_coerce

@@ -115,18 +115,14 @@ def count_of(stmt) -> int:
 
 
 def paged(stmt, page: int, per_page: int, *, total: int | None = None, count=None,
-          objects: bool = True, unique: bool = False, page_statement=None):
+          objects: bool = True, unique: bool = False):
     """``(rows, page, total)``: the rows of ``page`` (clamped to the last page) of ``stmt``,
     ORM objects (``objects``) or plain rows. ``total``/``count``: the row count, or a
-    cheaper statement counting the same rows, when the caller has one.
-    ``page_statement(limit, offset)``: the statement of a page, when the caller writes it
-    otherwise than ``stmt`` limited (the same rows in the same order)."""
+    cheaper statement counting the same rows, when the caller has one."""
     if total is None:
         total = (db.session.execute(count).scalar_one() if count is not None else count_of(stmt))
     page = clamp_page(page, total, per_page)
-    limit, offset = per_page, (page - 1) * per_page
-    result = db.session.execute(page_statement(limit, offset) if page_statement is not None
-                                else stmt.limit(limit).offset(offset))
+    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
     if unique:
         result = result.unique()
     rows = result.scalars().all() if objects else result.all()

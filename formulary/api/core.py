@@ -264,39 +264,26 @@ def sort_query(spec) -> tuple:
 def paginate(stmt, serialize: Callable[[Any], dict] | None = None, *, default_per_page: int = 50,
              scalars: bool = True, sort=None, unique: bool = False,
              serialize_all: Callable[[list], list[dict]] | None = None,
-             read: Callable[[list], list] | None = None, count=None,
-             page_statement: Callable[[list, int, int], Any] | None = None) -> dict:
+             read: Callable[[list], list] | None = None, count=None) -> dict:
     """Run a select with ``?page=&per_page=`` (and ``?sort=`` when ``sort``, a
     ``listing.SortColumns``, is given) and answer ``{items, total, page, per_page}``.
     A page past the last answers the last page (``page`` says which). Each row is
     written by ``serialize``, or the page's rows all at once by ``serialize_all`` (which
     may read what they share in one statement). ``read``: turns the page's rows into what
     ``serialize`` takes, all at once (e.g. their lines in one statement); ``count``: a
-    cheaper statement counting the same rows; ``page_statement(order, limit, offset)``:
-    a page's statement written otherwise than ``stmt`` ordered and limited (``order``:
-    ``sort``'s ORDER BY terms; the same rows in the same order)."""
+    cheaper statement counting the same rows."""
     from formulary.listing import api_sort, paged
 
     page = arg_int("page", 1, minimum=1)
     per_page = arg_int("per_page", default_per_page, minimum=1,
                        maximum=current_app.config["API_MAX_PER_PAGE"])
-    order = None
     if sort is not None:
-        order = sort.order(api_sort(sort))
-        stmt = stmt.order_by(None).order_by(*order)
-    rows, page, total = paged(
-        stmt, page, per_page, objects=scalars, unique=unique, count=count,
-        page_statement=_page_of(page_statement, order))
+        stmt = sort.apply(stmt, api_sort(sort))
+    rows, page, total = paged(stmt, page, per_page, objects=scalars, unique=unique, count=count)
     if read is not None:
         rows = read(rows)
     items = serialize_all(list(rows)) if serialize_all is not None else [serialize(r) for r in rows]
     return {"items": items, "total": total, "page": page, "per_page": per_page}
-
-
-def _page_of(page_statement, order):
-    if page_statement is None:
-        return None
-    return lambda limit, offset: page_statement(order, limit, offset)
 
 
 # --- JSON out -------------------------------------------------------------------------

@@ -182,8 +182,7 @@ def list_batches():
                    status=status, state=state, now=clock.now(), patients=patients)
     return paginate(services.batch_list_query(**filters), batch_json, sort=BATCH_SORT,
                     scalars=False, read=lambda rows: read_page(db.session, rows),
-                    count=count_statement(services.batches_query(**filters)),
-                    page_statement=services.batch_page_writer(db.session, **filters))
+                    count=count_statement(services.batches_query(**filters)))
 
 
 @api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "

@@ -135,27 +135,6 @@ def batch_list_query(**filters):
     return batch_rows_statement(*batch_conditions(**filters)).order_by(*NEWEST_FIRST)
 
 
-def batch_page_statement(order, limit: int, offset: int, **filters):
-    """One page of ``batch_list_query(**filters)`` in ``order`` (``BATCH_SORT.order(...)``),
-    the page's batches chosen first in a subquery (``rows.chosen_batch_rows_statement``,
-    with the order and the limit inside it and each batch's place in that order carried
-    out to order the page): the same rows in the same order."""
-    place = func.row_number().over(order_by=order).label("place")
-    return chosen_batch_rows_statement(
-        *batch_conditions(**filters), order=lambda b: (b.place,), extra=(place,),
-        order_inside=order, limit=limit, offset=offset)
-
-
-def batch_page_writer(session: Session, **filters):
-    """On PostgreSQL, ``page(order, limit, offset)``: ``batch_page_statement`` of these
-    filters; ``None`` elsewhere. PostgreSQL planned the list's six tables with their ORDER
-    BY and LIMIT in 3.5-24 ms, for 1 ms of running it; with the page chosen apart, ~1 ms.
-    SQLite plans either in microseconds."""
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    return lambda order, limit, offset: batch_page_statement(order, limit, offset, **filters)
-
-
 @dataclass(frozen=True)
 class TracedAdministration:
     """One administration of a batch that used the lot: who received it, when, from whom,

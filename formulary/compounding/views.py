@@ -103,13 +103,10 @@ def batches():
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
             cocktail_id=form.cocktail_id.data, patients=patients,
             status=form.status.data or None, state=form.state.data or None, now=clock.now())
-        order = BATCH_SORT.order(sort)
-        writer = services.batch_page_writer(db.session, **filters)
         rows, page, total = paged(
             BATCH_SORT.apply(services.batch_list_query(**filters), sort), page, PER_PAGE,
             total=services.count_batches(db.session, services.batches_query(**filters)),
-            objects=False, page_statement=None if writer is None else (
-                lambda limit, offset: writer(order, limit, offset)))
+            objects=False)
         rows = list(rows)
         # the page shows no line: each batch's held lots, which alone (with its own
         # columns) decide its state, one statement more (almost always no row)

@@ -1,7 +1,6 @@
-"""The recall trace and the batch list read the driver's rows (``db.DriverSelect``), pages
-chosen in a subquery (``queries.batch_page_statement``), the lines' JSON written by one
-encoding and the reasons translated once (``i18n.tr_once``): each gives what the plain
-way gave. The trace API's text and the pages against the ORM objects: ``test_list_rows``."""
+"""The recall trace reads the driver's rows (``db.DriverSelect``; on PostgreSQL its batches
+chosen in a subquery), writes the lines' JSON by one encoding and translates the reasons
+once (``i18n.tr_once``): each gives what the plain way gave. The trace API's text and the pages against the ORM objects: ``test_list_rows``."""
 
 from __future__ import annotations
 
@@ -11,21 +10,19 @@ import pytest
 from flask import current_app
 from flask_babel import force_locale
 
+from sqlalchemy import select
+
 from formulary import clock
 from formulary.api.core import json_encoder
 from formulary.api.routes_compounding import _objects_text
-from formulary.compounding.queries import (BATCH_SORT, _statements_for, batch_list_query,
-                                           batch_page_statement, batch_page_writer)
+from formulary.compounding.models import BatchLine
+from formulary.compounding.queries import _statements_for
 from formulary.compounding.rows import distinct_lines_of, lines_of
 from formulary.db import converted
 from formulary.domain.batch_state import LotFact, batch_state
-from formulary.domain.listing import parse_sort
-from formulary.domain.messages import code, msg
+from formulary.domain.messages import LowerFirst, code, msg
 from formulary.extensions import db
-from formulary.domain.messages import LowerFirst
 from formulary.i18n import tr, tr_once
-from formulary.compounding.models import BatchLine
-from sqlalchemy import select
 from tests.recalls.test_list_rows import varied  # noqa: F401
 
 
@@ -60,24 +57,6 @@ def test_the_distinct_lines_are_the_lines_each_batch_had(app, varied):
         assert tuple(distinct[i] for i in by_batch[batch_id]) == lines
     assert len(distinct) < sum(len(v) for v in by_batch.values())
     assert len(set(map(id, distinct))) == len(distinct) == len(set(distinct))
-
-
-def test_a_page_chosen_apart_is_the_page_of_the_list(app, varied):
-    """Every order, both ways, pages of 1, 2 and 4 batches (the last one short), and a
-    filter: the same rows in the same order as the list's statement limited."""
-    now = clock.now()
-    for filters in ({}, {"patient_id": varied["bea"].id}, {"state": "verified", "now": now}):
-        for key in BATCH_SORT.keys:
-            for param in (key, "-" + key):
-                order = BATCH_SORT.order(parse_sort(param, BATCH_SORT.keys, BATCH_SORT.default))
-                listed = batch_list_query(**filters).order_by(None).order_by(*order)
-                for limit, offset in ((1, 0), (2, 2), (4, 4), (50, 0)):
-                    plain = db.session.execute(listed.limit(limit).offset(offset)).all()
-                    chosen = db.session.execute(
-                        batch_page_statement(order, limit, offset, **filters)).all()
-                    assert chosen == plain, (filters, param, limit, offset)
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    assert (batch_page_writer(db.session) is not None) is postgresql
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
