@@ -207,9 +207,9 @@ def lines_select(batch_ids) -> DriverSelect:
 def distinct_lines_of(session: Session, lines: DriverSelect, params: dict
                       ) -> tuple[dict[int, list[int]], list[LineRow]]:
     """Every line of the batches of ``lines`` (``lines_select``) with ``params``, as
-    ``lines_of`` reads them (one statement, the same order), as ``(by_batch, distinct)``: each batch's
-    lines as indexes into ``distinct``, the lines alike (the same ingredient, lot, quantity
-    and unit) one entry. The rows are read as the driver gives them
+    ``lines_of`` reads them (one statement, the same order), as ``(by_batch, distinct)``:
+    each batch's lines as indexes into ``distinct``, the lines alike (the same ingredient,
+    lot, quantity and unit) one entry. The rows are read as the driver gives them
     (``db.DriverSelect``) and each distinct one converted once: the recall trace's 1,500
     lines are a few hundred distinct ones. Raw values equal are the same value converted
     (a quantity is a real on SQLite, a ``Decimal`` of the column's scale on PostgreSQL:

@@ -1,6 +1,7 @@
 """The recall trace reads the driver's rows (``db.DriverSelect``; on PostgreSQL its batches
 chosen in a subquery), writes the lines' JSON by one encoding and translates the reasons
-once (``i18n.tr_once``): each gives what the plain way gave. The trace API's text and the pages against the ORM objects: ``test_list_rows``."""
+once (``i18n.tr_once``): each gives what the plain way gave. The trace API's text and the
+pages against the ORM objects: ``test_list_rows``."""
 
 from __future__ import annotations
 
