@@ -126,3 +126,54 @@ def configure_engine(engine, busy_timeout: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+class DriverSelect:
+    """A select whose rows are read as the database driver gives them (no result
+    processing: SQLite's text datetimes and real quantities as they are), with, for each
+    column, the function SQLAlchemy would have applied to it (its type's result processor
+    for the dialect and the column's type code) or ``None`` where it applies none. A
+    reader that meets the same raw value many times (the recall trace's lines: a few
+    hundred distinct among 1,500) converts it once instead of on every row, and gets
+    exactly what ``session.execute(stmt)`` would have given. Built once and kept (values
+    as bound parameters): building the trace's select of 25 columns and six tables took
+    0.4 ms."""
+
+    def __init__(self, stmt):
+        from sqlalchemy import type_coerce
+        from sqlalchemy.types import NULLTYPE
+
+        self.columns = list(stmt.selected_columns)
+        self.statement = stmt.with_only_columns(
+            *(type_coerce(c, NULLTYPE).label(f"c{i}") for i, c in enumerate(self.columns)),
+            maintain_column_froms=True)
+        self._converters: dict[tuple, list] = {}
+
+    def rows(self, session, params: dict | None = None) -> tuple[list, list]:
+        """``(rows, converters)``, by Core (no ORM result set-up) on the session's
+        connection."""
+        connection = session.connection()
+        result = connection.execute(self.statement, params or {})
+        dialect = connection.dialect
+        codes = tuple(d[1] for d in result.cursor.description)
+        converters = self._converters.get((dialect.name, dialect.driver, codes))
+        if converters is None:
+            converters = self._converters[(dialect.name, dialect.driver, codes)] = [
+                c.type.dialect_impl(dialect).result_processor(dialect, code)
+                for c, code in zip(self.columns, codes, strict=True)]
+        return result.all(), converters
+
+
+def converted(rows, converters):
+    """``DriverSelect.rows``' rows with every value converted (what ``session.execute``
+    gives)."""
+    active = [(i, f) for i, f in enumerate(converters) if f is not None]
+    if not active:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        row = list(row)
+        for i, f in active:
+            row[i] = f(row[i])
+        out.append(tuple(row))
+    return out

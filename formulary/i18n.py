@@ -172,6 +172,49 @@ def _local(value) -> str:
     return str(value)
 
 
+def _message_key(value):
+    """What ``tr(value)`` is made from, as a hashable key (in one request: the locale is
+    fixed): a message's template and its values' keys, each value with its type (a
+    ``Code`` is translated, the same text as a ``str`` is not); ``None`` for a value of
+    any other kind (not remembered)."""
+    kind = type(value)
+    if kind is Message:
+        keys = []
+        for name, param in sorted(value.params.items()):
+            key = _message_key(param)
+            if key is None:
+                return None
+            keys.append((name, key))
+        return (kind, value.template, tuple(keys))
+    if kind is LowerFirst:
+        key = _message_key(value.value)
+        return None if key is None else (kind, key)
+    if kind is tuple:
+        keys = tuple(_message_key(v) for v in value)
+        return None if None in keys else (kind, keys)
+    if kind in (str, Code, int, bool) or value is None:
+        return (kind, value)
+    return None
+
+
+def tr_once():
+    """``tr`` for one request that translates each distinct message once (a list of 180
+    batches says a handful of reasons). Use it inside one request only: the key holds no
+    locale."""
+    said: dict = {}
+
+    def say(message) -> str:
+        key = _message_key(message)
+        if key is None:
+            return tr(message)
+        text = said.get(key)
+        if text is None:
+            text = said[key] = tr(message)
+        return text
+
+    return say
+
+
 def tr_fields(fields: dict) -> dict:
     return {k: [tr(m) for m in v] for k, v in (fields or {}).items()}
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import cached_property
+from functools import cache, cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
-from formulary.compounding.rows import (PatientRow, batch_rows_statement, lines_of, lines_of_lot,
-                                       read)
+from formulary.compounding.rows import (PatientRow, batch_rows_statement,
+                                       chosen_batch_rows_statement, distinct_lines_of,
+                                       lines_of_lot, lines_select, read)
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
-from formulary.db import utcnow
+from formulary.db import DriverSelect, converted, utcnow
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.domain.messages import msg
 from formulary.inventory.models import Lot
@@ -177,25 +178,58 @@ class LotTrace:
 def traced_administrations(session: Session, lot: Lot) -> list[TracedAdministration]:
     """Every administration that gave some of ``lot`` (SPEC §7, §11), newest first: one
     statement whatever their number (plain columns)."""
-    rows = session.execute(
-        select(Administration.id, Administration.given_at, Patient.id, Patient.mrn,
-               Patient.first_name, Patient.last_name, Patient.date_of_birth, User.full_name,
-               User.username, Administration.doses, Administration.sites,
-               Administration.technique, Administration.batch_id, Batch.batch_number,
-               Administration.course_id, CourseSession.number, AdministrationLine.quantity,
-               AdministrationLine.unit)
-        .select_from(AdministrationLine)
-        .join(Administration, Administration.id == AdministrationLine.administration_id)
-        .join(Patient, Patient.id == Administration.patient_id)
-        .join(User, User.id == Administration.given_by_id)
-        .join(Batch, Batch.id == Administration.batch_id)
-        .join(CourseSession, CourseSession.id == Administration.session_id)
-        .where(AdministrationLine.lot_id == lot.id)
-        .order_by(Administration.given_at.desc(), Administration.id.desc())).all()
+    rows = converted(*_statements_for(session).administrations.rows(session, {"lot_id": lot.id}))
     return [TracedAdministration(
         id=r[0], given_at=r[1], patient=PatientRow(*r[2:7]), practitioner=r[7] or r[8],
         doses=r[9], sites=r[10], technique=r[11], batch_id=r[12], batch_number=r[13],
         course_id=r[14], session_number=r[15], quantity=r[16], unit=r[17]) for r in rows]
+
+
+def _administrations_statement(lot_id):
+    return (select(Administration.id, Administration.given_at, Patient.id, Patient.mrn,
+                   Patient.first_name, Patient.last_name, Patient.date_of_birth,
+                   User.full_name, User.username, Administration.doses, Administration.sites,
+                   Administration.technique, Administration.batch_id, Batch.batch_number,
+                   Administration.course_id, CourseSession.number,
+                   AdministrationLine.quantity, AdministrationLine.unit)
+            .select_from(AdministrationLine)
+            .join(Administration, Administration.id == AdministrationLine.administration_id)
+            .join(Patient, Patient.id == Administration.patient_id)
+            .join(User, User.id == Administration.given_by_id)
+            .join(Batch, Batch.id == Administration.batch_id)
+            .join(CourseSession, CourseSession.id == Administration.session_id)
+            .where(AdministrationLine.lot_id == lot_id)
+            .order_by(Administration.given_at.desc(), Administration.id.desc()))
+
+
+@dataclass(frozen=True)
+class _TraceStatements:
+    batches: DriverSelect
+    lines: DriverSelect
+    administrations: DriverSelect
+
+
+@cache
+def _trace_statements(postgresql: bool) -> _TraceStatements:
+    """The recall trace's statements, built once (the lot a bound parameter ``lot_id``):
+    the batches that used the lot, as ``batch_list_query`` reads them, every line of them,
+    and the administrations that gave some of it. Read as the driver gives them
+    (``db.DriverSelect``), by Core. On PostgreSQL the batches are chosen in a subquery
+    planned apart (``rows.chosen_batch_rows_statement``: 4-20 ms of planning down to
+    1-1.5); SQLite plans the joins in microseconds and would run the subquery as one
+    step more (0.25 ms)."""
+    lot_id = bindparam("lot_id")
+    used = batch_conditions(lot_id=lot_id)
+    return _TraceStatements(
+        batches=DriverSelect(
+            chosen_batch_rows_statement(*used, order=lambda b: (b.prepared_at.desc(), b.id.desc()))
+            if postgresql else batch_rows_statement(*used).order_by(*NEWEST_FIRST)),
+        lines=lines_select(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)),
+        administrations=DriverSelect(_administrations_statement(lot_id)))
+
+
+def _statements_for(session: Session) -> _TraceStatements:
+    return _trace_statements(session.get_bind().dialect.name == "postgresql")
 
 
 def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTrace:
@@ -204,11 +238,13 @@ def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTra
     (``compounding.rows``): four statements whatever the number of batches. The batches'
     lines of this lot only (``taken``), unless ``every_line`` (each batch's every line,
     ``lines``, for its state: the API)."""
-    used = batch_conditions(lot_id=lot.id)
-    rows = session.execute(batch_rows_statement(*used).order_by(*NEWEST_FIRST)).all()
-    of_the_lot = select(BatchLine.batch_id).where(BatchLine.lot_id == lot.id)
+    statements, params = _statements_for(session), {"lot_id": lot.id}
+    rows = converted(*statements.batches.rows(session, params))
     if every_line:
-        batches, taken = read(rows, lines_of(session, of_the_lot)), None
+        # each distinct line read and converted once, one object shared by the batches
+        by_batch, distinct = distinct_lines_of(session, statements.lines, params)
+        batches = read(rows, {b: tuple(distinct[i] for i in idx) for b, idx in by_batch.items()})
+        taken = None
     else:
         batches = read(rows, None)
         lines = lines_of_lot(session, lot)

@@ -1,0 +1,95 @@
+"""The recall trace reads the driver's rows (``db.DriverSelect``; on PostgreSQL its batches
+chosen in a subquery), writes the lines' JSON by one encoding and translates the reasons
+once (``i18n.tr_once``): each gives what the plain way gave. The trace API's text and the
+pages against the ORM objects: ``test_list_rows``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import current_app
+from flask_babel import force_locale
+
+from sqlalchemy import select
+
+from formulary import clock
+from formulary.api.core import json_encoder
+from formulary.api.routes_compounding import _objects_text
+from formulary.compounding.models import BatchLine
+from formulary.compounding.queries import _statements_for
+from formulary.compounding.rows import distinct_lines_of, lines_of
+from formulary.db import converted
+from formulary.domain.batch_state import LotFact, batch_state
+from formulary.domain.messages import LowerFirst, code, msg
+from formulary.extensions import db
+from formulary.i18n import tr, tr_once
+from tests.recalls.test_list_rows import varied  # noqa: F401
+
+
+def test_the_driver_rows_converted_are_what_the_session_gives(app, varied, recall_lot):
+    """The trace's three statements (batches, every line, administrations), read as the
+    driver gives them and converted by each column's processor: the rows SQLAlchemy gives
+    (datetimes aware, quantities ``Decimal``, dates ``date``), before and after a recall."""
+    lot_id = varied["lot"].id
+    for recalled in (False, True):
+        if recalled:
+            recall_lot(varied["lot"])
+        statements = _statements_for(db.session)
+        for name in ("batches", "lines", "administrations"):
+            select_ = getattr(statements, name)
+            typed = db.session.execute(select_.statement.with_only_columns(
+                *select_.columns, maintain_column_froms=True), {"lot_id": lot_id}).all()
+            raw, converters = select_.rows(db.session, {"lot_id": lot_id})
+            assert converted(raw, converters) == [tuple(r) for r in typed], name
+            assert typed, name
+
+
+def test_the_distinct_lines_are_the_lines_each_batch_had(app, varied):
+    """``distinct_lines_of``: each batch's lines, in order, equal to ``lines_of``'s, the
+    lines alike one object (fewer objects than lines when batches share a cocktail)."""
+    lot_id = varied["lot"].id
+    of_the_lot = select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)
+    by_batch, distinct = distinct_lines_of(db.session, _statements_for(db.session).lines,
+                                           {"lot_id": lot_id})
+    plain = lines_of(db.session, of_the_lot)
+    assert set(by_batch) == set(plain) and len(plain) == 5
+    for batch_id, lines in plain.items():
+        assert tuple(distinct[i] for i in by_batch[batch_id]) == lines
+    assert len(distinct) < sum(len(v) for v in by_batch.values())
+    assert len(set(map(id, distinct))) == len(distinct) == len(set(distinct))
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_reasons_translated_once_are_what_tr_says(app, language):
+    """``tr_once`` against ``tr`` for every reason a batch state gives (lots held with
+    codes inside, doses given), a lowered sentence, a tuple and a lazy text; the same
+    English text from two templates is not mixed up."""
+    now = clock.now()
+    held = (LotFact("L1", "recalled", "Biotin"), LotFact("L2", "quarantined", "Lidocaine"))
+    states = [batch_state(status=s, beyond_use_at=now, now=now, doses=3, lots=lots, doses_given=g)
+              for s in ("prepared", "verified", "discarded") for g in (0, 1, 3)
+              for lots in ((), held[:1], held)]
+    messages = [st.reason for st in states] + [
+        LowerFirst(msg("Every dose has been given.")), (code("recalled"), "recalled"),
+        code("quarantined"), "quarantined", msg("%(n)s of %(m)s doses given.", n=1, m=3),
+        msg("%(given)s of %(doses)s doses given.", given=1, doses=3), 3, None, ""]
+    with app.test_request_context("/"), force_locale(language):
+        say = tr_once()
+        for _ in range(2):  # the second time from what was remembered
+            assert [say(m) for m in messages] == [tr(m) for m in messages]
+
+
+def test_the_lines_json_by_one_encoding_is_each_ones(app):
+    """``_objects_text`` writes each object as the encoder does, also when a string holds
+    the text that separates two of them."""
+    with app.test_request_context("/"):
+        encode = json_encoder()
+        objects = [{"name": "Biotin", "quantity": "1.5", "lot": 3},
+                   {"name": 'A},{"b" mélange', "quantity": "2", "lot": None},
+                   {"name": "", "quantity": "0.25", "lot": 4}]
+        assert _objects_text(encode, objects) == [encode(o) for o in objects]
+        assert _objects_text(encode, objects[::2]) == [encode(o) for o in objects[::2]]
+        assert _objects_text(encode, []) == []
+        assert [json.loads(t) for t in _objects_text(encode, objects)] == objects
+        assert current_app.json.compact is not False
