@@ -17,12 +17,14 @@ them to it, in a bounded number of statements whatever the amount of data:
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Date, and_, bindparam, func, or_, select
+from sqlalchemy import Date, Numeric, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.types import UserDefinedType
 
 from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
@@ -114,18 +116,25 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     expiry date on ``today``, with their unit cost: the only lots whose usability
     depends on more than their status and dates. One statement (``ingredient_ids``: at
     most ``sums.CHUNK`` of them)."""
-    rows = (session.execute(_OPENED_VIALS, {"today": today}) if ingredient_ids is None
-            else session.execute(_OPENED_VIALS_OF, {"today": today, "ids": ingredient_ids}))
+    if session.autoflush:  # what ``session.execute`` would do first
+        session.flush()
+    connection = session.connection()
+    statement, decoders = _raw_vials(connection.dialect, ingredient_ids is not None)
+    params = {"today": today} if ingredient_ids is None else {"today": today, "ids": ingredient_ids}
+    result = connection.execute(statement, params)
+    types = [column[1] for column in result.cursor.description]
     global _VIALS_BUILT
     built = _VIALS_BUILT
     vials, kept = [], {}
-    for row in rows:
-        # every value, and the Decimals' digits ("1.0" and "1.00" are equal but read
-        # differently); the instants are UTC (``UTCDateTime``)
-        key = (tuple(row), row.quantity_on_hand.as_tuple(),
-               None if row.unit_cost is None else row.unit_cost.as_tuple())
+    for raw in map(tuple, result.all()):  # plain tuples: hashed and compared in C
+        # the driver's values as they came (none decoded yet): a key equal to a row read
+        # before decodes to the same values. Decimals are keyed by their spelling too
+        # ("1.0" and "1.00" are equal but read differently).
+        key = (raw, *(repr(raw[i]) for i in _NUMERIC_AT))
         vial = built.get(key)
         if vial is None:
+            row = _VialRow._make(value if decode is None else decode(value)
+                                 for decode, value in zip(decoders(types), raw))
             vial = (lot_stock_from_row(row), row.unit_cost)
         kept[key] = vial
         vials.append(vial)
@@ -135,12 +144,51 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
 
 
 #: The ``(LotStock, unit cost)`` built from each row of the last full read of the opened
-#: vials, by the row's exact values (the key above): building a ``LotStock`` (its checks)
-#: costs more than reading its row, and most vials are unchanged from one read to the
-#: next. Only a row equal in every value and spelling finds one: what it holds is a pure
-#: function of that row, so it is never stale (a changed vial is a new key); nothing is
-#: kept but values, and each worker keeps only its newest read.
+#: vials, by the row's exact values as the driver gave them (the key above): decoding a
+#: row (dates, instants and Decimals from text and floats on SQLite) and building a
+#: ``LotStock`` (its checks) cost more than reading the row, and most vials are
+#: unchanged from one read to the next. Only a row equal in every value and spelling
+#: finds one: what it holds is a pure function of that row, so it is never stale (a
+#: changed vial is a new key); nothing is kept but values, and each worker keeps only
+#: its newest read.
 _VIALS_BUILT: dict[tuple, tuple[LotStock, Decimal | None]] = {}
+_VIAL_COLUMNS = (*LOT_STOCK_COLUMNS, Lot.unit_cost)
+_VialRow = namedtuple("_VialRow", [c.key for c in _VIAL_COLUMNS])
+_NUMERIC_AT = tuple(i for i, c in enumerate(_VIAL_COLUMNS) if isinstance(c.type, Numeric))
+
+
+class _AsRead(UserDefinedType):
+    """A column read as the driver gives it: no result processing."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw) -> str:  # never rendered: only read through
+        raise NotImplementedError
+
+
+_RAW_VIALS: dict[tuple[str, bool], tuple] = {}
+
+
+def _raw_vials(dialect, of_ids: bool) -> tuple:
+    """``_OPENED_VIALS`` (or ``_OPENED_VIALS_OF``) with its columns read undecoded, and
+    the decoders of their types for this dialect (what SQLAlchemy would apply, by the
+    driver's type codes of the columns), built once per dialect and shape."""
+    key = (dialect.name, of_ids)
+    if key not in _RAW_VIALS:
+        base = _OPENED_VIALS_OF if of_ids else _OPENED_VIALS
+        statement = base.with_only_columns(
+            *(type_coerce(c, _AsRead()).label(c.key) for c in _VIAL_COLUMNS), maintain_column_froms=True)
+        by_types: dict[tuple, list] = {}
+
+        def decoders(types: list) -> list:
+            key = tuple(types)
+            if key not in by_types:
+                by_types[key] = [c.type._cached_result_processor(dialect, t)
+                                 for c, t in zip(_VIAL_COLUMNS, types)]
+            return by_types[key]
+
+        _RAW_VIALS[key] = (statement, decoders)
+    return _RAW_VIALS[key]
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
