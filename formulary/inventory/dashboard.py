@@ -10,7 +10,6 @@ from datetime import timedelta
 from flask import current_app, render_template
 from markupsafe import Markup
 from sqlalchemy import Date, bindparam, func, select
-from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
@@ -35,27 +34,35 @@ def _statements() -> dict[str, object]:
         _STATEMENTS.update(
             active=select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True)),
             expiring_count=select(func.count()).select_from(Lot).where(expiring),
-            expiring_first=(select(Lot).options(joinedload(Lot.ingredient)).where(expiring)
-                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)))
+            # rows, not objects: the panel shows these values and nothing else
+            expiring_first=(select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.quantity_on_hand,
+                                   Ingredient.name.label("ingredient_name"),
+                                   Ingredient.unit.label("ingredient_unit"))
+                            .join(Ingredient, Ingredient.id == Lot.ingredient_id).where(expiring)
+                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)),
+            names=select(Ingredient.id, Ingredient.name, Ingredient.unit)
+            .where(Ingredient.id.in_(bindparam("ids", expanding=True))))
     return _STATEMENTS
 
 
-def stock_summary(now, tz, within_days: int, *, vials: list | None = None) -> dict:
+def stock_summary(now, tz, within_days: int, *, vials: list | None = None,
+                  usable: list[bool] | None = None) -> dict:
     """The panel's figures. ``vials``: the opened vials this request has read
-    (``panel_cache.opened_vials``), or ``None`` to read them."""
+    (``panel_cache.opened_vials``), or ``None`` to read them; ``usable``: whether each
+    is usable at ``now`` (``panel_cache.usable_vials``), or ``None`` to work it out."""
     session = db.session
-    low, with_stock = queries.stock_levels(session, now, tz, vials=vials)
+    low, with_stock = queries.stock_levels(session, now, tz, vials=vials, usable=usable)
     # lowest first: usable stock as a share of the reorder level
     shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
+    statements = _statements()
     names = {}
     if shown:
-        names = {i.id: i for i in session.execute(
-            select(Ingredient).where(Ingredient.id.in_([i for i, _ in shown]))).scalars()}
+        names = {row.id: row for row in session.execute(
+            statements["names"], {"ids": [i for i, _ in shown]})}
     today = queries.today_in(now, tz)
     window = {"today": today, "until": today + timedelta(days=within_days)}
-    statements = _statements()
     expiring_count = session.execute(statements["expiring_count"], window).scalar_one()
-    expiring_lots = session.execute(statements["expiring_first"], window).scalars().all()
+    expiring_lots = session.execute(statements["expiring_first"], window).all()
     active_count = session.execute(statements["active"]).scalar_one()
     return {"with_stock": with_stock, "active_count": active_count,
             "low": [(names[i], usable, level) for i, (usable, level) in shown],
@@ -71,7 +78,8 @@ def panels(user) -> list[Markup]:
     within_days = current_app.config.get("EXPIRING_WITHIN_DAYS", 90)
 
     def render() -> Markup:
-        summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz))
+        summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz),
+                                usable=panel_cache.usable_vials(now, tz))
         return Markup(render_template("inventory/_dashboard.html", s=summary,
                                       today=queries.today_in(now, tz)))
 

@@ -192,12 +192,14 @@ def _raw_vials(dialect, of_ids: bool) -> tuple:
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
-                     tz: tzinfo, *, vials: list | None = None) -> dict[int, Decimal]:
+                     tz: tzinfo, *, vials: list | None = None,
+                     usable: list[bool] | None = None) -> dict[int, Decimal]:
     """Stock on hand that may not be used, per ingredient (only those with some): lots
     quarantined or recalled, expired (summed by the database), or opened multi-dose vials
     past their in-use period (decided one by one by the domain). Two statements per 500
     ids; one when ``vials``, what ``opened_vials(session, today)`` read for every
-    ingredient at this date, is given (``ingredient_ids`` must then be ``None``)."""
+    ingredient at this date, is given (``ingredient_ids`` must then be ``None``), with
+    ``usable``, when given, ``usable_each`` of those vials at ``now``."""
     if vials is not None and ingredient_ids is not None:
         raise ValueError("vials are every ingredient's: ask for every ingredient")
     today = today_in(now, tz)
@@ -209,8 +211,9 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
             result[ingredient_id] = from_sum(sqlite, amount)
         read = vials if vials is not None else opened_vials(session, today, chunk)
         lots = [lot for lot, _cost in read]
-        for lot, usable in zip(lots, usable_each(lots, now, tz)):
-            if not usable:
+        flags = usable if vials is not None and usable is not None else usable_each(lots, now, tz)
+        for lot, ok in zip(lots, flags):
+            if not ok:
                 result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.on_hand
     return result
 
@@ -264,18 +267,18 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
     return lots
 
 
-def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | None = None
-                 ) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
+def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | None = None,
+                 usable: list[bool] | None = None) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
     """The low-stock ingredients (active, with a reorder level, usable stock below it) as
     id -> (usable stock, reorder level), and the number of ingredients with usable stock.
-    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them, is
-    given), whose rows grow with the low-stock ingredients and the lots not plainly
+    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them with
+    ``usable``, is given), whose rows grow with the low-stock ingredients and the lots not plainly
     usable, not with the stock.
 
     Usable stock is at most the total on hand, so an ingredient is low only if its total
     is below its level or some of its stock is not usable: only those are read.
     """
-    unusable = unusable_on_hand(session, None, now, tz, vials=vials)
+    unusable = unusable_on_hand(session, None, now, tz, vials=vials, usable=usable)
     rows = session.execute(_LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable

@@ -87,13 +87,15 @@ class MonthBucket:
 
 
 def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
-                      months: int = MONTHS, *, vials: list | None = None) -> list[MonthBucket]:
+                      months: int = MONTHS, *, vials: list | None = None,
+                      usable: list[bool] | None = None) -> list[MonthBucket]:
     """Usable lots with stock on hand whose last usable day falls in each of the next
     ``months`` calendar months (this month first). Two queries: the lots whose end is
     their expiry date are counted and valued by the database per month; opened
     multi-dose vials (whose in-use period may end first) are read and placed by the
     stock rules. One query when ``vials`` (what ``queries.opened_vials`` read for every
-    ingredient at this date) is given."""
+    ingredient at this date) is given; ``usable``, when given with them, is
+    ``usable_each`` of those vials at ``now``."""
     today = now.astimezone(tz).date()
     firsts = [date(today.year + (today.month - 1 + i) // 12, (today.month - 1 + i) % 12 + 1, 1)
               for i in range(months + 1)]
@@ -108,8 +110,10 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
         if amount is not None:
             value[key] += (Decimal(int(amount)) / 10_000) if sqlite else Decimal(amount)
     read = queries.opened_vials(session, today) if vials is None else vials
-    for (lot, unit_cost), usable in zip(read, usable_each([lot for lot, _cost in read], now, tz)):
-        if not usable:
+    flags = (usable if vials is not None and usable is not None
+             else usable_each([lot for lot, _cost in read], now, tz))
+    for (lot, unit_cost), ok in zip(read, flags):
+        if not ok:
             continue
         day = last_usable_day(lot, tz)
         if day >= firsts[-1]:
@@ -187,7 +191,8 @@ def _month_year(day: date) -> str:
 
 
 def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
-    buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz))
+    buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz),
+                                usable=panel_cache.usable_vials(now, tz))
     return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
                      [format_money_l(b.value) for b in buckets], chart_id="expiry-chart", unit=_("lots"),
                      title=_("Usable lots expiring per month, next %(months)s months", months=MONTHS))
