@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import Date, bindparam, func, select
 
@@ -16,6 +16,7 @@ from formulary.auth.permissions import VIEW
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries
 from formulary.inventory.models import Ingredient, Lot
+from formulary.main import rendered
 
 SHOWN = 10
 
@@ -71,6 +72,17 @@ def stock_summary(now, tz, within_days: int, *, vials: list | None = None,
             "within_days": within_days}
 
 
+def _drawn_from(summary: dict, today) -> tuple:
+    """Every value the panel's template reads of ``summary`` and ``today``, the Decimals
+    by their ``repr`` (its type and digits: "1.0" and "1.00" are equal but read
+    differently)."""
+    return (summary["with_stock"], summary["active_count"], summary["low_count"],
+            summary["expiring_count"], summary["within_days"], today,
+            tuple((tuple(ing), repr(usable), repr(level)) for ing, usable, level in summary["low"]),
+            tuple((lot.id, lot.lot_number, lot.expiry_date, repr(lot.quantity_on_hand),
+                   lot.ingredient_name, lot.ingredient_unit) for lot in summary["expiring"]))
+
+
 def panels(user) -> list[Markup]:
     if not user.may(VIEW):
         return []
@@ -80,7 +92,10 @@ def panels(user) -> list[Markup]:
     def render() -> Markup:
         summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz),
                                 usable=panel_cache.usable_vials(now, tz))
-        return Markup(render_template("inventory/_dashboard.html", s=summary,
-                                      today=queries.today_in(now, tz)))
+        today = queries.today_in(now, tz)
+        # a pure function of these values: drawn again only when one differs from the
+        # last drawing's (``main.rendered``)
+        return rendered.render("inventory.stock", "inventory/_dashboard.html",
+                               _drawn_from(summary, today), s=summary, today=today)
 
     return [panel_cache.panel("inventory.stock", within_days, now, tz, render)]

@@ -16,7 +16,7 @@ depends on any revision.
 
 from __future__ import annotations
 
-from typing import Hashable
+from typing import Callable, Hashable
 
 from flask import current_app, render_template, request
 from markupsafe import Markup
@@ -29,11 +29,18 @@ _STORE = "formulary.main.rendered"
 def render(name: str, template: str, key: Hashable, **values) -> Markup:
     """``render_template(template, **values)`` as Markup, kept under ``name`` for ``key``
     (every value the template reads), the language and the links' root."""
+    return kept(name, key, lambda: Markup(render_template(template, **values)))
+
+
+def kept(name: str, key: Hashable, draw: Callable[[], Markup]) -> Markup:
+    """``draw()``, kept under ``name`` for ``key`` (every value it is drawn from), the
+    language and the links' root: drawn again only when one of them differs from the
+    last drawing's."""
     full = (key, locale_code(), request.script_root)
     store = current_app.extensions.setdefault(_STORE, {})
-    kept = store.get(name)
-    if kept is not None and kept[0] == full:
-        return kept[1]
-    html = Markup(render_template(template, **values))
+    last = store.get(name)
+    if last is not None and last[0] == full:
+        return last[1]
+    html = draw()
     store[name] = (full, html)  # the newest drawing only, replaced whole
     return html

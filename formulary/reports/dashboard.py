@@ -26,6 +26,7 @@ from formulary.domain.stock import usable_each
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries, usage
 from formulary.inventory.models import Ingredient, Lot, WeeklyUsage
+from formulary.main import rendered
 from formulary.reports.charts import Series, bar_chart, small_multiples
 from formulary.reports.stock_report import last_usable_day
 from formulary.i18n import _, format_money_l
@@ -193,9 +194,16 @@ def _month_year(day: date) -> str:
 def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
     buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz),
                                 usable=panel_cache.usable_vials(now, tz))
-    return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
-                     [format_money_l(b.value) for b in buckets], chart_id="expiry-chart", unit=_("lots"),
-                     title=_("Usable lots expiring per month, next %(months)s months", months=MONTHS))
+
+    def draw() -> Markup:
+        return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
+                         [format_money_l(b.value) for b in buckets], chart_id="expiry-chart",
+                         unit=_("lots"), title=_("Usable lots expiring per month, next %(months)s months",
+                                                 months=MONTHS))
+
+    # a pure function of the buckets (the values by their digits) in the reader's
+    # language: drawn again only when one differs from the last drawing's
+    return rendered.kept("reports.expiry", tuple((b.month, b.lots, repr(b.value)) for b in buckets), draw)
 
 
 def panels(user) -> list[Markup]:
