@@ -7,6 +7,7 @@ from sqlalchemy import and_, bindparam, case, func, select
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
+from formulary.db import rows_of
 from formulary.compounding.models import BATCH_STATUSES, Batch, BatchLine
 from formulary.compounding import tally
 from formulary.domain.batch_state import HELD_LOT_STATUSES
@@ -62,7 +63,7 @@ def _statements() -> dict[str, object]:
 def today_counts(session, tz) -> dict:
     start, end = local_day_bounds(clock.now().astimezone(tz).date(), tz)
     statements = _statements()
-    row = session.execute(statements["today"], {"start": start, "end": end}).one()
+    row = rows_of(session, statements["today"], {"start": start, "end": end}).one()
     now = clock.now()
     waiting = awaiting(session, now)
     on_hold, expired = held_and_expired(session, now)
@@ -75,7 +76,7 @@ def awaiting(session, now) -> int:
     """The batches awaiting verification at ``now`` (``state_clause("prepared", now)``);
     ``tests/courses/test_batch_tally.py`` holds it to the rule after every kind of
     change."""
-    return session.execute(_statements()["awaiting"], {"now": now}).scalar_one()
+    return rows_of(session, _statements()["awaiting"], {"now": now}).scalar_one()
 
 
 def held_and_expired(session, now) -> tuple[int, int]:
@@ -86,8 +87,8 @@ def held_and_expired(session, now) -> tuple[int, int]:
     discarded; their number kept by the writes) less those still within their beyond-use
     instant (an index range of the recent batches, each flag read by its key). One
     statement; ``tests/compounding`` holds the counts to ``state_clause``'s."""
-    on_hold, outstanding, fresh_count = session.execute(
-        _statements()["held_and_expired"], {"now": now}).one()
+    on_hold, outstanding, fresh_count = rows_of(
+        session, _statements()["held_and_expired"], {"now": now}).one()
     return int(on_hold), int(outstanding) - int(fresh_count)
 
 

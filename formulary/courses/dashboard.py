@@ -14,6 +14,7 @@ from formulary.auth.permissions import COURSES_VIEW, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.courses import revision as courses_revision
 from formulary.courses.models import Course, CourseSession
+from formulary.db import rows_of
 from formulary.extensions import db
 from formulary.main import rendered
 from formulary.patients.models import Patient
@@ -34,8 +35,8 @@ def counts_by_practitioner(session, today) -> dict[int, tuple[int, int]]:
     def n(cond):
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    rows = session.execute(
-        select(Course.practitioner_id, n(due), n(overdue))
+    rows = rows_of(
+        session, select(Course.practitioner_id, n(due), n(overdue))
         .select_from(CourseSession).join(Course, Course.id == CourseSession.course_id)
         .where(_open(), CourseSession.planned_on <= today)
         .group_by(Course.practitioner_id)).all()
@@ -90,7 +91,7 @@ def due_sessions(session, today, limit: int = LISTED) -> list:
             .where(_open(), CourseSession.planned_on <= bindparam("today", type_=Date))
             .order_by(CourseSession.planned_on, CourseSession.id)
             .limit(bindparam("limit", type_=Integer)))
-    return session.execute(_DUE_SESSIONS["due"], {"today": today, "limit": limit}).all()
+    return rows_of(session, _DUE_SESSIONS["due"], {"today": today, "limit": limit}).all()
 
 
 def panels(user) -> list[Markup]:

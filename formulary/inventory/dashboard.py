@@ -13,6 +13,7 @@ from sqlalchemy import Date, bindparam, func, select
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
+from formulary.db import rows_of
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries
 from formulary.inventory.models import Ingredient, Lot
@@ -58,13 +59,13 @@ def stock_summary(now, tz, within_days: int, *, vials: list | None = None,
     statements = _statements()
     names = {}
     if shown:
-        names = {row.id: row for row in session.execute(
+        names = {row.id: row for row in rows_of(session, 
             statements["names"], {"ids": [i for i, _ in shown]})}
     today = queries.today_in(now, tz)
     window = {"today": today, "until": today + timedelta(days=within_days)}
-    expiring_count = session.execute(statements["expiring_count"], window).scalar_one()
-    expiring_lots = session.execute(statements["expiring_first"], window).all()
-    active_count = session.execute(statements["active"]).scalar_one()
+    expiring_count = rows_of(session, statements["expiring_count"], window).scalar_one()
+    expiring_lots = rows_of(session, statements["expiring_first"], window).all()
+    active_count = rows_of(session, statements["active"]).scalar_one()
     return {"with_stock": with_stock, "active_count": active_count,
             "low": [(names[i], usable, level) for i, (usable, level) in shown],
             "low_count": len(low),

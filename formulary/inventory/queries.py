@@ -30,7 +30,7 @@ from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
-from formulary.db import is_sqlite
+from formulary.db import is_sqlite, rows_of
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
 
@@ -116,12 +116,9 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     expiry date on ``today``, with their unit cost: the only lots whose usability
     depends on more than their status and dates. One statement (``ingredient_ids``: at
     most ``sums.CHUNK`` of them)."""
-    if session.autoflush:  # what ``session.execute`` would do first
-        session.flush()
-    connection = session.connection()
-    statement, decoders = _raw_vials(connection.dialect, ingredient_ids is not None)
+    statement, decoders = _raw_vials(session.get_bind().dialect, ingredient_ids is not None)
     params = {"today": today} if ingredient_ids is None else {"today": today, "ids": ingredient_ids}
-    result = connection.execute(statement, params)
+    result = rows_of(session, statement, params)
     types = [column[1] for column in result.cursor.description]
     global _VIALS_BUILT
     built = _VIALS_BUILT
@@ -207,7 +204,7 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
     result: dict[int, Decimal] = {}
     for chunk in chunked(ingredient_ids):
         params = {"today": today} if chunk is None else {"today": today, "ids": chunk}
-        for ingredient_id, amount in session.execute(_unusable_sums(session, chunk is not None), params):
+        for ingredient_id, amount in rows_of(session, _unusable_sums(session, chunk is not None), params):
             result[ingredient_id] = from_sum(sqlite, amount)
         read = vials if vials is not None else opened_vials(session, today, chunk)
         lots = [lot for lot, _cost in read]
@@ -279,7 +276,7 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
     is below its level or some of its stock is not usable: only those are read.
     """
     unusable = unusable_on_hand(session, None, now, tz, vials=vials, usable=usable)
-    rows = session.execute(_LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
+    rows = rows_of(session, _LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:
@@ -289,7 +286,7 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
             emptied += 1
         if active and level is not None and usable < level:
             low[ingredient_id] = (usable, level)
-    with_total = session.execute(_WITH_TOTAL).scalar_one()
+    with_total = rows_of(session, _WITH_TOTAL).scalar_one()
     return low, with_total - emptied
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
+from formulary.db import rows_of
 from formulary.domain.stock import usable_each
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries, usage
@@ -67,13 +68,13 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
     starts = week_starts(today, weeks)
     index = {d: i for i, d in enumerate(starts)}
     in_weeks = {"first": starts[0], "last": starts[-1]}
-    drawn = session.execute(_USAGE["drawn"], in_weeks).all()
+    drawn = rows_of(session, _USAGE["drawn"], in_weeks).all()
     ranked = sorted(drawn, key=lambda r: (-int(r[3]), r[1].casefold()))[:top]
     if not ranked:
         return [], starts
     values: dict[int, list[int]] = {r[0]: [0] * weeks for r in ranked}
-    for ingredient_id, week, micro in session.execute(
-            _USAGE["weekly"], {**in_weeks, "ids": sorted(values)}):
+    for ingredient_id, week, micro in rows_of(
+            session, _USAGE["weekly"], {**in_weeks, "ids": sorted(values)}):
         values[ingredient_id][index[week]] += micro  # whole millionths: Decimals for those shown
     return [Series(name, unit, tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
                                      for v in values[ingredient_id]))
@@ -104,7 +105,7 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
     value = defaultdict(lambda: Decimal(0))
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {"today": today, **{f"first_{i}": f for i, f in enumerate(firsts[1:])}}
-    rows = session.execute(_expiring_per_month(sqlite, months), params).all()
+    rows = rows_of(session, _expiring_per_month(sqlite, months), params).all()
     for index, count, amount in rows:
         key = firsts[int(index)]
         lots[key] += count
