@@ -125,8 +125,9 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     vials, kept = [], {}
     for raw in map(tuple, result.all()):  # plain tuples: hashed and compared in C
         # the driver's values as they came (none decoded yet): a key equal to a row read
-        # before decodes to the same values. Decimals are keyed by their spelling too
-        # ("1.0" and "1.00" are equal but read differently).
+        # before decodes to the same values (the columns' types are the statement's, the
+        # same on every read). Decimals are keyed by their spelling too ("1.0" and
+        # "1.00" are equal but read differently).
         key = (raw, *(repr(raw[i]) for i in _NUMERIC_AT))
         vial = built.get(key)
         if vial is None:
@@ -180,7 +181,7 @@ def _raw_vials(dialect, of_ids: bool) -> tuple:
         def decoders(types: list) -> list:
             key = tuple(types)
             if key not in by_types:
-                by_types[key] = [c.type._cached_result_processor(dialect, t)
+                by_types[key] = [c.type.dialect_impl(dialect).result_processor(dialect, t)
                                  for c, t in zip(_VIAL_COLUMNS, types)]
             return by_types[key]
 
