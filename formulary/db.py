@@ -69,6 +69,16 @@ def lock_commit_order(session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _COMMIT_ORDER_LOCK})
 
 
+def rows_of(session, statement, params: dict | None = None):
+    """``session.execute(statement, params)`` for a statement of plain columns (no ORM
+    entity to build), run on the session's connection: the same transaction, after the
+    same autoflush, the same rows, without the ORM's handling of the result (about
+    0.1 ms a statement: the dashboard runs some twenty on every first view)."""
+    if session.autoflush:  # what ``session.execute`` does first
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def is_sqlite(engine_or_session) -> bool:
     bind = getattr(engine_or_session, "bind", engine_or_session)
     if hasattr(engine_or_session, "get_bind"):

@@ -5,16 +5,18 @@ course or a session changes, or the day (``courses.revision``)."""
 
 from __future__ import annotations
 
-from flask import current_app, has_app_context, render_template
+from flask import current_app, has_app_context
 from markupsafe import Markup
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Date, Integer, and_, bindparam, case, func, select
 
 from formulary import clock
 from formulary.auth.permissions import COURSES_VIEW, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.courses import revision as courses_revision
 from formulary.courses.models import Course, CourseSession
+from formulary.db import rows_of
 from formulary.extensions import db
+from formulary.main import rendered
 from formulary.patients.models import Patient
 
 LISTED = 20
@@ -33,8 +35,8 @@ def counts_by_practitioner(session, today) -> dict[int, tuple[int, int]]:
     def n(cond):
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    rows = session.execute(
-        select(Course.practitioner_id, n(due), n(overdue))
+    rows = rows_of(
+        session, select(Course.practitioner_id, n(due), n(overdue))
         .select_from(CourseSession).join(Course, Course.id == CourseSession.course_id)
         .where(_open(), CourseSession.planned_on <= today)
         .group_by(Course.practitioner_id)).all()
@@ -70,16 +72,26 @@ def due_counts(session, today, user_id: int) -> dict[str, int]:
             "my_due": mine[0], "my_overdue": mine[1]}
 
 
+_DUE_SESSIONS: dict[str, object] = {}
+
+
 def due_sessions(session, today, limit: int = LISTED) -> list:
-    return session.execute(
-        select(CourseSession.id, CourseSession.number, CourseSession.planned_on,
-               Course.id.label("course_id"), Course.practitioner_id, Patient.id.label("patient_id"),
-               Patient.mrn, Patient.first_name, Patient.last_name, Cocktail.name.label("cocktail"))
-        .join(Course, Course.id == CourseSession.course_id)
-        .join(Patient, Patient.id == Course.patient_id)
-        .join(Cocktail, Cocktail.id == Course.cocktail_id)
-        .where(_open(), CourseSession.planned_on <= today)
-        .order_by(CourseSession.planned_on, CourseSession.id).limit(limit)).all()
+    """The ``limit`` oldest open sessions due by ``today``, with their patient and
+    cocktail. The statement is built once (``today`` and ``limit`` bound at execution):
+    building it cost more per view than the database takes to run it."""
+    if not _DUE_SESSIONS:
+        _DUE_SESSIONS["due"] = (
+            select(CourseSession.id, CourseSession.number, CourseSession.planned_on,
+                   Course.id.label("course_id"), Course.practitioner_id,
+                   Patient.id.label("patient_id"), Patient.mrn, Patient.first_name,
+                   Patient.last_name, Cocktail.name.label("cocktail"))
+            .join(Course, Course.id == CourseSession.course_id)
+            .join(Patient, Patient.id == Course.patient_id)
+            .join(Cocktail, Cocktail.id == Course.cocktail_id)
+            .where(_open(), CourseSession.planned_on <= bindparam("today", type_=Date))
+            .order_by(CourseSession.planned_on, CourseSession.id)
+            .limit(bindparam("limit", type_=Integer)))
+    return rows_of(session, _DUE_SESSIONS["due"], {"today": today, "limit": limit}).all()
 
 
 def panels(user) -> list[Markup]:
@@ -88,5 +100,10 @@ def panels(user) -> list[Markup]:
     today = clock.today()
     counts = due_counts(db.session, today, user.id)
     rows = due_sessions(db.session, today) if user.may(COURSES_VIEW) else []
-    return [Markup(render_template("courses/_panel.html", counts=counts, rows=rows, today=today,
-                                   user=user, show_patients=user.may(COURSES_VIEW)))]
+    show = user.may(COURSES_VIEW)
+    # the counts and rows are read on every view (a patient renamed, a session given, the
+    # day turning all change them); the template is drawn again only when a value it
+    # reads differs from the last drawing's
+    key = (tuple(counts.items()), tuple(tuple(r) for r in rows), today, user.id, show)
+    return [rendered.render("courses.sessions", "courses/_panel.html", key, counts=counts,
+                            rows=rows, today=today, user=user, show_patients=show)]

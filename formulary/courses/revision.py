@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from formulary.courses.models import Course, CourseRevision, CourseSession
+from formulary.db import rows_of
 from formulary.session_hooks import install_hooks
 
 _CHANGED = "formulary_courses_changed"
@@ -59,9 +60,12 @@ def new_revision(session: Session) -> None:
         session.execute(insert(CourseRevision).values(id=1, token=uuid.uuid4().hex))
 
 
+_REVISION = select(CourseRevision.token).where(CourseRevision.id == 1)
+
+
 def revision(session: Session) -> str | None:
     """The current token (``None`` before the first change)."""
-    return session.execute(select(CourseRevision.token).where(CourseRevision.id == 1)).scalar()
+    return rows_of(session, _REVISION).scalar()
 
 
 def install(session_class) -> None:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import Date, bindparam, func, select
-from sqlalchemy.orm import joinedload
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
+from formulary.db import rows_of
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries
 from formulary.inventory.models import Ingredient, Lot
+from formulary.main import rendered
 
 SHOWN = 10
 
@@ -35,33 +36,52 @@ def _statements() -> dict[str, object]:
         _STATEMENTS.update(
             active=select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True)),
             expiring_count=select(func.count()).select_from(Lot).where(expiring),
-            expiring_first=(select(Lot).options(joinedload(Lot.ingredient)).where(expiring)
-                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)))
+            # rows, not objects: the panel shows these values and nothing else
+            expiring_first=(select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.quantity_on_hand,
+                                   Ingredient.name.label("ingredient_name"),
+                                   Ingredient.unit.label("ingredient_unit"))
+                            .join(Ingredient, Ingredient.id == Lot.ingredient_id).where(expiring)
+                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)),
+            names=select(Ingredient.id, Ingredient.name, Ingredient.unit)
+            .where(Ingredient.id.in_(bindparam("ids", expanding=True))))
     return _STATEMENTS
 
 
-def stock_summary(now, tz, within_days: int, *, vials: list | None = None) -> dict:
+def stock_summary(now, tz, within_days: int, *, vials: list | None = None,
+                  usable: list[bool] | None = None) -> dict:
     """The panel's figures. ``vials``: the opened vials this request has read
-    (``panel_cache.opened_vials``), or ``None`` to read them."""
+    (``panel_cache.opened_vials``), or ``None`` to read them; ``usable``: whether each
+    is usable at ``now`` (``panel_cache.usable_vials``), or ``None`` to work it out."""
     session = db.session
-    low, with_stock = queries.stock_levels(session, now, tz, vials=vials)
+    low, with_stock = queries.stock_levels(session, now, tz, vials=vials, usable=usable)
     # lowest first: usable stock as a share of the reorder level
     shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
+    statements = _statements()
     names = {}
     if shown:
-        names = {i.id: i for i in session.execute(
-            select(Ingredient).where(Ingredient.id.in_([i for i, _ in shown]))).scalars()}
+        names = {row.id: row for row in rows_of(session, 
+            statements["names"], {"ids": [i for i, _ in shown]})}
     today = queries.today_in(now, tz)
     window = {"today": today, "until": today + timedelta(days=within_days)}
-    statements = _statements()
-    expiring_count = session.execute(statements["expiring_count"], window).scalar_one()
-    expiring_lots = session.execute(statements["expiring_first"], window).scalars().all()
-    active_count = session.execute(statements["active"]).scalar_one()
+    expiring_count = rows_of(session, statements["expiring_count"], window).scalar_one()
+    expiring_lots = rows_of(session, statements["expiring_first"], window).all()
+    active_count = rows_of(session, statements["active"]).scalar_one()
     return {"with_stock": with_stock, "active_count": active_count,
             "low": [(names[i], usable, level) for i, (usable, level) in shown],
             "low_count": len(low),
             "expiring": expiring_lots, "expiring_count": expiring_count,
             "within_days": within_days}
+
+
+def _drawn_from(summary: dict, today) -> tuple:
+    """Every value the panel's template reads of ``summary`` and ``today``, the Decimals
+    by their ``repr`` (its type and digits: "1.0" and "1.00" are equal but read
+    differently)."""
+    return (summary["with_stock"], summary["active_count"], summary["low_count"],
+            summary["expiring_count"], summary["within_days"], today,
+            tuple((tuple(ing), repr(usable), repr(level)) for ing, usable, level in summary["low"]),
+            tuple((lot.id, lot.lot_number, lot.expiry_date, repr(lot.quantity_on_hand),
+                   lot.ingredient_name, lot.ingredient_unit) for lot in summary["expiring"]))
 
 
 def panels(user) -> list[Markup]:
@@ -71,8 +91,12 @@ def panels(user) -> list[Markup]:
     within_days = current_app.config.get("EXPIRING_WITHIN_DAYS", 90)
 
     def render() -> Markup:
-        summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz))
-        return Markup(render_template("inventory/_dashboard.html", s=summary,
-                                      today=queries.today_in(now, tz)))
+        summary = stock_summary(now, tz, within_days, vials=panel_cache.opened_vials(now, tz),
+                                usable=panel_cache.usable_vials(now, tz))
+        today = queries.today_in(now, tz)
+        # a pure function of these values: drawn again only when one differs from the
+        # last drawing's (``main.rendered``)
+        return rendered.render("inventory.stock", "inventory/_dashboard.html",
+                               _drawn_from(summary, today), s=summary, today=today)
 
     return [panel_cache.panel("inventory.stock", within_days, now, tz, render)]

@@ -29,7 +29,7 @@ from typing import Callable, Hashable
 from flask import current_app, g
 from markupsafe import Markup
 
-from formulary.domain.stock import steady_until
+from formulary.domain.stock import steady_until, usable_each
 from formulary.extensions import db
 from formulary.inventory import queries, totals
 from formulary.inventory.queries import today_in
@@ -52,6 +52,26 @@ def opened_vials(now: datetime, tz: tzinfo) -> list:
         g._panel_vials = queries.opened_vials(session, today)
         g._panel_vials_day = today
     return g._panel_vials
+
+
+def usable_vials(now: datetime, tz: tzinfo) -> list[bool]:
+    """``usable_each`` of ``opened_vials(now, tz)`` at ``now``, worked out once per
+    request for the stock levels and the expiry chart: the flags worked out at an
+    instant hold for any later one before the steadiness window's end
+    (``_steady_until``: no in-use period and no day ends in between), so a later
+    ``now`` of the same request within it reuses them. A transaction that has itself
+    changed the stock works them out again."""
+    vials = opened_vials(now, tz)
+    if totals.has_changes(db.session):
+        return usable_each([lot for lot, _cost in vials], now, tz)
+    kept = g.get("_panel_usable")
+    if kept is not None:
+        kept_vials, kept_tz, since, until, flags = kept
+        if kept_vials is vials and kept_tz == str(tz) and since <= now < until:
+            return flags
+    flags = usable_each([lot for lot, _cost in vials], now, tz)
+    g._panel_usable = (vials, str(tz), now, _steady_until(now, tz), flags)
+    return flags
 
 
 def _steady_until(now: datetime, tz: tzinfo) -> datetime:

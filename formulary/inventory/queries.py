@@ -17,18 +17,20 @@ them to it, in a bounded number of statements whatever the amount of data:
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Date, and_, bindparam, func, or_, select
+from sqlalchemy import Date, Numeric, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.types import UserDefinedType
 
 from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
-from formulary.db import is_sqlite
+from formulary.db import is_sqlite, rows_of
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
 
@@ -114,18 +116,23 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     expiry date on ``today``, with their unit cost: the only lots whose usability
     depends on more than their status and dates. One statement (``ingredient_ids``: at
     most ``sums.CHUNK`` of them)."""
-    rows = (session.execute(_OPENED_VIALS, {"today": today}) if ingredient_ids is None
-            else session.execute(_OPENED_VIALS_OF, {"today": today, "ids": ingredient_ids}))
+    statement, decoders = _raw_vials(session.get_bind().dialect, ingredient_ids is not None)
+    params = {"today": today} if ingredient_ids is None else {"today": today, "ids": ingredient_ids}
+    result = rows_of(session, statement, params)
+    types = [column[1] for column in result.cursor.description]
     global _VIALS_BUILT
     built = _VIALS_BUILT
     vials, kept = [], {}
-    for row in rows:
-        # every value, and the Decimals' digits ("1.0" and "1.00" are equal but read
-        # differently); the instants are UTC (``UTCDateTime``)
-        key = (tuple(row), row.quantity_on_hand.as_tuple(),
-               None if row.unit_cost is None else row.unit_cost.as_tuple())
+    for raw in map(tuple, result.all()):  # plain tuples: hashed and compared in C
+        # the driver's values as they came (none decoded yet): a key equal to a row read
+        # before decodes to the same values (the columns' types are the statement's, the
+        # same on every read). Decimals are keyed by their spelling too ("1.0" and
+        # "1.00" are equal but read differently).
+        key = (raw, *(repr(raw[i]) for i in _NUMERIC_AT))
         vial = built.get(key)
         if vial is None:
+            row = _VialRow._make(value if decode is None else decode(value)
+                                 for decode, value in zip(decoders(types), raw))
             vial = (lot_stock_from_row(row), row.unit_cost)
         kept[key] = vial
         vials.append(vial)
@@ -135,21 +142,62 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
 
 
 #: The ``(LotStock, unit cost)`` built from each row of the last full read of the opened
-#: vials, by the row's exact values (the key above): building a ``LotStock`` (its checks)
-#: costs more than reading its row, and most vials are unchanged from one read to the
-#: next. Only a row equal in every value and spelling finds one: what it holds is a pure
-#: function of that row, so it is never stale (a changed vial is a new key); nothing is
-#: kept but values, and each worker keeps only its newest read.
+#: vials, by the row's exact values as the driver gave them (the key above): decoding a
+#: row (dates, instants and Decimals from text and floats on SQLite) and building a
+#: ``LotStock`` (its checks) cost more than reading the row, and most vials are
+#: unchanged from one read to the next. Only a row equal in every value and spelling
+#: finds one: what it holds is a pure function of that row, so it is never stale (a
+#: changed vial is a new key); nothing is kept but values, and each worker keeps only
+#: its newest read.
 _VIALS_BUILT: dict[tuple, tuple[LotStock, Decimal | None]] = {}
+_VIAL_COLUMNS = (*LOT_STOCK_COLUMNS, Lot.unit_cost)
+_VialRow = namedtuple("_VialRow", [c.key for c in _VIAL_COLUMNS])
+_NUMERIC_AT = tuple(i for i, c in enumerate(_VIAL_COLUMNS) if isinstance(c.type, Numeric))
+
+
+class _AsRead(UserDefinedType):
+    """A column read as the driver gives it: no result processing."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw) -> str:  # never rendered: only read through
+        raise NotImplementedError
+
+
+_RAW_VIALS: dict[tuple[str, bool], tuple] = {}
+
+
+def _raw_vials(dialect, of_ids: bool) -> tuple:
+    """``_OPENED_VIALS`` (or ``_OPENED_VIALS_OF``) with its columns read undecoded, and
+    the decoders of their types for this dialect (what SQLAlchemy would apply, by the
+    driver's type codes of the columns), built once per dialect and shape."""
+    key = (dialect.name, of_ids)
+    if key not in _RAW_VIALS:
+        base = _OPENED_VIALS_OF if of_ids else _OPENED_VIALS
+        statement = base.with_only_columns(
+            *(type_coerce(c, _AsRead()).label(c.key) for c in _VIAL_COLUMNS), maintain_column_froms=True)
+        by_types: dict[tuple, list] = {}
+
+        def decoders(types: list) -> list:
+            key = tuple(types)
+            if key not in by_types:
+                by_types[key] = [c.type.dialect_impl(dialect).result_processor(dialect, t)
+                                 for c, t in zip(_VIAL_COLUMNS, types)]
+            return by_types[key]
+
+        _RAW_VIALS[key] = (statement, decoders)
+    return _RAW_VIALS[key]
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
-                     tz: tzinfo, *, vials: list | None = None) -> dict[int, Decimal]:
+                     tz: tzinfo, *, vials: list | None = None,
+                     usable: list[bool] | None = None) -> dict[int, Decimal]:
     """Stock on hand that may not be used, per ingredient (only those with some): lots
     quarantined or recalled, expired (summed by the database), or opened multi-dose vials
     past their in-use period (decided one by one by the domain). Two statements per 500
     ids; one when ``vials``, what ``opened_vials(session, today)`` read for every
-    ingredient at this date, is given (``ingredient_ids`` must then be ``None``)."""
+    ingredient at this date, is given (``ingredient_ids`` must then be ``None``), with
+    ``usable``, when given, ``usable_each`` of those vials at ``now``."""
     if vials is not None and ingredient_ids is not None:
         raise ValueError("vials are every ingredient's: ask for every ingredient")
     today = today_in(now, tz)
@@ -157,12 +205,13 @@ def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now
     result: dict[int, Decimal] = {}
     for chunk in chunked(ingredient_ids):
         params = {"today": today} if chunk is None else {"today": today, "ids": chunk}
-        for ingredient_id, amount in session.execute(_unusable_sums(session, chunk is not None), params):
+        for ingredient_id, amount in rows_of(session, _unusable_sums(session, chunk is not None), params):
             result[ingredient_id] = from_sum(sqlite, amount)
         read = vials if vials is not None else opened_vials(session, today, chunk)
         lots = [lot for lot, _cost in read]
-        for lot, usable in zip(lots, usable_each(lots, now, tz)):
-            if not usable:
+        flags = usable if vials is not None and usable is not None else usable_each(lots, now, tz)
+        for lot, ok in zip(lots, flags):
+            if not ok:
                 result[lot.ingredient_id] = result.get(lot.ingredient_id, ZERO) + lot.on_hand
     return result
 
@@ -216,19 +265,19 @@ def lots_for_ingredients(session: Session, ingredient_ids: Iterable[int]) -> lis
     return lots
 
 
-def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | None = None
-                 ) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
+def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | None = None,
+                 usable: list[bool] | None = None) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
     """The low-stock ingredients (active, with a reorder level, usable stock below it) as
     id -> (usable stock, reorder level), and the number of ingredients with usable stock.
-    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them, is
-    given), whose rows grow with the low-stock ingredients and the lots not plainly
+    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them with
+    ``usable``, is given), whose rows grow with the low-stock ingredients and the lots not plainly
     usable, not with the stock.
 
     Usable stock is at most the total on hand, so an ingredient is low only if its total
     is below its level or some of its stock is not usable: only those are read.
     """
-    unusable = unusable_on_hand(session, None, now, tz, vials=vials)
-    rows = session.execute(_LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
+    unusable = unusable_on_hand(session, None, now, tz, vials=vials, usable=usable)
+    rows = rows_of(session, _LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
     for ingredient_id, level, active, on_hand in rows:
@@ -238,7 +287,7 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
             emptied += 1
         if active and level is not None and usable < level:
             low[ingredient_id] = (usable, level)
-    with_total = session.execute(_WITH_TOTAL).scalar_one()
+    with_total = rows_of(session, _WITH_TOTAL).scalar_one()
     return low, with_total - emptied
 
 

@@ -37,7 +37,7 @@ import uuid
 from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from formulary.db import is_sqlite, utcnow
+from formulary.db import is_sqlite, rows_of, utcnow
 from formulary.inventory import usage
 from formulary.inventory.models import Ingredient, IngredientStock, Lot, Movement, StockRevision
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
@@ -110,9 +110,12 @@ def new_revision(session: Session) -> None:
         session.execute(insert(StockRevision).values(id=1, **values))
 
 
+_REVISION = select(StockRevision.token).where(StockRevision.id == 1)
+
+
 def revision(session: Session) -> str | None:
     """The current stock revision's token (``None`` before the first change)."""
-    return session.execute(select(StockRevision.token).where(StockRevision.id == 1)).scalar()
+    return rows_of(session, _REVISION).scalar()
 
 
 def install(session_class, audit_install) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from formulary.audit.services import record
@@ -333,11 +333,19 @@ def recalls_of_patient(session: Session, patient_id: int) -> list[tuple[Recall, 
 
 
 def open_recall_summaries(session: Session, limit: int = 20) -> tuple[int, list[Recall]]:
-    """The open recalls (how many, and the first ``limit`` of them), for the dashboard."""
-    total = session.execute(select(func.count()).select_from(Recall)
-                            .where(Recall.status == "open")).scalar_one()
-    rows = list(session.execute(recalls_statement(status="open").limit(limit)).unique().scalars())
+    """The open recalls (how many, and the first ``limit`` of them), for the dashboard:
+    its statements built once (``limit`` bound at execution), since building them cost
+    more on every view than running them."""
+    if not _OPEN_RECALLS:
+        _OPEN_RECALLS.update(
+            count=select(func.count()).select_from(Recall).where(Recall.status == "open"),
+            first=recalls_statement(status="open").limit(bindparam("limit", type_=Integer)))
+    total = session.execute(_OPEN_RECALLS["count"]).scalar_one()
+    rows = list(session.execute(_OPEN_RECALLS["first"], {"limit": limit}).unique().scalars())
     return total, rows
+
+
+_OPEN_RECALLS: dict[str, object] = {}
 
 
 def record_worklist_view(session: Session, actor, wl: Worklist, *, via: str) -> None:

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from formulary import clock
 from formulary.auth.permissions import VIEW
+from formulary.db import rows_of
 from formulary.domain.stock import usable_each
 from formulary.extensions import db
 from formulary.inventory import panel_cache, queries, usage
 from formulary.inventory.models import Ingredient, Lot, WeeklyUsage
+from formulary.main import rendered
 from formulary.reports.charts import Series, bar_chart, small_multiples
 from formulary.reports.stock_report import last_usable_day
 from formulary.i18n import _, format_money_l
@@ -66,13 +68,13 @@ def usage_by_week(session: Session, today: date, tz: tzinfo, *, weeks: int = WEE
     starts = week_starts(today, weeks)
     index = {d: i for i, d in enumerate(starts)}
     in_weeks = {"first": starts[0], "last": starts[-1]}
-    drawn = session.execute(_USAGE["drawn"], in_weeks).all()
+    drawn = rows_of(session, _USAGE["drawn"], in_weeks).all()
     ranked = sorted(drawn, key=lambda r: (-int(r[3]), r[1].casefold()))[:top]
     if not ranked:
         return [], starts
     values: dict[int, list[int]] = {r[0]: [0] * weeks for r in ranked}
-    for ingredient_id, week, micro in session.execute(
-            _USAGE["weekly"], {**in_weeks, "ids": sorted(values)}):
+    for ingredient_id, week, micro in rows_of(
+            session, _USAGE["weekly"], {**in_weeks, "ids": sorted(values)}):
         values[ingredient_id][index[week]] += micro  # whole millionths: Decimals for those shown
     return [Series(name, unit, tuple(usage.from_micro(v).quantize(Decimal("0.0001"))
                                      for v in values[ingredient_id]))
@@ -87,13 +89,15 @@ class MonthBucket:
 
 
 def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
-                      months: int = MONTHS, *, vials: list | None = None) -> list[MonthBucket]:
+                      months: int = MONTHS, *, vials: list | None = None,
+                      usable: list[bool] | None = None) -> list[MonthBucket]:
     """Usable lots with stock on hand whose last usable day falls in each of the next
     ``months`` calendar months (this month first). Two queries: the lots whose end is
     their expiry date are counted and valued by the database per month; opened
     multi-dose vials (whose in-use period may end first) are read and placed by the
     stock rules. One query when ``vials`` (what ``queries.opened_vials`` read for every
-    ingredient at this date) is given."""
+    ingredient at this date) is given; ``usable``, when given with them, is
+    ``usable_each`` of those vials at ``now``."""
     today = now.astimezone(tz).date()
     firsts = [date(today.year + (today.month - 1 + i) // 12, (today.month - 1 + i) % 12 + 1, 1)
               for i in range(months + 1)]
@@ -101,15 +105,17 @@ def expiring_by_month(session: Session, now: datetime, tz: tzinfo,
     value = defaultdict(lambda: Decimal(0))
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {"today": today, **{f"first_{i}": f for i, f in enumerate(firsts[1:])}}
-    rows = session.execute(_expiring_per_month(sqlite, months), params).all()
+    rows = rows_of(session, _expiring_per_month(sqlite, months), params).all()
     for index, count, amount in rows:
         key = firsts[int(index)]
         lots[key] += count
         if amount is not None:
             value[key] += (Decimal(int(amount)) / 10_000) if sqlite else Decimal(amount)
     read = queries.opened_vials(session, today) if vials is None else vials
-    for (lot, unit_cost), usable in zip(read, usable_each([lot for lot, _cost in read], now, tz)):
-        if not usable:
+    flags = (usable if vials is not None and usable is not None
+             else usable_each([lot for lot, _cost in read], now, tz))
+    for (lot, unit_cost), ok in zip(read, flags):
+        if not ok:
             continue
         day = last_usable_day(lot, tz)
         if day >= firsts[-1]:
@@ -187,10 +193,18 @@ def _month_year(day: date) -> str:
 
 
 def expiry_chart(session: Session, now: datetime, tz: tzinfo) -> Markup:
-    buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz))
-    return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
-                     [format_money_l(b.value) for b in buckets], chart_id="expiry-chart", unit=_("lots"),
-                     title=_("Usable lots expiring per month, next %(months)s months", months=MONTHS))
+    buckets = expiring_by_month(session, now, tz, vials=panel_cache.opened_vials(now, tz),
+                                usable=panel_cache.usable_vials(now, tz))
+
+    def draw() -> Markup:
+        return bar_chart([_month_year(b.month) for b in buckets], [b.lots for b in buckets],
+                         [format_money_l(b.value) for b in buckets], chart_id="expiry-chart",
+                         unit=_("lots"), title=_("Usable lots expiring per month, next %(months)s months",
+                                                 months=MONTHS))
+
+    # a pure function of the buckets (the values by their digits) in the reader's
+    # language: drawn again only when one differs from the last drawing's
+    return rendered.kept("reports.expiry", tuple((b.month, b.lots, repr(b.value)) for b in buckets), draw)
 
 
 def panels(user) -> list[Markup]:

@@ -63,6 +63,7 @@ def check(now=None) -> dict:
     assert kept == sum(s in OUTSTANDING_STATES for s in states.values())
     assert dashboard.held_and_expired(db.session, now) == (
         list(states.values()).count("on_hold"), list(states.values()).count("expired"))
+    assert dashboard.awaiting(db.session, now) == list(states.values()).count("prepared")
     return states
 
 

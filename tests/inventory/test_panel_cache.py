@@ -269,3 +269,51 @@ def test_an_opened_vial_changed_by_another_process_is_read_anew(app, second_proc
         lot.expiry_date = clock.today() + timedelta(days=20)
     change(expiring_soon)
     assert seen() == {"with-stock": 1, "low-count": 1, "expiring-count": 1}
+
+
+def test_the_stock_panel_and_expiry_chart_drawn_again_when_a_value_shown_changes(app, second_process):
+    """The stock panel's template and the expiry chart are drawn again only when a value
+    they show differs from the last drawing's (``main.rendered``): a change by another
+    process that leaves every count as it was (a lot's quantity, its ingredient's name)
+    is on the next view, in the expiring lots and in the chart's value per month."""
+    from formulary.auth.models import User
+    from formulary.inventory import ingredients
+    from formulary.inventory import lots as lot_services
+    from formulary.inventory.models import Ingredient
+
+    viewer, writer = second_process
+    user_id, session_id, lot_id, ing_id = _stocked_by(
+        writer, name="Zinc sulfate", category="mineral", unit="mL", reorder_level=Decimal(2))
+    with writer.app_context():  # expiring in 20 days, at 1.50 a mL
+        lot = db.session.get(Lot, lot_id)
+        lot.expiry_date, lot.unit_cost = clock.today() + timedelta(days=20), Decimal("1.50")
+        db.session.commit()
+    client = _client_of(viewer, session_id)
+
+    def seen() -> tuple:
+        html = client.get("/dashboard").get_data(as_text=True)
+        row = re.search(r'<tr data-expiring="V1">.*?</tr>', html, re.S).group(0)
+        bars = re.findall(r'<g data-bar="[^"]*" data-value="(\d+)"><rect[^>]*><title>([^<]*)</title>', html)
+        return figures(html), " ".join(re.sub(r"<[^>]+>", " ", row).split()), bars
+
+    def change(do) -> None:
+        with writer.app_context():
+            do(db.session, db.session.get(User, user_id), db.session.get(Lot, lot_id),
+               db.session.get(Ingredient, ing_id))
+            db.session.commit()
+
+    counts, row, bars = seen()
+    assert seen() == (counts, row, bars)  # kept
+    assert counts == {"with-stock": 1, "low-count": 0, "expiring-count": 1}
+    assert "Zinc sulfate · V1" in row and "10 mL" in row
+    assert sum(int(v) for v, _title in bars) == 1 and any("15.00" in t for _v, t in bars)
+
+    change(lambda s, u, lot, ing: lot_services.adjust_lot(s, u, lot, quantity_delta=Decimal(-1),
+                                                          reason="waste"))
+    now = seen()
+    assert now[0] == counts and "9 mL" in now[1] and "10 mL" not in now[1]
+    assert any("13.50" in t for _v, t in now[2]) and not any("15.00" in t for _v, t in now[2])
+
+    change(lambda s, u, lot, ing: ingredients.update_ingredient(s, u, ing, {"name": "Zinc gluconate"}))
+    now = seen()
+    assert now[0] == counts and "Zinc gluconate · V1" in now[1]
