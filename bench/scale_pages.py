@@ -25,9 +25,11 @@ from bench import locales
 PAGES = ("/baseline", "/dashboard", "/ingredients", "/lots", "/cocktails/", "/patients",
          "/patients?q=mar", "/patients?q=HELENE", "/patients?q=h%C3%A9l%C3%A8ne%20mar",
          "/patients?q=MRN-31234", "/patients?q={born}", "/patients?q=zz",
-         "/patients/{patient}/formulations", "/batches", "/lots/{lot}/trace", "/audit/")
+         "/patients/{patient}/formulations", "/batches", "/batches?sort=patient",
+         "/batches?sort=-mrn", "/batches?sort=cocktail", "/batches?sort=patient&page=1000",
+         "/lots/{lot}/trace", "/audit/")
 API = ("ingredients", "lots", "cocktails", "cocktails?per_page=500", "patients", "patients?q=mar",
-       "batches", "users", "courses", "adverse-events", "patients/{patient}/timeline",
+       "batches", "batches?sort=-patient", "users", "courses", "adverse-events", "patients/{patient}/timeline",
        "lots/{lot}/trace")
 
 

@@ -264,22 +264,31 @@ def sort_query(spec) -> tuple:
 def paginate(stmt, serialize: Callable[[Any], dict] | None = None, *, default_per_page: int = 50,
              scalars: bool = True, sort=None, unique: bool = False,
              serialize_all: Callable[[list], list[dict]] | None = None,
-             read: Callable[[list], list] | None = None, count=None) -> dict:
+             read: Callable[[list], list] | None = None, count=None,
+             page_rows: Callable | None = None) -> dict:
     """Run a select with ``?page=&per_page=`` (and ``?sort=`` when ``sort``, a
     ``listing.SortColumns``, is given) and answer ``{items, total, page, per_page}``.
     A page past the last answers the last page (``page`` says which). Each row is
     written by ``serialize``, or the page's rows all at once by ``serialize_all`` (which
     may read what they share in one statement). ``read``: turns the page's rows into what
     ``serialize`` takes, all at once (e.g. their lines in one statement); ``count``: a
-    cheaper statement counting the same rows."""
-    from formulary.listing import api_sort, paged
+    cheaper statement counting the same rows; ``page_rows(sort, page, per_page, total)``:
+    ``(rows, page)`` chosen by the list itself (``stmt`` then only counts)."""
+    from formulary.listing import api_sort, count_of, paged
 
     page = arg_int("page", 1, minimum=1)
     per_page = arg_int("per_page", default_per_page, minimum=1,
                        maximum=current_app.config["API_MAX_PER_PAGE"])
-    if sort is not None:
-        stmt = sort.apply(stmt, api_sort(sort))
-    rows, page, total = paged(stmt, page, per_page, objects=scalars, unique=unique, count=count)
+    order = api_sort(sort) if sort is not None else None
+    if page_rows is not None:
+        total = (db.session.execute(count).scalar_one() if count is not None
+                 else count_of(stmt))
+        rows, page = page_rows(order, page, per_page, total)
+    else:
+        if order is not None:
+            stmt = sort.apply(stmt, order)
+        rows, page, total = paged(stmt, page, per_page, objects=scalars, unique=unique,
+                                  count=count)
     if read is not None:
         rows = read(rows)
     items = serialize_all(list(rows)) if serialize_all is not None else [serialize(r) for r in rows]

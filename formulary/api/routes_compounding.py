@@ -13,7 +13,7 @@ from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
-from formulary.compounding.queries import BATCH_SORT, patients_filter
+from formulary.compounding.queries import BATCH_SORT, batch_list_page, patients_filter
 from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
@@ -182,7 +182,9 @@ def list_batches():
                    status=status, state=state, now=clock.now(), patients=patients)
     return paginate(services.batch_list_query(**filters), batch_json, sort=BATCH_SORT,
                     scalars=False, read=lambda rows: read_page(db.session, rows),
-                    count=count_statement(services.batches_query(**filters)))
+                    count=count_statement(services.batches_query(**filters)),
+                    page_rows=lambda sort, page, per_page, total: batch_list_page(
+                        db.session, filters, sort, page, per_page, total))
 
 
 @api_route("/batches", ["POST"], summary="Prepare a batch (201; 200 when the idempotency key "

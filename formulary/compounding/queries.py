@@ -50,22 +50,64 @@ def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
-def _patient_column(column):
-    return select(column).where(Patient.id == Batch.patient_id).correlate(Batch).scalar_subquery()
-
-
-#: The orders of the batch list (page and API); names through correlated subqueries, so
-#: the list's eager loads stay as they are.
+#: The orders of the batch list (page and API). The list's statement
+#: (``rows.batch_rows_statement``) joins the cocktail and (outer) the patient, so a name is
+#: ordered by the joined column: a correlated subquery per batch made PostgreSQL and SQLite
+#: work out every batch's name before sorting (200-400 ms at 50,000 batches; joined, the
+#: cocktail's order walks its unique index, 1 ms). A batch with no patient has NULL names,
+#: ordered last either way (``listing._nullable``: an expression may be NULL).
 BATCH_SORT = SortColumns(
     columns={"prepared": Batch.prepared_at, "number": Batch.batch_number,
-             "cocktail": select(Cocktail.name_key).where(Cocktail.id == Batch.cocktail_id)
-             .correlate(Batch).scalar_subquery(),
+             "cocktail": Cocktail.name_key,
              "doses": Batch.doses,
-             "patient": (_patient_column(func.lower(Patient.last_name)),
-                         _patient_column(func.lower(Patient.first_name))),
-             "mrn": _patient_column(func.lower(Patient.mrn)),
+             "patient": (func.lower(Patient.last_name), func.lower(Patient.first_name)),
+             "mrn": func.lower(Patient.mrn),
              "beyond_use": Batch.beyond_use_at, "status": Batch.status},
     default="-prepared", tiebreak=(Batch.id,))
+
+
+#: The sorts by the patient: their page is chosen apart (``batch_list_page``).
+_BY_PATIENT = {"patient": (Patient.last_name, Patient.first_name), "mrn": (Patient.mrn,)}
+
+
+def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: int,
+                    total: int) -> tuple[list, int]:
+    """``(rows, page)``: the rows of ``page`` (clamped to the last) of the batch list with
+    ``filters`` (``batch_conditions``) in ``sort``'s order, ``total`` batches in all.
+
+    Sorted by the patient's name or MRN, the batches are chosen in two parts, the page's
+    ids first: those of a patient, by an inner join that walks the patient's name or MRN
+    index (``ix_patient_name_order``, ``ix_patient_mrn_order``: sub-millisecond on both
+    databases), then, once they run out, those of no patient by id. The same order as the
+    one statement ordered ``NULLS LAST`` over the outer join, which had to join and sort
+    every batch of the year (120-130 ms at 50,000 batches; 47 ms for the ids alone)."""
+    from formulary.listing import clamp_page  # listing reads the Flask app's session
+
+    page = clamp_page(page, total, per_page)
+    offset = (page - 1) * per_page
+    stmt = BATCH_SORT.apply(batch_list_query(**filters), sort)
+    if sort.key not in _BY_PATIENT:
+        return session.execute(stmt.limit(per_page).offset(offset)).all(), page
+    conditions = batch_conditions(**filters)
+    down = sort.descending
+    keys = [func.lower(c) for c in _BY_PATIENT[sort.key]] + [Batch.id]
+    ids = list(session.execute(
+        select(Batch.id).join(Patient, Patient.id == Batch.patient_id).where(*conditions)
+        .order_by(*(k.desc() if down else k.asc() for k in keys))
+        .limit(per_page).offset(offset)).scalars())
+    if len(ids) < per_page:  # past the batches of a patient: those of none, by id
+        with_patient = offset + len(ids) if ids else session.execute(
+            select(func.count()).select_from(Batch)
+            .where(*conditions, Batch.patient_id.is_not(None))).scalar_one()
+        ids += session.execute(
+            select(Batch.id).where(*conditions, Batch.patient_id.is_(None))
+            .order_by(Batch.id.desc() if down else Batch.id.asc())
+            .limit(per_page - len(ids)).offset(max(0, offset - with_patient))).scalars()
+    if not ids:
+        return [], page
+    position = {batch_id: i for i, batch_id in enumerate(ids)}
+    rows = session.execute(stmt.where(Batch.id.in_(ids))).all()
+    return sorted(rows, key=lambda r: position[r[0]]), page
 
 
 def patients_filter(session: Session, text: str, *, by_name: bool, field: str = "patient"):

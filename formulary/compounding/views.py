@@ -15,7 +15,7 @@ from formulary.auth.access import require
 from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services, tables
-from formulary.compounding.queries import BATCH_SORT, patients_filter
+from formulary.compounding.queries import BATCH_SORT, batch_list_page, patients_filter
 from formulary.compounding.rows import held_lots_of, read
 from formulary.compounding.state import state_of, state_with_lots
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
@@ -24,7 +24,7 @@ from formulary.domain.errors import DomainError, SafetyBlock, ValidationError
 from formulary.domain.messages import msg
 from formulary.errors import form_errors, throw_away_changes
 from formulary.extensions import db
-from formulary.listing import page_sort, paged
+from formulary.listing import page_sort
 from formulary.patients import services as patient_services
 from formulary.patients.models import Patient
 from formulary.recalls import services as recall_services
@@ -103,11 +103,8 @@ def batches():
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
             cocktail_id=form.cocktail_id.data, patients=patients,
             status=form.status.data or None, state=form.state.data or None, now=clock.now())
-        rows, page, total = paged(
-            BATCH_SORT.apply(services.batch_list_query(**filters), sort), page, PER_PAGE,
-            total=services.count_batches(db.session, services.batches_query(**filters)),
-            objects=False)
-        rows = list(rows)
+        total = services.count_batches(db.session, services.batches_query(**filters))
+        rows, page = batch_list_page(db.session, filters, sort, page, PER_PAGE, total)
         # the page shows no line: each batch's held lots, which alone (with its own
         # columns) decide its state, one statement more (almost always no row)
         held = held_lots_of(db.session, [r[0] for r in rows]) if rows else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, event
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from formulary.db import UTCDateTime, utcnow
@@ -68,6 +68,12 @@ class Patient(db.Model):
         cascade="all, delete-orphan", order_by="PatientCondition.condition")
     allergies: Mapped[list["Allergy"]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="Allergy.id")
+
+
+# The batch list sorted by a patient's name or MRN walks these
+# (compounding.queries.batch_list_page).
+Index("ix_patient_name_order", func.lower(Patient.last_name), func.lower(Patient.first_name))
+Index("ix_patient_mrn_order", func.lower(Patient.mrn))
 
 
 @event.listens_for(Patient, "before_insert")
