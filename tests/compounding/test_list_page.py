@@ -47,14 +47,15 @@ def year(app):
 def test_each_page_is_the_one_statements_page(year, key):
     total_all = sum(year.values())
     filter_sets = [{}, {"status": "verified"}, {"status": "discarded"}, {"state": "expired"}]
-    for extra in filter_sets:
+    two_parts = key in ("patient", "mrn")  # the others are the one statement itself
+    for extra in filter_sets if two_parts else filter_sets[:2]:
         filters = dict(tz=clock.clinic_tz(), now=clock.now(), **extra)
         total = db.session.execute(db.select(db.func.count()).select_from(
             batch_list_query(**filters).order_by(None).subquery())).scalar_one()
         assert total <= total_all
         for descending in (False, True):
             sort = Sort(key, descending)
-            for per_page in (7, 25):
+            for per_page in (7, 25) if two_parts else (25,):
                 pages = max(1, -(-total // per_page))
                 seen = []
                 for page in range(1, pages + 2):  # one past the last: clamped to the last
