@@ -161,10 +161,9 @@ class DriverSelect:
 
     def rows(self, session, params: dict | None = None) -> tuple[list, list]:
         """``(rows, converters)``, by Core (no ORM result set-up) on the session's
-        connection."""
-        connection = session.connection()
-        result = connection.execute(self.statement, params or {})
-        dialect = connection.dialect
+        connection, after the session's autoflush (``rows_of``)."""
+        result = rows_of(session, self.statement, params or {})
+        dialect = result.dialect
         codes = tuple(d[1] for d in result.cursor.description)
         converters = self._converters.get((dialect.name, dialect.driver, codes))
         if converters is None:

@@ -22,15 +22,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Date, Numeric, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import Date, Numeric, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.types import UserDefinedType
 
 from formulary.domain.stock import LotStock, lot_state, usable_each
 from formulary.domain.text import text_key
 from formulary.inventory import totals
 from formulary.inventory.models import Ingredient, IngredientStock, Lot
-from formulary.db import is_sqlite, rows_of
+from formulary.db import DriverSelect, is_sqlite, rows_of
 from formulary.inventory.sums import ZERO, chunked, exact_sum, from_sum
 
 
@@ -116,14 +115,12 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
     expiry date on ``today``, with their unit cost: the only lots whose usability
     depends on more than their status and dates. One statement (``ingredient_ids``: at
     most ``sums.CHUNK`` of them)."""
-    statement, decoders = _raw_vials(session.get_bind().dialect, ingredient_ids is not None)
     params = {"today": today} if ingredient_ids is None else {"today": today, "ids": ingredient_ids}
-    result = rows_of(session, statement, params)
-    types = [column[1] for column in result.cursor.description]
+    rows, decoders = _VIALS_READ[ingredient_ids is not None].rows(session, params)
     global _VIALS_BUILT
     built = _VIALS_BUILT
     vials, kept = [], {}
-    for raw in map(tuple, result.all()):  # plain tuples: hashed and compared in C
+    for raw in map(tuple, rows):  # plain tuples: hashed and compared in C
         # the driver's values as they came (none decoded yet): a key equal to a row read
         # before decodes to the same values (the columns' types are the statement's, the
         # same on every read). Decimals are keyed by their spelling too ("1.0" and
@@ -132,7 +129,7 @@ def opened_vials(session: Session, today: date, ingredient_ids: list[int] | None
         vial = built.get(key)
         if vial is None:
             row = _VialRow._make(value if decode is None else decode(value)
-                                 for decode, value in zip(decoders(types), raw))
+                                 for decode, value in zip(decoders, raw))
             vial = (lot_stock_from_row(row), row.unit_cost)
         kept[key] = vial
         vials.append(vial)
@@ -155,38 +152,9 @@ _VialRow = namedtuple("_VialRow", [c.key for c in _VIAL_COLUMNS])
 _NUMERIC_AT = tuple(i for i, c in enumerate(_VIAL_COLUMNS) if isinstance(c.type, Numeric))
 
 
-class _AsRead(UserDefinedType):
-    """A column read as the driver gives it: no result processing."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **_kw) -> str:  # never rendered: only read through
-        raise NotImplementedError
-
-
-_RAW_VIALS: dict[tuple[str, bool], tuple] = {}
-
-
-def _raw_vials(dialect, of_ids: bool) -> tuple:
-    """``_OPENED_VIALS`` (or ``_OPENED_VIALS_OF``) with its columns read undecoded, and
-    the decoders of their types for this dialect (what SQLAlchemy would apply, by the
-    driver's type codes of the columns), built once per dialect and shape."""
-    key = (dialect.name, of_ids)
-    if key not in _RAW_VIALS:
-        base = _OPENED_VIALS_OF if of_ids else _OPENED_VIALS
-        statement = base.with_only_columns(
-            *(type_coerce(c, _AsRead()).label(c.key) for c in _VIAL_COLUMNS), maintain_column_froms=True)
-        by_types: dict[tuple, list] = {}
-
-        def decoders(types: list) -> list:
-            key = tuple(types)
-            if key not in by_types:
-                by_types[key] = [c.type.dialect_impl(dialect).result_processor(dialect, t)
-                                 for c, t in zip(_VIAL_COLUMNS, types)]
-            return by_types[key]
-
-        _RAW_VIALS[key] = (statement, decoders)
-    return _RAW_VIALS[key]
+#: The opened vials' statements (all of them; those of some ingredients), their rows
+#: read as the driver gives them, with the decoders SQLAlchemy would apply.
+_VIALS_READ = {False: DriverSelect(_OPENED_VIALS), True: DriverSelect(_OPENED_VIALS_OF)}
 
 
 def unusable_on_hand(session: Session, ingredient_ids: Iterable[int] | None, now: datetime,
