@@ -85,10 +85,10 @@ def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: 
 
     page = clamp_page(page, total, per_page)
     offset = (page - 1) * per_page
-    stmt = BATCH_SORT.apply(batch_list_query(**filters), sort)
+    conditions = batch_conditions(**filters)  # the WHERE of every statement below
+    stmt = BATCH_SORT.apply(batch_rows_statement(*conditions), sort)
     if sort.key not in _BY_PATIENT:
         return session.execute(stmt.limit(per_page).offset(offset)).all(), page
-    conditions = batch_conditions(**filters)
     down = sort.descending
     keys = [func.lower(c) for c in _BY_PATIENT[sort.key]] + [Batch.id]
     ids = list(session.execute(
