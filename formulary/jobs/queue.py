@@ -81,6 +81,10 @@ def run_pending(app: Flask, limit: int = 100) -> int:
     h: Huey = app.extensions["huey"]
     done = 0
     while done < limit:
+        # an empty queue ends the run at once (Redis' dequeue would wait for a task
+        # for its read timeout, a second, first)
+        if not h.pending_count():
+            break
         task = h.dequeue()
         if task is None:
             break

@@ -63,7 +63,15 @@ def wait_for(predicate, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
+# Each database and each queue storage once (pairwise), not every pair: the database and
+# the queue play separate parts here (the job's row and file; the task's delivery), and a
+# run costs the suite some twenty seconds.
+PAIRS = [pytest.param("sqlite", "sqlite", id="sqlite-sqlite"),
+         pytest.param("postgresql", "redis", id="postgresql-redis")]
+
+
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize(("backend", "storage"), PAIRS, indirect=True)
 def test_a_worker_killed_mid_export_leaves_no_file_and_the_next_worker_finishes(jobs_app, tmp_path):
     app, url, config = jobs_app
     add_audit_rows(30_000)
