@@ -22,6 +22,7 @@ from formulary.inventory.ledger import check_books
 from formulary.inventory.models import Lot
 from tests.conftest import PG_URL, make_app
 from tests.faults.conftest import ROOT, book_problems, seed
+from tests.rows import count_every_table
 from tests.tampering import tamper
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,8 +51,7 @@ def own_app(request, tmp_path):
 
 
 def table_counts() -> dict[str, int]:
-    result = {t.name: db.session.execute(select(func.count()).select_from(t)).scalar_one()
-              for t in db.metadata.sorted_tables}
+    result = count_every_table()
     db.session.rollback()
     return result
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from formulary.extensions import db
+from tests.rows import count_every_table
 
 GTIN = "09506000134352"   # GS1's example GTIN: valid check digit
 
@@ -23,8 +23,7 @@ def rows(app):
 
     def count() -> dict[str, int]:
         db.session.expire_all()
-        out = {t.name: db.session.execute(select(func.count()).select_from(t)).scalar_one()
-               for t in db.metadata.sorted_tables}
+        out = count_every_table()
         db.session.rollback()
         return out
 
