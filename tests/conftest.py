@@ -219,25 +219,36 @@ def _empty_tables(app) -> None:
         probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
                                    for t in tables)
         filled = set(db.session.execute(text(probe)).scalars())
-        if filled:
+        if dialect == "postgresql":
+            _empty_postgresql(tables, filled)
+        elif filled:
             guarded = [t for t in append_only.TABLES if t in filled]
-            if dialect == "sqlite":
-                db.session.execute(text("PRAGMA foreign_keys=OFF"))
+            db.session.execute(text("PRAGMA foreign_keys=OFF"))
             for statement in append_only.drop_statements(dialect, guarded):
                 db.session.execute(text(statement))
             for table in reversed(tables):
                 if table.name in filled:
                     db.session.execute(table.delete())
-            if guarded:
-                for statement in append_only.trigger_statements(dialect, guarded):
-                    db.session.execute(text(statement))
-            if dialect == "sqlite":
-                db.session.execute(text("PRAGMA foreign_keys=ON"))
-        if dialect == "postgresql":
-            db.session.execute(text(
-                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
-                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
+            for statement in append_only.trigger_statements(dialect, guarded):
+                db.session.execute(text(statement))
+            db.session.execute(text("PRAGMA foreign_keys=ON"))
         db.session.commit()
+
+
+def _empty_postgresql(tables, filled: set) -> None:
+    """The same on PostgreSQL, as one ``DO`` block (one round trip instead of some thirty:
+    on a 2-core box the statements' own overhead was most of a test's set-up)."""
+    from formulary import append_only
+
+    guarded = [t for t in append_only.TABLES if t in filled]
+    body = [*append_only.drop_statements("postgresql", guarded),
+            *(f'DELETE FROM "{t.name}"' for t in reversed(tables) if t.name in filled),
+            # the refusing function stays; only the triggers are made again
+            *append_only.trigger_statements("postgresql", guarded)[1:],
+            "PERFORM setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"]
+    db.session.execute(text(
+        "DO $formulary_empty$ BEGIN " + "; ".join(body) + "; END $formulary_empty$"))
 
 
 def _shared_app(backend: str):

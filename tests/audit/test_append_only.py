@@ -73,3 +73,21 @@ def test_inserts_still_work_and_every_trigger_is_there(rows, make_lot, make_ingr
     assert db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 4
     assert append_only.missing_triggers(db.session.connection()) == []
     db.session.rollback()
+
+
+def test_the_suites_emptying_leaves_every_trigger_in_place(app, rows):
+    """The test suite empties these tables between tests (its triggers dropped and made
+    again in the same transaction): every later test starts with them refusing again."""
+    from tests.conftest import _empty_tables
+
+    db.session.rollback()
+    _empty_tables(app)
+    assert snapshot() == ([], [])
+    assert append_only.missing_triggers(db.session.connection()) == []
+    db.session.rollback()
+    record(db.session, "tester", "thing.change", "thing", 1)
+    db.session.commit()
+    with pytest.raises(IntegrityError, match="append-only"):
+        db.session.connection().execute(text("DELETE FROM audit_entry"))
+    db.session.rollback()
+    assert db.session.execute(select(AuditEntry.seq)).scalars().all() == [1]
