@@ -102,6 +102,21 @@ def pytest_unconfigure(config):
         shutil.rmtree(os.environ["FORMULARY_TEST_TMP"], ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The modules of the longest tests first (those marked ``slow``, then the browser's),
+    the rest in their order: the workers (``--dist loadfile``: one module to a worker at a
+    time, in this order) then end together on short modules, instead of one of them
+    starting a crawl of a minute when the other has nothing left. A stable sort: a
+    module's tests keep their order."""
+    weight = {}
+    for item in items:
+        key = item.nodeid.split("::", 1)[0]
+        mark = 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("browser") else 2
+        weight[key] = min(weight.get(key, 2), mark)
+    items.sort(key=lambda item: weight[item.nodeid.split("::", 1)[0]])
+
+
 def pytest_report_header(config):
     lines = [f"database backends: {', '.join(BACKENDS)}"]
     if not PG_URL:

@@ -6,6 +6,7 @@ The answer is a success or a 4xx with the error envelope (SPEC §9), never a 500
 
 from __future__ import annotations
 
+import pytest
 from datetime import timedelta
 
 from formulary import clock
@@ -67,6 +68,7 @@ def _bodies(w, pharmacist, admin):
     ]
 
 
+@pytest.mark.slow
 def test_every_field_of_the_older_write_routes(world, api, app):
     app.config["PROPAGATE_UNEXPECTED"] = False  # collect every 500, then fail once
     pharmacist, admin = api("pharmacist"), api("admin")

@@ -7,6 +7,7 @@ message; never a 500."""
 
 from __future__ import annotations
 
+import pytest
 from html.parser import HTMLParser
 
 from formulary.extensions import db
@@ -64,6 +65,7 @@ def _shows_why(text: str) -> bool:
                                          'data-testid="error-message"', "import-problems"))
 
 
+@pytest.mark.slow
 def test_every_field_of_the_older_page_forms(world, app, client, login_as):
     app.config["PROPAGATE_UNEXPECTED"] = False  # collect every 500, then fail once
     failures, attacked = [], set()

@@ -6,6 +6,7 @@ with its envelope; a page answers 200 (an unknown sort is ignored with a message
 
 from __future__ import annotations
 
+import pytest
 from tests.hostile.conftest import collect_refusal
 
 HOSTILE = [
@@ -53,6 +54,7 @@ def test_there_are_lists_to_attack(app):
     assert len(list(_get_rules(app, False))) >= 15
 
 
+@pytest.mark.slow
 def test_api_lists_answer_hostile_queries_with_200_or_an_envelope(world, app, client, api):
     admin = api("admin")
     app.config["PROPAGATE_UNEXPECTED"] = False  # collect every 500, then fail once
@@ -73,6 +75,7 @@ def test_api_lists_answer_hostile_queries_with_200_or_an_envelope(world, app, cl
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 def test_pages_answer_hostile_queries_without_a_server_error(world, app, client, login_as):
     login_as("admin")  # every page opens to an admin
     app.config["PROPAGATE_UNEXPECTED"] = False
