@@ -45,3 +45,58 @@ def test_a_statement_run_again_and_again_is_planned_for_its_values(postgres, app
     generic, custom = (int(v or 0) for v in prepared)
     assert custom > 0, "the statement was not prepared: psycopg's prepare_threshold changed?"
     assert generic == 0
+
+
+def _join_collapse_limit() -> str:
+    return db.session.execute(text("SHOW join_collapse_limit")).scalar_one()
+
+
+def test_joins_as_written_holds_for_its_statements_only(postgres, app):
+    from formulary.db import joins_as_written
+
+    before = _join_collapse_limit()
+    with joins_as_written(db.session):
+        assert _join_collapse_limit() == "1"
+    assert _join_collapse_limit() == before == "8"
+    db.session.commit()
+    assert _join_collapse_limit() == "8"  # nothing left on the pooled connection
+
+
+def test_a_failure_inside_joins_as_written_leaves_the_setting_with_the_rollback(postgres, app):
+    from sqlalchemy.exc import DBAPIError
+
+    from formulary.db import joins_as_written
+
+    with pytest.raises(DBAPIError):
+        with joins_as_written(db.session):
+            db.session.execute(text("SELECT 1 / 0"))
+    db.session.rollback()
+    assert _join_collapse_limit() == "8"
+
+
+@pytest.mark.parametrize("url", ["/batches", "/api/v1/batches",
+                                 "/api/v1/adverse-events"])
+def test_the_lists_planned_as_written_leave_the_connection_as_it_was(postgres, app, client,
+                                                                     login_as, api, url):
+    """The batch list and the adverse events plan their statement in its written order,
+    and put the planner's own search back after it (the same connection then serves the
+    rest of the request: the audit of the read, its commit)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def watch(_conn, _cursor, statement, *_args):
+        if "join_collapse_limit" in statement:
+            seen.append(statement.split("=")[-1].strip())
+
+    event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        if url.startswith("/api/"):
+            response = api("admin").get(url.removeprefix("/api/v1/"))
+        else:
+            login_as("admin")
+            response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)
+    assert response.status_code == 200
+    assert seen == ["1", "DEFAULT"]

@@ -23,10 +23,11 @@ from formulary.courses import event_report
 from formulary.courses import events as event_services
 from formulary.courses import scans, services
 from formulary.courses.models import Administration, Course
+from formulary.db import joins_as_written
 from formulary.domain import courses as rules
 from formulary.domain.errors import ValidationError, refuse_unknown_fields
 from formulary.extensions import db
-from formulary.listing import count_statement
+from formulary.listing import count_statement, paged
 from formulary.patients.models import Patient
 from formulary.courses.timeline import timeline
 from formulary.patients.services import get_patient, record_view
@@ -473,8 +474,15 @@ def listed_events_json(rows) -> list[dict]:
 @writes_on_read
 def list_adverse_events():
     q = event_query_from_args()
-    body = paginate(event_report.listed_events_statement(q), lambda item: item,
-                    scalars=False, read=listed_events_json,
+    listed = event_report.listed_events_statement(q)
+
+    def page_rows(_sort, page: int, per_page: int, total: int):
+        # ten tables looked up from each event: planned in their written order
+        with joins_as_written(db.session):
+            rows, page, _total = paged(listed, page, per_page, total=total, objects=False)
+        return rows, page
+
+    body = paginate(listed, lambda item: item, read=listed_events_json, page_rows=page_rows,
                     count=count_statement(event_report.events_statement(q)))
     actor = current_api_user()
     for patient in sorted({e["patient_id"] for e in body["items"]}):
