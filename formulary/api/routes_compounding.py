@@ -13,14 +13,14 @@ from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
 from formulary.compounding.models import BATCH_STATUSES, Batch
-from formulary.compounding.queries import BATCH_SORT, batch_list_page, patients_filter
+from formulary.compounding.queries import (BATCH_SORT, batch_count_statement, batch_list_page,
+                                           patients_filter)
 from formulary.compounding.rows import read_page
 from formulary.compounding.state import state_of
 from formulary.domain.batch_state import STATES
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.domain.messages import msg
 from formulary.extensions import db
-from formulary.listing import count_statement
 from formulary.i18n import tr, tr_once
 from formulary.patients.models import Patient
 
@@ -182,7 +182,7 @@ def list_batches():
                    status=status, state=state, now=clock.now(), patients=patients)
     return paginate(services.batch_list_query(**filters), batch_json, sort=BATCH_SORT,
                     scalars=False, read=lambda rows: read_page(db.session, rows),
-                    count=count_statement(services.batches_query(**filters)),
+                    count=batch_count_statement(filters),
                     page_rows=lambda sort, page, per_page, total: batch_list_page(
                         db.session, filters, sort, page, per_page, total))
 

@@ -91,7 +91,8 @@ class BatchLine(db.Model):
 
 class BatchTally(db.Model):
     """One row (id 1): how many batches are ``outstanding`` (doses left, no lot on hold,
-    not discarded), kept by ``compounding.tally`` in the transaction that changes them.
+    not discarded), and how many there are in all, kept by ``compounding.tally`` in the
+    transaction that changes them.
     The dashboard's "expired, not given" is this number less the outstanding batches
     still within their beyond-use instant (a few: an index range of the recent ones)."""
 
@@ -99,3 +100,6 @@ class BatchTally(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     outstanding: Mapped[int] = mapped_column(Integer, default=0)
+    #: every batch ever prepared (the batch list's total when it is not filtered: a
+    #: count of 50,000 rows cost PostgreSQL 5-6 ms on each view of the list)
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -310,7 +310,14 @@ def get_lot(session: Session, lot_id: int) -> Lot:
     return lot
 
 
-def count_batches(session: Session, stmt) -> int:
+def batch_count_statement(filters: dict):
+    """A statement counting the batch list's batches with ``filters``
+    (``batch_conditions``): unfiltered, the tally's total of batches (one row, kept at
+    every commit that adds a batch: ``compounding.tally``), else a count of the batches."""
+    from formulary.compounding import tally
     from formulary.listing import count_statement  # listing reads the Flask app's session
 
-    return session.execute(count_statement(stmt)).scalar_one()
+    if not batch_conditions(**filters):
+        return tally.total_statement()
+    return count_statement(batches_query(**filters))
+

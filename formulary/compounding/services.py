@@ -49,7 +49,7 @@ from formulary.patients.screening import screen_patient
 
 # Reading lives in queries.py; re-exported so callers find every batch action here.
 from formulary.compounding.queries import (LotTrace, batch_list_query,  # noqa: F401
-                                           batch_options, batches_query, count_batches,
+                                           batch_options, batches_query,
                                            get_batch, get_lot, local_day_bounds, trace_lot)
 
 MAX_DOSES = 1000

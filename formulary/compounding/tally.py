@@ -18,6 +18,11 @@ recent ones): constant work whatever the history.
   ``UPDATE``s (``outstanding_clause``: false -> true, true -> false); the tally row is
   moved by the difference of the two row counts.
 
+The same row keeps the number of batches in all (``total``, the batch list's total when
+no filter is given): the batches the session inserted are noted at each flush, and at
+commit those still there (a savepoint rolled back takes its own) move it, in the same
+``UPDATE`` as the outstanding ones.
+
 Recomputing from the database, rather than reasoning about each change, keeps the flags
 right through savepoints rolled back (a noted batch that did not change is recomputed
 to the same value) and through writers that raced: the batch rows' locks put the
@@ -45,6 +50,7 @@ from formulary.session_hooks import install_hooks
 _BATCHES = "formulary_tally_batches"  # batch ids whose flag to work out again
 _LOTS = "formulary_tally_lots"        # lots whose status changed: their batches too
 _RECOUNT = "formulary_tally_recount"  # a batch was deleted: count the flags again
+_NEW = "formulary_tally_new"          # batch ids inserted: the total of batches
 
 
 def outstanding_clause():
@@ -69,6 +75,8 @@ def _after_flush(session: Session, _context) -> None:
         if isinstance(obj, Batch):
             if obj not in session.deleted:
                 _noted(session, _BATCHES).add(obj.id)
+            if obj in session.new:
+                _noted(session, _NEW).add(obj.id)
         elif isinstance(obj, (Administration, BatchLine)):
             batch_ids = _noted(session, _BATCHES)
             batch_ids.add(obj.batch_id)
@@ -91,14 +99,18 @@ def _settle(session: Session) -> None:
     batch_ids = session.info.pop(_BATCHES, None) or set()
     lot_ids = session.info.pop(_LOTS, None) or set()
     recount = session.info.pop(_RECOUNT, False)
+    new_ids = session.info.pop(_NEW, None)
     if batch_ids or lot_ids:
         delta = refresh(session, batch_ids, lot_ids)
     else:
         delta = 0
+    # the batches inserted that are still there (a savepoint rolled back takes its own)
+    added = session.execute(select(func.count()).select_from(Batch).where(
+        Batch.id.in_(sorted(new_ids)))).scalar_one() if new_ids else 0
     if recount:
         _set_tally(session, None)
-    elif delta:
-        _set_tally(session, delta)
+    elif delta or added:
+        _set_tally(session, delta, added)
 
 
 def refresh(session: Session, batch_ids, lot_ids=()) -> int:
@@ -142,14 +154,18 @@ def lock_batches_of_lots(session: Session, lot_ids) -> None:
         .order_by(Batch.id).with_for_update(key_share=True)).all()
 
 
-def _set_tally(session: Session, delta: int | None) -> None:
-    """Move the tally by ``delta``, or (``None``) count it again from the flags. The row
-    is made when missing (a database made without the migration that makes it)."""
+def _set_tally(session: Session, delta: int | None, added: int = 0) -> None:
+    """Move the tally by ``delta`` outstanding batches and ``added`` batches in all, or
+    (``delta`` ``None``) count both again. The row is made when missing (a database made
+    without the migration that makes it)."""
     counted = select(func.count()).select_from(Batch).where(Batch.outstanding.is_(True)).scalar_subquery()
-    value = counted if delta is None else BatchTally.outstanding + delta
-    if session.execute(update(BatchTally).where(BatchTally.id == 1).values(outstanding=value)
+    every = select(func.count()).select_from(Batch).scalar_subquery()
+    values = ({"outstanding": counted, "total": every} if delta is None else
+              {"outstanding": BatchTally.outstanding + delta, "total": BatchTally.total + added})
+    if session.execute(update(BatchTally).where(BatchTally.id == 1).values(**values)
                        .execution_options(synchronize_session=False)).rowcount == 0:
-        session.execute(BatchTally.__table__.insert().values(id=1, outstanding=counted))
+        session.execute(BatchTally.__table__.insert().values(id=1, outstanding=counted,
+                                                             total=every))
 
 
 def tally_statement():
@@ -158,9 +174,16 @@ def tally_statement():
             .where(BatchTally.id == 1).scalar_subquery())
 
 
+def total_statement():
+    """SQL: the number of batches, every one ever prepared (0 before the first batch):
+    the batch list's total when no filter is given."""
+    return (select(func.coalesce(func.max(BatchTally.total), 0))
+            .where(BatchTally.id == 1))
+
+
 def _forget(session: Session, transaction) -> None:
     if transaction.parent is None:
-        for key in (_BATCHES, _LOTS, _RECOUNT):
+        for key in (_BATCHES, _LOTS, _RECOUNT, _NEW):
             session.info.pop(key, None)
 
 
@@ -199,4 +222,8 @@ def check_tally(session: Session) -> list[TallyProblem]:
                               .where(outstanding_clause())).scalar_one()
     if recorded != counted:
         problems.append(TallyProblem(f"tally: recorded {recorded}, recount {counted}"))
+    recorded = session.execute(total_statement()).scalar_one()
+    counted = session.execute(select(func.count()).select_from(Batch)).scalar_one()
+    if recorded != counted:
+        problems.append(TallyProblem(f"batches in all: recorded {recorded}, recount {counted}"))
     return problems

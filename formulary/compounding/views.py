@@ -15,7 +15,8 @@ from formulary.auth.access import require
 from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, REPORTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import labels, services, tables
-from formulary.compounding.queries import BATCH_SORT, batch_list_page, patients_filter
+from formulary.compounding.queries import (BATCH_SORT, batch_count_statement, batch_list_page,
+                                           patients_filter)
 from formulary.compounding.rows import held_lots_of, read
 from formulary.compounding.state import state_of, state_with_lots
 from formulary.compounding.forms import ConfirmForm, DiscardForm, FilterForm, PreviewForm, VerifyForm
@@ -103,7 +104,7 @@ def batches():
             tz=clock.clinic_tz(), date_from=form.date_from.data, date_to=form.date_to.data,
             cocktail_id=form.cocktail_id.data, patients=patients,
             status=form.status.data or None, state=form.state.data or None, now=clock.now())
-        total = services.count_batches(db.session, services.batches_query(**filters))
+        total = db.session.execute(batch_count_statement(filters)).scalar_one()
         rows, page = batch_list_page(db.session, filters, sort, page, PER_PAGE, total)
         # the page shows no line: each batch's held lots, which alone (with its own
         # columns) decide its state, one statement more (almost always no row)

@@ -204,3 +204,43 @@ def test_racing_writers_keep_the_tally(backend, app, start_course, make_batch, p
     with app.app_context():
         assert tally.check_tally(db.session) == []
         check()
+
+
+# --- the number of batches in all (the batch list's unfiltered total) -----------------------
+
+def _total() -> int:
+    return db.session.execute(tally.total_statement()).scalar_one()
+
+
+def test_the_total_counts_the_batches_kept_and_not_one_rolled_back(make_batch, clinic, app,
+                                                                   api):
+    assert _total() == 0
+    a = make_batch(3)
+    b = make_batch(1, verify=False)
+    row = {c: getattr(a, c) for c in ("cocktail_id", "cocktail_version_id", "doses",
+                                      "prepared_by_id", "beyond_use_at", "status")}
+    with db.session.begin_nested():  # a batch inserted, then its savepoint rolled back
+        db.session.add(Batch(**row, batch_number="GONE-1"))
+        db.session.flush()
+        db.session.rollback()
+    db.session.add(Batch(**row, batch_number="KEPT-1"))  # and one kept, by the session
+    db.session.commit()
+    assert _total() == 3 == db.session.execute(select(func.count()).select_from(Batch)).scalar_one()
+    assert tally.check_tally(db.session) == []
+    batch_services.discard_batch(db.session, clinic["checker"], b, "spilt")  # still a batch
+    db.session.commit()
+    assert _total() == 3 and tally.check_tally(db.session) == []
+    # the lists: unfiltered, the kept total; filtered, a count (the same batches)
+    admin = api("admin")
+    assert admin.get("batches").get_json()["total"] == 3
+    assert admin.get("batches?status=discarded").get_json()["total"] == 1
+
+
+def test_a_wrong_total_is_reported_and_rebuilt(make_batch, clinic):
+    make_batch(2)
+    db.session.execute(BatchTally.__table__.update().values(total=BatchTally.total + 5))
+    assert [str(p) for p in tally.check_tally(db.session)] == [
+        "batches in all: recorded 6, recount 1"]
+    tally.rebuild(db.session)
+    db.session.commit()
+    assert _total() == 1 and tally.check_tally(db.session) == []
