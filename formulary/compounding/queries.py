@@ -80,7 +80,9 @@ def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: 
     index (``ix_patient_name_order``, ``ix_patient_mrn_order``: sub-millisecond on both
     databases), then, once they run out, those of no patient by id. The same order as the
     one statement ordered ``NULLS LAST`` over the outer join, which had to join and sort
-    every batch of the year (120-130 ms at 50,000 batches; 47 ms for the ids alone)."""
+    every batch of the year (120-130 ms at 50,000 batches; 47 ms for the ids alone). A
+    page in the list's second half counts the batches of no patient first, and walks the
+    patients' batches from their end (or not at all, past them)."""
     from formulary.listing import clamp_page  # listing reads the Flask app's session
 
     page = clamp_page(page, total, per_page)
@@ -92,14 +94,35 @@ def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: 
             return session.execute(stmt.limit(per_page).offset(offset)).all(), page
     down = sort.descending
     keys = [func.lower(c) for c in _BY_PATIENT[sort.key]] + [Batch.id]
-    ids = list(session.execute(
-        select(Batch.id).join(Patient, Patient.id == Batch.patient_id).where(*conditions)
-        .order_by(*(k.desc() if down else k.asc() for k in keys))
-        .limit(per_page).offset(offset)).scalars())
-    if len(ids) < per_page:  # past the batches of a patient: those of none, by id
-        with_patient = offset + len(ids) if ids else session.execute(
+    of_patients = select(Batch.id).join(Patient, Patient.id == Batch.patient_id).where(*conditions)
+
+    def patients_page(backwards: bool, limit: int, skip: int) -> list[int]:
+        descending = down != backwards
+        return list(session.execute(
+            of_patients.order_by(*(k.desc() if descending else k.asc() for k in keys))
+            .limit(limit).offset(skip)).scalars())
+
+    with_patient = None
+    if offset * 2 >= total:
+        # In the list's second half (the last page, often): the batches of a patient
+        # counted first (all but those of none, which come last in either order), so that
+        # a page past them skips them all, and one among them is walked from their end.
+        # An offset walked from the start joined and sorted them all (150 ms at 40,000).
+        with_patient = total - session.execute(
             select(func.count()).select_from(Batch)
-            .where(*conditions, Batch.patient_id.is_not(None))).scalar_one()
+            .where(*conditions, Batch.patient_id.is_(None))).scalar_one()
+    if with_patient is None:
+        ids = patients_page(False, per_page, offset)
+    elif offset >= with_patient:
+        ids = []
+    else:
+        end = min(offset + per_page, with_patient)
+        ids = patients_page(True, end - offset, with_patient - end)[::-1]
+    if len(ids) < per_page:  # past the batches of a patient: those of none, by id
+        if with_patient is None:
+            with_patient = offset + len(ids) if ids else session.execute(
+                select(func.count()).select_from(Batch)
+                .where(*conditions, Batch.patient_id.is_not(None))).scalar_one()
         ids += session.execute(
             select(Batch.id).where(*conditions, Batch.patient_id.is_(None))
             .order_by(Batch.id.desc() if down else Batch.id.asc())
