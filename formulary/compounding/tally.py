@@ -45,6 +45,7 @@ from formulary.compounding.models import Batch, BatchLine, BatchTally
 from formulary.compounding.state import held_clause
 from formulary.courses.models import Administration
 from formulary.inventory.models import Lot
+from formulary.inventory.sums import chunked
 from formulary.session_hooks import install_hooks
 
 _BATCHES = "formulary_tally_batches"  # batch ids whose flag to work out again
@@ -104,9 +105,11 @@ def _settle(session: Session) -> None:
         delta = refresh(session, batch_ids, lot_ids)
     else:
         delta = 0
-    # the batches inserted that are still there (a savepoint rolled back takes its own)
-    added = session.execute(select(func.count()).select_from(Batch).where(
-        Batch.id.in_(sorted(new_ids)))).scalar_one() if new_ids else 0
+    # the batches inserted that are still there (a savepoint rolled back takes its own),
+    # counted by chunks of ids (a load of many batches through the session stays under
+    # SQLite's limit on bound values)
+    added = sum(session.execute(select(func.count()).select_from(Batch).where(
+        Batch.id.in_(ids))).scalar_one() for ids in chunked(new_ids)) if new_ids else 0
     if recount:
         _set_tally(session, None)
     elif delta or added:
