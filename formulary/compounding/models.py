@@ -30,6 +30,10 @@ class Batch(db.Model):
         # the dashboard's counts by status and beyond-use instant (awaiting verification,
         # past their beyond-use instant), read from the index
         Index("ix_batch_status_beyond_use", "status", "beyond_use_at"),
+        # a patient's batches, and the batches of no patient in id order (the batch list
+        # sorted by patient: its last pages), read from the index on PostgreSQL too
+        # (SQLite's index on patient_id alone holds the rowid after it anyway)
+        Index("ix_batch_patient", "patient_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,7 +41,7 @@ class Batch(db.Model):
     cocktail_id: Mapped[int] = mapped_column(ForeignKey("cocktail.id"), index=True)
     cocktail_version_id: Mapped[int] = mapped_column(ForeignKey("cocktail_version.id"), index=True)
     doses: Mapped[int] = mapped_column(Integer)
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), nullable=True, index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), nullable=True)
     prepared_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     prepared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     beyond_use_at: Mapped[datetime] = mapped_column(UTCDateTime)
