@@ -166,7 +166,11 @@ def test_a_course_from_the_picker_to_the_printed_sheet(page, tmp_path):
         page.fill("[data-testid=event-form] input[name=outcome]", "resolved in 2 days")
         page.click("[data-testid=event-form] button[type=submit]")
         page.wait_for_selector(f"[data-event={kind}]")
-    page.click("[data-event=allergic_reaction] [data-testid=record-allergy]")
+    # the page that shows the reaction loaded whole before its button is pressed: once,
+    # on a loaded box, a click made while it was still loading sent nothing
+    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.click("[data-event=allergic_reaction] [data-testid=record-allergy]")
     page.wait_for_selector("text=Allergy recorded on the patient's record")
 
     # the allergy now blocks session 5, with the screen's reason
