@@ -321,6 +321,26 @@ def writes_compact_json() -> bool:
     return compact is True or (compact is None and not current_app.debug)
 
 
+def json_with_lists(body: dict, key: str, lists: list[str]):
+    """The response ``jsonify(body)`` gives, where ``body`` holds, in order, an empty list
+    under ``key`` for each text of ``lists`` (each a JSON list written apart: once for
+    many items, or kept between requests), the texts put in their places: one encoding
+    of the body, not one per item. ``"key":[]`` stands nowhere else in a compact body but
+    as that key (a quote inside a string is written ``\"``). ``None`` when the app writes
+    indented JSON (debug) or the body is not of that shape: the caller then writes the
+    lists into ``body`` the plain way."""
+    if not writes_compact_json():
+        return None
+    pieces = json_encoder()(body).split(f'"{key}":[]')
+    if len(pieces) != len(lists) + 1:
+        return None
+    text = [pieces[0]]
+    for written, piece in zip(lists, pieces[1:], strict=True):
+        text += (f'"{key}":', written, piece)
+    text.append("\n")
+    return current_app.response_class("".join(text), mimetype="application/json")
+
+
 def iso(value: datetime | date | None) -> str | None:
     return None if value is None else value.isoformat()
 

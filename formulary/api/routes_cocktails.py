@@ -24,8 +24,8 @@ from flask import current_app, request
 
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, created, current_api_user, dec, iso,
-                                json_body, json_encoder, only_fields, paginate, sort_query,
-                                want_type, writes_compact_json)
+                                json_body, json_with_lists, only_fields, paginate,
+                                sort_query, want_type)
 from formulary.auth.permissions import COCKTAILS_APPROVE, COCKTAILS_EDIT, VIEW
 from formulary.cocktails import revision, services
 from formulary.cocktails.composition import (compose_rows, version_component_rows,
@@ -264,27 +264,16 @@ def _composition_text(rows: tuple[tuple, ...], encode) -> tuple[str | None, str]
     return dec(comp.total_volume_ml), encode([_component_json(line) for line in comp.lines])
 
 
-#: What an empty list of components is in the list's JSON: the key and an empty list,
-#: found nowhere else in the body (a quote inside a string is written ``\"``).
-_NO_COMPONENTS = '"components":[]'
-
-
 def _list_response(body: dict, components: list[str]):
     """``body`` (whose items' ``components`` are empty, their JSON text in
-    ``components``) as the text ``jsonify`` writes for it with the components in place:
-    one encoding of the page and the components' text put in, not encoded per item."""
-    # debug's indented JSON, or not the shape this was written for: the plain way
-    pieces = json_encoder()(body).split(_NO_COMPONENTS) if writes_compact_json() else ()
-    if len(pieces) != len(components) + 1:
-        for item, text in zip(body["items"], components, strict=True):
-            item["components"] = json.loads(text)
-        return body
-    text = [pieces[0]]
-    for written, piece in zip(components, pieces[1:], strict=True):
-        text.append(f'"components":{written}')
-        text.append(piece)
-    text.append("\n")
-    return current_app.response_class("".join(text), mimetype="application/json")
+    ``components``) as the text ``jsonify`` writes for it with the components in place
+    (``json_with_lists``); else the plain way."""
+    response = json_with_lists(body, "components", components)
+    if response is not None:
+        return response
+    for item, text in zip(body["items"], components, strict=True):
+        item["components"] = json.loads(text)
+    return body
 
 
 @api_route("/cocktails", ["POST"], summary="Define a cocktail (draft version 1)", tag=TAG,

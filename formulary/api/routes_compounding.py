@@ -7,8 +7,9 @@ from flask import current_app, jsonify, request
 from formulary import clock
 from formulary.api import schema as S
 from formulary.api.core import (PAGE_QUERY, api_route, arg_date_range, arg_int, created,
-                                current_api_user, dec, iso, json_body, json_encoder, only_fields,
-                                paginate, sort_query, want_type, writes_compact_json)
+                                current_api_user, dec, iso, json_body, json_encoder,
+                                json_with_lists, only_fields, paginate, sort_query, want_type,
+                                writes_compact_json)
 from formulary.auth.permissions import BATCHES, COURSES_VIEW, PATIENTS, VIEW
 from formulary.cocktails.models import Cocktail
 from formulary.compounding import services
@@ -87,25 +88,19 @@ def _line_json(line) -> dict:
             "unit": line.unit}
 
 
-#: What an empty list of lines is in a batch's JSON: the key ``lines`` and an empty list,
-#: found nowhere else in the body (a quote inside a string is written ``\"``).
-_NO_LINES = '"lines":[]'
-
-
 def _batches_response(body: dict, batches: list):
     """``body`` (whose ``batches`` are ``_batch_head``s of ``batches``, in order) with
     each batch's lines, as the text ``jsonify`` writes. A recall trace's batches hold
     1,200-1,500 lines that are a few hundred distinct ones (``rows.distinct_lines_of``:
     one object each, shared by the batches): the distinct lines' JSON is written by one
-    encoding, and the body by one more."""
+    encoding, and the body by one more (``json_with_lists``)."""
     def plain():
         for head, batch in zip(body["batches"], batches, strict=True):
             head["lines"] = [_line_json(line) for line in batch.lines]
         return body
 
-    if not writes_compact_json():  # debug's indented JSON: written the plain way
+    if not writes_compact_json():  # debug's indented JSON: no lines written for nothing
         return plain()
-    encode = json_encoder()
     index: dict[int, int] = {}  # by the line object's identity (held by the batches)
     distinct = []
     for batch in batches:
@@ -113,18 +108,13 @@ def _batches_response(body: dict, batches: list):
             if id(line) not in index:
                 index[id(line)] = len(distinct)
                 distinct.append(line)
-    texts = _objects_text(encode, [_line_json(line) for line in distinct])
+    texts = _objects_text(json_encoder(), [_line_json(line) for line in distinct])
     for head in body["batches"]:
         head["lines"] = []
-    pieces = encode(body).split(_NO_LINES)
-    if len(pieces) != len(batches) + 1:  # not the shape this was written for
-        return plain()
-    text = [pieces[0]]
-    for batch, piece in zip(batches, pieces[1:], strict=True):
-        text.append('"lines":[' + ",".join([texts[index[id(line)]] for line in batch.lines])
-                    + "]")
-        text.append(piece)
-    return current_app.response_class("".join(text) + "\n", mimetype="application/json")
+    response = json_with_lists(body, "lines", [
+        "[" + ",".join([texts[index[id(line)]] for line in batch.lines]) + "]"
+        for batch in batches])
+    return plain() if response is None else response
 
 
 def _objects_text(encode, objects: list[dict]) -> list[str]:
