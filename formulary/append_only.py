@@ -35,22 +35,21 @@ EVENTS = ("UPDATE", "DELETE")
 _NAME = "formulary_append_only"
 
 
-def trigger_statements(dialect: str, tables=TABLES) -> list[str]:
+def trigger_statements(dialect: str, tables=TABLES, *, function: bool = True) -> list[str]:
     """The DDL that makes the refusing triggers on ``tables``: for SQLite, else for
-    PostgreSQL (the two databases Formulary runs on)."""
+    PostgreSQL (the two databases Formulary runs on), there with the function they call
+    first unless ``function`` is false (it is never dropped: ``drop_statements``)."""
     if dialect == "sqlite":
         return [
             f"CREATE TRIGGER IF NOT EXISTS {_NAME}_{table}_{event_.lower()} BEFORE {event_} "
             f"ON {table} FOR EACH ROW BEGIN SELECT RAISE(ABORT, "
             f"'{table} is append-only: {event_} refused'); END"
             for table in tables for event_ in EVENTS]
-    return [
-        f"CREATE OR REPLACE FUNCTION {_NAME}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
-        "USING ERRCODE = 'restrict_violation'; END $$",
-        *(f"CREATE OR REPLACE TRIGGER {_NAME} BEFORE UPDATE OR DELETE ON {table} "
-          f"FOR EACH ROW EXECUTE FUNCTION {_NAME}()" for table in tables),
-    ]
+    made = [f"CREATE OR REPLACE FUNCTION {_NAME}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+            "USING ERRCODE = 'restrict_violation'; END $$"] if function else []
+    return [*made, *(f"CREATE OR REPLACE TRIGGER {_NAME} BEFORE UPDATE OR DELETE ON {table} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {_NAME}()" for table in tables)]
 
 
 def drop_statements(dialect: str, tables=TABLES) -> list[str]:

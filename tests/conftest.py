@@ -258,8 +258,7 @@ def _empty_postgresql(tables, filled: set) -> None:
     guarded = [t for t in append_only.TABLES if t in filled]
     body = [*append_only.drop_statements("postgresql", guarded),
             *(f'DELETE FROM "{t.name}"' for t in reversed(tables) if t.name in filled),
-            # the refusing function stays; only the triggers are made again
-            *append_only.trigger_statements("postgresql", guarded)[1:],
+            *append_only.trigger_statements("postgresql", guarded, function=False),
             "PERFORM setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
             "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"]
     db.session.execute(text(
