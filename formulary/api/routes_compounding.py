@@ -108,13 +108,41 @@ def _batches_response(body: dict, batches: list):
             if id(line) not in index:
                 index[id(line)] = len(distinct)
                 distinct.append(line)
-    texts = _objects_text(json_encoder(), [_line_json(line) for line in distinct])
+    texts = _line_texts(distinct)
     for head in body["batches"]:
         head["lines"] = []
     response = json_with_lists(body, "lines", [
         "[" + ",".join([texts[index[id(line)]] for line in batch.lines]) + "]"
         for batch in batches])
     return plain() if response is None else response
+
+
+#: Where a worker keeps lines' JSON texts (``_line_texts``), and how many at most.
+_LINE_TEXTS = "formulary.api.line_texts"
+LINE_TEXTS_KEPT = 20_000
+
+
+def _line_texts(lines: list) -> list[str]:
+    """Each of ``lines`` (``rows.LineRow``s) as the app's encoder writes ``_line_json(line)``.
+
+    A worker keeps the texts it wrote, by the line itself: a ``LineRow`` is frozen and
+    equal to another only when every value its JSON shows is equal (the ingredient's id
+    and name, the lot's id, number and expiry, the quantity's value and the unit; a
+    quantity equal in value is written the same, ``units.to_api``), so a line that
+    changed in any of them is another key, and a text is never stale: nothing depends
+    on who wrote what since. A recall trace's 446 distinct lines are mostly the same
+    from one request to the next: writing them took 2 ms of the request (bench/README.md,
+    round 8). At most ``LINE_TEXTS_KEPT`` are kept; past that, the store starts again."""
+    store = current_app.extensions.setdefault(_LINE_TEXTS, {})
+    texts = [store.get(line) for line in lines]
+    missing = [i for i, text in enumerate(texts) if text is None]
+    if missing:
+        written = _objects_text(json_encoder(), [_line_json(lines[i]) for i in missing])
+        if len(store) + len(missing) > LINE_TEXTS_KEPT:
+            store.clear()
+        for i, text in zip(missing, written, strict=True):
+            texts[i] = store[lines[i]] = text
+    return texts
 
 
 def _objects_text(encode, objects: list[dict]) -> list[str]:

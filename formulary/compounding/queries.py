@@ -18,7 +18,7 @@ from formulary.cocktails.models import Cocktail
 from formulary.compounding.models import Batch, BatchLine
 from formulary.compounding.rows import (PatientRow, batch_rows_statement,
                                        chosen_batch_rows_statement, distinct_lines_of,
-                                       lines_of_lot, lines_select, read)
+                                       lines_of_lot, lines_select, lots_select, read)
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
 from formulary.db import DriverSelect, converted, joins_as_written, utcnow
@@ -273,15 +273,16 @@ def _administrations_statement(lot_id):
 class _TraceStatements:
     batches: DriverSelect
     lines: DriverSelect
+    lots: object  # a select of lots by the bound list ``ids`` (``rows.lots_select``)
     administrations: DriverSelect
 
 
 @cache
 def _trace_statements(postgresql: bool) -> _TraceStatements:
     """The recall trace's statements, built once (the lot a bound parameter ``lot_id``):
-    the batches that used the lot, as ``batch_list_query`` reads them, every line of them,
-    and the administrations that gave some of it. Read as the driver gives them
-    (``db.DriverSelect``), by Core. On PostgreSQL the batches are chosen in a subquery
+    the batches that used the lot, as ``batch_list_query`` reads them, every line of them
+    (and those lines' lots, by their ids), and the administrations that gave some of it.
+    Read as the driver gives them (``db.DriverSelect``), by Core. On PostgreSQL the batches are chosen in a subquery
     planned apart (``rows.chosen_batch_rows_statement``: 4-20 ms of planning down to
     1-1.5); SQLite plans the joins in microseconds and would run the subquery as one
     step more (0.25 ms)."""
@@ -292,6 +293,7 @@ def _trace_statements(postgresql: bool) -> _TraceStatements:
             chosen_batch_rows_statement(*used, order=lambda b: (b.prepared_at.desc(), b.id.desc()))
             if postgresql else batch_rows_statement(*used).order_by(*NEWEST_FIRST)),
         lines=lines_select(select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)),
+        lots=lots_select(postgresql),
         administrations=DriverSelect(_administrations_statement(lot_id)))
 
 
@@ -302,14 +304,16 @@ def _statements_for(session: Session) -> _TraceStatements:
 def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTrace:
     """Recall: every batch that used ``lot``, every administration of it, and every
     patient reached (the batches' patients and those who received a dose). Plain rows
-    (``compounding.rows``): four statements whatever the number of batches. The batches'
-    lines of this lot only (``taken``), unless ``every_line`` (each batch's every line,
-    ``lines``, for its state: the API)."""
+    (``compounding.rows``): four statements whatever the number of batches (five with
+    ``every_line``: the lines' lots are read apart, ``rows.distinct_lines_of``). The
+    batches' lines of this lot only (``taken``), unless ``every_line`` (each batch's every
+    line, ``lines``, for its state: the API)."""
     statements, params = _statements_for(session), {"lot_id": lot.id}
     rows = converted(*statements.batches.rows(session, params))
     if every_line:
         # each distinct line read and converted once, one object shared by the batches
-        by_batch, distinct = distinct_lines_of(session, statements.lines, params)
+        by_batch, distinct = distinct_lines_of(session, statements.lines, statements.lots,
+                                               params)
         batches = read(rows, {b: tuple(distinct[i] for i in idx) for b, idx in by_batch.items()})
         taken = None
     else:

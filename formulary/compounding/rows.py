@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY as postgresql_array
 from sqlalchemy.orm import Session, aliased
 
 from formulary.auth.models import User
 from formulary.cocktails.models import Cocktail, CocktailVersion
 from formulary.compounding.models import Batch, BatchLine
-from formulary.db import DriverSelect
+from formulary.db import DriverSelect, rows_of
 from formulary.domain.batch_state import HELD_LOT_STATUSES, LotFact
 from formulary.inventory.models import Ingredient, Lot
 from formulary.patients.models import Patient
@@ -199,55 +200,87 @@ def lines_of(session: Session, batch_ids, *, lot_id: int | None = None
 
 
 def lines_select(batch_ids) -> DriverSelect:
-    """``lines_of``'s statement for the batches ``batch_ids`` (a select of ids, its values
-    bound parameters), to build once and read with ``distinct_lines_of``."""
-    return DriverSelect(_lines_statement(BatchLine.batch_id.in_(batch_ids)))
+    """The lines of the batches ``batch_ids`` (a select of ids, its values bound
+    parameters) in ``lines_of``'s order, their own columns only (their lots' and
+    ingredients' are read once per lot: ``lots_select``), to build once and read with
+    ``distinct_lines_of``."""
+    return DriverSelect(
+        select(BatchLine.batch_id, BatchLine.ingredient_id, BatchLine.lot_id,
+               BatchLine.quantity, BatchLine.unit)
+        .where(BatchLine.batch_id.in_(batch_ids)).order_by(BatchLine.batch_id, BatchLine.id))
 
 
-def distinct_lines_of(session: Session, lines: DriverSelect, params: dict
+def lots_select(postgresql: bool):
+    """The lots whose ids are the bound list ``ids``, each with its ingredient's name (one
+    row a lot), for ``distinct_lines_of``; built once. PostgreSQL takes the ids as one
+    array (``= ANY``): a list of 172 ids written as 172 parameters took 1.8 ms to plan,
+    as an array 0.7 ms in all."""
+    ids = (Lot.id == any_(bindparam("ids", type_=postgresql_array(Integer))) if postgresql
+           else Lot.id.in_(bindparam("ids", expanding=True)))
+    return (select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.status, Lot.ingredient_id,
+                   Ingredient.name)
+            .join(Ingredient, Ingredient.id == Lot.ingredient_id).where(ids))
+
+
+_INGREDIENT_NAMES = select(Ingredient.id, Ingredient.name).where(
+    Ingredient.id.in_(bindparam("ids", expanding=True)))
+
+
+def distinct_lines_of(session: Session, lines: DriverSelect, lots, params: dict
                       ) -> tuple[dict[int, list[int]], list[LineRow]]:
     """Every line of the batches of ``lines`` (``lines_select``) with ``params``, as
-    ``lines_of`` reads them (one statement, the same order), as ``(by_batch, distinct)``:
-    each batch's lines as indexes into ``distinct``, the lines alike (the same ingredient,
-    lot, quantity and unit) one entry. The rows are read as the driver gives them
-    (``db.DriverSelect``) and each distinct one converted once: the recall trace's 1,500
-    lines are a few hundred distinct ones. Raw values equal are the same value converted
-    (a quantity is a real on SQLite, a ``Decimal`` of the column's scale on PostgreSQL:
-    no two spellings of one number; SQLite keeps a whole real as an integer, so no
-    ``-0.0`` either)."""
+    ``lines_of`` reads them (the same order), as ``(by_batch, distinct)``: each batch's
+    lines as indexes into ``distinct``, the lines alike (the same ingredient, lot,
+    quantity and unit) one entry.
+
+    Two statements: the lines' own columns, read as the driver gives them
+    (``db.DriverSelect``), then their lots (``lots``: ``lots_select``) with each lot's
+    ingredient's name. The recall trace's 1,468 lines are of 172 lots and 446 distinct
+    lines: joined to their lot and ingredient in one statement, every line carried their
+    four columns, which the database looked up and the driver read 1,468 times (PostgreSQL:
+    4.6 ms, against 2.3 + 0.7 ms; SQLite 2.7 against 1.3 + 0.5). Each distinct line is
+    converted once. Raw values equal are the same value converted (a quantity is a real on
+    SQLite, a ``Decimal`` of the column's scale on PostgreSQL: no two spellings of one
+    number; SQLite keeps a whole real as an integer, so no ``-0.0`` either). A line whose
+    ingredient is not its lot's (never so, but exact) has its ingredient's name read
+    apart (a third statement)."""
     rows, convert = lines.rows(session, params)
-    _, c_ingredient, c_name, c_lot, c_number, c_expiry, c_status, c_quantity, c_unit = (
-        (lambda v: v) if f is None else f for f in convert)
-    # by ingredient, lot and unit (the lot's and the ingredient's columns are theirs: one
-    # row each in the joins), then the quantities met with them, compared by equality:
-    # hashing a Decimal (PostgreSQL's quantities) costs 2.5 µs, a tenth of a request
-    # for 1,500 lines
-    alike: dict[tuple, list[tuple[object, int]]] = {}
-    distinct: list[LineRow] = []
-    lots: dict[int, LotRow] = {}
-    ingredients: dict[int, Named] = {}
+    _, c_ingredient, c_lot, c_quantity, c_unit = ((lambda v: v) if f is None else f
+                                                 for f in convert)
+    # keyed by the raw values: equal values (a quantity compared by its value) are one key
+    index: dict[tuple, int] = {}
+    raw: list[tuple] = []  # the distinct lines' raw values, in the order first met
     by_batch: dict[int, list[int]] = {}
-    for batch_id, ingredient_id, name, lot_id, number, expiry, status, quantity, unit in rows:
-        same = alike.get((ingredient_id, lot_id, unit))
-        if same is None:
-            same = alike[(ingredient_id, lot_id, unit)] = []
-        for seen, i in same:
-            if seen == quantity:
-                break
+    for batch_id, ingredient_id, lot_id, quantity, unit in rows:
+        key = (ingredient_id, lot_id, quantity, unit)
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(raw)
+            raw.append((c_ingredient(ingredient_id), c_lot(lot_id), quantity, unit))
+        line_indexes = by_batch.get(batch_id)
+        if line_indexes is None:
+            by_batch[batch_id] = [i]
         else:
-            lot = lots.get(lot_id)
-            if lot is None:
-                lot = lots[lot_id] = LotRow(c_lot(lot_id), c_number(number), c_expiry(expiry),
-                                            c_status(status))
-            ingredient = ingredients.get(ingredient_id)
-            if ingredient is None:
-                ingredient = ingredients[ingredient_id] = Named(c_ingredient(ingredient_id),
-                                                                c_name(name))
-            i = len(distinct)
-            distinct.append(LineRow(ingredient.id, ingredient, lot.id, lot, c_quantity(quantity),
-                                    c_unit(unit)))
-            same.append((quantity, i))
-        by_batch.setdefault(batch_id, []).append(i)
+            line_indexes.append(i)
+    if not raw:
+        return by_batch, []
+    found: dict[int, LotRow] = {}
+    names: dict[int, str] = {}
+    for lot_id, number, expiry, status, ingredient_id, name in rows_of(
+            session, lots, {"ids": sorted({r[1] for r in raw})}):
+        found[lot_id] = LotRow(lot_id, number, expiry, status)
+        names[ingredient_id] = name
+    missing = {r[0] for r in raw} - names.keys()
+    if missing:
+        names.update(rows_of(session, _INGREDIENT_NAMES, {"ids": sorted(missing)}).tuples())
+    ingredients: dict[int, Named] = {}
+    distinct: list[LineRow] = []
+    for ingredient_id, lot_id, quantity, unit in raw:
+        ingredient = ingredients.get(ingredient_id)
+        if ingredient is None:
+            ingredient = ingredients[ingredient_id] = Named(ingredient_id, names[ingredient_id])
+        distinct.append(LineRow(ingredient_id, ingredient, lot_id, found[lot_id],
+                                c_quantity(quantity), c_unit(unit)))
     return by_batch, distinct
 
 

@@ -50,7 +50,8 @@ def test_the_distinct_lines_are_the_lines_each_batch_had(app, varied):
     lines alike one object (fewer objects than lines when batches share a cocktail)."""
     lot_id = varied["lot"].id
     of_the_lot = select(BatchLine.batch_id).where(BatchLine.lot_id == lot_id)
-    by_batch, distinct = distinct_lines_of(db.session, _statements_for(db.session).lines,
+    statements = _statements_for(db.session)
+    by_batch, distinct = distinct_lines_of(db.session, statements.lines, statements.lots,
                                            {"lot_id": lot_id})
     plain = lines_of(db.session, of_the_lot)
     assert set(by_batch) == set(plain) and len(plain) == 5
@@ -93,3 +94,94 @@ def test_the_lines_json_by_one_encoding_is_each_ones(app):
         assert _objects_text(encode, []) == []
         assert [json.loads(t) for t in _objects_text(encode, objects)] == objects
         assert current_app.json.compact is not False
+
+
+def _trace_lines(client, lot_id) -> list[dict]:
+    r = client.get(f"lots/{lot_id}/trace")
+    assert r.status_code == 200, r.get_json()
+    return [line for b in r.get_json()["batches"] for line in b["lines"]]
+
+
+def test_a_line_changed_by_another_process_is_written_anew(app, api, varied):
+    """The trace API keeps each distinct line's JSON text by the line's values
+    (``routes_compounding._line_texts``): a change another process commits to what a line
+    shows (its ingredient's name, its lot's number and expiry) is in the next answer,
+    and the answer is the plain one (``test_list_rows``) before and after."""
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, update
+
+    from formulary.inventory.models import Ingredient, Lot
+
+    client = api("pharmacist")
+    lot = varied["lot"]
+    lot_id, ingredient_id, number = lot.id, lot.ingredient_id, lot.lot_number
+    expiry = lot.expiry_date + timedelta(days=30)
+    first = _trace_lines(client, lot_id)
+    assert _trace_lines(client, lot_id) == first  # written from the kept texts
+    assert {line["lot_number"] for line in first if line["lot_id"] == lot_id} == {number}
+    changes = (update(Ingredient).where(Ingredient.id == ingredient_id)
+               .values(name="Lidocaine 2% (renamed)"),
+               update(Lot).where(Lot.id == lot_id)
+               .values(lot_number="LID-1-CORRECTED", expiry_date=expiry))
+    if db.engine.dialect.name == "postgresql":  # by a connection of another engine
+        other = create_engine(db.engine.url.render_as_string(hide_password=False))
+        try:
+            with other.begin() as connection:
+                for change in changes:
+                    connection.execute(change)
+        finally:
+            other.dispose()
+    else:  # the test database is in memory: one connection, written by Core, not the ORM
+        for change in changes:
+            db.session.connection().execute(change)
+        db.session.commit()
+    db.session.expire_all()
+    after = _trace_lines(client, lot_id)
+    ours = [line for line in after if line["lot_id"] == lot_id]
+    assert ours and len(after) == len(first)
+    assert {(line["ingredient_name"], line["lot_number"], line["expiry_date"]) for line in ours} == {
+        ("Lidocaine 2% (renamed)", "LID-1-CORRECTED", expiry.isoformat())}
+    assert [line for line in after if line["lot_id"] != lot_id] == [
+        line for line in first if line["lot_id"] != lot_id]
+
+
+def test_the_kept_line_texts_are_bounded(app, api, varied, make_batch, monkeypatch):
+    """Past ``LINE_TEXTS_KEPT`` texts a worker starts again: answers stay whole and the
+    same, and the store holds no more than the cap or one answer's distinct lines."""
+    from formulary.api import routes_compounding
+
+    monkeypatch.setattr(routes_compounding, "LINE_TEXTS_KEPT", 2)
+    app.extensions.pop(routes_compounding._LINE_TEXTS, None)
+    client = api("pharmacist")
+    lot_id = varied["lot"].id
+    first = _trace_lines(client, lot_id)
+    distinct = {json.dumps(line, sort_keys=True) for line in first}
+    assert len(distinct) > 2
+    store = app.extensions[routes_compounding._LINE_TEXTS]
+    assert len(store) == len(distinct)
+    for _ in range(2):
+        assert _trace_lines(client, lot_id) == first
+        assert len(store) <= len(distinct)
+
+
+def test_a_line_whose_ingredient_is_not_its_lots_is_named_by_its_own(app, varied):
+    """``distinct_lines_of`` reads a lot's ingredient's name with the lot; a line whose
+    ingredient is another (never written so, but read exactly) is named by its own, as
+    the joined statement (``lines_of``) names it."""
+    from sqlalchemy import update
+
+    lot = varied["lot"]
+    other = varied["b5"].lines[0].ingredient_id  # biotin
+    assert other != lot.ingredient_id
+    line_id = next(line.id for line in varied["b1"].lines if line.lot_id == lot.id)
+    db.session.execute(update(BatchLine).where(BatchLine.id == line_id).values(ingredient_id=other))
+    statements = _statements_for(db.session)
+    by_batch, distinct = distinct_lines_of(db.session, statements.lines, statements.lots,
+                                           {"lot_id": lot.id})
+    plain = lines_of(db.session, select(BatchLine.batch_id).where(BatchLine.lot_id == lot.id))
+    for batch_id, lines in plain.items():
+        assert tuple(distinct[i] for i in by_batch[batch_id]) == lines
+    odd = [line for line in distinct if line.lot_id == lot.id and line.ingredient_id == other]
+    assert len(odd) == 1 and odd[0].ingredient.name == varied["b5"].lines[0].ingredient.name
+    db.session.rollback()
