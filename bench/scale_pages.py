@@ -27,7 +27,7 @@ PAGES = ("/baseline", "/dashboard", "/ingredients", "/lots", "/cocktails/", "/pa
          "/patients?q=MRN-31234", "/patients?q={born}", "/patients?q=zz",
          "/patients/{patient}/formulations", "/batches", "/batches?sort=patient",
          "/batches?sort=-mrn", "/batches?sort=cocktail", "/batches?sort=patient&page=1000",
-         "/batches?sort=patient&page=700",
+         "/batches?sort=patient&page=700", "/batches?sort=patient&page=500", "/batches?sort=-mrn&page=400",
          "/lots/{lot}/trace", "/audit/")
 API = ("ingredients", "lots", "cocktails", "cocktails?per_page=500", "patients", "patients?q=mar",
        "batches", "batches?sort=-patient", "users", "courses", "adverse-events", "patients/{patient}/timeline",

@@ -34,6 +34,10 @@ class Batch(db.Model):
         # sorted by patient: its last pages), read from the index on PostgreSQL too
         # (SQLite's index on patient_id alone holds the rowid after it anyway)
         Index("ix_batch_patient", "patient_id", "id"),
+        # the batch list sorted by the patient's name or MRN, paged through these
+        # (``compounding.patient_order``)
+        Index("ix_batch_patient_name_order", "patient_last_key", "patient_first_key", "id"),
+        Index("ix_batch_patient_mrn_order", "patient_mrn_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,6 +64,12 @@ class Batch(db.Model):
     #: ``compounding.tally`` at every commit that changes the batch, its administrations,
     #: its lines or its lots' status; false until the first commit has counted it.
     outstanding: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: ``lower()`` of the patient's last name, first name and MRN (NULL without a patient),
+    #: written by the database's triggers only (``compounding.patient_order``): the batch
+    #: list's order by patient. Not loaded with a batch.
+    patient_last_key: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    patient_first_key: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    patient_mrn_key: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
 
     lines: Mapped[list["BatchLine"]] = relationship(
         back_populates="batch", cascade="all, delete-orphan", order_by="BatchLine.id")
@@ -107,3 +117,6 @@ class BatchTally(db.Model):
     #: every batch ever prepared (the batch list's total when it is not filtered: a
     #: count of 50,000 rows cost PostgreSQL 5-6 ms on each view of the list)
     total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+from formulary.compounding import patient_order  # noqa: E402,F401  (its triggers after create_all)
