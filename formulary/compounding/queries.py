@@ -93,9 +93,9 @@ def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: 
 
     page = clamp_page(page, total, per_page)
     offset = (page - 1) * per_page
-    conditions = batch_conditions(**filters)  # the WHERE of every statement below
-    stmt = BATCH_SORT.apply(batch_rows_statement(*conditions), sort)
+    conditions = batch_conditions(**filters)  # the WHERE of every statement choosing ids
     if sort.key not in _BY_PATIENT:
+        stmt = BATCH_SORT.apply(batch_rows_statement(*conditions), sort)
         with joins_as_written(session):  # seven tables looked up from each batch
             return session.execute(stmt.limit(per_page).offset(offset)).all(), page
     down = sort.descending
@@ -136,8 +136,8 @@ def batch_list_page(session: Session, filters: dict, sort, page: int, per_page: 
     if not ids:
         return [], page
     position = {batch_id: i for i, batch_id in enumerate(ids)}
-    with joins_as_written(session):
-        rows = session.execute(stmt.where(Batch.id.in_(ids))).all()
+    with joins_as_written(session):  # the page's rows by id, put in the page's order here
+        rows = session.execute(batch_rows_statement(Batch.id.in_(ids))).all()
     return sorted(rows, key=lambda r: position[r[0]]), page
 
 
