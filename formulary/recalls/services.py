@@ -335,12 +335,14 @@ def recalls_of_patient(session: Session, patient_id: int) -> list[tuple[Recall, 
 def open_recall_summaries(session: Session, limit: int = 20) -> tuple[int, list[Recall]]:
     """The open recalls (how many, and the first ``limit`` of them), for the dashboard:
     its statements built once (``limit`` bound at execution), since building them cost
-    more on every view than running them."""
+    more on every view than running them; the first ones not read when none is open."""
     if not _OPEN_RECALLS:
         _OPEN_RECALLS.update(
             count=select(func.count()).select_from(Recall).where(Recall.status == "open"),
             first=recalls_statement(status="open").limit(bindparam("limit", type_=Integer)))
     total = session.execute(_OPEN_RECALLS["count"]).scalar_one()
+    if not total:  # most views: no recall open, nothing more to read
+        return 0, []
     rows = list(session.execute(_OPEN_RECALLS["first"], {"limit": limit}).unique().scalars())
     return total, rows
 
