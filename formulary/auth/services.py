@@ -261,7 +261,9 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     if not token or len(token) > 200:
         return None
     digest = ApiToken.digest(token)
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
+    # the token's user in the same statement: one round trip per API request, not two
+    row = session.execute(select(ApiToken).options(joinedload(ApiToken.user))
+                          .where(ApiToken.token_hash == digest)).scalar_one_or_none()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     if row.revoked_at is not None or row.expires_at <= now or not row.user.active:
