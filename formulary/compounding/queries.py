@@ -288,10 +288,10 @@ def _trace_statements(postgresql: bool) -> _TraceStatements:
     """The recall trace's statements, built once (the lot a bound parameter ``lot_id``):
     the batches that used the lot, as ``batch_list_query`` reads them, every line of them
     (and those lines' lots, by their ids), and the administrations that gave some of it.
-    Read as the driver gives them (``db.DriverSelect``), by Core. On PostgreSQL the batches are chosen in a subquery
-    planned apart (``rows.chosen_batch_rows_statement``: 4-20 ms of planning down to
-    1-1.5); SQLite plans the joins in microseconds and would run the subquery as one
-    step more (0.25 ms)."""
+    Read as the driver gives them (``db.DriverSelect``), by Core. On PostgreSQL the
+    batches are chosen in a subquery planned apart (``rows.chosen_batch_rows_statement``:
+    4-20 ms of planning down to 1-1.5); SQLite plans the joins in microseconds and would
+    run the subquery as one step more (0.25 ms)."""
     lot_id = bindparam("lot_id")
     used = batch_conditions(lot_id=lot_id)
     return _TraceStatements(

@@ -93,7 +93,8 @@ def test_rebuild_mends_keys_written_without_the_triggers(app, make_batch, make_p
 
 
 def test_the_migration_makes_the_same_triggers():
-    path = next(Path("migrations/versions").glob("5f3b8d2a7c41_*.py"))
+    versions = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+    path = next(versions.glob("5f3b8d2a7c41_*.py"))
     spec = importlib.util.spec_from_file_location("migration_5f3b8d2a7c41", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
