@@ -66,7 +66,16 @@ def _clinic(app) -> dict:
         return {"patient_id": patient.id, "batches": numbers}
 
 
+def _settled(page) -> None:
+    """Wait for the page's stylesheets and scripts (``load``) before a click: a page found
+    by its content may still be loading them, and a click placed before they apply can
+    land where the element was not yet (twice on a loaded box: a click that sent
+    nothing)."""
+    page.wait_for_load_state("load")
+
+
 def _give(page, session_number: int, batch_number: str) -> None:
+    _settled(page)
     page.click(f"tr[data-session='{session_number}'] [data-testid=give-session]")
     page.wait_for_url("**/give")
     value = page.locator(f"select[name=batch_id] option:has-text('{batch_number}')"
@@ -157,18 +166,18 @@ def test_a_course_from_the_picker_to_the_printed_sheet(page, tmp_path):
     page.wait_for_selector("tr[data-session='4'][data-state=missed]")
 
     # adverse events after session 3: a bruising, then an allergic reaction
+    _settled(page)
     page.locator("tr[data-session='3'] [data-testid=administration-link]").click()
     page.wait_for_url("**/administrations/*")
     administration_url = page.url
     for kind, severity in (("bruising", "mild"), ("allergic_reaction", "moderate")):
+        _settled(page)
         page.select_option("[data-testid=event-form] select[name=kind]", kind)
         page.select_option("[data-testid=event-form] select[name=severity]", severity)
         page.fill("[data-testid=event-form] input[name=outcome]", "resolved in 2 days")
         page.click("[data-testid=event-form] button[type=submit]")
         page.wait_for_selector(f"[data-event={kind}]")
-    # the page that shows the reaction loaded whole before its button is pressed: once,
-    # on a loaded box, a click made while it was still loading sent nothing
-    page.wait_for_load_state("load")
+    _settled(page)  # the page that shows the reaction, before its button is pressed
     with page.expect_navigation():
         page.click("[data-event=allergic_reaction] [data-testid=record-allergy]")
     page.wait_for_selector("text=Allergy recorded on the patient's record")
