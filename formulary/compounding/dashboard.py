@@ -39,37 +39,43 @@ def _statements() -> dict[str, object]:
         # the live statuses spelt out: a range of ix_batch_status_beyond_use for each
         fresh = and_(Batch.status.in_(LIVE_STATUSES), Batch.beyond_use_at > _NOW,
                      Batch.outstanding.is_(True))
+        today = select(
+            func.count().label("total"),
+            func.sum(case((Batch.status == "prepared", 1), else_=0)).label("prepared"),
+            func.sum(case((Batch.status == "verified", 1), else_=0)).label("verified"),
+            func.sum(case((Batch.status == "discarded", 1), else_=0)).label("discarded"),
+        ).where(Batch.prepared_at >= start, Batch.prepared_at < end).subquery("today")
+        # state_clause("prepared"): prepared, within its beyond-use instant, nothing
+        # given, doses left, no lot held; the last two (and not discarded) are the
+        # outstanding flag the writes keep (``compounding.tally``), so only the doses
+        # given are worked out, for the few recent prepared batches
+        awaiting_ = select(func.count()).select_from(Batch).where(
+            Batch.status == "prepared", Batch.beyond_use_at > _NOW,
+            Batch.outstanding.is_(True), Batch.doses_given == 0)
+        held_and_expired_ = (
+            select(func.count()).select_from(Batch).where(held_left).scalar_subquery(),
+            tally.tally_statement(),
+            select(func.count()).select_from(Batch).where(fresh).scalar_subquery())
         _STATEMENTS.update(
-            today=select(
-                func.count(),
-                func.sum(case((Batch.status == "prepared", 1), else_=0)),
-                func.sum(case((Batch.status == "verified", 1), else_=0)),
-                func.sum(case((Batch.status == "discarded", 1), else_=0)),
-            ).where(Batch.prepared_at >= start, Batch.prepared_at < end),
-            # state_clause("prepared"): prepared, within its beyond-use instant, nothing
-            # given, doses left, no lot held; the last two (and not discarded) are the
-            # outstanding flag the writes keep (``compounding.tally``), so only the doses
-            # given are worked out, for the few recent prepared batches
-            awaiting=select(func.count()).select_from(Batch).where(
-                Batch.status == "prepared", Batch.beyond_use_at > _NOW,
-                Batch.outstanding.is_(True), Batch.doses_given == 0),
-            held_and_expired=select(
-                select(func.count()).select_from(Batch).where(held_left).scalar_subquery(),
-                tally.tally_statement(),
-                select(func.count()).select_from(Batch).where(fresh).scalar_subquery()))
+            awaiting=awaiting_, held_and_expired=select(*held_and_expired_),
+            # the panel's every count in one statement (one round trip, not three)
+            panel=select(today.c.total, today.c.prepared, today.c.verified, today.c.discarded,
+                         awaiting_.scalar_subquery(), *held_and_expired_).select_from(today))
     return _STATEMENTS
 
 
-def today_counts(session, tz) -> dict:
-    start, end = local_day_bounds(clock.now().astimezone(tz).date(), tz)
-    statements = _statements()
-    row = rows_of(session, statements["today"], {"start": start, "end": end}).one()
-    now = clock.now()
-    waiting = awaiting(session, now)
-    on_hold, expired = held_and_expired(session, now)
-    return {"total": row[0] or 0, "prepared": row[1] or 0, "verified": row[2] or 0,
-            "discarded": row[3] or 0, "awaiting": waiting, "expired": expired,
-            "on_hold": on_hold}
+def today_counts(session, tz, now=None) -> dict:
+    """The panel's counts at ``now`` (the clock's, by default): the batches of the
+    clinic's day by status, and those awaiting verification, on hold and expired
+    (``awaiting``, ``held_and_expired``), in one statement."""
+    now = now or clock.now()
+    start, end = local_day_bounds(now.astimezone(tz).date(), tz)
+    (total, prepared, verified, discarded, waiting, on_hold, outstanding,
+     fresh_count) = rows_of(session, _statements()["panel"],
+                            {"start": start, "end": end, "now": now}).one()
+    return {"total": total or 0, "prepared": prepared or 0, "verified": verified or 0,
+            "discarded": discarded or 0, "awaiting": int(waiting),
+            "expired": int(outstanding) - int(fresh_count), "on_hold": int(on_hold)}
 
 
 def awaiting(session, now) -> int:

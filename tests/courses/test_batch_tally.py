@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import event, func, insert, select
 
+from formulary import clock
 from formulary.compounding import dashboard, tally
 from formulary.compounding import services as batch_services
 from formulary.compounding.models import Batch, BatchLine, BatchTally
@@ -64,6 +65,25 @@ def check(now=None) -> dict:
     assert dashboard.held_and_expired(db.session, now) == (
         list(states.values()).count("on_hold"), list(states.values()).count("expired"))
     assert dashboard.awaiting(db.session, now) == list(states.values()).count("prepared")
+    # the panel reads the same counts, and today's batches by status, in one statement
+    tz = clock.clinic_tz()
+    start, end = batch_services.local_day_bounds(now.astimezone(tz).date(), tz)
+    today = [status for status, at in db.session.execute(select(Batch.status, Batch.prepared_at))
+             if start <= at < end]
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        counts = dashboard.today_counts(db.session, tz, now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(statements) == 1
+    assert counts == {
+        "total": len(today), "prepared": today.count("prepared"),
+        "verified": today.count("verified"), "discarded": today.count("discarded"),
+        "awaiting": list(states.values()).count("prepared"),
+        "on_hold": list(states.values()).count("on_hold"),
+        "expired": list(states.values()).count("expired")}
     return states
 
 
