@@ -34,16 +34,17 @@ def _statements() -> dict[str, object]:
         expiring = queries.expiring_between(bindparam("today", type_=Date),
                                             bindparam("until", type_=Date))
         _STATEMENTS.update(
-            active=select(func.count()).select_from(Ingredient).where(Ingredient.active.is_(True)),
-            expiring_count=select(func.count()).select_from(Lot).where(expiring),
+            # the two counts in one statement: the lots expiring, the active ingredients
+            counts=select(
+                select(func.count()).select_from(Lot).where(expiring).scalar_subquery(),
+                select(func.count()).select_from(Ingredient)
+                .where(Ingredient.active.is_(True)).scalar_subquery()),
             # rows, not objects: the panel shows these values and nothing else
             expiring_first=(select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.quantity_on_hand,
                                    Ingredient.name.label("ingredient_name"),
                                    Ingredient.unit.label("ingredient_unit"))
                             .join(Ingredient, Ingredient.id == Lot.ingredient_id).where(expiring)
-                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)),
-            names=select(Ingredient.id, Ingredient.name, Ingredient.unit)
-            .where(Ingredient.id.in_(bindparam("ids", expanding=True))))
+                            .order_by(Lot.expiry_date, Lot.id).limit(SHOWN)))
     return _STATEMENTS
 
 
@@ -53,19 +54,15 @@ def stock_summary(now, tz, within_days: int, *, vials: list | None = None,
     (``panel_cache.opened_vials``), or ``None`` to read them; ``usable``: whether each
     is usable at ``now`` (``panel_cache.usable_vials``), or ``None`` to work it out."""
     session = db.session
-    low, with_stock = queries.stock_levels(session, now, tz, vials=vials, usable=usable)
+    low, with_stock, names = queries.stock_levels_named(session, now, tz, vials=vials,
+                                                        usable=usable)
     # lowest first: usable stock as a share of the reorder level
     shown = sorted(low.items(), key=lambda t: (t[1][0] / t[1][1] if t[1][1] else 0, t[0]))[:SHOWN]
     statements = _statements()
-    names = {}
-    if shown:
-        names = {row.id: row for row in rows_of(session, 
-            statements["names"], {"ids": [i for i, _ in shown]})}
     today = queries.today_in(now, tz)
     window = {"today": today, "until": today + timedelta(days=within_days)}
-    expiring_count = rows_of(session, statements["expiring_count"], window).scalar_one()
+    expiring_count, active_count = rows_of(session, statements["counts"], window).one()
     expiring_lots = rows_of(session, statements["expiring_first"], window).all()
-    active_count = rows_of(session, statements["active"]).scalar_one()
     return {"with_stock": with_stock, "active_count": active_count,
             "low": [(names[i], usable, level) for i, (usable, level) in shown],
             "low_count": len(low),

@@ -237,9 +237,25 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
                  usable: list[bool] | None = None) -> tuple[dict[int, tuple[Decimal, Decimal]], int]:
     """The low-stock ingredients (active, with a reorder level, usable stock below it) as
     id -> (usable stock, reorder level), and the number of ingredients with usable stock.
-    Four statements (three when ``vials``, as ``unusable_on_hand`` takes them with
-    ``usable``, is given), whose rows grow with the low-stock ingredients and the lots not plainly
-    usable, not with the stock.
+    ``stock_levels_named`` without the names."""
+    low, with_stock, _names = stock_levels_named(session, now, tz, vials=vials, usable=usable)
+    return low, with_stock
+
+
+#: An ingredient as a list of low stock names it.
+IngredientName = namedtuple("IngredientName", ["id", "name", "unit"])
+
+
+def stock_levels_named(session: Session, now: datetime, tz: tzinfo, *,
+                       vials: list | None = None, usable: list[bool] | None = None
+                       ) -> tuple[dict[int, tuple[Decimal, Decimal]], int, dict[int, IngredientName]]:
+    """``(low, with_stock, names)``: the low-stock ingredients (active, with a reorder
+    level, usable stock below it) as id -> (usable stock, reorder level), the number of
+    ingredients with usable stock, and each low ingredient's ``IngredientName``. Three
+    statements (two when ``vials``, as ``unusable_on_hand`` takes them with ``usable``, is
+    given), whose rows grow with the low-stock ingredients and the lots not plainly
+    usable, not with the stock: the candidates carry their names and the number of
+    ingredients with stock on hand (read alone when there is no candidate).
 
     Usable stock is at most the total on hand, so an ingredient is low only if its total
     is below its level or some of its stock is not usable: only those are read.
@@ -247,29 +263,34 @@ def stock_levels(session: Session, now: datetime, tz: tzinfo, *, vials: list | N
     unusable = unusable_on_hand(session, None, now, tz, vials=vials, usable=usable)
     rows = rows_of(session, _LOW_CANDIDATES, {"ids": sorted(unusable)}).all()
     low: dict[int, tuple[Decimal, Decimal]] = {}
+    names: dict[int, IngredientName] = {}
     emptied = 0  # ingredients with a total on hand but nothing usable
-    for ingredient_id, level, active, on_hand in rows:
+    for ingredient_id, level, active, on_hand, name, unit, _with_total in rows:
         on_hand = Decimal(on_hand)
         usable = on_hand - unusable.get(ingredient_id, ZERO)
         if on_hand > 0 and usable <= 0:
             emptied += 1
         if active and level is not None and usable < level:
             low[ingredient_id] = (usable, level)
-    with_total = rows_of(session, _WITH_TOTAL).scalar_one()
-    return low, with_total - emptied
+            names[ingredient_id] = IngredientName(ingredient_id, name, unit)
+    with_total = rows[0][-1] if rows else rows_of(session, _WITH_TOTAL).scalar_one()
+    return low, with_total - emptied, names
 
 
 #: The ingredients that may be low: active with a reorder level above their total on
 #: hand, or holding stock that may not be used (``ids``, bound at execution; none: an
-#: empty list, which matches nothing). Built once, as the others above.
+#: empty list, which matches nothing), each with its name and unit and, on every row, the
+#: number of ingredients with stock on hand (``_WITH_TOTAL``). Built once, as the others
+#: above.
 _STOCKED = func.coalesce(IngredientStock.on_hand, 0)
+_WITH_TOTAL = select(func.count()).select_from(IngredientStock).where(IngredientStock.on_hand > 0)
 _LOW_CANDIDATES = (
-    select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, _STOCKED)
+    select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, _STOCKED,
+           Ingredient.name, Ingredient.unit, _WITH_TOTAL.scalar_subquery())
     .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
     .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
                     _STOCKED < Ingredient.reorder_level),
                Ingredient.id.in_(bindparam("ids", expanding=True)))))
-_WITH_TOTAL = select(func.count()).select_from(IngredientStock).where(IngredientStock.on_hand > 0)
 
 
 def low_stock_ids(session: Session, now: datetime, tz: tzinfo) -> dict[int, Decimal]:
@@ -311,6 +332,7 @@ def search_filter(q: str):
 
 __all__ = ["expiring_between", "expiring_filter", "lot_read_status", "lots_for_ingredients",
            "low_stock_ids", "on_hand_quantities", "search_filter", "status_filter", "stock_levels",
+           "stock_levels_named", "IngredientName",
            "stock_quantities", "to_lot_stock", "today_in", "unusable_on_hand", "usable_quantities"]
 
 

@@ -149,6 +149,22 @@ def test_unusable_stock_is_summed_exactly(app, make_ingredient, make_lot):
         queries.unusable_on_hand(db.session, [ing.id], now, tz, vials=vials)
 
 
+def test_with_stock_is_counted_when_no_ingredient_may_be_low(app, make_ingredient, make_lot):
+    """The number of ingredients with stock rides on the candidates' rows; with no
+    candidate (no level above the stock, every lot usable) it is read alone."""
+    now, tz = clock.now(), clock.clinic_tz()
+    for _ in range(3):
+        make_lot(make_ingredient(reorder_level=None), "2")
+    make_lot(make_ingredient(reorder_level=Decimal("1")), "5")
+    make_ingredient(reorder_level=None)  # no lot at all
+    assert queries.stock_levels_named(db.session, now, tz) == ({}, 4, {})
+    low_one = make_ingredient(reorder_level=Decimal("10"))
+    make_lot(low_one, "1")
+    assert queries.stock_levels_named(db.session, now, tz) == (
+        {low_one.id: (Decimal("1"), Decimal("10"))}, 5,
+        {low_one.id: (low_one.id, low_one.name, low_one.unit)})
+
+
 @pytest.mark.parametrize("level", ["0.5", "1.5", "3", "4.5", "100"])
 def test_low_stock_and_with_stock_agree_with_the_domain(app, make_ingredient, make_lot, level):
     """``queries.stock_levels`` reads only the candidates (total below the level, or some
@@ -177,6 +193,10 @@ def test_low_stock_and_with_stock_agree_with_the_domain(app, make_ingredient, ma
     low, with_stock = queries.stock_levels(db.session, now, tz)
     assert low == expected_low
     assert with_stock == sum(1 for q in usable.values() if q > 0)
+    # the dashboard's: the same, with each low ingredient's name and unit read with them
+    named = queries.stock_levels_named(db.session, now, tz)
+    assert named == (low, with_stock, {i.id: (i.id, i.name, i.unit) for i in every
+                                       if i.id in expected_low})
     # the dashboard's way: the opened vials read once and handed over
     vials = queries.opened_vials(db.session, today)
     assert queries.stock_levels(db.session, now, tz, vials=vials) == (low, with_stock)
