@@ -286,7 +286,8 @@ _STOCKED = func.coalesce(IngredientStock.on_hand, 0)
 _WITH_TOTAL = select(func.count()).select_from(IngredientStock).where(IngredientStock.on_hand > 0)
 _LOW_CANDIDATES = (
     select(Ingredient.id, Ingredient.reorder_level, Ingredient.active, _STOCKED,
-           Ingredient.name, Ingredient.unit, _WITH_TOTAL.scalar_subquery())
+           Ingredient.name, Ingredient.unit,
+           _WITH_TOTAL.correlate(None).scalar_subquery())  # every ingredient's, not the row's
     .outerjoin(IngredientStock, IngredientStock.ingredient_id == Ingredient.id)
     .where(or_(and_(Ingredient.active.is_(True), Ingredient.reorder_level.is_not(None),
                     _STOCKED < Ingredient.reorder_level),
