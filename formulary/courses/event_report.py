@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, tzinfo
+from functools import cache
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -139,14 +140,10 @@ def listed_events_statement(q: AdverseEventQuery) -> Select:
     :func:`listed_lines`. The unfiltered statement is built once (its ten tables and two
     aliases took longer to build than PostgreSQL takes to run it); the filters are added
     to it for each request."""
-    if not _LISTED:
-        _LISTED.append(_listed_events())
-    return _filtered(_LISTED[0], q)
+    return _filtered(_listed_events(), q)
 
 
-_LISTED: list = []
-
-
+@cache
 def _listed_events() -> Select:
     given_by, recorded_by = aliased(User), aliased(User)
     stmt = (
@@ -167,7 +164,16 @@ def _listed_events() -> Select:
     return stmt.order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc())
 
 
-_LINES: list = []
+@cache
+def _lines_statement() -> Select:
+    """``listed_lines``' statement, built once, the ids bound at each run."""
+    return (select(AdministrationLine.administration_id, AdministrationLine.ingredient_id,
+                   Ingredient.name.label("ingredient_name"), AdministrationLine.lot_id,
+                   Lot.lot_number, AdministrationLine.quantity, AdministrationLine.unit)
+            .join(Ingredient, Ingredient.id == AdministrationLine.ingredient_id)
+            .join(Lot, Lot.id == AdministrationLine.lot_id)
+            .where(AdministrationLine.administration_id.in_(bindparam("ids", expanding=True)))
+            .order_by(AdministrationLine.id))
 
 
 def listed_lines(session: Session, administration_ids: list[int]) -> dict[int, list]:
@@ -176,16 +182,7 @@ def listed_lines(session: Session, administration_ids: list[int]) -> dict[int, l
     out: dict[int, list] = {}
     if not administration_ids:
         return out
-    if not _LINES:  # built once, the ids bound at each run
-        _LINES.append(
-            select(AdministrationLine.administration_id, AdministrationLine.ingredient_id,
-                   Ingredient.name.label("ingredient_name"), AdministrationLine.lot_id,
-                   Lot.lot_number, AdministrationLine.quantity, AdministrationLine.unit)
-            .join(Ingredient, Ingredient.id == AdministrationLine.ingredient_id)
-            .join(Lot, Lot.id == AdministrationLine.lot_id)
-            .where(AdministrationLine.administration_id.in_(bindparam("ids", expanding=True)))
-            .order_by(AdministrationLine.id))
-    rows = session.execute(_LINES[0], {"ids": list(administration_ids)})
+    rows = session.execute(_lines_statement(), {"ids": list(administration_ids)})
     for row in rows:
         out.setdefault(row.administration_id, []).append(row)
     return out
