@@ -103,6 +103,31 @@ def joins_as_written(session):
         rows_of(session, _PLANNERS_ORDER)
 
 
+_GENERIC_PLANS = text("SELECT current_setting('plan_cache_mode'), "
+                      "set_config('plan_cache_mode', 'force_generic_plan', true)")
+_PLAN_MODE_BACK = text("SELECT set_config('plan_cache_mode', :mode, true)")
+
+
+@contextmanager
+def generic_plans(session):
+    """PostgreSQL: the statements run inside reuse one plan made without their values
+    (``plan_cache_mode = force_generic_plan`` for this transaction, put back after them)
+    once psycopg has prepared them (from a statement's fifth run on a connection).
+
+    The app's connections plan every statement for its values (``configure_engine``:
+    one count's generic plan was a thousand times slower). Only for statements whose
+    generic plan was compared with their custom ones and is the same: the recall trace's
+    four, whose one value is a lot's id (bench/README.md, round 9: their planning took
+    2.2 of the trace's 27 ms). If a statement inside fails, the transaction is rolled
+    back, and the setting with it. SQLite: nothing to do."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    mode = rows_of(session, _GENERIC_PLANS).scalar()
+    yield
+    rows_of(session, _PLAN_MODE_BACK, {"mode": mode})
+
+
 def is_sqlite(engine_or_session) -> bool:
     bind = getattr(engine_or_session, "bind", engine_or_session)
     if hasattr(engine_or_session, "get_bind"):

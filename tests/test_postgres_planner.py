@@ -100,3 +100,30 @@ def test_the_lists_planned_as_written_leave_the_connection_as_it_was(postgres, a
         event.remove(db.engine, "before_cursor_execute", watch)
     assert response.status_code == 200
     assert seen == ["1", "DEFAULT"]
+
+
+def _plan_cache_mode() -> str:
+    return db.session.execute(text("SHOW plan_cache_mode")).scalar_one()
+
+
+def test_generic_plans_hold_for_their_statements_only(postgres, app):
+    from formulary.db import generic_plans
+
+    with generic_plans(db.session):
+        assert _plan_cache_mode() == "force_generic_plan"
+    assert _plan_cache_mode() == "force_custom_plan"
+    db.session.commit()
+    assert _plan_cache_mode() == "force_custom_plan"  # nothing left on the pooled connection
+
+
+def test_a_failure_inside_generic_plans_leaves_the_setting_with_the_rollback(postgres, app):
+    from sqlalchemy.exc import DBAPIError
+
+    from formulary.db import generic_plans
+
+    with pytest.raises(DBAPIError):
+        with generic_plans(db.session):
+            db.session.execute(text("SELECT 1 / 0"))
+    db.session.rollback()
+    assert _plan_cache_mode() == "force_custom_plan"
+

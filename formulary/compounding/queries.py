@@ -21,7 +21,7 @@ from formulary.compounding.rows import (PatientRow, batch_rows_statement,
                                        lines_of_lot, lines_select, lots_select, read)
 from formulary.courses.models import Administration, AdministrationLine, CourseSession
 from formulary.compounding.state import state_clause
-from formulary.db import DriverSelect, converted, joins_as_written, utcnow
+from formulary.db import DriverSelect, converted, generic_plans, joins_as_written, utcnow
 from formulary.domain.errors import NotFound, ValidationError
 from formulary.domain.messages import msg
 from formulary.inventory.models import Lot
@@ -315,18 +315,20 @@ def trace_lot(session: Session, lot: Lot, *, every_line: bool = False) -> LotTra
     batches' lines of this lot only (``taken``), unless ``every_line`` (each batch's every
     line, ``lines``, for its state: the API)."""
     statements, params = _statements_for(session), {"lot_id": lot.id}
-    rows = converted(*statements.batches.rows(session, params))
-    if every_line:
-        # each distinct line read and converted once, one object shared by the batches
-        by_batch, distinct = distinct_lines_of(session, statements.lines, statements.lots,
-                                               params)
-        batches = read(rows, {b: tuple(distinct[i] for i in idx) for b, idx in by_batch.items()})
-        taken = None
-    else:
-        batches = read(rows, None)
-        lines = lines_of_lot(session, lot)
-        taken = {b.id: list(lines.get(b.id, ())) for b in batches}
-    administrations = traced_administrations(session, lot)
+    with generic_plans(session):  # their one value, the lot's id, changes no plan
+        rows = converted(*statements.batches.rows(session, params))
+        if every_line:
+            # each distinct line read and converted once, one object shared by the batches
+            by_batch, distinct = distinct_lines_of(session, statements.lines,
+                                                   statements.lots, params)
+            batches = read(rows, {b: tuple(distinct[i] for i in idx)
+                                  for b, idx in by_batch.items()})
+            taken = None
+        else:
+            batches = read(rows, None)
+            lines = lines_of_lot(session, lot)
+            taken = {b.id: list(lines.get(b.id, ())) for b in batches}
+        administrations = traced_administrations(session, lot)
     patients = {b.patient.id: b.patient for b in batches if b.patient is not None}
     for a in administrations:
         patients.setdefault(a.patient.id, a.patient)

@@ -185,3 +185,31 @@ def test_a_line_whose_ingredient_is_not_its_lots_is_named_by_its_own(app, varied
     odd = [line for line in distinct if line.lot_id == lot.id and line.ingredient_id == other]
     assert len(odd) == 1 and odd[0].ingredient.name == varied["b5"].lines[0].ingredient.name
     db.session.rollback()
+
+
+def test_the_trace_reuses_its_plans_and_what_follows_is_planned_for_its_values(
+        app, backend, reached):
+    """PostgreSQL: the trace's statements (``db.generic_plans``), run again and again on
+    one connection, are prepared and run on one generic plan each, and give the same
+    answer; a statement run after them (the held-lot count, whose generic plan is the
+    slow one) is still planned for its values."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    from sqlalchemy import text
+
+    from formulary.compounding.dashboard import held_and_expired
+    from formulary.compounding.queries import trace_lot
+
+    lot = reached["lot"]
+    connection = db.session.connection()  # prepared statements belong to the connection
+    answers = {repr(trace_lot(db.session, lot, every_line=True)) for _ in range(12)}
+    assert len(answers) == 1
+    for _ in range(12):
+        held_and_expired(db.session, clock.now())
+    plans = dict(connection.execute(text(
+        "SELECT CASE WHEN statement LIKE '%batch_tally%' THEN 'held' ELSE 'trace' END, "
+        "sum(generic_plans) FROM pg_prepared_statements WHERE statement LIKE '%batch_tally%' "
+        "OR statement LIKE '%administration_line.lot_id%' GROUP BY 1")).all())
+    assert int(plans["trace"]) > 0, "the trace's statements were not prepared and reused"
+    assert int(plans["held"]) == 0
+    assert connection.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
