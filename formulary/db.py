@@ -219,7 +219,9 @@ class DriverSelect:
             converters = self._converters[(dialect.name, dialect.driver, codes)] = [
                 c.type.dialect_impl(dialect).result_processor(dialect, code)
                 for c, code in zip(self.columns, codes, strict=True)]
-        return result.all(), converters
+        rows = result.cursor.fetchall()  # the driver's own tuples: no ``Row`` made for each
+        result.close()
+        return rows, converters
 
 
 def converted(rows, converters):
