@@ -7,7 +7,8 @@ ingredients, 5,000 lots, 20,000 patients, 50,000 batches, 400,000 lot lines). Re
 through the test client as the demo admin (every permission; the API through a bearer
 token made for the run and revoked after it); for each URL: SQL statements per request,
 median and 95th percentile of the server time and the ratio to ``/baseline`` (a
-template, no database beyond the login), and the median CPU time of the request's thread
+template, no database beyond the login: to its own row, and to the ``/baseline`` blocks
+timed between the row's own, "paired": ``PAIRED_BLOCK``), and the median CPU time of the request's thread
 (SQLite's work included, PostgreSQL's not). Only reads: apart from the token and the audit
 entries of the patient views (the record of who looked), nothing is changed.
 """
@@ -38,6 +39,24 @@ def admin_again(db):
     from formulary.auth.models import User
 
     return db.session.execute(db.select(User).where(User.username == "admin")).scalar_one()
+
+
+#: The requests of a row are timed in blocks of this many, each after as many /baseline
+#: requests ("paired"): the two share the box's moment. The first request of each block
+#: is not timed, so that neither block pays the other's leftovers (the garbage collector's
+#: debt of a 400 KB answer): each pays its own, as when timed one after another.
+PAIRED_BLOCK = 5
+
+
+def baseline_block(client) -> list[float]:
+    """``PAIRED_BLOCK`` /baseline requests timed (ms), after one that is not."""
+    client.get("/baseline")
+    out = []
+    for _ in range(PAIRED_BLOCK):
+        start = time.perf_counter()
+        assert client.get("/baseline").status_code == 200
+        out.append((time.perf_counter() - start) * 1000)
+    return out
 
 
 def measure(app, requests: int, only: tuple[str, ...] = (),
@@ -101,8 +120,11 @@ def measure(app, requests: int, only: tuple[str, ...] = (),
                 response = client.get(url, headers=hdrs)
                 assert response.status_code == 200, url
             locales.check(response, locale)
-            times, cpu, statements = [], [], set()
-            for _ in range(requests):
+            times, cpu, statements, paired = [], [], set(), []
+            for i in range(requests):
+                if i % PAIRED_BLOCK == 0 and url != "/baseline":
+                    paired += baseline_block(client)
+                    client.get(url, headers=hdrs)  # untimed: the /baseline block's leftovers
                 if before:
                     before()
                 counter["n"] = 0
@@ -114,11 +136,14 @@ def measure(app, requests: int, only: tuple[str, ...] = (),
                 statements.add(counter["n"])
             times.sort()
             cpu.sort()
+            paired = sorted(paired) or times
             shown = url.replace(f"/{patient}/", "/<id>/").replace(f"/{lot}/", "/<lot>/")
             results[locales.label(shown.replace(fill["born"], "<dd/mm/yyyy>"), locale)] = {
                 "statements": max(statements), "median": statistics.median(times),
                 "p95": times[max(0, int(len(times) * 0.95) - 1)],
-                "cpu": statistics.median(cpu), "cpu_p95": cpu[max(0, int(len(cpu) * 0.95) - 1)]}
+                "cpu": statistics.median(cpu), "cpu_p95": cpu[max(0, int(len(cpu) * 0.95) - 1)],
+                "paired_median": statistics.median(paired),
+                "paired_p95": paired[max(0, int(len(paired) * 0.95) - 1)]}
     finally:
         event.remove(engine, "before_cursor_execute", count)
         with app.app_context():
@@ -147,12 +172,18 @@ def main() -> None:
     # the CPU time of the request's thread (the app's Python, and SQLite's work, not
     # PostgreSQL's): what a request costs, where the wall time on a loaded box is mostly
     # the wait for a processor
+    # "x med", "x p95": against the /baseline row, timed before every other row (as in
+    # the rounds before 9); "px med", "px p95": against the /baseline blocks timed between
+    # the row's own blocks (``PAIRED_BLOCK``), so both share the box's moment: a shared
+    # box slows down for seconds at a time, and a slow spell during one row made that
+    # row's ratio alone 1.5-2x higher (bench/README.md, round 9)
     print(f"{'page':<49}{'statements':>11}{'median ms':>11}{'p95 ms':>9}{'x med':>7}{'x p95':>7}"
-          f"{'cpu ms':>8}{'cpu p95':>8}{'x cpu':>7}")
+          f"{'cpu ms':>8}{'cpu p95':>8}{'x cpu':>7}{'px med':>8}{'px p95':>8}")
     for url, r in results.items():
         print(f"{url:<49}{r['statements']:>11}{r['median']:>11.1f}{r['p95']:>9.1f}"
               f"{r['median'] / base['median']:>6.1f}x{r['p95'] / base['p95']:>6.1f}x"
-              f"{r['cpu']:>8.1f}{r['cpu_p95']:>8.1f}{r['cpu'] / base['cpu']:>6.1f}x")
+              f"{r['cpu']:>8.1f}{r['cpu_p95']:>8.1f}{r['cpu'] / base['cpu']:>6.1f}x"
+              f"{r['median'] / r['paired_median']:>7.1f}x{r['p95'] / r['paired_p95']:>7.1f}x")
     locales.print_comparison(results, cpu="cpu", wall="median", cpu_p95="cpu_p95", width=44)
 
 
