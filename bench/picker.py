@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import event, insert, text
 
 from bench import locales
+from bench.scale_pages import PAIRED_BLOCK, baseline_block
 from config import TestingConfig
 from formulary import create_app
 from formulary.extensions import db
@@ -131,7 +132,11 @@ def _measure(client, url: str, n: int, headers=None, label: str | None = None,
     counts: list[int] = []
     times: list[float] = []
     cpu: list[float] = []
+    paired: list[float] = []
     for i in range(n + warmup):
+        if i >= warmup and (i - warmup) % PAIRED_BLOCK == 0 and url != "/baseline":
+            paired += baseline_block(client)  # see ``scale_pages.PAIRED_BLOCK``
+            client.get(url, headers=headers)  # untimed: the /baseline block's leftovers
         if before_each is not None:
             before_each()  # outside the timing
         counter = [0]
@@ -154,7 +159,8 @@ def _measure(client, url: str, n: int, headers=None, label: str | None = None,
             counts.append(counter[0])
     return {"url": locales.label(label or url, locale), "median_ms": statistics.median(times), "p95_ms": _p95(times),
             "cpu_median_ms": statistics.median(cpu), "cpu_p95_ms": _p95(cpu),
-            "statements": sorted(set(counts))}
+            "statements": sorted(set(counts)),
+            "paired_median_ms": statistics.median(paired or times), "paired_p95_ms": _p95(paired or times)}
 
 
 def _p95(values: list[float]) -> float:
@@ -180,14 +186,17 @@ def print_ratios(rows: list[dict], *, width: int, goal: str | None = None) -> No
     base = rows[0]
     print("Server time (wall) and its CPU time (the thread's, unaffected by other processes")
     print("waiting for the processor); 'x' is the ratio to /baseline, median to median and")
-    print("p95 to p95." + (f" Goal: {goal}." if goal else ""))
+    print("p95 to p95; 'px' is the ratio to the /baseline blocks timed between the row's own")
+    print("(paired: the same moment of the box)." + (f" Goal: {goal}." if goal else ""))
     print(f"{'request':{width}} {'median ms':>9} {'p95 ms':>7} {'x med':>6} {'x p95':>6} "
-          f"{'cpu med':>8} {'cpu p95':>8} {'x cpu':>6} statements")
+          f"{'cpu med':>8} {'cpu p95':>8} {'x cpu':>6} {'px med':>6} {'px p95':>6} statements")
     for row in rows:
         print(f"{row['url']:{width}} {row['median_ms']:9.1f} {row['p95_ms']:7.1f} "
               f"{row['median_ms'] / base['median_ms']:6.1f} {row['p95_ms'] / base['p95_ms']:6.1f} "
               f"{row['cpu_median_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
-              f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} {row['statements']}")
+              f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} "
+              f"{row['median_ms'] / row['paired_median_ms']:6.1f} "
+              f"{row['p95_ms'] / row['paired_p95_ms']:6.1f} {row['statements']}")
 
 
 def main() -> None:
