@@ -195,8 +195,10 @@ def print_ratios(rows: list[dict], *, width: int, goal: str | None = None) -> No
               f"{row['median_ms'] / base['median_ms']:6.1f} {row['p95_ms'] / base['p95_ms']:6.1f} "
               f"{row['cpu_median_ms']:8.1f} {row['cpu_p95_ms']:8.1f} "
               f"{row['cpu_p95_ms'] / base['cpu_p95_ms']:6.1f} "
-              f"{row['median_ms'] / row['paired_median_ms']:6.1f} "
-              f"{row['p95_ms'] / row['paired_p95_ms']:6.1f} {row['statements']}")
+              + (f"{row['median_ms'] / row['paired_median_ms']:6.1f} "
+                 f"{row['p95_ms'] / row['paired_p95_ms']:6.1f} " if "paired_p95_ms" in row
+                 else f"{'-':>6} {'-':>6} ")  # a row that is not a request: none paired
+              + f"{row['statements']}")
 
 
 def main() -> None:
