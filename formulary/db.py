@@ -118,8 +118,9 @@ def generic_plans(session):
     one count's generic plan was a thousand times slower). Only for statements whose
     generic plan was compared with their custom ones and is the same: the recall trace's
     four, whose one value is a lot's id (bench/README.md, round 9: their planning took
-    2.2 of the trace's 27 ms). If a statement inside fails, the transaction is rolled
-    back, and the setting with it. SQLite: nothing to do."""
+    2.2 of the trace's 27 ms). If anything inside raises, the setting is not put back
+    here: the transaction it belongs to is rolled back (the request's error handling),
+    and the setting with it, as for ``joins_as_written``. SQLite: nothing to do."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
@@ -210,7 +211,8 @@ class DriverSelect:
 
     def rows(self, session, params: dict | None = None) -> tuple[list, list]:
         """``(rows, converters)``, by Core (no ORM result set-up) on the session's
-        connection, after the session's autoflush (``rows_of``)."""
+        connection, after the session's autoflush (``rows_of``); the rows are the
+        driver's own tuples (no SQLAlchemy ``Row`` made for each of the trace's 1,700)."""
         result = rows_of(session, self.statement, params or {})
         dialect = result.dialect
         codes = tuple(d[1] for d in result.cursor.description)
@@ -219,7 +221,7 @@ class DriverSelect:
             converters = self._converters[(dialect.name, dialect.driver, codes)] = [
                 c.type.dialect_impl(dialect).result_processor(dialect, code)
                 for c, code in zip(self.columns, codes, strict=True)]
-        rows = result.cursor.fetchall()  # the driver's own tuples: no ``Row`` made for each
+        rows = result.cursor.fetchall()
         result.close()
         return rows, converters
 
