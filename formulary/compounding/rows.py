@@ -274,13 +274,19 @@ def distinct_lines_of(session: Session, lines: DriverSelect, lots, params: dict
     if missing:
         names.update(rows_of(session, _INGREDIENT_NAMES, {"ids": sorted(missing)}).tuples())
     ingredients: dict[int, Named] = {}
+    # a few quantities among the distinct lines (1, 0.5 mL...): each converted once
+    # (1 us each), by its raw value as the keys above
+    quantities: dict = {}
     distinct: list[LineRow] = []
     for ingredient_id, lot_id, quantity, unit in raw:
         ingredient = ingredients.get(ingredient_id)
         if ingredient is None:
             ingredient = ingredients[ingredient_id] = Named(ingredient_id, names[ingredient_id])
-        distinct.append(LineRow(ingredient_id, ingredient, lot_id, found[lot_id],
-                                c_quantity(quantity), c_unit(unit)))
+        value = quantities.get(quantity)
+        if value is None:
+            value = quantities[quantity] = c_quantity(quantity)
+        distinct.append(LineRow(ingredient_id, ingredient, lot_id, found[lot_id], value,
+                                c_unit(unit)))
     return by_batch, distinct
 
 
