@@ -139,6 +139,25 @@ def tr(message) -> str:
     return gettext(text) if text else text
 
 
+def tr_here():
+    """``tr`` for the rest of this request, the reader's language read once: ``tr`` asks
+    Flask-Babel for it at every call (3 us), and the picker says some 450 findings on a
+    page of 500 cocktails (1.9 ms). In English, the source language, a domain
+    :class:`~formulary.domain.messages.Message` is its own text, as ``tr`` gives it;
+    anything else, and every message in another language, goes to ``tr``. Use it inside
+    one request (one language) only."""
+    loc = get_locale()
+    if loc is not None and str(loc) != "en":
+        return tr
+
+    def say(message) -> str:
+        if type(message) is Message:
+            return str.__str__(message)
+        return tr(message)
+
+    return say
+
+
 #: A typed value quoted in a sentence (:class:`Quoted`): the catalog gives the reader's
 #: quotes; untranslated (English), Python's own (``repr``) are kept.
 _QUOTE = "'%(text)s'"
@@ -202,14 +221,15 @@ def tr_once():
     batches says a handful of reasons). Use it inside one request only: the key holds no
     locale."""
     said: dict = {}
+    here = tr_here()
 
     def say(message) -> str:
         key = _message_key(message)
         if key is None:
-            return tr(message)
+            return here(message)
         text = said.get(key)
         if text is None:
-            text = said[key] = tr(message)
+            text = said[key] = here(message)
         return text
 
     return say

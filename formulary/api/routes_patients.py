@@ -19,7 +19,7 @@ from formulary.domain.errors import InvalidState, NotFound, ValidationError
 from formulary.domain.listing import clamp_page
 from formulary.domain.messages import msg
 from formulary.extensions import db
-from formulary.i18n import tr
+from formulary.i18n import tr, tr_here
 from formulary.patients import allergies as allergy_services
 from formulary.patients import screening, services
 from formulary.patients.models import Allergy, Patient
@@ -90,9 +90,10 @@ def patient_summary_json(p: Patient) -> dict:
             "date_of_birth": iso(p.date_of_birth), "allergy_status": p.allergy_status}
 
 
-def finding_json(f: safety.Finding) -> dict:
+def finding_json(f: safety.Finding, say=tr) -> dict:
+    """(``say``: ``tr``, or a page's ``i18n.tr_here()``.)"""
     return {"level": f.level, "kind": f.kind, "ingredient_id": f.ingredient_id,
-            "message": tr(f.message)}
+            "message": say(f.message)}
 
 
 def findings_json(result: safety.ScreenResult) -> list[dict]:
@@ -273,6 +274,7 @@ def _formulations_body(found: screening.FormulationPage, page: int, per_page: in
     encoding tens of thousands of dicts. One encoder with the provider's settings
     serves the whole page (the provider's ``dumps`` makes one per call)."""
     dumps = json_encoder()
+    say = tr_here()
     encoded: dict[int, str] = {}  # by the finding's identity (each one is held by found)
     known = encoded.get
     items = []
@@ -282,7 +284,7 @@ def _formulations_body(found: screening.FormulationPage, page: int, per_page: in
         if None in findings:
             for n, f in enumerate(fs):
                 if findings[n] is None:
-                    findings[n] = encoded[id(f)] = dumps(finding_json(f))
+                    findings[n] = encoded[id(f)] = dumps(finding_json(f, say))
         head = dumps(_screen_head_json(fr.cocktail, fr.version, fr.result))
         items.append(f'{head[:-1]},"findings":[{",".join(findings)}]}}')
     rest = dumps({"total": found.total, "page": page, "per_page": per_page})

@@ -29,7 +29,7 @@ from formulary.recalls import services as recall_services
 from formulary.transaction import writes_on_read
 
 from formulary.display import code_word
-from formulary.i18n import _, tr
+from formulary.i18n import _, tr, tr_here
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
@@ -231,12 +231,13 @@ def _findings_html(results: list[screening.FormulationResult]) -> list[Markup]:
     the same objects: each is rendered once, not once per cocktail."""
     rendered: dict[int, str] = {}
     out = []
+    say = tr_here()
     for fr in results:
         items = []
         for f in fr.findings:
             li = rendered.get(id(f))
             if li is None:
-                li = rendered[id(f)] = f"{_FINDING_LI[f.kind, f.level]}{escape(tr(f.message))}</li>"
+                li = rendered[id(f)] = f"{_FINDING_LI[f.kind, f.level]}{escape(say(f.message))}</li>"
             items.append(li)
         out.append(Markup("".join(items)))
     return out
