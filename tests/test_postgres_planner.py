@@ -47,31 +47,43 @@ def test_a_statement_run_again_and_again_is_planned_for_its_values(postgres, app
     assert generic == 0
 
 
-def _join_collapse_limit() -> str:
-    return db.session.execute(text("SHOW join_collapse_limit")).scalar_one()
+#: Each setting a context manager of ``db`` changes for the statements inside it: the
+#: setting, its value inside, and the connection's own (put back after them).
+SCOPED_SETTINGS = {
+    "joins_as_written": ("join_collapse_limit", "1", "8"),
+    "generic_plans": ("plan_cache_mode", "force_generic_plan", "force_custom_plan"),
+}
 
 
-def test_joins_as_written_holds_for_its_statements_only(postgres, app):
-    from formulary.db import joins_as_written
+def _setting(name: str) -> str:
+    return db.session.execute(text(f"SHOW {name}")).scalar_one()
 
-    before = _join_collapse_limit()
-    with joins_as_written(db.session):
-        assert _join_collapse_limit() == "1"
-    assert _join_collapse_limit() == before == "8"
+
+@pytest.mark.parametrize("manager", SCOPED_SETTINGS)
+def test_a_planner_setting_holds_for_its_statements_only(postgres, app, manager):
+    from formulary import db as formulary_db
+
+    setting, inside, own = SCOPED_SETTINGS[manager]
+    assert _setting(setting) == own
+    with getattr(formulary_db, manager)(db.session):
+        assert _setting(setting) == inside
+    assert _setting(setting) == own
     db.session.commit()
-    assert _join_collapse_limit() == "8"  # nothing left on the pooled connection
+    assert _setting(setting) == own  # nothing left on the pooled connection
 
 
-def test_a_failure_inside_joins_as_written_leaves_the_setting_with_the_rollback(postgres, app):
+@pytest.mark.parametrize("manager", SCOPED_SETTINGS)
+def test_a_failure_inside_leaves_the_planner_setting_with_the_rollback(postgres, app, manager):
     from sqlalchemy.exc import DBAPIError
 
-    from formulary.db import joins_as_written
+    from formulary import db as formulary_db
 
+    setting, _inside, own = SCOPED_SETTINGS[manager]
     with pytest.raises(DBAPIError):
-        with joins_as_written(db.session):
+        with getattr(formulary_db, manager)(db.session):
             db.session.execute(text("SELECT 1 / 0"))
     db.session.rollback()
-    assert _join_collapse_limit() == "8"
+    assert _setting(setting) == own
 
 
 @pytest.mark.parametrize("url", ["/batches", "/api/v1/batches",
@@ -100,30 +112,4 @@ def test_the_lists_planned_as_written_leave_the_connection_as_it_was(postgres, a
         event.remove(db.engine, "before_cursor_execute", watch)
     assert response.status_code == 200
     assert seen == ["1", "DEFAULT"]
-
-
-def _plan_cache_mode() -> str:
-    return db.session.execute(text("SHOW plan_cache_mode")).scalar_one()
-
-
-def test_generic_plans_hold_for_their_statements_only(postgres, app):
-    from formulary.db import generic_plans
-
-    with generic_plans(db.session):
-        assert _plan_cache_mode() == "force_generic_plan"
-    assert _plan_cache_mode() == "force_custom_plan"
-    db.session.commit()
-    assert _plan_cache_mode() == "force_custom_plan"  # nothing left on the pooled connection
-
-
-def test_a_failure_inside_generic_plans_leaves_the_setting_with_the_rollback(postgres, app):
-    from sqlalchemy.exc import DBAPIError
-
-    from formulary.db import generic_plans
-
-    with pytest.raises(DBAPIError):
-        with generic_plans(db.session):
-            db.session.execute(text("SELECT 1 / 0"))
-    db.session.rollback()
-    assert _plan_cache_mode() == "force_custom_plan"
 
