@@ -272,7 +272,7 @@ def distinct_lines_of(session: Session, lines: DriverSelect, lots, params: dict
         names[ingredient_id] = name
     missing = {r[0] for r in raw} - names.keys()
     if missing:
-        names.update(rows_of(session, _INGREDIENT_NAMES, {"ids": sorted(missing)}).tuples())
+        names.update(rows_of(session, _INGREDIENT_NAMES, {"ids": sorted(missing)}).all())
     ingredients: dict[int, Named] = {}
     # a few quantities among the distinct lines (1, 0.5 mL...): each converted once
     # (1 us each), by its raw value as the keys above

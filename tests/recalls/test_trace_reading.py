@@ -213,3 +213,25 @@ def test_the_trace_reuses_its_plans_and_what_follows_is_planned_for_its_values(
     assert int(plans["trace"]) > 0, "the trace's statements were not prepared and reused"
     assert int(plans["held"]) == 0
     assert connection.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+
+
+def test_a_line_whose_ingredient_is_on_no_lot_read_is_named_by_a_statement_of_its_own(
+        app, varied, make_ingredient):
+    """The third statement of ``distinct_lines_of``: a line's ingredient that none of the
+    lots read holds (never written so, but read exactly) has its name read apart."""
+    from sqlalchemy import update
+
+    lot = varied["lot"]
+    stray = make_ingredient("Stray ingredient")
+    line_id = next(line.id for line in varied["b1"].lines if line.lot_id == lot.id)
+    db.session.execute(update(BatchLine).where(BatchLine.id == line_id)
+                       .values(ingredient_id=stray.id))
+    statements = _statements_for(db.session)
+    by_batch, distinct = distinct_lines_of(db.session, statements.lines, statements.lots,
+                                           {"lot_id": lot.id})
+    plain = lines_of(db.session, select(BatchLine.batch_id).where(BatchLine.lot_id == lot.id))
+    for batch_id, lines in plain.items():
+        assert tuple(distinct[i] for i in by_batch[batch_id]) == lines
+    odd = [line for line in distinct if line.ingredient_id == stray.id]
+    assert len(odd) == 1 and odd[0].ingredient.name == "Stray ingredient"
+    db.session.rollback()
